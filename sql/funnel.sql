@@ -1,0 +1,751 @@
+/* sql/funnel.sql -- the hand-kept source of sql/funnel--<version>.sql */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION funnel" to load this file. \quit
+
+--------------------------------------------------------------------------
+-- Pipeline catalog
+--
+-- Each pipeline is an enum type in schema funnel_pipeline whose labels are
+-- its stage names in funnel order: that part of the catalog is schema, so
+-- pg_dump restores it before any table data and pg_upgrade keeps its OIDs.
+-- The attributes of each stage live in funnel.pipeline_stage (config data).
+--------------------------------------------------------------------------
+
+CREATE SCHEMA funnel_pipeline;
+COMMENT ON SCHEMA funnel_pipeline IS
+  'funnel: one enum type per pipeline, labels = stage names in funnel order. Managed by funnel.create_pipeline() and related functions; do not alter by hand.';
+
+CREATE TABLE funnel.pipeline (
+    name        text PRIMARY KEY,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE funnel.pipeline IS
+  'funnel: one row per pipeline (see funnel.create_pipeline)';
+
+CREATE TABLE funnel.pipeline_stage (
+    pipeline    text NOT NULL REFERENCES funnel.pipeline (name)
+                    ON UPDATE CASCADE ON DELETE CASCADE,
+    stage       text NOT NULL,
+    probability double precision NOT NULL
+                    CHECK (probability >= 0 AND probability <= 1),
+    kind        text NOT NULL CHECK (kind IN ('open', 'won', 'lost')),
+    stale_after interval CHECK (stale_after > interval '0'),
+    retired     boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (pipeline, stage)
+);
+COMMENT ON TABLE funnel.pipeline_stage IS
+  'funnel: attributes of each stage (probability, kind, stale_after, retired); order and names live in the pipeline''s enum type';
+
+SELECT pg_catalog.pg_extension_config_dump('funnel.pipeline', '');
+SELECT pg_catalog.pg_extension_config_dump('funnel.pipeline_stage', '');
+
+CREATE FUNCTION funnel.catalog_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'funnel_catalog_changed'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel.catalog_changed() IS
+  'funnel internal: statement trigger that invalidates every backend''s pipeline cache when a funnel configuration table changes';
+
+CREATE TRIGGER pipeline_stage_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.pipeline_stage
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+
+--------------------------------------------------------------------------
+-- The type funnel.deal_stage
+--------------------------------------------------------------------------
+
+CREATE TYPE funnel.deal_stage;
+
+CREATE FUNCTION funnel.deal_stage_in(cstring, oid, integer)
+    RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage_in(cstring, oid, integer) IS
+  'text input of deal_stage: ''pipeline:stage'', or a bare ''stage'' where unambiguous';
+
+CREATE FUNCTION funnel.deal_stage_out(funnel.deal_stage)
+    RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage_out(funnel.deal_stage) IS
+  'text output of deal_stage, always qualified: ''pipeline:stage''';
+
+CREATE FUNCTION funnel.deal_stage_recv(internal, oid, integer)
+    RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage_recv(internal, oid, integer) IS
+  'binary input of deal_stage: version byte 1, then the text form';
+
+CREATE FUNCTION funnel.deal_stage_send(funnel.deal_stage)
+    RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage_send(funnel.deal_stage) IS
+  'binary output of deal_stage: version byte 1, then the text form';
+
+CREATE FUNCTION funnel.deal_stage_typmod_in(cstring[])
+    RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage_typmod_in(cstring[]) IS
+  'type modifier input: funnel.deal_stage(pipeline) binds a column to one pipeline';
+
+CREATE FUNCTION funnel.deal_stage_typmod_out(integer)
+    RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage_typmod_out(integer) IS
+  'type modifier output: (pipeline)';
+
+CREATE TYPE funnel.deal_stage (
+    INPUT = funnel.deal_stage_in,
+    OUTPUT = funnel.deal_stage_out,
+    RECEIVE = funnel.deal_stage_recv,
+    SEND = funnel.deal_stage_send,
+    TYPMOD_IN = funnel.deal_stage_typmod_in,
+    TYPMOD_OUT = funnel.deal_stage_typmod_out,
+    INTERNALLENGTH = 8,
+    PASSEDBYVALUE,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE funnel.deal_stage IS
+  'a stage of a sales pipeline, ordered in funnel order; text form ''pipeline:stage''; funnel.deal_stage(pipeline) binds a column to one pipeline';
+
+CREATE FUNCTION funnel.deal_stage(funnel.deal_stage, integer, boolean)
+    RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'deal_stage_enforce_typmod'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage(funnel.deal_stage, integer, boolean) IS
+  'applies a pipeline binding: resolves a bare stage name in the bound pipeline, refuses stages of other pipelines';
+
+CREATE CAST (funnel.deal_stage AS funnel.deal_stage)
+    WITH FUNCTION funnel.deal_stage(funnel.deal_stage, integer, boolean)
+    AS IMPLICIT;
+COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
+  'applies the pipeline binding of funnel.deal_stage(pipeline) columns';
+
+-- comparison
+
+CREATE FUNCTION funnel.deal_stage_eq(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION funnel.deal_stage_ne(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+CREATE FUNCTION funnel.deal_stage_lt(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_le(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_gt(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_ge(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_sortsupport(internal) RETURNS void
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_hash(funnel.deal_stage) RETURNS integer
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_hash_extended(funnel.deal_stage, bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION funnel.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION funnel.deal_stage_eq(funnel.deal_stage, funnel.deal_stage) IS 'implementation of = for deal_stage';
+COMMENT ON FUNCTION funnel.deal_stage_ne(funnel.deal_stage, funnel.deal_stage) IS 'implementation of <> for deal_stage';
+COMMENT ON FUNCTION funnel.deal_stage_lt(funnel.deal_stage, funnel.deal_stage) IS 'implementation of < for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel.deal_stage_le(funnel.deal_stage, funnel.deal_stage) IS 'implementation of <= for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel.deal_stage_gt(funnel.deal_stage, funnel.deal_stage) IS 'implementation of > for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel.deal_stage_ge(funnel.deal_stage, funnel.deal_stage) IS 'implementation of >= for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage) IS 'btree support: three-way comparison in funnel order';
+COMMENT ON FUNCTION funnel.deal_stage_sortsupport(internal) IS 'btree support: sort support for deal_stage';
+COMMENT ON FUNCTION funnel.deal_stage_hash(funnel.deal_stage) IS 'hash support for deal_stage';
+COMMENT ON FUNCTION funnel.deal_stage_hash_extended(funnel.deal_stage, bigint) IS 'extended (seeded) hash support for deal_stage';
+COMMENT ON FUNCTION funnel.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) IS 'the later of two stages in funnel order (for max)';
+COMMENT ON FUNCTION funnel.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) IS 'the earlier of two stages in funnel order (for min)';
+
+CREATE OPERATOR funnel.= (
+    LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
+    FUNCTION = funnel.deal_stage_eq,
+    COMMUTATOR = OPERATOR(funnel.=), NEGATOR = OPERATOR(funnel.<>),
+    RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
+);
+CREATE OPERATOR funnel.<> (
+    LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
+    FUNCTION = funnel.deal_stage_ne,
+    COMMUTATOR = OPERATOR(funnel.<>), NEGATOR = OPERATOR(funnel.=),
+    RESTRICT = neqsel, JOIN = neqjoinsel
+);
+CREATE OPERATOR funnel.< (
+    LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
+    FUNCTION = funnel.deal_stage_lt,
+    COMMUTATOR = OPERATOR(funnel.>), NEGATOR = OPERATOR(funnel.>=),
+    RESTRICT = scalarltsel, JOIN = scalarltjoinsel
+);
+CREATE OPERATOR funnel.<= (
+    LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
+    FUNCTION = funnel.deal_stage_le,
+    COMMUTATOR = OPERATOR(funnel.>=), NEGATOR = OPERATOR(funnel.>),
+    RESTRICT = scalarlesel, JOIN = scalarlejoinsel
+);
+CREATE OPERATOR funnel.> (
+    LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
+    FUNCTION = funnel.deal_stage_gt,
+    COMMUTATOR = OPERATOR(funnel.<), NEGATOR = OPERATOR(funnel.<=),
+    RESTRICT = scalargtsel, JOIN = scalargtjoinsel
+);
+CREATE OPERATOR funnel.>= (
+    LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
+    FUNCTION = funnel.deal_stage_ge,
+    COMMUTATOR = OPERATOR(funnel.<=), NEGATOR = OPERATOR(funnel.<),
+    RESTRICT = scalargesel, JOIN = scalargejoinsel
+);
+
+COMMENT ON OPERATOR funnel.= (funnel.deal_stage, funnel.deal_stage) IS 'same stage';
+COMMENT ON OPERATOR funnel.<> (funnel.deal_stage, funnel.deal_stage) IS 'different stages';
+COMMENT ON OPERATOR funnel.< (funnel.deal_stage, funnel.deal_stage) IS 'earlier in funnel order';
+COMMENT ON OPERATOR funnel.<= (funnel.deal_stage, funnel.deal_stage) IS 'earlier in funnel order or same';
+COMMENT ON OPERATOR funnel.> (funnel.deal_stage, funnel.deal_stage) IS 'later in funnel order';
+COMMENT ON OPERATOR funnel.>= (funnel.deal_stage, funnel.deal_stage) IS 'later in funnel order or same';
+
+CREATE OPERATOR CLASS funnel.deal_stage_ops
+    DEFAULT FOR TYPE funnel.deal_stage USING btree AS
+        OPERATOR 1 funnel.< ,
+        OPERATOR 2 funnel.<= ,
+        OPERATOR 3 funnel.= ,
+        OPERATOR 4 funnel.>= ,
+        OPERATOR 5 funnel.> ,
+        FUNCTION 1 funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage),
+        FUNCTION 2 funnel.deal_stage_sortsupport(internal);
+COMMENT ON OPERATOR CLASS funnel.deal_stage_ops USING btree IS
+  'funnel order of deal stages (within a pipeline by position, across pipelines by pipeline)';
+
+CREATE OPERATOR CLASS funnel.deal_stage_hash_ops
+    DEFAULT FOR TYPE funnel.deal_stage USING hash AS
+        OPERATOR 1 funnel.= ,
+        FUNCTION 1 funnel.deal_stage_hash(funnel.deal_stage),
+        FUNCTION 2 funnel.deal_stage_hash_extended(funnel.deal_stage, bigint);
+COMMENT ON OPERATOR CLASS funnel.deal_stage_hash_ops USING hash IS
+  'hashing of deal stages (for hash joins, hash aggregates and hash indexes)';
+
+CREATE AGGREGATE funnel.min(funnel.deal_stage) (
+    SFUNC = funnel.deal_stage_smaller,
+    STYPE = funnel.deal_stage,
+    COMBINEFUNC = funnel.deal_stage_smaller,
+    SORTOP = OPERATOR(funnel.<),
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.min(funnel.deal_stage) IS 'earliest stage in funnel order';
+
+CREATE AGGREGATE funnel.max(funnel.deal_stage) (
+    SFUNC = funnel.deal_stage_larger,
+    STYPE = funnel.deal_stage,
+    COMBINEFUNC = funnel.deal_stage_larger,
+    SORTOP = OPERATOR(funnel.>),
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.max(funnel.deal_stage) IS 'latest stage in funnel order';
+
+-- accessors
+
+CREATE FUNCTION funnel.pipeline_of(funnel.deal_stage) RETURNS text
+    AS 'MODULE_PATHNAME', 'deal_stage_pipeline_of'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.pipeline_of(funnel.deal_stage) IS 'name of the pipeline of a stage';
+
+CREATE FUNCTION funnel.stage_name(funnel.deal_stage) RETURNS text
+    AS 'MODULE_PATHNAME', 'deal_stage_stage_name'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.stage_name(funnel.deal_stage) IS 'name of a stage, without its pipeline';
+
+CREATE FUNCTION funnel.position(funnel.deal_stage) RETURNS integer
+    AS 'MODULE_PATHNAME', 'deal_stage_position'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.position(funnel.deal_stage) IS
+  'current 1-based rank of a stage in its pipeline (an inserted stage shifts the ranks after it)';
+
+CREATE FUNCTION funnel.probability(funnel.deal_stage) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'deal_stage_probability'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.probability(funnel.deal_stage) IS
+  'win probability of a stage, in [0,1] (won stages 1, lost stages 0)';
+
+CREATE FUNCTION funnel.kind(funnel.deal_stage) RETURNS text
+    AS 'MODULE_PATHNAME', 'deal_stage_kind'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.kind(funnel.deal_stage) IS 'kind of a stage: open, won or lost';
+
+--------------------------------------------------------------------------
+-- Pipeline API
+--
+-- These functions run as the extension owner (SECURITY DEFINER) because they
+-- create and alter types in schema funnel_pipeline; EXECUTE is revoked from
+-- PUBLIC: grant it to the roles that manage pipelines.
+--------------------------------------------------------------------------
+
+CREATE FUNCTION funnel._check_name(what text, name text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF name IS NULL OR name = '' THEN
+        RAISE EXCEPTION '% name must not be empty', what
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Names are non-empty UTF-8 text of at most 63 bytes.';
+    END IF;
+    IF octet_length(name) > 63 THEN
+        RAISE EXCEPTION '% name "%" is too long', what, name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It has %s bytes; the limit is 63.', octet_length(name));
+    END IF;
+    IF strpos(name, ':') > 0 THEN
+        RAISE EXCEPTION '% name "%" contains ":"', what, name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The colon separates pipeline and stage in the text form ''pipeline:stage''.';
+    END IF;
+    IF name <> btrim(name, E' \t\r\n\f' || chr(11)) THEN
+        RAISE EXCEPTION '% name "%" has leading or trailing white space', what, name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF name ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION '% name "%" contains a control character', what, name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._check_name(text, text) IS
+  'funnel internal: validates a pipeline or stage name (non-empty, at most 63 bytes, no ":", no surrounding white space)';
+
+CREATE FUNCTION funnel._check_probability(stage text, probability double precision) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF probability IS NULL OR probability = 'NaN'::float8
+       OR probability < 0 OR probability > 1 THEN
+        RAISE EXCEPTION 'probability % of stage "%" is out of range', coalesce(probability::text, 'NULL'), stage
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A probability is a number between 0 and 1, such as 0.25.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._check_probability(text, double precision) IS
+  'funnel internal: validates a stage probability (in [0,1], not NaN, not NULL)';
+
+-- The enum type of a pipeline, or an error naming the existing pipelines
+CREATE FUNCTION funnel._pipeline_type(pipeline text) RETURNS regtype
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t regtype;
+BEGIN
+    SELECT ty.oid INTO t
+      FROM pg_type ty JOIN pg_namespace n ON n.oid = ty.typnamespace
+     WHERE n.nspname = 'funnel_pipeline' AND ty.typname = pipeline
+       AND ty.typtype = 'e';
+    IF t IS NULL THEN
+        RAISE EXCEPTION 'pipeline "%" does not exist', pipeline
+            USING ERRCODE = 'undefined_object',
+                  HINT = coalesce('Existing pipelines: ' ||
+                      (SELECT string_agg(name, ', ' ORDER BY name) FROM funnel.pipeline) || '.',
+                      'Create one with funnel.create_pipeline().');
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_type(text) IS
+  'funnel internal: the enum type that holds a pipeline''s stages';
+
+-- The metadata row of a stage, or an error listing the pipeline's stages
+CREATE FUNCTION funnel._stage_row(pipeline text, stage text) RETURNS funnel.pipeline_stage
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r funnel.pipeline_stage;
+BEGIN
+    PERFORM funnel._pipeline_type(pipeline);
+    SELECT * INTO r FROM funnel.pipeline_stage s
+     WHERE s.pipeline = _stage_row.pipeline AND s.stage = _stage_row.stage;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'stage "%" does not exist in pipeline "%"', stage, pipeline
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'Its stages are: ' || funnel._stage_list(pipeline) || '.';
+    END IF;
+    RETURN r;
+END
+$$;
+COMMENT ON FUNCTION funnel._stage_row(text, text) IS
+  'funnel internal: the attributes of a stage, or an error listing the valid stages';
+
+CREATE FUNCTION funnel._stage_list(pipeline text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT string_agg(e.enumlabel::text, ', ' ORDER BY e.enumsortorder)
+      FROM pg_enum e
+     WHERE e.enumtypid = funnel._pipeline_type(pipeline)
+$$;
+COMMENT ON FUNCTION funnel._stage_list(text) IS
+  'funnel internal: the stage names of a pipeline in funnel order, comma separated';
+
+CREATE FUNCTION funnel.create_pipeline(
+    name text,
+    stages text[],
+    probabilities double precision[] DEFAULT NULL,
+    won text[] DEFAULT ARRAY['won'],
+    lost text[] DEFAULT ARRAY['lost'])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    all_names text[];
+    n_open integer;
+    i integer;
+    p double precision;
+    typoid oid;
+BEGIN
+    PERFORM funnel._check_name('pipeline', name);
+    IF EXISTS (SELECT 1 FROM funnel.pipeline WHERE pipeline.name = create_pipeline.name) THEN
+        RAISE EXCEPTION 'pipeline "%" already exists', name
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Use funnel.add_stage() to change it, or funnel.drop_pipeline() first.';
+    END IF;
+    n_open := coalesce(cardinality(stages), 0);
+    IF n_open = 0 THEN
+        RAISE EXCEPTION 'pipeline "%" needs at least one open stage', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass the open stages in funnel order, e.g. stages => ARRAY[''lead'', ''qualified'', ''proposal''].';
+    END IF;
+    IF coalesce(cardinality(won), 0) = 0 THEN
+        RAISE EXCEPTION 'pipeline "%" needs at least one won stage', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Omit won to get a single stage ''won'', or pass won => ARRAY[''closed won''].';
+    END IF;
+    all_names := stages || won || coalesce(lost, '{}');
+    FOR i IN 1 .. cardinality(all_names) LOOP
+        PERFORM funnel._check_name('stage', all_names[i]);
+        IF array_position(all_names, all_names[i]) <> i THEN
+            RAISE EXCEPTION 'stage "%" appears twice in pipeline "%"', all_names[i], name
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Stage names are unique within a pipeline.';
+        END IF;
+    END LOOP;
+    IF probabilities IS NOT NULL THEN
+        IF cardinality(probabilities) <> n_open THEN
+            RAISE EXCEPTION 'pipeline "%" has % open stages but % probabilities',
+                            name, n_open, cardinality(probabilities)
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Give one probability per open stage; won stages have 1 and lost stages 0.';
+        END IF;
+        FOR i IN 1 .. n_open LOOP
+            PERFORM funnel._check_probability(stages[i], probabilities[i]);
+        END LOOP;
+    END IF;
+
+    EXECUTE format('CREATE TYPE funnel_pipeline.%I AS ENUM (%s)', name,
+                   (SELECT string_agg(quote_literal(s), ', ' ORDER BY o)
+                      FROM unnest(all_names) WITH ORDINALITY AS u(s, o)))
+    ;
+    typoid := format('funnel_pipeline.%I', name)::regtype::oid;
+    IF EXISTS (SELECT 1 FROM pg_type t
+                WHERE t.typnamespace = 'funnel_pipeline'::regnamespace
+                  AND t.typtype = 'e' AND t.oid <> typoid
+                  AND (t.oid::bigint & 2147483647) = (typoid::bigint & 2147483647)) THEN
+        RAISE EXCEPTION 'could not assign a type modifier to pipeline "%"', name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Another pipeline''s type OID differs from this one by 2^31.',
+                  HINT = 'Retry: the next attempt gets a different OID.';
+    END IF;
+
+    INSERT INTO funnel.pipeline (name) VALUES (name);
+    FOR i IN 1 .. n_open LOOP
+        -- evenly spaced defaults: 1/(n+1), 2/(n+1), ...
+        p := coalesce(probabilities[i], i::double precision / (n_open + 1));
+        INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind)
+        VALUES (name, stages[i], p, 'open');
+    END LOOP;
+    INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind)
+    SELECT name, w, 1, 'won' FROM unnest(won) AS w;
+    INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind)
+    SELECT name, l, 0, 'lost' FROM unnest(coalesce(lost, '{}')) AS l;
+END
+$$;
+COMMENT ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) IS
+  'creates a pipeline: open stages in funnel order with their win probabilities (default evenly spaced), then won stages (p=1, default ''won'') and lost stages (p=0, default ''lost'')';
+
+CREATE FUNCTION funnel.add_stage(
+    pipeline text,
+    stage text,
+    probability double precision DEFAULT NULL,
+    after text DEFAULT NULL,
+    before text DEFAULT NULL,
+    kind text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ptype regtype := funnel._pipeline_type(pipeline);
+    kinds constant text[] := ARRAY['open', 'won', 'lost'];
+    anchor funnel.pipeline_stage;
+    prev_row funnel.pipeline_stage;
+    next_row funnel.pipeline_stage;
+    labels text[];
+    idx integer;
+    new_kind text := kind;
+    p double precision := probability;
+BEGIN
+    PERFORM funnel._check_name('stage', stage);
+    IF kind IS NOT NULL AND NOT kind = ANY (kinds) THEN
+        RAISE EXCEPTION 'invalid stage kind "%"', kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A stage kind is open, won or lost.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM funnel.pipeline_stage s
+                WHERE s.pipeline = add_stage.pipeline AND s.stage = add_stage.stage) THEN
+        RAISE EXCEPTION 'stage "%" already exists in pipeline "%"', stage, pipeline
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    IF after IS NOT NULL AND before IS NOT NULL THEN
+        RAISE EXCEPTION 'give either after or before, not both'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT array_agg(e.enumlabel::text ORDER BY e.enumsortorder) INTO labels
+      FROM pg_enum e WHERE e.enumtypid = ptype;
+
+    -- place the stage: after/before an anchor, or at the end of its kind
+    IF after IS NOT NULL OR before IS NOT NULL THEN
+        anchor := funnel._stage_row(pipeline, coalesce(after, before));
+        new_kind := coalesce(new_kind, anchor.kind);
+        idx := array_position(labels, anchor.stage);
+        IF after IS NOT NULL THEN
+            prev_row := anchor;
+            IF idx < cardinality(labels) THEN
+                next_row := funnel._stage_row(pipeline, labels[idx + 1]);
+            END IF;
+        ELSE
+            next_row := anchor;
+            IF idx > 1 THEN
+                prev_row := funnel._stage_row(pipeline, labels[idx - 1]);
+            END IF;
+        END IF;
+    ELSE
+        new_kind := coalesce(new_kind, 'open');
+        SELECT s.* INTO prev_row FROM funnel.pipeline_stage s
+          JOIN pg_enum e ON e.enumtypid = ptype AND e.enumlabel = s.stage
+         WHERE s.pipeline = add_stage.pipeline
+           AND array_position(kinds, s.kind) <= array_position(kinds, new_kind)
+         ORDER BY e.enumsortorder DESC LIMIT 1;
+        idx := array_position(labels, prev_row.stage);
+        IF idx < cardinality(labels) THEN
+            next_row := funnel._stage_row(pipeline, labels[idx + 1]);
+        END IF;
+    END IF;
+
+    IF (prev_row.stage IS NOT NULL AND array_position(kinds, prev_row.kind) > array_position(kinds, new_kind))
+       OR (next_row.stage IS NOT NULL AND array_position(kinds, next_row.kind) < array_position(kinds, new_kind)) THEN
+        RAISE EXCEPTION 'a % stage cannot go between "%" (%) and "%" (%)', new_kind,
+                        coalesce(prev_row.stage, '(start)'), coalesce(prev_row.kind, '-'),
+                        coalesce(next_row.stage, '(end)'), coalesce(next_row.kind, '-')
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Open stages come first, then won stages, then lost stages.';
+    END IF;
+
+    IF new_kind = 'won' THEN
+        IF p IS NOT NULL AND p <> 1 THEN
+            RAISE EXCEPTION 'won stage "%" must have probability 1, not %', stage, p
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        p := 1;
+    ELSIF new_kind = 'lost' THEN
+        IF p IS NOT NULL AND p <> 0 THEN
+            RAISE EXCEPTION 'lost stage "%" must have probability 0, not %', stage, p
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        p := 0;
+    ELSIF p IS NULL THEN
+        -- halfway between the neighbouring open stages (0 and 1 at the ends)
+        p := (CASE WHEN prev_row.kind = 'open' THEN prev_row.probability ELSE 0 END +
+              CASE WHEN next_row.kind = 'open' THEN next_row.probability ELSE 1 END) / 2;
+    END IF;
+    PERFORM funnel._check_probability(stage, p);
+
+    IF next_row.stage IS NOT NULL AND (before IS NOT NULL OR prev_row.stage IS NULL) THEN
+        EXECUTE format('ALTER TYPE %s ADD VALUE %L BEFORE %L', ptype, stage, next_row.stage);
+    ELSE
+        EXECUTE format('ALTER TYPE %s ADD VALUE %L AFTER %L', ptype, stage, prev_row.stage);
+    END IF;
+    INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind)
+    VALUES (pipeline, stage, p, new_kind);
+END
+$$;
+COMMENT ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) IS
+  'inserts a stage into a pipeline, after or before a given stage (default: after the last stage of its kind); existing stages keep their relative order, so indexes stay valid; usable once committed';
+
+CREATE FUNCTION funnel.rename_stage(pipeline text, stage text, new_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel._stage_row(pipeline, stage);
+    PERFORM funnel._check_name('stage', new_name);
+    IF EXISTS (SELECT 1 FROM funnel.pipeline_stage s
+                WHERE s.pipeline = rename_stage.pipeline AND s.stage = new_name) THEN
+        RAISE EXCEPTION 'stage "%" already exists in pipeline "%"', new_name, pipeline
+            USING ERRCODE = 'duplicate_object';
+    END IF;
+    EXECUTE format('ALTER TYPE %s RENAME VALUE %L TO %L',
+                   funnel._pipeline_type(pipeline), stage, new_name);
+    UPDATE funnel.pipeline_stage s SET stage = new_name
+     WHERE s.pipeline = rename_stage.pipeline AND s.stage = rename_stage.stage;
+END
+$$;
+COMMENT ON FUNCTION funnel.rename_stage(text, text, text) IS
+  'renames a stage; stored values keep their identity, so no table is rewritten and existing rows show the new name';
+
+CREATE FUNCTION funnel.set_probability(pipeline text, stage text, probability double precision)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r funnel.pipeline_stage := funnel._stage_row(pipeline, stage);
+BEGIN
+    PERFORM funnel._check_probability(stage, probability);
+    IF r.kind <> 'open' THEN
+        RAISE EXCEPTION 'stage "%" of pipeline "%" is a % stage', stage, pipeline, r.kind
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Won stages have probability 1 and lost stages 0.';
+    END IF;
+    UPDATE funnel.pipeline_stage s SET probability = set_probability.probability
+     WHERE s.pipeline = set_probability.pipeline AND s.stage = set_probability.stage;
+END
+$$;
+COMMENT ON FUNCTION funnel.set_probability(text, text, double precision) IS
+  'sets the win probability (in [0,1]) of an open stage';
+
+CREATE FUNCTION funnel.set_stale_after(pipeline text, stage text, stale_after interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel._stage_row(pipeline, stage);
+    IF stale_after IS NOT NULL AND stale_after <= interval '0' THEN
+        RAISE EXCEPTION 'stale_after % of stage "%" is not positive', stale_after, stage
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass a positive interval such as ''14 days'', or NULL to clear it.';
+    END IF;
+    UPDATE funnel.pipeline_stage s SET stale_after = set_stale_after.stale_after
+     WHERE s.pipeline = set_stale_after.pipeline AND s.stage = set_stale_after.stage;
+END
+$$;
+COMMENT ON FUNCTION funnel.set_stale_after(text, text, interval) IS
+  'sets after how long a deal in a stage counts as stale (NULL: never)';
+
+CREATE FUNCTION funnel.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel._stage_row(pipeline, stage);
+    UPDATE funnel.pipeline_stage s SET retired = retire_stage.retired
+     WHERE s.pipeline = retire_stage.pipeline AND s.stage = retire_stage.stage;
+END
+$$;
+COMMENT ON FUNCTION funnel.retire_stage(text, text, boolean) IS
+  'retires a stage (no new entries; stored values and history stay), or brings it back with retired => false';
+
+CREATE FUNCTION funnel.drop_pipeline(pipeline text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ptype regtype := funnel._pipeline_type(pipeline);
+    stage_type oid := 'funnel.deal_stage'::regtype;
+    typmod integer := (ptype::oid::bigint & 2147483647)::integer;
+    lo funnel.deal_stage;
+    hi funnel.deal_stage;
+    col record;
+    used boolean;
+BEGIN
+    -- columns bound to the pipeline by their type modifier
+    SELECT a.attrelid::regclass AS rel, a.attname INTO col
+      FROM pg_attribute a
+     WHERE a.atttypid = stage_type AND a.atttypmod = typmod
+       AND a.attnum > 0 AND NOT a.attisdropped
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" is in use', pipeline
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Column %s.%I is bound to it.', col.rel, col.attname);
+    END IF;
+
+    -- values of the pipeline stored in deal_stage columns (and arrays)
+    SELECT format('%s:%s', pipeline, min(e.enumlabel::text) FILTER (WHERE e.enumsortorder = lim.lo)),
+           format('%s:%s', pipeline, min(e.enumlabel::text) FILTER (WHERE e.enumsortorder = lim.hi))
+      INTO lo, hi
+      FROM pg_enum e,
+           (SELECT min(enumsortorder) AS lo, max(enumsortorder) AS hi
+              FROM pg_enum WHERE enumtypid = ptype) lim
+     WHERE e.enumtypid = ptype;
+    FOR col IN
+        SELECT a.attrelid::regclass AS rel, a.attname, a.atttypid = stage_type AS scalar
+          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE a.atttypid IN (stage_type, 'funnel.deal_stage[]'::regtype)
+           AND a.attnum > 0 AND NOT a.attisdropped
+           AND c.relkind IN ('r', 'p', 'm')
+    LOOP
+        IF col.scalar THEN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(funnel.>=) $1 AND %I OPERATOR(funnel.<=) $2)',
+                           col.rel, col.attname, col.attname)
+               INTO used USING lo, hi;
+        ELSE
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s, unnest(%I) AS v WHERE v OPERATOR(funnel.>=) $1 AND v OPERATOR(funnel.<=) $2)',
+                           col.rel, col.attname)
+               INTO used USING lo, hi;
+        END IF;
+        IF used THEN
+            RAISE EXCEPTION 'pipeline "%" is in use', pipeline
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Column %s.%I holds stages of it.', col.rel, col.attname),
+                      HINT = 'Delete or move those rows first.';
+        END IF;
+    END LOOP;
+
+    EXECUTE format('DROP TYPE %s', ptype);
+    DELETE FROM funnel.pipeline p WHERE p.name = pipeline;
+END
+$$;
+COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
+  'drops a pipeline; refused while a column is bound to it or holds any of its stages';
+
+REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.rename_stage(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.set_probability(text, text, double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.set_stale_after(text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.retire_stage(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.drop_pipeline(text) FROM PUBLIC;
+
+CREATE VIEW funnel.stages AS
+SELECT t.typname::text AS pipeline,
+       e.enumlabel::text AS stage,
+       (row_number() OVER (PARTITION BY e.enumtypid ORDER BY e.enumsortorder))::integer AS position,
+       s.probability,
+       s.kind,
+       s.stale_after,
+       coalesce(s.retired, false) AS retired
+  FROM pg_catalog.pg_enum e
+  JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace AND n.nspname = 'funnel_pipeline'
+  LEFT JOIN funnel.pipeline_stage s ON s.pipeline = t.typname::text AND s.stage = e.enumlabel::text
+ ORDER BY t.oid, e.enumsortorder;
+COMMENT ON VIEW funnel.stages IS
+  'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired';
+GRANT SELECT ON funnel.stages TO PUBLIC;
+GRANT SELECT ON funnel.pipeline, funnel.pipeline_stage TO PUBLIC;
+GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * funnel.c
+ *	  Module entry point of the funnel extension, and the trigger that tells
+ *	  every backend's pipeline cache that funnel's own tables changed.
+ *
+ * src/funnel.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+
+#include "funnel.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Register the cache invalidation callbacks */
+void
+_PG_init(void)
+{
+	FunnelCacheRegisterCallbacks();
+}
+
+/*
+ * funnel.catalog_changed(): statement trigger on funnel's configuration
+ * tables.  A relcache invalidation of the table reaches every backend at
+ * commit (and this one at the next command), so caches that read the table
+ * rebuild; whoever writes it (API function, COPY from pg_restore, an admin).
+ */
+PG_FUNCTION_INFO_V1(funnel_catalog_changed);
+Datum
+funnel_catalog_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("funnel.catalog_changed() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}

@@ -1,0 +1,123 @@
+/*-------------------------------------------------------------------------
+ *
+ * funnel.h
+ *	  Shared declarations of the funnel extension: the deal_stage value
+ *	  layout and the pipeline catalog cache that every other file uses.
+ *
+ * A deal_stage is a pass-by-value 64-bit Datum.  The high 32 bits hold the
+ * OID of the pipeline's enum type (schema funnel_pipeline), the low 32 bits
+ * the OID of the stage's pg_enum row.  Both OIDs survive pg_upgrade (pg_dump
+ * --binary-upgrade preserves them), and text dump/restore goes through the
+ * qualified 'pipeline:stage' text form.  See doc/design.md.
+ *
+ * src/funnel.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FUNNEL_H
+#define FUNNEL_H
+
+#include "fmgr.h"
+#include "datatype/timestamp.h"
+
+/* Schema that holds one enum type per pipeline, and the extension schema */
+#define FUNNEL_PIPELINE_SCHEMA	"funnel_pipeline"
+#define FUNNEL_SCHEMA			"funnel"
+
+/* Longest pipeline or stage name, in bytes (same as an identifier) */
+#define FUNNEL_NAME_MAX			(NAMEDATALEN - 1)
+
+/* Separator between pipeline and stage in the text form */
+#define FUNNEL_SEPARATOR		':'
+
+typedef uint64 DealStage;
+
+#define DealStagePipelineOid(s)	((Oid) ((s) >> 32))
+#define DealStageLabelOid(s)	((Oid) ((s) & UINT64CONST(0xFFFFFFFF)))
+#define MakeDealStage(p, l)		((((uint64) (p)) << 32) | (uint64) (l))
+
+/*
+ * A bare stage name that exists in several pipelines, read where no pipeline
+ * was known (typmod -1), is kept "unresolved": pipeline OID 0 and the label of
+ * one candidate.  Only the typmod coercion of a bound column and the tracking
+ * trigger resolve it; every other use raises the ambiguity error.
+ */
+#define DealStageIsUnresolved(s)	(DealStagePipelineOid(s) == InvalidOid)
+
+#define DatumGetDealStage(d)	((DealStage) DatumGetInt64(d))
+#define DealStageGetDatum(s)	Int64GetDatum((int64) (s))
+#define PG_GETARG_DEAL_STAGE(n) DatumGetDealStage(PG_GETARG_DATUM(n))
+#define PG_RETURN_DEAL_STAGE(s) return DealStageGetDatum(s)
+
+/* The typmod that binds a column to a pipeline */
+#define PipelineTypmod(typoid)	((int32) ((typoid) & 0x7FFFFFFF))
+
+typedef enum StageKind
+{
+	STAGE_OPEN = 0,
+	STAGE_WON = 1,
+	STAGE_LOST = 2
+} StageKind;
+
+struct FunnelPipeline;
+
+/* One stage of a pipeline, as cached */
+typedef struct FunnelStage
+{
+	Oid			label;			/* pg_enum OID */
+	float4		sortorder;		/* pg_enum.enumsortorder */
+	int			position;		/* 1-based rank within the pipeline */
+	NameData	name;
+	StageKind	kind;
+	double		probability;	/* in [0,1] */
+	bool		retired;
+	bool		has_stale_after;
+	Interval	stale_after;
+	bool		usable;			/* false: added by this uncommitted xact */
+	struct FunnelPipeline *pipeline;
+} FunnelStage;
+
+/* One pipeline, its stages in funnel order */
+typedef struct FunnelPipeline
+{
+	Oid			typoid;			/* enum type in FUNNEL_PIPELINE_SCHEMA */
+	NameData	name;
+	int			nstages;
+	int			nopen;			/* stages[0 .. nopen-1] are open */
+	bool		created_here;	/* created by the current transaction */
+	FunnelStage *stages;
+} FunnelPipeline;
+
+/*
+ * pipeline_cache.c
+ *
+ * Pointers returned stay valid until the cache is rebuilt after a catalog
+ * change, which can happen at the next lookup: keep OIDs, not pointers,
+ * across calls (e.g. in aggregate states).
+ */
+extern void FunnelCacheRegisterCallbacks(void);
+extern int	FunnelPipelineCount(void);
+extern FunnelPipeline *FunnelPipelineByIndex(int i);
+extern FunnelPipeline *FunnelLookupPipeline(Oid typoid);
+extern FunnelPipeline *FunnelLookupPipelineByName(const char *name);
+extern FunnelPipeline *FunnelLookupPipelineByTypmod(int32 typmod);
+extern FunnelStage *FunnelLookupStageByLabel(Oid label);
+extern FunnelStage *FunnelLookupStageByName(FunnelPipeline *pipeline,
+											const char *name);
+extern FunnelStage *FunnelGetStage(DealStage s);
+extern uint64 FunnelCacheGeneration(void);
+extern char *FunnelStageList(FunnelPipeline *pipeline);
+extern char *FunnelPipelineList(void);
+
+/* deal_stage_io.c */
+extern DealStage DealStageFromText(const char *str, int32 typmod);
+extern char *DealStageToText(DealStage s);
+extern DealStage DealStageResolve(DealStage s, FunnelPipeline *pipeline);
+extern void DealStageReportAmbiguous(DealStage s) pg_attribute_noreturn();
+extern void DealStageCheckUsable(FunnelStage *stage);
+
+/* deal_stage_ops.c */
+extern int	DealStageCompare(DealStage a, DealStage b);
+extern const char *StageKindName(StageKind kind);
+
+#endif							/* FUNNEL_H */

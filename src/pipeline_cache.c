@@ -1,0 +1,521 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline_cache.c
+ *	  Backend-local cache of every pipeline and its stages.
+ *
+ * The cache is built from three sources: the enum types in schema
+ * funnel_pipeline (one per pipeline), their pg_enum rows (stage names, order
+ * and OIDs), and the extension's table funnel.pipeline_stage (probability,
+ * kind, stale_after, retired).  It is rebuilt lazily, on the first lookup
+ * after a syscache invalidation of pg_enum, pg_type or pg_namespace, or a
+ * relcache invalidation of funnel.pipeline_stage (which a statement trigger
+ * on that table sends on every write).  While nothing changes, no lookup
+ * touches a catalog.
+ *
+ * The previous generation's memory is kept until the next rebuild, so a
+ * pointer handed out just before an invalidation stays readable for the rest
+ * of the call that obtained it.
+ *
+ * src/pipeline_cache.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_enum.h"
+#include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "funnel.h"
+
+/* Column numbers of funnel.pipeline_stage (see sql/funnel.sql) */
+#define Anum_pipeline_stage_pipeline	1
+#define Anum_pipeline_stage_stage		2
+#define Anum_pipeline_stage_probability 3
+#define Anum_pipeline_stage_kind		4
+#define Anum_pipeline_stage_stale_after 5
+#define Anum_pipeline_stage_retired		6
+#define Natts_pipeline_stage			6
+
+typedef struct LabelIndexEntry
+{
+	Oid			label;
+	FunnelStage *stage;
+} LabelIndexEntry;
+
+typedef struct FunnelCache
+{
+	MemoryContext context;
+	int			npipelines;
+	FunnelPipeline *pipelines;	/* sorted by typoid */
+	int			nlabels;
+	LabelIndexEntry *labels;	/* sorted by label OID */
+} FunnelCache;
+
+static FunnelCache *funnel_cache = NULL;
+static MemoryContext previous_generation = NULL;
+static bool funnel_cache_valid = false;
+static uint64 funnel_cache_generation = 0;
+static Oid	metadata_relid = InvalidOid;
+
+/* Invalidate on any change of pg_enum, pg_type or pg_namespace */
+static void
+FunnelSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	funnel_cache_valid = false;
+}
+
+/* Invalidate when funnel.pipeline_stage changes (or on a full reset) */
+static void
+FunnelRelcacheCallback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == metadata_relid)
+		funnel_cache_valid = false;
+}
+
+/* Called once from _PG_init */
+void
+FunnelCacheRegisterCallbacks(void)
+{
+	CacheRegisterSyscacheCallback(ENUMOID, FunnelSyscacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(TYPEOID, FunnelSyscacheCallback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, FunnelSyscacheCallback, (Datum) 0);
+	CacheRegisterRelcacheCallback(FunnelRelcacheCallback, (Datum) 0);
+}
+
+/* True if this catalog tuple was inserted (not updated) by our transaction */
+static bool
+TupleInsertedByThisTransaction(HeapTuple tuple)
+{
+	HeapTupleHeader header = tuple->t_data;
+
+	if (HeapTupleHeaderXminCommitted(header))
+		return false;
+	if ((header->t_infomask & HEAP_UPDATED) != 0)
+		return false;
+	return TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(header));
+}
+
+static int
+PipelineOidCmp(const void *a, const void *b)
+{
+	Oid			x = ((const FunnelPipeline *) a)->typoid;
+	Oid			y = ((const FunnelPipeline *) b)->typoid;
+
+	return (x > y) - (x < y);
+}
+
+static int
+LabelIndexCmp(const void *a, const void *b)
+{
+	Oid			x = ((const LabelIndexEntry *) a)->label;
+	Oid			y = ((const LabelIndexEntry *) b)->label;
+
+	return (x > y) - (x < y);
+}
+
+/* Read the stages of one pipeline from pg_enum, in sort order */
+static void
+LoadStages(FunnelPipeline *pipeline)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			allocated = 8;
+
+	pipeline->stages = palloc0(allocated * sizeof(FunnelStage));
+	pipeline->nstages = 0;
+
+	rel = table_open(EnumRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_enum_enumtypid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(pipeline->typoid));
+	scan = systable_beginscan(rel, EnumTypIdSortOrderIndexId, true,
+							  NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_enum en = (Form_pg_enum) GETSTRUCT(tuple);
+		FunnelStage *stage;
+
+		if (pipeline->nstages == allocated)
+		{
+			allocated *= 2;
+			pipeline->stages = repalloc(pipeline->stages,
+										allocated * sizeof(FunnelStage));
+		}
+		stage = &pipeline->stages[pipeline->nstages++];
+		memset(stage, 0, sizeof(FunnelStage));
+		stage->label = en->oid;
+		stage->sortorder = en->enumsortorder;
+		stage->position = pipeline->nstages;
+		namestrcpy(&stage->name, NameStr(en->enumlabel));
+		stage->kind = STAGE_OPEN;
+		stage->probability = 0.0;
+		stage->pipeline = pipeline;
+
+		/*
+		 * Like PostgreSQL's enums, a stage added to an existing pipeline by
+		 * this (uncommitted) transaction must not reach an index: if the
+		 * transaction aborts, its OID would be left in index pages with no
+		 * sort position.  Stages of a pipeline created by this transaction
+		 * are safe when their OID is even (then OID order is sort order).
+		 */
+		stage->usable = !TupleInsertedByThisTransaction(tuple) ||
+			(pipeline->created_here && (en->oid & 1) == 0);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* Read every enum type of schema funnel_pipeline */
+static void
+LoadPipelines(FunnelCache *cache, Oid nspoid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			allocated = 8;
+	int			i;
+
+	cache->pipelines = palloc0(allocated * sizeof(FunnelPipeline));
+
+	rel = table_open(TypeRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_type_typnamespace, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(nspoid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_type typ = (Form_pg_type) GETSTRUCT(tuple);
+
+		if (typ->typtype != TYPTYPE_ENUM)
+			continue;
+		if (cache->npipelines == allocated)
+		{
+			allocated *= 2;
+			cache->pipelines = repalloc(cache->pipelines,
+										allocated * sizeof(FunnelPipeline));
+		}
+		cache->pipelines[cache->npipelines].typoid = typ->oid;
+		namestrcpy(&cache->pipelines[cache->npipelines].name,
+				   NameStr(typ->typname));
+		cache->pipelines[cache->npipelines].created_here =
+			TupleInsertedByThisTransaction(tuple);
+		cache->npipelines++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	/* sort first: stages point back at their pipeline */
+	qsort(cache->pipelines, cache->npipelines, sizeof(FunnelPipeline),
+		  PipelineOidCmp);
+	for (i = 0; i < cache->npipelines; i++)
+		LoadStages(&cache->pipelines[i]);
+}
+
+/* Find a stage by pipeline and stage name while loading metadata */
+static FunnelStage *
+FindStageForMetadata(FunnelCache *cache, const char *pipeline,
+					 const char *stage)
+{
+	int			i,
+				j;
+
+	for (i = 0; i < cache->npipelines; i++)
+	{
+		FunnelPipeline *p = &cache->pipelines[i];
+
+		if (strcmp(NameStr(p->name), pipeline) != 0)
+			continue;
+		for (j = 0; j < p->nstages; j++)
+			if (strcmp(NameStr(p->stages[j].name), stage) == 0)
+				return &p->stages[j];
+	}
+	return NULL;
+}
+
+static StageKind
+StageKindFromText(const char *kind)
+{
+	if (strcmp(kind, "won") == 0)
+		return STAGE_WON;
+	if (strcmp(kind, "lost") == 0)
+		return STAGE_LOST;
+	return STAGE_OPEN;
+}
+
+/* Read probability, kind, stale_after and retired from funnel.pipeline_stage */
+static void
+LoadMetadata(FunnelCache *cache)
+{
+	Oid			nspoid = get_namespace_oid(FUNNEL_SCHEMA, true);
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	TupleDesc	tupdesc;
+
+	metadata_relid = OidIsValid(nspoid) ?
+		get_relname_relid("pipeline_stage", nspoid) : InvalidOid;
+	if (!OidIsValid(metadata_relid))
+		return;
+
+	rel = table_open(metadata_relid, AccessShareLock);
+	tupdesc = RelationGetDescr(rel);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Datum		values[Natts_pipeline_stage];
+		bool		nulls[Natts_pipeline_stage];
+		FunnelStage *stage;
+		char	   *pipeline_name;
+		char	   *stage_name;
+
+		if (tupdesc->natts < Natts_pipeline_stage)
+			break;
+		heap_deform_tuple(tuple, tupdesc, values, nulls);
+		if (nulls[Anum_pipeline_stage_pipeline - 1] ||
+			nulls[Anum_pipeline_stage_stage - 1])
+			continue;
+		pipeline_name = TextDatumGetCString(values[Anum_pipeline_stage_pipeline - 1]);
+		stage_name = TextDatumGetCString(values[Anum_pipeline_stage_stage - 1]);
+		stage = FindStageForMetadata(cache, pipeline_name, stage_name);
+		if (stage == NULL)
+			continue;
+		if (!nulls[Anum_pipeline_stage_probability - 1])
+			stage->probability = DatumGetFloat8(values[Anum_pipeline_stage_probability - 1]);
+		if (!nulls[Anum_pipeline_stage_kind - 1])
+			stage->kind = StageKindFromText(TextDatumGetCString(values[Anum_pipeline_stage_kind - 1]));
+		if (!nulls[Anum_pipeline_stage_stale_after - 1])
+		{
+			stage->has_stale_after = true;
+			stage->stale_after = *DatumGetIntervalP(values[Anum_pipeline_stage_stale_after - 1]);
+		}
+		if (!nulls[Anum_pipeline_stage_retired - 1])
+			stage->retired = DatumGetBool(values[Anum_pipeline_stage_retired - 1]);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+}
+
+/* Build the label index and count the leading open stages of each pipeline */
+static void
+IndexLabels(FunnelCache *cache)
+{
+	int			i,
+				j,
+				n = 0;
+
+	for (i = 0; i < cache->npipelines; i++)
+		n += cache->pipelines[i].nstages;
+	cache->labels = palloc(Max(n, 1) * sizeof(LabelIndexEntry));
+	for (i = 0; i < cache->npipelines; i++)
+	{
+		FunnelPipeline *p = &cache->pipelines[i];
+
+		p->nopen = 0;
+		for (j = 0; j < p->nstages; j++)
+		{
+			cache->labels[cache->nlabels].label = p->stages[j].label;
+			cache->labels[cache->nlabels].stage = &p->stages[j];
+			cache->nlabels++;
+			if (p->stages[j].kind == STAGE_OPEN && p->nopen == j)
+				p->nopen++;
+		}
+	}
+	qsort(cache->labels, cache->nlabels, sizeof(LabelIndexEntry), LabelIndexCmp);
+}
+
+/* Rebuild the cache from the catalogs */
+static void
+FunnelCacheBuild(void)
+{
+	MemoryContext context;
+	MemoryContext oldcontext;
+	FunnelCache *cache;
+	Oid			nspoid;
+
+	/* An invalidation arriving while we build makes the next call rebuild */
+	funnel_cache_valid = true;
+
+	/* Build under the caller's context, so an error frees everything */
+	context = AllocSetContextCreate(CurrentMemoryContext,
+									"funnel pipeline cache",
+									ALLOCSET_SMALL_SIZES);
+	oldcontext = MemoryContextSwitchTo(context);
+	cache = palloc0(sizeof(FunnelCache));
+	cache->context = context;
+	nspoid = get_namespace_oid(FUNNEL_PIPELINE_SCHEMA, true);
+	if (OidIsValid(nspoid))
+		LoadPipelines(cache, nspoid);
+	LoadMetadata(cache);
+	IndexLabels(cache);
+	MemoryContextSwitchTo(oldcontext);
+
+	MemoryContextSetParent(context, CacheMemoryContext);
+	if (previous_generation != NULL)
+		MemoryContextDelete(previous_generation);
+	previous_generation = funnel_cache ? funnel_cache->context : NULL;
+	funnel_cache = cache;
+	funnel_cache_generation++;
+}
+
+static inline FunnelCache *
+FunnelCacheGet(void)
+{
+	if (unlikely(!funnel_cache_valid || funnel_cache == NULL))
+		FunnelCacheBuild();
+	return funnel_cache;
+}
+
+/* A counter that changes whenever the cache is rebuilt */
+uint64
+FunnelCacheGeneration(void)
+{
+	(void) FunnelCacheGet();
+	return funnel_cache_generation;
+}
+
+/* Number of pipelines */
+int
+FunnelPipelineCount(void)
+{
+	return FunnelCacheGet()->npipelines;
+}
+
+/* The i-th pipeline in pipeline order (0-based) */
+FunnelPipeline *
+FunnelPipelineByIndex(int i)
+{
+	FunnelCache *cache = FunnelCacheGet();
+
+	Assert(i >= 0 && i < cache->npipelines);
+	return &cache->pipelines[i];
+}
+
+/* Pipeline by its enum type OID, or NULL */
+FunnelPipeline *
+FunnelLookupPipeline(Oid typoid)
+{
+	FunnelCache *cache = FunnelCacheGet();
+	FunnelPipeline key;
+
+	key.typoid = typoid;
+	return bsearch(&key, cache->pipelines, cache->npipelines,
+				   sizeof(FunnelPipeline), PipelineOidCmp);
+}
+
+/* Pipeline by name, or NULL */
+FunnelPipeline *
+FunnelLookupPipelineByName(const char *name)
+{
+	FunnelCache *cache = FunnelCacheGet();
+	int			i;
+
+	for (i = 0; i < cache->npipelines; i++)
+		if (strcmp(NameStr(cache->pipelines[i].name), name) == 0)
+			return &cache->pipelines[i];
+	return NULL;
+}
+
+/* Pipeline bound by a deal_stage type modifier, or NULL */
+FunnelPipeline *
+FunnelLookupPipelineByTypmod(int32 typmod)
+{
+	FunnelCache *cache = FunnelCacheGet();
+	int			i;
+
+	for (i = 0; i < cache->npipelines; i++)
+		if (PipelineTypmod(cache->pipelines[i].typoid) == typmod)
+			return &cache->pipelines[i];
+	return NULL;
+}
+
+/* Stage by its pg_enum OID, or NULL */
+FunnelStage *
+FunnelLookupStageByLabel(Oid label)
+{
+	FunnelCache *cache = FunnelCacheGet();
+	LabelIndexEntry key;
+	LabelIndexEntry *found;
+
+	key.label = label;
+	found = bsearch(&key, cache->labels, cache->nlabels,
+					sizeof(LabelIndexEntry), LabelIndexCmp);
+	return found ? found->stage : NULL;
+}
+
+/* Stage of a pipeline by name, or NULL */
+FunnelStage *
+FunnelLookupStageByName(FunnelPipeline *pipeline, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < pipeline->nstages; i++)
+		if (strcmp(NameStr(pipeline->stages[i].name), name) == 0)
+			return &pipeline->stages[i];
+	return NULL;
+}
+
+/*
+ * The cached stage of a deal_stage value.  Raises the ambiguity error for an
+ * unresolved value, and an error for a value whose stage no longer exists.
+ */
+FunnelStage *
+FunnelGetStage(DealStage s)
+{
+	FunnelStage *stage;
+
+	if (DealStageIsUnresolved(s))
+		DealStageReportAmbiguous(s);
+	stage = FunnelLookupStageByLabel(DealStageLabelOid(s));
+	if (stage == NULL || stage->pipeline->typoid != DealStagePipelineOid(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("deal_stage value refers to a stage that does not exist"),
+				 errdetail("Pipeline type OID %u, stage OID %u.",
+						   DealStagePipelineOid(s), DealStageLabelOid(s)),
+				 errhint("The pipeline or stage was dropped, or created by a transaction that rolled back.")));
+	return stage;
+}
+
+/* "lead, qualified, ..." for messages */
+char *
+FunnelStageList(FunnelPipeline *pipeline)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < pipeline->nstages; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 NameStr(pipeline->stages[i].name));
+	return buf.data;
+}
+
+/* "b2b, retail" for messages */
+char *
+FunnelPipelineList(void)
+{
+	FunnelCache *cache = FunnelCacheGet();
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < cache->npipelines; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 NameStr(cache->pipelines[i].name));
+	return buf.data;
+}
