@@ -1,0 +1,22 @@
+#!/bin/sh
+# test/install-deps.sh: install the Debian packages funnel needs to build,
+# test, demo and benchmark, if any is missing.  Run as root (make uses sudo).
+set -eu
+PG_MAJOR=${1:-15}
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-common
+postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
+postgresql-contrib build-essential"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    exit 0
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
