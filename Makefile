@@ -8,7 +8,12 @@ OBJS = \
 	src/funnel.o \
 	src/pipeline_cache.o \
 	src/deal_stage_io.o \
-	src/deal_stage_ops.o
+	src/deal_stage_ops.o \
+	src/agg_common.o \
+	src/agg_stage.o \
+	src/agg_summary.o \
+	src/agg_time.o \
+	src/agg_forecast.o
 
 DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql

@@ -749,3 +749,339 @@ COMMENT ON VIEW funnel.stages IS
 GRANT SELECT ON funnel.stages TO PUBLIC;
 GRANT SELECT ON funnel.pipeline, funnel.pipeline_stage TO PUBLIC;
 GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;
+
+--------------------------------------------------------------------------
+-- Aggregates (issue 4): src/agg_*.c, doc/aggregates.md, doc/metrics.md
+--
+-- Every aggregate is PARALLEL SAFE with a combine function.  Small states
+-- are real SQL types with text and binary I/O (Citus can push partial
+-- aggregation down to workers); only the exact percentiles keep an
+-- `internal` state, with serialize/deserialize functions.
+--------------------------------------------------------------------------
+
+-- furthest(stage): won if won, else the furthest open stage, else lost
+
+CREATE FUNCTION funnel.furthest_trans(funnel.deal_stage, funnel.deal_stage)
+    RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.furthest_trans(funnel.deal_stage, funnel.deal_stage) IS
+  'funnel internal: transition and combine function of funnel.furthest(): the further of two stages (won > open by position > lost)';
+
+CREATE AGGREGATE funnel.furthest(funnel.deal_stage) (
+    SFUNC = funnel.furthest_trans,
+    STYPE = funnel.deal_stage,
+    COMBINEFUNC = funnel.furthest_trans,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.furthest(funnel.deal_stage) IS
+  'over one deal''s visits: a won stage if the deal was won, else its furthest open stage, else its lost stage; the input of funnel.funnel() and funnel.conversion_rate()';
+
+-- counters shared by conversion_rate and win_rate: bigint[2]
+
+CREATE FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) RETURNS bigint[]
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) IS
+  'funnel internal: combine function of conversion_rate and win_rate (adds two bigint[2] counter states)';
+
+CREATE FUNCTION funnel.funnel_counters_ratio(bigint[]) RETURNS double precision
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_counters_ratio(bigint[]) IS
+  'funnel internal: final function of conversion_rate: counters[2] / counters[1], NULL if counters[1] = 0';
+
+CREATE FUNCTION funnel.conversion_rate_trans(bigint[], funnel.deal_stage, funnel.deal_stage, funnel.deal_stage)
+    RETURNS bigint[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.conversion_rate_trans(bigint[], funnel.deal_stage, funnel.deal_stage, funnel.deal_stage) IS
+  'funnel internal: transition function of conversion_rate; state {deals that reached from_stage, of those reached to_stage}';
+
+CREATE AGGREGATE funnel.conversion_rate(reached funnel.deal_stage, from_stage funnel.deal_stage, to_stage funnel.deal_stage) (
+    SFUNC = funnel.conversion_rate_trans,
+    STYPE = bigint[],
+    INITCOND = '{0,0}',
+    FINALFUNC = funnel.funnel_counters_ratio,
+    COMBINEFUNC = funnel.funnel_counters_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.conversion_rate(funnel.deal_stage, funnel.deal_stage, funnel.deal_stage) IS
+  'among deals that reached from_stage (implied passage: a later open stage or a won stage passed it), the fraction that reached to_stage; NULL if none reached from_stage. Input: each deal''s furthest stage';
+
+CREATE FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) RETURNS bigint[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) IS
+  'funnel internal: transition function of win_rate; state {won, lost}';
+
+CREATE FUNCTION funnel.win_rate_final(bigint[]) RETURNS double precision
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.win_rate_final(bigint[]) IS
+  'funnel internal: final function of win_rate: won / (won + lost), NULL if no deal is closed';
+
+CREATE AGGREGATE funnel.win_rate(stage funnel.deal_stage) (
+    SFUNC = funnel.win_rate_trans,
+    STYPE = bigint[],
+    INITCOND = '{0,0}',
+    FINALFUNC = funnel.win_rate_final,
+    COMBINEFUNC = funnel.funnel_counters_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.win_rate(funnel.deal_stage) IS
+  'won / (won + lost) over deals'' current stages; open deals and NULLs are ignored; NULL if no deal is closed';
+
+-- funnel_summary: a mergeable per-pipeline sketch
+
+CREATE TYPE funnel.funnel_summary;
+
+CREATE FUNCTION funnel.funnel_summary_in(cstring) RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_in(cstring) IS
+  'text input of funnel_summary (JSON with pipeline and stage names)';
+CREATE FUNCTION funnel.funnel_summary_out(funnel.funnel_summary) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_out(funnel.funnel_summary) IS
+  'text output of funnel_summary: {"pipeline": ..., "stages": [{"stage", "deals", "amount_count", "amount"}, ...]}';
+CREATE FUNCTION funnel.funnel_summary_recv(internal) RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_recv(internal) IS
+  'binary input of funnel_summary (names, not OIDs, so summaries move between databases)';
+CREATE FUNCTION funnel.funnel_summary_send(funnel.funnel_summary) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_send(funnel.funnel_summary) IS
+  'binary output of funnel_summary (names, not OIDs, so summaries move between databases)';
+
+CREATE TYPE funnel.funnel_summary (
+    INPUT = funnel.funnel_summary_in,
+    OUTPUT = funnel.funnel_summary_out,
+    RECEIVE = funnel.funnel_summary_recv,
+    SEND = funnel.funnel_summary_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = extended
+);
+COMMENT ON TYPE funnel.funnel_summary IS
+  'mergeable funnel sketch of one pipeline: per stage the deals whose furthest stage it is and their exact amount total; built by funnel.funnel(), merged by funnel.funnel(summary), read by funnel.report()';
+
+CREATE FUNCTION funnel.funnel_summary_trans(funnel.funnel_summary, funnel.deal_stage)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_trans(funnel.funnel_summary, funnel.deal_stage) IS
+  'funnel internal: transition function of funnel.funnel(stage)';
+CREATE FUNCTION funnel.funnel_summary_trans(funnel.funnel_summary, funnel.deal_stage, numeric)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_trans(funnel.funnel_summary, funnel.deal_stage, numeric) IS
+  'funnel internal: transition function of funnel.funnel(stage, amount)';
+CREATE FUNCTION funnel.funnel_summary_merge(funnel.funnel_summary, funnel.funnel_summary)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_merge(funnel.funnel_summary, funnel.funnel_summary) IS
+  'funnel internal: merges two funnel summaries of the same pipeline (combine function of funnel.funnel)';
+
+CREATE AGGREGATE funnel.funnel(reached funnel.deal_stage) (
+    SFUNC = funnel.funnel_summary_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.deal_stage) IS
+  'funnel summary of deals given their furthest stage (see funnel.furthest); read it with funnel.report()';
+
+CREATE AGGREGATE funnel.funnel(reached funnel.deal_stage, amount numeric) (
+    SFUNC = funnel.funnel_summary_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.deal_stage, numeric) IS
+  'funnel summary of deals given their furthest stage and amount (NULL amounts count the deal, not the amount); read it with funnel.report()';
+
+CREATE AGGREGATE funnel.funnel(summary funnel.funnel_summary) (
+    SFUNC = funnel.funnel_summary_merge,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.funnel_summary) IS
+  'merges funnel summaries (e.g. per owner) into one; all must belong to the same pipeline';
+
+CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
+    RETURNS TABLE (stage funnel.deal_stage, deals bigint, amount numeric,
+                   conversion_from_previous double precision,
+                   conversion_from_first double precision, drop_off bigint)
+    AS 'MODULE_PATHNAME', 'funnel_report'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
+COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
+  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off to the next open stage (or won); won and lost rows count the deals that ended there';
+
+-- time in stage: exact percentile_cont over left_at - entered_at
+
+CREATE FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz)
+    RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz) IS
+  'funnel internal: transition function of median_time_in_stage (collects closed visit durations)';
+CREATE FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz, double precision)
+    RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz, double precision) IS
+  'funnel internal: transition function of time_in_stage_percentile (collects closed visit durations)';
+CREATE FUNCTION funnel.time_in_stage_combine(internal, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_combine(internal, internal) IS
+  'funnel internal: combine function of the time-in-stage percentiles (appends durations)';
+CREATE FUNCTION funnel.time_in_stage_serialize(internal) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_serialize(internal) IS
+  'funnel internal: serializes a time-in-stage state for parallel workers (8 bytes per visit)';
+CREATE FUNCTION funnel.time_in_stage_deserialize(bytea, internal) RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_deserialize(bytea, internal) IS
+  'funnel internal: deserializes a time-in-stage state';
+CREATE FUNCTION funnel.time_in_stage_final(internal) RETURNS interval
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_final(internal) IS
+  'funnel internal: final function of the time-in-stage percentiles (selection + percentile_cont interpolation)';
+
+CREATE AGGREGATE funnel.median_time_in_stage(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.time_in_stage_trans,
+    STYPE = internal,
+    FINALFUNC = funnel.time_in_stage_final,
+    COMBINEFUNC = funnel.time_in_stage_combine,
+    SERIALFUNC = funnel.time_in_stage_serialize,
+    DESERIALFUNC = funnel.time_in_stage_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.median_time_in_stage(timestamptz, timestamptz) IS
+  'exact median of left_at - entered_at over closed visits (= percentile_cont(0.5)); open visits (left_at NULL) are skipped; NULL if none';
+
+CREATE AGGREGATE funnel.time_in_stage_percentile(entered_at timestamptz, left_at timestamptz, fraction double precision) (
+    SFUNC = funnel.time_in_stage_trans,
+    STYPE = internal,
+    FINALFUNC = funnel.time_in_stage_final,
+    COMBINEFUNC = funnel.time_in_stage_combine,
+    SERIALFUNC = funnel.time_in_stage_serialize,
+    DESERIALFUNC = funnel.time_in_stage_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.time_in_stage_percentile(timestamptz, timestamptz, double precision) IS
+  'exact percentile_cont(fraction) of left_at - entered_at over closed visits; fraction in [0,1], the same on every row; open visits are skipped; NULL if none';
+
+-- forecast_state and weighted_forecast
+
+CREATE TYPE funnel.forecast_state;
+CREATE FUNCTION funnel.forecast_state_in(cstring) RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.forecast_state_in(cstring) IS 'text input of forecast_state: (rows,sum)';
+CREATE FUNCTION funnel.forecast_state_out(funnel.forecast_state) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.forecast_state_out(funnel.forecast_state) IS 'text output of forecast_state: (rows,sum)';
+CREATE FUNCTION funnel.forecast_state_recv(internal) RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.forecast_state_recv(internal) IS 'binary input of forecast_state';
+CREATE FUNCTION funnel.forecast_state_send(funnel.forecast_state) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.forecast_state_send(funnel.forecast_state) IS 'binary output of forecast_state';
+CREATE TYPE funnel.forecast_state (
+    INPUT = funnel.forecast_state_in,
+    OUTPUT = funnel.forecast_state_out,
+    RECEIVE = funnel.forecast_state_recv,
+    SEND = funnel.forecast_state_send,
+    INTERNALLENGTH = 32,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE funnel.forecast_state IS
+  'transition state of funnel.weighted_forecast: row count and exact sum of amount x probability (128-bit fixed point)';
+
+CREATE FUNCTION funnel.weighted_forecast_stage_trans(funnel.forecast_state, numeric, funnel.deal_stage)
+    RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.weighted_forecast_stage_trans(funnel.forecast_state, numeric, funnel.deal_stage) IS
+  'funnel internal: transition function of weighted_forecast(amount, stage)';
+CREATE FUNCTION funnel.weighted_forecast_numeric_trans(funnel.forecast_state, numeric, numeric)
+    RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.weighted_forecast_numeric_trans(funnel.forecast_state, numeric, numeric) IS
+  'funnel internal: transition function of weighted_forecast(amount, probability)';
+CREATE FUNCTION funnel.forecast_state_combine(funnel.forecast_state, funnel.forecast_state)
+    RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.forecast_state_combine(funnel.forecast_state, funnel.forecast_state) IS
+  'funnel internal: combine function of weighted_forecast';
+CREATE FUNCTION funnel.forecast_state_final(funnel.forecast_state) RETURNS numeric
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.forecast_state_final(funnel.forecast_state) IS
+  'funnel internal: final function of weighted_forecast: the exact sum as numeric';
+
+CREATE AGGREGATE funnel.weighted_forecast(amount numeric, stage funnel.deal_stage) (
+    SFUNC = funnel.weighted_forecast_stage_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.forecast_state_final,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.weighted_forecast(numeric, funnel.deal_stage) IS
+  'exact sum of amount x probability(stage)::numeric (won 1, lost 0); NULL amounts skipped, negative amounts allowed, NaN/infinity refused; NULL if no row';
+
+CREATE AGGREGATE funnel.weighted_forecast(amount numeric, probability numeric) (
+    SFUNC = funnel.weighted_forecast_numeric_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.forecast_state_final,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.weighted_forecast(numeric, numeric) IS
+  'exact numeric sum of amount x probability, probability in [0,1]; rows with a NULL are skipped, negative amounts allowed, NaN/infinity refused; NULL if no row';
+
+-- velocity_state and sales_velocity
+
+CREATE TYPE funnel.velocity_state;
+CREATE FUNCTION funnel.velocity_state_in(cstring) RETURNS funnel.velocity_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_in(cstring) IS
+  'text input of velocity_state: (deals,won,lost,won_amount_count,won_amount,cycles,cycle_microseconds)';
+CREATE FUNCTION funnel.velocity_state_out(funnel.velocity_state) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_out(funnel.velocity_state) IS
+  'text output of velocity_state: (deals,won,lost,won_amount_count,won_amount,cycles,cycle_microseconds)';
+CREATE FUNCTION funnel.velocity_state_recv(internal) RETURNS funnel.velocity_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_recv(internal) IS 'binary input of velocity_state';
+CREATE FUNCTION funnel.velocity_state_send(funnel.velocity_state) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_send(funnel.velocity_state) IS 'binary output of velocity_state';
+CREATE TYPE funnel.velocity_state (
+    INPUT = funnel.velocity_state_in,
+    OUTPUT = funnel.velocity_state_out,
+    RECEIVE = funnel.velocity_state_recv,
+    SEND = funnel.velocity_state_send,
+    INTERNALLENGTH = 80,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE funnel.velocity_state IS
+  'transition state of funnel.sales_velocity: deal, won and lost counts, exact won amount total, closed cycle count and total microseconds';
+
+CREATE FUNCTION funnel.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz)
+    RETURNS funnel.velocity_state
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz) IS
+  'funnel internal: transition function of sales_velocity';
+CREATE FUNCTION funnel.velocity_state_combine(funnel.velocity_state, funnel.velocity_state)
+    RETURNS funnel.velocity_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_combine(funnel.velocity_state, funnel.velocity_state) IS
+  'funnel internal: combine function of sales_velocity';
+CREATE FUNCTION funnel.velocity_state_final(funnel.velocity_state) RETURNS numeric
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_final(funnel.velocity_state) IS
+  'funnel internal: final function of sales_velocity';
+
+CREATE AGGREGATE funnel.sales_velocity(stage funnel.deal_stage, amount numeric,
+                                       created_at timestamptz, closed_at timestamptz) (
+    SFUNC = funnel.sales_velocity_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_final,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
+  'amount per day: (deals x win rate x average won amount) / average cycle days; deals = all rows with a stage, cycle = closed_at - created_at over won and lost deals; NULL when a factor is undefined';

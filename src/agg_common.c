@@ -1,0 +1,345 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_common.c
+ *	  Helpers shared by the funnel aggregate families: the per-call stage
+ *	  cache (fn_extra) and exact decimal totals as 128-bit fixed point.
+ *
+ * Transition functions run once per input row, so neither helper touches a
+ * catalog, allocates memory or copies a datum on the common path.  Numeric
+ * values are decoded from their stored form (PostgreSQL's numeric on-disk
+ * layout, which is stable across releases because tables keep it) without
+ * detoasting short-header values into a palloc'd copy.
+ *
+ * src/agg_common.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+
+#include "agg.h"
+
+/* numeric on-disk header bits (see utils/adt/numeric.c) */
+#define NUM_SIGN_MASK			0xC000
+#define NUM_NEG					0x4000
+#define NUM_SHORT				0x8000
+#define NUM_SPECIAL				0xC000
+#define NUM_NAN					0xC000
+#define NUM_SHORT_SIGN_MASK		0x2000
+#define NUM_SHORT_DSCALE_MASK	0x1F80
+#define NUM_SHORT_DSCALE_SHIFT	7
+#define NUM_SHORT_WEIGHT_SIGN	0x0040
+#define NUM_SHORT_WEIGHT_MASK	0x003F
+#define NUM_DSCALE_MASK			0x3FFF
+#define NUM_NBASE				10000
+
+/* Slot of a label in the per-call cache */
+static inline int
+StageSlot(Oid label)
+{
+	return (int) ((label ^ (label >> 6)) & (AGG_STAGE_SLOTS - 1));
+}
+
+/*
+ * The cached facts of a stage for this call site.  Raises the usual errors
+ * for an ambiguous or unknown value (through FunnelGetStage).
+ */
+const AggStageInfo *
+AggLookupStage(FunctionCallInfo fcinfo, DealStage s)
+{
+	AggStageCache *cache = (AggStageCache *) fcinfo->flinfo->fn_extra;
+	uint64		generation = FunnelCacheGeneration();
+	Oid			label = DealStageLabelOid(s);
+	AggStageInfo *slot;
+	FunnelStage *stage;
+
+	if (unlikely(cache == NULL))
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+									   sizeof(AggStageCache));
+		cache->generation = generation;
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	else if (unlikely(cache->generation != generation))
+	{
+		memset(cache->slots, 0, sizeof(cache->slots));
+		cache->generation = generation;
+	}
+
+	slot = &cache->slots[StageSlot(label)];
+	if (likely(slot->label == label &&
+			   slot->pipeline == DealStagePipelineOid(s) &&
+			   label != InvalidOid))
+		return slot;
+
+	stage = FunnelGetStage(s);
+	slot->label = label;
+	slot->pipeline = stage->pipeline->typoid;
+	slot->position = stage->position;
+	slot->nstages = stage->pipeline->nstages;
+	slot->kind = stage->kind;
+	DecFromNumeric(DirectFunctionCall1(float8_numeric,
+									   Float8GetDatum(stage->probability)),
+				   &slot->prob, &slot->prob_scale, "probability");
+	return slot;
+}
+
+/* Raise the out-of-range error of an exact total */
+void
+DecReportOverflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("funnel aggregate total out of range"),
+			 errdetail("Totals are exact 128-bit fixed-point decimals: at most 38 significant digits and %d digits after the decimal point.",
+					   DEC_MAX_SCALE),
+			 errhint("Round the input, e.g. round(amount, 2).")));
+}
+
+/* a * b, or the overflow error */
+int128
+DecMul(int128 a, int128 b)
+{
+	int128		r;
+
+	if (unlikely(__builtin_mul_overflow(a, b, &r)))
+		DecReportOverflow();
+	return r;
+}
+
+/* a + b, or the overflow error */
+int128
+DecAdd(int128 a, int128 b)
+{
+	int128		r;
+
+	if (unlikely(__builtin_add_overflow(a, b, &r)))
+		DecReportOverflow();
+	return r;
+}
+
+/* value at scale from, expressed at the larger scale to */
+int128
+DecRescale(int128 value, int from, int to)
+{
+	Assert(to >= from);
+	if (to > DEC_MAX_SCALE)
+		DecReportOverflow();
+	while (from < to)
+	{
+		int			step = Min(to - from, 18);
+		int64		factor = 1;
+		int			i;
+
+		for (i = 0; i < step; i++)
+			factor *= 10;
+		value = DecMul(value, factor);
+		from += step;
+	}
+	return value;
+}
+
+/* *total += value, both scaled; the total takes the larger scale */
+void
+DecAddScaled(int128 *total, int *total_scale, int128 value, int scale)
+{
+	if (scale > *total_scale)
+	{
+		*total = DecRescale(*total, *total_scale, scale);
+		*total_scale = scale;
+	}
+	else if (scale < *total_scale)
+		value = DecRescale(value, scale, *total_scale);
+	*total = DecAdd(*total, value);
+}
+
+/*
+ * Decode a numeric datum into value / 10^scale, scale being the numeric's
+ * display scale.  NaN and infinities are refused: a funnel total of them
+ * has no meaning.  "what" names the argument in the error.
+ */
+void
+DecFromNumeric(Datum num, int128 *value, int *scale, const char *what)
+{
+	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(num));
+	const char *p = VARDATA_ANY(v);
+	int			len = VARSIZE_ANY_EXHDR(v);
+	uint16		header;
+	bool		negative;
+	int			dscale;
+	int			weight;
+	int			ndigits;
+	int			digits_scale;
+	int128		acc = 0;
+	int			i;
+
+	memcpy(&header, p, sizeof(uint16));
+	if (unlikely((header & NUM_SIGN_MASK) == NUM_SPECIAL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite number, not %s", what,
+						header == NUM_NAN ? "NaN" : "infinity"),
+				 errhint("Filter such rows out, e.g. WHERE %s <> 'NaN'.", what)));
+	if (header & NUM_SHORT)
+	{
+		negative = (header & NUM_SHORT_SIGN_MASK) != 0;
+		dscale = (header & NUM_SHORT_DSCALE_MASK) >> NUM_SHORT_DSCALE_SHIFT;
+		weight = ((header & NUM_SHORT_WEIGHT_SIGN) ? ~NUM_SHORT_WEIGHT_MASK : 0) |
+			(header & NUM_SHORT_WEIGHT_MASK);
+		p += sizeof(uint16);
+		len -= sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		negative = (header & NUM_SIGN_MASK) == NUM_NEG;
+		dscale = header & NUM_DSCALE_MASK;
+		memcpy(&w, p + sizeof(uint16), sizeof(int16));
+		weight = w;
+		p += sizeof(uint16) + sizeof(int16);
+		len -= sizeof(uint16) + sizeof(int16);
+	}
+	ndigits = len / (int) sizeof(int16);
+
+	if (ndigits == 0)
+	{
+		*value = 0;
+		*scale = Min(dscale, DEC_MAX_SCALE);
+		return;
+	}
+	if (dscale > DEC_MAX_SCALE)
+		DecReportOverflow();
+
+	for (i = 0; i < ndigits; i++)
+	{
+		int16		digit;
+
+		memcpy(&digit, p + i * sizeof(int16), sizeof(int16));
+		acc = DecAdd(DecMul(acc, NUM_NBASE), digit);
+	}
+	/* acc is the value at scale 4 * (ndigits - 1 - weight) */
+	digits_scale = 4 * (ndigits - 1 - weight);
+	if (digits_scale < dscale)
+	{
+		if (digits_scale < 0)
+		{
+			acc = DecRescale(acc, 0, -digits_scale);
+			digits_scale = 0;
+		}
+		acc = DecRescale(acc, digits_scale, dscale);
+	}
+	else
+	{
+		/* the digits below the display scale are zero */
+		while (digits_scale > dscale)
+		{
+			acc /= 10;
+			digits_scale--;
+		}
+	}
+	*value = negative ? -acc : acc;
+	*scale = dscale;
+}
+
+/* Append value / 10^scale in decimal */
+void
+DecAppend(StringInfo buf, int128 value, int scale)
+{
+	char		digits[48];
+	int			n = 0;
+	uint128		magnitude;
+
+	if (value < 0)
+	{
+		appendStringInfoChar(buf, '-');
+		magnitude = (uint128) (-(value + 1)) + 1;
+	}
+	else
+		magnitude = (uint128) value;
+
+	do
+	{
+		digits[n++] = '0' + (int) (magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude > 0);
+	while (n <= scale)
+		digits[n++] = '0';
+
+	while (n > 0)
+	{
+		if (n == scale)
+			appendStringInfoChar(buf, '.');
+		appendStringInfoChar(buf, digits[--n]);
+	}
+}
+
+/* value / 10^scale as a numeric datum */
+Datum
+DecToNumeric(int128 value, int scale)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	DecAppend(&buf, value, scale);
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(buf.data),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+/*
+ * Parse [-+]digits[.digits] into value / 10^scale.  Returns the position
+ * after the number, or NULL if there is none.
+ */
+const char *
+DecParse(const char *str, int128 *value, int *scale)
+{
+	bool		negative = false;
+	bool		any = false;
+	bool		point = false;
+	int128		acc = 0;
+	int			s = 0;
+
+	if (*str == '-' || *str == '+')
+		negative = (*str++ == '-');
+	for (;; str++)
+	{
+		if (*str >= '0' && *str <= '9')
+		{
+			acc = DecAdd(DecMul(acc, 10), *str - '0');
+			any = true;
+			if (point)
+				s++;
+		}
+		else if (*str == '.' && !point)
+			point = true;
+		else
+			break;
+	}
+	if (!any || s > DEC_MAX_SCALE)
+		return NULL;
+	*value = negative ? -acc : acc;
+	*scale = s;
+	return str;
+}
+
+/* Binary form of an int128: high then low 64 bits */
+void
+DecSend(StringInfo buf, int128 value)
+{
+	pq_sendint64(buf, (int64) (value >> 64));
+	pq_sendint64(buf, (int64) (uint64) value);
+}
+
+int128
+DecRecv(StringInfo buf)
+{
+	int64		high = pq_getmsgint64(buf);
+	uint64		low = (uint64) pq_getmsgint64(buf);
+
+	return (int128) (((uint128) (uint64) high << 64) | low);
+}

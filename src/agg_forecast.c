@@ -1,0 +1,472 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_forecast.c
+ *	  Money aggregates: funnel.weighted_forecast(amount, stage),
+ *	  funnel.weighted_forecast(amount, probability) and
+ *	  funnel.sales_velocity(stage, amount, created_at, closed_at), with
+ *	  their fixed-size state types funnel.forecast_state and
+ *	  funnel.velocity_state.
+ *
+ * Totals are exact: each amount (and probability) is read as a scaled
+ * 128-bit integer (see agg_common.c), products are exact, and the sum
+ * rescales to the largest scale seen, so the result equals numeric
+ * sum(amount * probability) digit for digit.  A stage's probability is its
+ * configured float8 converted to numeric (15 significant digits, as
+ * probability::numeric does), once per stage and call site.
+ *
+ * The states are fixed-length pass-by-reference SQL types with text and
+ * binary I/O (no `internal`), created in the per-tuple context on the first
+ * row, copied by the executor into the aggregate context, then updated in
+ * place.
+ *
+ * src/agg_forecast.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/timestamp.h"
+
+#include "agg.h"
+
+/* State of weighted_forecast: sum(amount * probability) */
+typedef struct ForecastState
+{
+	int128		sum;			/* scaled by 10^scale */
+	int64		n;				/* rows added */
+	int32		scale;
+	int32		pad;
+} ForecastState;
+
+/* State of sales_velocity */
+typedef struct VelocityState
+{
+	int64		deals;			/* rows with a stage (N) */
+	int64		won;
+	int64		lost;
+	int64		won_amount_count;	/* won rows with an amount */
+	int128		won_amount;		/* their total, scaled by 10^amount_scale */
+	int32		amount_scale;
+	int32		pad;
+	int64		cycles;			/* closed rows with both timestamps */
+	int128		cycle_usecs;	/* total of closed_at - created_at */
+} VelocityState;
+
+StaticAssertDecl(sizeof(ForecastState) == 32, "forecast_state is 32 bytes");
+StaticAssertDecl(sizeof(VelocityState) == 80, "velocity_state is 80 bytes");
+
+/* The state argument, writable in place inside an aggregate */
+static void *
+StateForUpdate(FunctionCallInfo fcinfo, Size size)
+{
+	void	   *state;
+
+	if (PG_ARGISNULL(0))
+		return palloc0(size);	/* copied into the aggregate context by nodeAgg */
+	state = PG_GETARG_POINTER(0);
+	if (!AggCheckCallContext(fcinfo, NULL))
+	{
+		void	   *copy = palloc(size);
+
+		memcpy(copy, state, size);
+		state = copy;
+	}
+	return state;
+}
+
+/* Add amount * probability to a forecast */
+static inline void
+ForecastAdd(ForecastState *state, int128 amount, int amount_scale,
+			int128 prob, int prob_scale)
+{
+	DecAddScaled(&state->sum, &state->scale, DecMul(amount, prob),
+				 amount_scale + prob_scale);
+	state->n++;
+}
+
+/* funnel.weighted_forecast(amount, stage) transition */
+PG_FUNCTION_INFO_V1(weighted_forecast_stage_trans);
+Datum
+weighted_forecast_stage_trans(PG_FUNCTION_ARGS)
+{
+	ForecastState *state;
+	const AggStageInfo *info;
+	int128		amount;
+	int			scale;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	state = StateForUpdate(fcinfo, sizeof(ForecastState));
+	DecFromNumeric(PG_GETARG_DATUM(1), &amount, &scale, "amount");
+	info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(2));
+	ForecastAdd(state, amount, scale, info->prob, info->prob_scale);
+	PG_RETURN_POINTER(state);
+}
+
+/* funnel.weighted_forecast(amount, probability) transition */
+PG_FUNCTION_INFO_V1(weighted_forecast_numeric_trans);
+Datum
+weighted_forecast_numeric_trans(PG_FUNCTION_ARGS)
+{
+	ForecastState *state;
+	int128		amount,
+				prob;
+	int			amount_scale,
+				prob_scale;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	DecFromNumeric(PG_GETARG_DATUM(2), &prob, &prob_scale, "probability");
+	if (unlikely(prob < 0 || prob > DecRescale(1, 0, prob_scale)))
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		DecAppend(&buf, prob, prob_scale);
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("probability %s is not between 0 and 1", buf.data),
+				 errhint("Pass a probability such as 0.25 for 25%%.")));
+	}
+	DecFromNumeric(PG_GETARG_DATUM(1), &amount, &amount_scale, "amount");
+	state = StateForUpdate(fcinfo, sizeof(ForecastState));
+	ForecastAdd(state, amount, amount_scale, prob, prob_scale);
+	PG_RETURN_POINTER(state);
+}
+
+/* Combine two forecasts */
+PG_FUNCTION_INFO_V1(forecast_state_combine);
+Datum
+forecast_state_combine(PG_FUNCTION_ARGS)
+{
+	ForecastState *state = StateForUpdate(fcinfo, sizeof(ForecastState));
+	ForecastState *other = (ForecastState *) PG_GETARG_POINTER(1);
+
+	DecAddScaled(&state->sum, &state->scale, other->sum, other->scale);
+	state->n += other->n;
+	PG_RETURN_POINTER(state);
+}
+
+/* The forecast, NULL when no row had an amount */
+PG_FUNCTION_INFO_V1(forecast_state_final);
+Datum
+forecast_state_final(PG_FUNCTION_ARGS)
+{
+	ForecastState *state = (ForecastState *) PG_GETARG_POINTER(0);
+
+	if (state->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(DecToNumeric(state->sum, state->scale));
+}
+
+/* Text form: (rows,sum) */
+PG_FUNCTION_INFO_V1(forecast_state_out);
+Datum
+forecast_state_out(PG_FUNCTION_ARGS)
+{
+	ForecastState *state = (ForecastState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "(" INT64_FORMAT ",", state->n);
+	DecAppend(&buf, state->sum, state->scale);
+	appendStringInfoChar(&buf, ')');
+	PG_RETURN_CSTRING(buf.data);
+}
+
+/* Report a malformed state literal */
+static void
+StateSyntaxError(const char *type, const char *str, const char *example)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type %s: \"%s\"", type, str),
+			 errhint("A %s is written as %s.", type, example)));
+}
+
+/* Parse a list "(a,b,...)" of decimals into values/scales */
+static bool
+ParseTuple(const char *str, int n, int128 *values, int *scales)
+{
+	const char *p = str;
+	int			i;
+
+	if (*p++ != '(')
+		return false;
+	for (i = 0; i < n; i++)
+	{
+		p = DecParse(p, &values[i], &scales[i]);
+		if (p == NULL)
+			return false;
+		if (*p++ != (i == n - 1 ? ')' : ','))
+			return false;
+	}
+	return *p == '\0';
+}
+
+/* A count from a parsed tuple */
+static bool
+IsCount(int128 value, int scale)
+{
+	return scale == 0 && value >= 0 && value <= PG_INT64_MAX;
+}
+
+PG_FUNCTION_INFO_V1(forecast_state_in);
+Datum
+forecast_state_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	ForecastState *state = palloc0(sizeof(ForecastState));
+	int128		values[2];
+	int			scales[2];
+
+	if (!ParseTuple(str, 2, values, scales) || !IsCount(values[0], scales[0]))
+		StateSyntaxError("forecast_state", str, "(rows,sum), e.g. (3,1250.50)");
+	state->n = (int64) values[0];
+	state->sum = values[1];
+	state->scale = scales[1];
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(forecast_state_send);
+Datum
+forecast_state_send(PG_FUNCTION_ARGS)
+{
+	ForecastState *state = (ForecastState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint64(&buf, state->n);
+	pq_sendint32(&buf, state->scale);
+	DecSend(&buf, state->sum);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(forecast_state_recv);
+Datum
+forecast_state_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	ForecastState *state = palloc0(sizeof(ForecastState));
+
+	state->n = pq_getmsgint64(buf);
+	state->scale = pq_getmsgint(buf, 4);
+	state->sum = DecRecv(buf);
+	if (state->n < 0 || state->scale < 0 || state->scale > DEC_MAX_SCALE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid forecast_state")));
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * funnel.sales_velocity(stage, amount, created_at, closed_at) transition.
+ * Rows with a NULL stage are skipped; a NULL amount or timestamp only
+ * leaves the row out of the average it would feed.
+ */
+PG_FUNCTION_INFO_V1(sales_velocity_trans);
+Datum
+sales_velocity_trans(PG_FUNCTION_ARGS)
+{
+	VelocityState *state;
+	const AggStageInfo *info;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	state = StateForUpdate(fcinfo, sizeof(VelocityState));
+	info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(1));
+	state->deals++;
+	if (info->kind == STAGE_OPEN)
+		PG_RETURN_POINTER(state);
+
+	if (info->kind == STAGE_WON)
+	{
+		state->won++;
+		if (!PG_ARGISNULL(2))
+		{
+			int128		amount;
+			int			scale;
+
+			DecFromNumeric(PG_GETARG_DATUM(2), &amount, &scale, "amount");
+			DecAddScaled(&state->won_amount, &state->amount_scale, amount, scale);
+			state->won_amount_count++;
+		}
+	}
+	else
+		state->lost++;
+
+	if (!PG_ARGISNULL(3) && !PG_ARGISNULL(4))
+	{
+		TimestampTz created_at = PG_GETARG_TIMESTAMPTZ(3);
+		TimestampTz closed_at = PG_GETARG_TIMESTAMPTZ(4);
+
+		if (TIMESTAMP_NOT_FINITE(created_at) || TIMESTAMP_NOT_FINITE(closed_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("cannot subtract infinite timestamps")));
+		state->cycle_usecs = DecAdd(state->cycle_usecs,
+									(int128) closed_at - (int128) created_at);
+		state->cycles++;
+	}
+	PG_RETURN_POINTER(state);
+}
+
+/* Combine two velocity states */
+PG_FUNCTION_INFO_V1(velocity_state_combine);
+Datum
+velocity_state_combine(PG_FUNCTION_ARGS)
+{
+	VelocityState *state = StateForUpdate(fcinfo, sizeof(VelocityState));
+	VelocityState *other = (VelocityState *) PG_GETARG_POINTER(1);
+
+	state->deals += other->deals;
+	state->won += other->won;
+	state->lost += other->lost;
+	state->won_amount_count += other->won_amount_count;
+	DecAddScaled(&state->won_amount, &state->amount_scale,
+				 other->won_amount, other->amount_scale);
+	state->cycles += other->cycles;
+	state->cycle_usecs = DecAdd(state->cycle_usecs, other->cycle_usecs);
+	PG_RETURN_POINTER(state);
+}
+
+/* numeric a * b */
+static Datum
+NumMul(Datum a, Datum b)
+{
+	return DirectFunctionCall2(numeric_mul, a, b);
+}
+
+static Datum
+NumInt(int64 v)
+{
+	return DirectFunctionCall1(int8_numeric, Int64GetDatum(v));
+}
+
+/*
+ * (N x win rate x average won amount) / average cycle days
+ *   = N won A C 86400e6 / ((won + lost) n_A U)
+ * with A the won amount total over n_A won rows with an amount, C the
+ * number of closed cycles and U their total in microseconds.  NULL when a
+ * factor is undefined (no closed deal, no won amount, no cycle, or an
+ * average cycle of zero).
+ */
+PG_FUNCTION_INFO_V1(velocity_state_final);
+Datum
+velocity_state_final(PG_FUNCTION_ARGS)
+{
+	VelocityState *state = (VelocityState *) PG_GETARG_POINTER(0);
+	Datum		num;
+	Datum		den;
+
+	if (state->won + state->lost == 0 || state->won_amount_count == 0 ||
+		state->cycles == 0 || state->cycle_usecs == 0)
+		PG_RETURN_NULL();
+	num = NumMul(NumInt(state->deals), NumInt(state->won));
+	num = NumMul(num, DecToNumeric(state->won_amount, state->amount_scale));
+	num = NumMul(num, NumInt(state->cycles));
+	num = NumMul(num, NumInt(USECS_PER_DAY));
+	den = NumMul(NumInt(state->won + state->lost), NumInt(state->won_amount_count));
+	den = NumMul(den, DecToNumeric(state->cycle_usecs, 0));
+	PG_RETURN_DATUM(DirectFunctionCall2(numeric_div, num, den));
+}
+
+/* Text form: (deals,won,lost,won_amount_count,won_amount,cycles,cycle_usecs) */
+PG_FUNCTION_INFO_V1(velocity_state_out);
+Datum
+velocity_state_out(PG_FUNCTION_ARGS)
+{
+	VelocityState *state = (VelocityState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "(" INT64_FORMAT "," INT64_FORMAT "," INT64_FORMAT
+					 "," INT64_FORMAT ",",
+					 state->deals, state->won, state->lost, state->won_amount_count);
+	DecAppend(&buf, state->won_amount, state->amount_scale);
+	appendStringInfo(&buf, "," INT64_FORMAT ",", state->cycles);
+	DecAppend(&buf, state->cycle_usecs, 0);
+	appendStringInfoChar(&buf, ')');
+	PG_RETURN_CSTRING(buf.data);
+}
+
+PG_FUNCTION_INFO_V1(velocity_state_in);
+Datum
+velocity_state_in(PG_FUNCTION_ARGS)
+{
+	char	   *str = PG_GETARG_CSTRING(0);
+	VelocityState *state = palloc0(sizeof(VelocityState));
+	int128		v[7];
+	int			s[7];
+
+	if (!ParseTuple(str, 7, v, s) ||
+		!IsCount(v[0], s[0]) || !IsCount(v[1], s[1]) || !IsCount(v[2], s[2]) ||
+		!IsCount(v[3], s[3]) || !IsCount(v[5], s[5]) || s[6] != 0)
+		StateSyntaxError("velocity_state", str,
+						 "(deals,won,lost,won_amount_count,won_amount,cycles,cycle_microseconds), e.g. (10,3,2,3,4500.00,5,864000000000)");
+	state->deals = (int64) v[0];
+	state->won = (int64) v[1];
+	state->lost = (int64) v[2];
+	state->won_amount_count = (int64) v[3];
+	state->won_amount = v[4];
+	state->amount_scale = s[4];
+	state->cycles = (int64) v[5];
+	state->cycle_usecs = v[6];
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(velocity_state_send);
+Datum
+velocity_state_send(PG_FUNCTION_ARGS)
+{
+	VelocityState *state = (VelocityState *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint64(&buf, state->deals);
+	pq_sendint64(&buf, state->won);
+	pq_sendint64(&buf, state->lost);
+	pq_sendint64(&buf, state->won_amount_count);
+	pq_sendint32(&buf, state->amount_scale);
+	DecSend(&buf, state->won_amount);
+	pq_sendint64(&buf, state->cycles);
+	DecSend(&buf, state->cycle_usecs);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(velocity_state_recv);
+Datum
+velocity_state_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	VelocityState *state = palloc0(sizeof(VelocityState));
+
+	state->deals = pq_getmsgint64(buf);
+	state->won = pq_getmsgint64(buf);
+	state->lost = pq_getmsgint64(buf);
+	state->won_amount_count = pq_getmsgint64(buf);
+	state->amount_scale = pq_getmsgint(buf, 4);
+	state->won_amount = DecRecv(buf);
+	state->cycles = pq_getmsgint64(buf);
+	state->cycle_usecs = DecRecv(buf);
+	if (state->amount_scale < 0 || state->amount_scale > DEC_MAX_SCALE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid velocity_state")));
+	PG_RETURN_POINTER(state);
+}

@@ -1,0 +1,207 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_stage.c
+ *	  Stage aggregates with fixed-size states: funnel.furthest(),
+ *	  funnel.conversion_rate() and funnel.win_rate().
+ *
+ * furthest keeps a deal_stage (pass by value; its send/recv carry names,
+ * so partial states travel between databases); conversion_rate and
+ * win_rate keep two counters in an int8[2], updated in place in the
+ * aggregate context as float8_accum does, so every state is a real SQL
+ * type with binary I/O and Citus can push the partial aggregation down.
+ *
+ * "Reached" follows the implied-passage rule of the product brief: a deal
+ * whose furthest stage is R reached stage S if R = S, or S is open and R is
+ * a later open stage or a won stage.  A lost R reached only itself.
+ *
+ * src/agg_stage.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "agg.h"
+
+/* Refuse two stages of different pipelines in one aggregate */
+static void
+CheckSamePipeline(const AggStageInfo *a, const AggStageInfo *b,
+				  const char *aggname)
+{
+	if (a->pipeline != b->pipeline)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s cannot mix stages of pipelines \"%s\" and \"%s\"",
+						aggname,
+						NameStr(FunnelLookupPipeline(a->pipeline)->name),
+						NameStr(FunnelLookupPipeline(b->pipeline)->name)),
+				 errhint("Group by funnel.pipeline_of(stage), or filter on one pipeline.")));
+}
+
+/* Rank for furthest(): lost < open (by position) < won */
+static inline int64
+FurthestRank(const AggStageInfo *info)
+{
+	int64		kind_rank = info->kind == STAGE_WON ? 2 :
+		info->kind == STAGE_OPEN ? 1 : 0;
+
+	return kind_rank * 1000000 + info->position;
+}
+
+/* funnel.furthest() transition and combine: the further of two stages */
+PG_FUNCTION_INFO_V1(furthest_trans);
+Datum
+furthest_trans(PG_FUNCTION_ARGS)
+{
+	DealStage	a = PG_GETARG_DEAL_STAGE(0);
+	DealStage	b = PG_GETARG_DEAL_STAGE(1);
+	AggStageInfo ia;
+	const AggStageInfo *ib;
+
+	if (a == b)
+		PG_RETURN_DEAL_STAGE(a);
+	/* copy: the second lookup may reuse the slot of the first */
+	ia = *AggLookupStage(fcinfo, a);
+	ib = AggLookupStage(fcinfo, b);
+	if (unlikely(ia.pipeline != ib->pipeline))
+		CheckSamePipeline(&ia, ib, "funnel.furthest()");
+	PG_RETURN_DEAL_STAGE(FurthestRank(ib) > FurthestRank(&ia) ? b : a);
+}
+
+/* The int8[2] counters of a state (checked 1-D, no NULLs: data follows the header), writable in place when allowed */
+static int64 *
+CountersForUpdate(FunctionCallInfo fcinfo, int argno, ArrayType **result)
+{
+	ArrayType  *array;
+
+	if (AggCheckCallContext(fcinfo, NULL))
+		array = PG_GETARG_ARRAYTYPE_P(argno);
+	else
+		array = PG_GETARG_ARRAYTYPE_P_COPY(argno);
+	if (ARR_NDIM(array) != 1 || ARR_DIMS(array)[0] != 2 ||
+		ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid funnel aggregate state"),
+				 errdetail("The state is a bigint array of two counters without NULLs.")));
+	*result = array;
+	return (int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
+}
+
+/* Read-only counters of a state */
+static const int64 *
+Counters(ArrayType *array)
+{
+	if (ARR_NDIM(array) != 1 || ARR_DIMS(array)[0] != 2 ||
+		ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid funnel aggregate state"),
+				 errdetail("The state is a bigint array of two counters without NULLs.")));
+	return (const int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
+}
+
+/* Combine for the int8[2] states: add the counters */
+PG_FUNCTION_INFO_V1(funnel_counters_combine);
+Datum
+funnel_counters_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *result;
+	int64	   *c1 = CountersForUpdate(fcinfo, 0, &result);
+	const int64 *c2 = Counters(PG_GETARG_ARRAYTYPE_P(1));
+
+	c1[0] += c2[0];
+	c1[1] += c2[1];
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* True if a deal whose furthest stage is r reached stage s */
+static inline bool
+Reached(const AggStageInfo *r, const AggStageInfo *s)
+{
+	if (r->label == s->label)
+		return true;
+	if (s->kind != STAGE_OPEN)
+		return false;
+	return r->kind == STAGE_WON ||
+		(r->kind == STAGE_OPEN && r->position >= s->position);
+}
+
+/*
+ * funnel.conversion_rate(reached, from_stage, to_stage) transition:
+ * counters {deals that reached from_stage, of those the ones that reached
+ * to_stage}.
+ */
+PG_FUNCTION_INFO_V1(conversion_rate_trans);
+Datum
+conversion_rate_trans(PG_FUNCTION_ARGS)
+{
+	ArrayType  *result;
+	int64	   *counters = CountersForUpdate(fcinfo, 0, &result);
+	DealStage	reached = PG_GETARG_DEAL_STAGE(1);
+	DealStage	from_stage = PG_GETARG_DEAL_STAGE(2);
+	DealStage	to_stage = PG_GETARG_DEAL_STAGE(3);
+	AggStageInfo r,
+				from,
+				to;
+
+	/* copies: a lookup may reuse the slot of an earlier one */
+	r = *AggLookupStage(fcinfo, reached);
+	from = *AggLookupStage(fcinfo, from_stage);
+	to = *AggLookupStage(fcinfo, to_stage);
+	if (unlikely(r.pipeline != from.pipeline))
+		CheckSamePipeline(&r, &from, "funnel.conversion_rate()");
+	if (unlikely(r.pipeline != to.pipeline))
+		CheckSamePipeline(&r, &to, "funnel.conversion_rate()");
+
+	if (Reached(&r, &from))
+	{
+		counters[0]++;
+		if (Reached(&r, &to))
+			counters[1]++;
+	}
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* counters[1] / counters[0], NULL when no deal is counted */
+PG_FUNCTION_INFO_V1(funnel_counters_ratio);
+Datum
+funnel_counters_ratio(PG_FUNCTION_ARGS)
+{
+	const int64 *c = Counters(PG_GETARG_ARRAYTYPE_P(0));
+
+	if (c[0] == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((double) c[1] / (double) c[0]);
+}
+
+/* funnel.win_rate(stage) transition: counters {won, lost} */
+PG_FUNCTION_INFO_V1(win_rate_trans);
+Datum
+win_rate_trans(PG_FUNCTION_ARGS)
+{
+	ArrayType  *result;
+	int64	   *counters = CountersForUpdate(fcinfo, 0, &result);
+	const AggStageInfo *info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(1));
+
+	if (info->kind == STAGE_WON)
+		counters[0]++;
+	else if (info->kind == STAGE_LOST)
+		counters[1]++;
+	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* won / (won + lost), NULL when no deal is closed */
+PG_FUNCTION_INFO_V1(win_rate_final);
+Datum
+win_rate_final(PG_FUNCTION_ARGS)
+{
+	const int64 *c = Counters(PG_GETARG_ARRAYTYPE_P(0));
+
+	if (c[0] + c[1] == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8((double) c[0] / (double) (c[0] + c[1]));
+}

@@ -1,0 +1,367 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_time.c
+ *	  Exact time-in-stage percentiles: funnel.median_time_in_stage() and
+ *	  funnel.time_in_stage_percentile().
+ *
+ * The result must equal percentile_cont(f) WITHIN GROUP (ORDER BY left_at -
+ * entered_at) to the microsecond, so the state keeps every closed visit's
+ * duration: one int64 (microseconds) per row in an array that doubles as it
+ * grows (no palloc per row).  The final function selects the one or two
+ * order statistics percentile_cont interpolates between (quickselect, O(n),
+ * instead of sorting) and interpolates them with the same interval
+ * arithmetic as PostgreSQL's percentile_cont, so the results are identical.
+ *
+ * left_at - entered_at is timestamptz_mi: a plain microsecond difference
+ * with whole days split off by justify_hours.  Interval order is the order
+ * of the total microseconds, so sorting the microseconds sorts the
+ * intervals; the final function rebuilds the same justified intervals.
+ *
+ * This is the one aggregate family with an `internal` state (it grows with
+ * the input): parallel workers ship it through serialize/deserialize, and
+ * on Citus the rows are gathered to the coordinator.
+ *
+ * src/agg_time.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "agg.h"
+
+#define TIME_STATE_INITIAL	1024
+
+typedef struct TimeState
+{
+	int64		n;				/* durations held */
+	int64		capacity;
+	bool		has_fraction;
+	double		fraction;		/* from the first row that gave one */
+	int64	   *values;			/* microseconds */
+} TimeState;
+
+/* Refuse a fraction outside [0,1] */
+static void
+CheckFraction(double fraction)
+{
+	if (isnan(fraction) || fraction < 0 || fraction > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("percentile fraction %g is not between 0 and 1", fraction),
+				 errhint("Pass a fraction such as 0.5 for the median or 0.9 for the 90th percentile.")));
+}
+
+/* A new empty state in the aggregate context */
+static TimeState *
+NewTimeState(MemoryContext context, int64 capacity)
+{
+	TimeState  *state = MemoryContextAllocZero(context, sizeof(TimeState));
+
+	state->capacity = Max(capacity, TIME_STATE_INITIAL);
+	state->values = MemoryContextAllocHuge(context,
+										   state->capacity * sizeof(int64));
+	return state;
+}
+
+/* Make room for at least "more" further values */
+static void
+Reserve(TimeState *state, int64 more)
+{
+	int64		needed = state->n + more;
+
+	if (needed <= state->capacity)
+		return;
+	while (state->capacity < needed)
+		state->capacity *= 2;
+	state->values = repalloc_huge(state->values,
+								  state->capacity * sizeof(int64));
+}
+
+/* The fraction of the state, or of this row, checked */
+static void
+SetFraction(TimeState *state, double fraction)
+{
+	if (state->has_fraction)
+	{
+		if (fraction != state->fraction)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("percentile fraction must be the same for every row"),
+					 errdetail("Got %g after %g.", fraction, state->fraction),
+					 errhint("Call time_in_stage_percentile once per fraction.")));
+		return;
+	}
+	CheckFraction(fraction);
+	state->fraction = fraction;
+	state->has_fraction = true;
+}
+
+/*
+ * Transition of both aggregates: (state, entered_at, left_at [, fraction]).
+ * Rows whose entered_at or left_at is NULL (open visits) are skipped.
+ */
+PG_FUNCTION_INFO_V1(time_in_stage_trans);
+Datum
+time_in_stage_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	TimeState  *state;
+	TimestampTz entered_at;
+	TimestampTz left_at;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("time_in_stage_trans called in non-aggregate context")));
+
+	if (PG_ARGISNULL(0))
+	{
+		state = NewTimeState(aggcontext, TIME_STATE_INITIAL);
+		if (PG_NARGS() == 3)
+		{
+			state->fraction = 0.5;
+			state->has_fraction = true;
+		}
+	}
+	else
+		state = (TimeState *) PG_GETARG_POINTER(0);
+
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		double		fraction = PG_GETARG_FLOAT8(3);
+
+		if (unlikely(!state->has_fraction || fraction != state->fraction))
+			SetFraction(state, fraction);
+	}
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_POINTER(state);
+	entered_at = PG_GETARG_TIMESTAMPTZ(1);
+	left_at = PG_GETARG_TIMESTAMPTZ(2);
+	if (unlikely(TIMESTAMP_NOT_FINITE(entered_at) || TIMESTAMP_NOT_FINITE(left_at)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot subtract infinite timestamps")));
+
+	if (unlikely(state->n == state->capacity))
+		Reserve(state, 1);
+	state->values[state->n++] = left_at - entered_at;
+	PG_RETURN_POINTER(state);
+}
+
+/* Combine: append the second state's durations to the first */
+PG_FUNCTION_INFO_V1(time_in_stage_combine);
+Datum
+time_in_stage_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	TimeState  *state1;
+	TimeState  *state2;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("time_in_stage_combine called in non-aggregate context")));
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	state2 = (TimeState *) PG_GETARG_POINTER(1);
+	if (PG_ARGISNULL(0))
+	{
+		/* state2 may live in a short-lived context: copy it */
+		state1 = NewTimeState(aggcontext, state2->n);
+		state1->has_fraction = state2->has_fraction;
+		state1->fraction = state2->fraction;
+	}
+	else
+		state1 = (TimeState *) PG_GETARG_POINTER(0);
+
+	if (state2->has_fraction)
+		SetFraction(state1, state2->fraction);
+	Reserve(state1, state2->n);
+	memcpy(state1->values + state1->n, state2->values, state2->n * sizeof(int64));
+	state1->n += state2->n;
+	PG_RETURN_POINTER(state1);
+}
+
+/* Serialize: n, has_fraction, fraction, then the durations */
+PG_FUNCTION_INFO_V1(time_in_stage_serialize);
+Datum
+time_in_stage_serialize(PG_FUNCTION_ARGS)
+{
+	TimeState  *state = (TimeState *) PG_GETARG_POINTER(0);
+	Size		size = VARHDRSZ + sizeof(int64) + sizeof(double) + 1 +
+		state->n * sizeof(int64);
+	bytea	   *result;
+	char	   *p;
+
+	if (!AllocSizeIsValid(size))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many visits for a parallel time-in-stage percentile"),
+				 errdetail("A worker's state holds " INT64_FORMAT " durations; the limit is about 134 million.",
+						   state->n),
+				 errhint("Disable parallel aggregation for this query: SET max_parallel_workers_per_gather = 0.")));
+	result = palloc(size);
+	SET_VARSIZE(result, size);
+	p = VARDATA(result);
+	memcpy(p, &state->n, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(p, &state->fraction, sizeof(double));
+	p += sizeof(double);
+	*p++ = state->has_fraction ? 1 : 0;
+	memcpy(p, state->values, state->n * sizeof(int64));
+	PG_RETURN_BYTEA_P(result);
+}
+
+/* Deserialize into the current (short-lived) context; combine copies */
+PG_FUNCTION_INFO_V1(time_in_stage_deserialize);
+Datum
+time_in_stage_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	const char *p = VARDATA_ANY(data);
+	Size		len = VARSIZE_ANY_EXHDR(data);
+	TimeState  *state = palloc0(sizeof(TimeState));
+
+	if (len < sizeof(int64) + sizeof(double) + 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid time-in-stage state")));
+	memcpy(&state->n, p, sizeof(int64));
+	p += sizeof(int64);
+	memcpy(&state->fraction, p, sizeof(double));
+	p += sizeof(double);
+	state->has_fraction = (*p++ != 0);
+	if (state->n < 0 ||
+		len != sizeof(int64) + sizeof(double) + 1 + state->n * sizeof(int64))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid time-in-stage state")));
+	state->capacity = state->n;
+	state->values = palloc_extended(Max(state->n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	memcpy(state->values, p, state->n * sizeof(int64));
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * Rearrange v[0..n-1] so that v[k] holds the k-th smallest value, smaller
+ * or equal values before it and larger or equal after it (quickselect with
+ * a median-of-three pivot and three-way partitioning, so runs of equal
+ * durations cost nothing).
+ */
+static void
+SelectKth(int64 *v, int64 n, int64 k)
+{
+	int64		lo = 0;
+	int64		hi = n - 1;
+
+	while (hi > lo)
+	{
+		int64		mid = lo + (hi - lo) / 2;
+		int64		a = v[lo],
+					b = v[mid],
+					c = v[hi];
+		int64		pivot = (a < b) ? ((b < c) ? b : (a < c ? c : a))
+			: ((a < c) ? a : (b < c ? c : b));
+		int64		lt = lo,
+					i = lo,
+					gt = hi;
+
+		/* v[lo..lt-1] < pivot, v[lt..i-1] = pivot, v[gt+1..hi] > pivot */
+		while (i <= gt)
+		{
+			int64		x = v[i];
+
+			if (x < pivot)
+			{
+				v[i++] = v[lt];
+				v[lt++] = x;
+			}
+			else if (x > pivot)
+			{
+				v[i] = v[gt];
+				v[gt--] = x;
+			}
+			else
+				i++;
+		}
+		if (k < lt)
+			hi = lt - 1;
+		else if (k > gt)
+			lo = gt + 1;
+		else
+			return;
+	}
+}
+
+/* The justified interval of a duration, as timestamptz_mi returns it */
+static Datum
+DurationInterval(int64 usecs)
+{
+	Interval   *iv = palloc(sizeof(Interval));
+
+	iv->time = usecs;
+	iv->day = 0;
+	iv->month = 0;
+	return DirectFunctionCall1(interval_justify_hours, IntervalPGetDatum(iv));
+}
+
+/* Final: percentile_cont over the durations */
+PG_FUNCTION_INFO_V1(time_in_stage_final);
+Datum
+time_in_stage_final(PG_FUNCTION_ARGS)
+{
+	TimeState  *state;
+	double		fraction;
+	int64		first_row;
+	int64		second_row;
+	int64		first_value;
+	int64		second_value;
+	int64		i;
+	double		proportion;
+	Datum		lo;
+	Datum		hi;
+	Datum		diff;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (TimeState *) PG_GETARG_POINTER(0);
+	if (state->n == 0 || !state->has_fraction)
+		PG_RETURN_NULL();
+	fraction = state->fraction;
+
+	/* as percentile_cont_final_common */
+	first_row = (int64) floor(fraction * (state->n - 1));
+	second_row = (int64) ceil(fraction * (state->n - 1));
+
+	/* selection permutes the durations; the multiset, hence any later result, is unchanged */
+	SelectKth(state->values, state->n, first_row);
+	first_value = state->values[first_row];
+	lo = DurationInterval(first_value);
+	if (second_row == first_row)
+		PG_RETURN_DATUM(lo);
+
+	/* the next order statistic is the smallest value after first_row */
+	second_value = state->values[first_row + 1];
+	for (i = first_row + 2; i < state->n; i++)
+		if (state->values[i] < second_value)
+			second_value = state->values[i];
+	hi = DurationInterval(second_value);
+
+	proportion = (fraction * (state->n - 1)) - first_row;
+	diff = DirectFunctionCall2(interval_mi, hi, lo);
+	diff = DirectFunctionCall2(interval_mul, diff, Float8GetDatum(proportion));
+	PG_RETURN_DATUM(DirectFunctionCall2(interval_pl, diff, lo));
+}
