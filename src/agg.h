@@ -26,6 +26,7 @@
 #define FUNNEL_AGG_H
 
 #include "lib/stringinfo.h"
+#include "utils/fmgrprotos.h"
 
 #include "funnel.h"
 
@@ -50,29 +51,195 @@ typedef struct AggStageInfo
 
 #define AGG_STAGE_SLOTS 64
 
-typedef struct AggStageCache
+/* Per call site (fn_extra) cache of a transition function */
+typedef struct AggCallCache
 {
-	uint64		generation;
+	uint64		generation;		/* of the pipeline cache the slots reflect */
+	bool		in_aggregate;	/* AggCheckCallContext() said yes */
 	AggStageInfo slots[AGG_STAGE_SLOTS];
-} AggStageCache;
+} AggCallCache;
 
-extern const AggStageInfo *AggLookupStage(FunctionCallInfo fcinfo, DealStage s);
+extern AggCallCache *AggGetCallCache(FunctionCallInfo fcinfo);
+extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
+
+/* Slot of a label in the per-call cache */
+static inline int
+AggStageSlot(Oid label)
+{
+	return (int) ((label ^ (label >> 6)) & (AGG_STAGE_SLOTS - 1));
+}
+
+/*
+ * The cached facts of a stage for this call site: one probe on the common
+ * path.  Raises the usual errors for an ambiguous or unknown value.
+ */
+static inline const AggStageInfo *
+AggLookupStageIn(AggCallCache *cache, DealStage s)
+{
+	const AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
+
+	if (likely(slot->label == DealStageLabelOid(s) &&
+			   slot->pipeline == DealStagePipelineOid(s) &&
+			   slot->label != InvalidOid))
+		return slot;
+	return AggFillStage(cache, s);
+}
+
+static inline const AggStageInfo *
+AggLookupStage(FunctionCallInfo fcinfo, DealStage s)
+{
+	return AggLookupStageIn(AggGetCallCache(fcinfo), s);
+}
 
 /* agg_common.c: exact decimals */
-extern void DecFromNumeric(Datum num, int128 *value, int *scale,
-						   const char *what);
+extern int128 DecFromNumericSlow(Datum num, int *scale, const char *what);
 extern Datum DecToNumeric(int128 value, int scale);
 extern void DecAppend(StringInfo buf, int128 value, int scale);
 extern const char *DecParse(const char *str, int128 *value, int *scale);
-extern int128 DecRescale(int128 value, int from, int to);
-extern int128 DecAdd(int128 a, int128 b);
-extern int128 DecMul(int128 a, int128 b);
-extern void DecAddScaled(int128 *total, int *total_scale,
-						 int128 value, int scale);
+extern int128 DecRescaleSlow(int128 value, int from, int to);
 extern void DecReportOverflow(void) pg_attribute_noreturn();
 
 /* Two int64 halves of an int128 for the binary protocol */
 extern void DecSend(StringInfo buf, int128 value);
 extern int128 DecRecv(StringInfo buf);
+
+extern const int64 DecPow10[19];
+
+/* a * b, or the overflow error */
+static inline int128
+DecMul(int128 a, int128 b)
+{
+	int128		r;
+
+	/* two int64 factors cannot overflow an int128 */
+	if (likely(a == (int64) a && b == (int64) b))
+		return a * b;
+	if (unlikely(__builtin_mul_overflow(a, b, &r)))
+		DecReportOverflow();
+	return r;
+}
+
+/* a + b, or the overflow error */
+static inline int128
+DecAdd(int128 a, int128 b)
+{
+	int128		r;
+
+	if (unlikely(__builtin_add_overflow(a, b, &r)))
+		DecReportOverflow();
+	return r;
+}
+
+/* value at scale from, expressed at the scale to >= from */
+static inline int128
+DecRescale(int128 value, int from, int to)
+{
+	if (likely(from == to))
+		return value;
+	if (likely(to - from <= 18 && to <= DEC_MAX_SCALE))
+		return DecMul(value, DecPow10[to - from]);
+	return DecRescaleSlow(value, from, to);
+}
+
+/* *total += value, both scaled; the total takes the larger scale */
+static inline void
+DecAddScaled(int128 *total, int *total_scale, int128 value, int scale)
+{
+	if (unlikely(scale > *total_scale))
+	{
+		*total = DecRescale(*total, *total_scale, scale);
+		*total_scale = scale;
+	}
+	else if (scale < *total_scale)
+		value = DecRescale(value, scale, *total_scale);
+	*total = DecAdd(*total, value);
+}
+
+/*
+ * Decode a numeric datum: returns value with the datum = value / 10^scale
+ * (scale = its display scale), reading the stored form in place.  The common case (an inline,
+ * uncompressed value of at most 16 significant digits) takes no function
+ * call; everything else, NaN and infinities included, goes to
+ * DecFromNumericSlow.
+ */
+static inline int128
+DecFromNumeric(Datum num, int *scale, const char *what)
+{
+	const char *ptr = DatumGetPointer(num);
+	const char *p;
+	int			len;
+	uint16		header;
+	int			dscale,
+				weight,
+				ndigits,
+				digits_scale,
+				i;
+	int64		acc = 0;
+	int16		digit;
+
+	if (VARATT_IS_EXTERNAL(ptr) || VARATT_IS_COMPRESSED(ptr))
+		goto slow;
+	p = VARDATA_ANY(ptr);
+	len = VARSIZE_ANY_EXHDR(ptr);
+	memcpy(&header, p, sizeof(uint16));
+	/* only the short format (flag bits 10): positive or negative, small weight */
+	if ((header & 0xC000) != 0x8000)
+		goto slow;
+	dscale = (header & 0x1F80) >> 7;
+	weight = ((header & 0x0040) ? ~0x003F : 0) | (header & 0x003F);
+	ndigits = (len - (int) sizeof(uint16)) / (int) sizeof(int16);
+	p += sizeof(uint16);
+	if (ndigits == 0)
+	{
+		*scale = dscale;
+		return 0;
+	}
+	if (ndigits > 4 || dscale > 18)
+		goto slow;
+	digits_scale = 4 * (ndigits - 1 - weight);
+	for (i = 0; i < ndigits - 1; i++)
+	{
+		memcpy(&digit, p + i * sizeof(int16), sizeof(int16));
+		acc = acc * 10000 + digit;
+	}
+	memcpy(&digit, p + i * sizeof(int16), sizeof(int16));
+	if (digits_scale > dscale)
+	{
+		/* the last base-10000 digit ends below the display scale */
+		int			drop = digits_scale - dscale;	/* 1..3 */
+
+		/* constant divisors: no hardware division on the hot path */
+		switch (drop)
+		{
+			case 1:
+				acc = acc * 1000 + digit / 10;
+				break;
+			case 2:
+				acc = acc * 100 + digit / 100;
+				break;
+			case 3:
+				acc = acc * 10 + digit / 1000;
+				break;
+			default:
+				goto slow;
+		}
+	}
+	else
+	{
+		int			extra = dscale - digits_scale;
+
+		acc = acc * 10000 + digit;
+		if (extra > 0)
+		{
+			if (extra > 18 || __builtin_mul_overflow(acc, DecPow10[extra], &acc))
+				goto slow;
+		}
+	}
+	*scale = dscale;
+	return (header & 0x2000) ? -(int128) acc : (int128) acc;
+
+slow:
+	return DecFromNumericSlow(num, scale, what);
+}
 
 #endif							/* FUNNEL_AGG_H */

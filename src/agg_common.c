@@ -38,31 +38,34 @@
 #define NUM_DSCALE_MASK			0x3FFF
 #define NUM_NBASE				10000
 
-/* Slot of a label in the per-call cache */
-static inline int
-StageSlot(Oid label)
-{
-	return (int) ((label ^ (label >> 6)) & (AGG_STAGE_SLOTS - 1));
-}
+const int64 DecPow10[19] = {
+	INT64CONST(1), INT64CONST(10), INT64CONST(100), INT64CONST(1000),
+	INT64CONST(10000), INT64CONST(100000), INT64CONST(1000000),
+	INT64CONST(10000000), INT64CONST(100000000), INT64CONST(1000000000),
+	INT64CONST(10000000000), INT64CONST(100000000000),
+	INT64CONST(1000000000000), INT64CONST(10000000000000),
+	INT64CONST(100000000000000), INT64CONST(1000000000000000),
+	INT64CONST(10000000000000000), INT64CONST(100000000000000000),
+	INT64CONST(1000000000000000000)
+};
 
 /*
- * The cached facts of a stage for this call site.  Raises the usual errors
- * for an ambiguous or unknown value (through FunnelGetStage).
+ * The fn_extra cache of this call site, created on first use.  Emptied when
+ * the pipeline cache was rebuilt (a stage was added, renamed, re-weighted):
+ * one counter comparison per call.
  */
-const AggStageInfo *
-AggLookupStage(FunctionCallInfo fcinfo, DealStage s)
+AggCallCache *
+AggGetCallCache(FunctionCallInfo fcinfo)
 {
-	AggStageCache *cache = (AggStageCache *) fcinfo->flinfo->fn_extra;
+	AggCallCache *cache = (AggCallCache *) fcinfo->flinfo->fn_extra;
 	uint64		generation = FunnelCacheGeneration();
-	Oid			label = DealStageLabelOid(s);
-	AggStageInfo *slot;
-	FunnelStage *stage;
 
 	if (unlikely(cache == NULL))
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-									   sizeof(AggStageCache));
+									   sizeof(AggCallCache));
 		cache->generation = generation;
+		cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
 		fcinfo->flinfo->fn_extra = cache;
 	}
 	else if (unlikely(cache->generation != generation))
@@ -70,22 +73,24 @@ AggLookupStage(FunctionCallInfo fcinfo, DealStage s)
 		memset(cache->slots, 0, sizeof(cache->slots));
 		cache->generation = generation;
 	}
+	return cache;
+}
 
-	slot = &cache->slots[StageSlot(label)];
-	if (likely(slot->label == label &&
-			   slot->pipeline == DealStagePipelineOid(s) &&
-			   label != InvalidOid))
-		return slot;
+/* Fill the slot of a stage from the pipeline cache (the slow path) */
+const AggStageInfo *
+AggFillStage(AggCallCache *cache, DealStage s)
+{
+	FunnelStage *stage = FunnelGetStage(s);
+	AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
 
-	stage = FunnelGetStage(s);
-	slot->label = label;
+	slot->label = stage->label;
 	slot->pipeline = stage->pipeline->typoid;
 	slot->position = stage->position;
 	slot->nstages = stage->pipeline->nstages;
 	slot->kind = stage->kind;
-	DecFromNumeric(DirectFunctionCall1(float8_numeric,
-									   Float8GetDatum(stage->probability)),
-				   &slot->prob, &slot->prob_scale, "probability");
+	slot->prob = DecFromNumeric(DirectFunctionCall1(float8_numeric,
+													Float8GetDatum(stage->probability)),
+								&slot->prob_scale, "probability");
 	return slot;
 }
 
@@ -101,31 +106,9 @@ DecReportOverflow(void)
 			 errhint("Round the input, e.g. round(amount, 2).")));
 }
 
-/* a * b, or the overflow error */
+/* value at scale from, expressed at the larger scale to (any distance) */
 int128
-DecMul(int128 a, int128 b)
-{
-	int128		r;
-
-	if (unlikely(__builtin_mul_overflow(a, b, &r)))
-		DecReportOverflow();
-	return r;
-}
-
-/* a + b, or the overflow error */
-int128
-DecAdd(int128 a, int128 b)
-{
-	int128		r;
-
-	if (unlikely(__builtin_add_overflow(a, b, &r)))
-		DecReportOverflow();
-	return r;
-}
-
-/* value at scale from, expressed at the larger scale to */
-int128
-DecRescale(int128 value, int from, int to)
+DecRescaleSlow(int128 value, int from, int to)
 {
 	Assert(to >= from);
 	if (to > DEC_MAX_SCALE)
@@ -144,27 +127,13 @@ DecRescale(int128 value, int from, int to)
 	return value;
 }
 
-/* *total += value, both scaled; the total takes the larger scale */
-void
-DecAddScaled(int128 *total, int *total_scale, int128 value, int scale)
-{
-	if (scale > *total_scale)
-	{
-		*total = DecRescale(*total, *total_scale, scale);
-		*total_scale = scale;
-	}
-	else if (scale < *total_scale)
-		value = DecRescale(value, scale, *total_scale);
-	*total = DecAdd(*total, value);
-}
-
 /*
- * Decode a numeric datum into value / 10^scale, scale being the numeric's
- * display scale.  NaN and infinities are refused: a funnel total of them
+ * Decode any numeric datum into value / 10^scale, scale being the
+ * numeric's display scale (the general path of DecFromNumeric).  NaN and infinities are refused: a funnel total of them
  * has no meaning.  "what" names the argument in the error.
  */
-void
-DecFromNumeric(Datum num, int128 *value, int *scale, const char *what)
+int128
+DecFromNumericSlow(Datum num, int *scale, const char *what)
 {
 	struct varlena *v = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(num));
 	const char *p = VARDATA_ANY(v);
@@ -209,9 +178,8 @@ DecFromNumeric(Datum num, int128 *value, int *scale, const char *what)
 
 	if (ndigits == 0)
 	{
-		*value = 0;
 		*scale = Min(dscale, DEC_MAX_SCALE);
-		return;
+		return 0;
 	}
 	if (dscale > DEC_MAX_SCALE)
 		DecReportOverflow();
@@ -243,8 +211,8 @@ DecFromNumeric(Datum num, int128 *value, int *scale, const char *what)
 			digits_scale--;
 		}
 	}
-	*value = negative ? -acc : acc;
 	*scale = dscale;
+	return negative ? -acc : acc;
 }
 
 /* Append value / 10^scale in decimal */

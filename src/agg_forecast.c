@@ -67,7 +67,7 @@ StateForUpdate(FunctionCallInfo fcinfo, Size size)
 	if (PG_ARGISNULL(0))
 		return palloc0(size);	/* copied into the aggregate context by nodeAgg */
 	state = PG_GETARG_POINTER(0);
-	if (!AggCheckCallContext(fcinfo, NULL))
+	if (!AggGetCallCache(fcinfo)->in_aggregate)
 	{
 		void	   *copy = palloc(size);
 
@@ -104,7 +104,7 @@ weighted_forecast_stage_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	state = StateForUpdate(fcinfo, sizeof(ForecastState));
-	DecFromNumeric(PG_GETARG_DATUM(1), &amount, &scale, "amount");
+	amount = DecFromNumeric(PG_GETARG_DATUM(1), &scale, "amount");
 	info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(2));
 	ForecastAdd(state, amount, scale, info->prob, info->prob_scale);
 	PG_RETURN_POINTER(state);
@@ -127,7 +127,7 @@ weighted_forecast_numeric_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	DecFromNumeric(PG_GETARG_DATUM(2), &prob, &prob_scale, "probability");
+	prob = DecFromNumeric(PG_GETARG_DATUM(2), &prob_scale, "probability");
 	if (unlikely(prob < 0 || prob > DecRescale(1, 0, prob_scale)))
 	{
 		StringInfoData buf;
@@ -139,7 +139,7 @@ weighted_forecast_numeric_trans(PG_FUNCTION_ARGS)
 				 errmsg("probability %s is not between 0 and 1", buf.data),
 				 errhint("Pass a probability such as 0.25 for 25%%.")));
 	}
-	DecFromNumeric(PG_GETARG_DATUM(1), &amount, &amount_scale, "amount");
+	amount = DecFromNumeric(PG_GETARG_DATUM(1), &amount_scale, "amount");
 	state = StateForUpdate(fcinfo, sizeof(ForecastState));
 	ForecastAdd(state, amount, amount_scale, prob, prob_scale);
 	PG_RETURN_POINTER(state);
@@ -302,7 +302,7 @@ sales_velocity_trans(PG_FUNCTION_ARGS)
 			int128		amount;
 			int			scale;
 
-			DecFromNumeric(PG_GETARG_DATUM(2), &amount, &scale, "amount");
+			amount = DecFromNumeric(PG_GETARG_DATUM(2), &scale, "amount");
 			DecAddScaled(&state->won_amount, &state->amount_scale, amount, scale);
 			state->won_amount_count++;
 		}

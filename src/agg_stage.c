@@ -58,35 +58,49 @@ furthest_trans(PG_FUNCTION_ARGS)
 {
 	DealStage	a = PG_GETARG_DEAL_STAGE(0);
 	DealStage	b = PG_GETARG_DEAL_STAGE(1);
+	AggCallCache *cache;
 	AggStageInfo ia;
 	const AggStageInfo *ib;
 
 	if (a == b)
 		PG_RETURN_DEAL_STAGE(a);
 	/* copy: the second lookup may reuse the slot of the first */
-	ia = *AggLookupStage(fcinfo, a);
-	ib = AggLookupStage(fcinfo, b);
+	cache = AggGetCallCache(fcinfo);
+	ia = *AggLookupStageIn(cache, a);
+	ib = AggLookupStageIn(cache, b);
 	if (unlikely(ia.pipeline != ib->pipeline))
 		CheckSamePipeline(&ia, ib, "funnel.furthest()");
 	PG_RETURN_DEAL_STAGE(FurthestRank(ib) > FurthestRank(&ia) ? b : a);
 }
 
-/* The int8[2] counters of a state (checked 1-D, no NULLs: data follows the header), writable in place when allowed */
-static int64 *
-CountersForUpdate(FunctionCallInfo fcinfo, int argno, ArrayType **result)
+/* Refuse a state that is not a bigint[2] without NULLs */
+static inline void
+CheckCounters(ArrayType *array)
 {
-	ArrayType  *array;
-
-	if (AggCheckCallContext(fcinfo, NULL))
-		array = PG_GETARG_ARRAYTYPE_P(argno);
-	else
-		array = PG_GETARG_ARRAYTYPE_P_COPY(argno);
-	if (ARR_NDIM(array) != 1 || ARR_DIMS(array)[0] != 2 ||
-		ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID)
+	if (unlikely(ARR_NDIM(array) != 1 || ARR_DIMS(array)[0] != 2 ||
+				 ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid funnel aggregate state"),
 				 errdetail("The state is a bigint array of two counters without NULLs.")));
+}
+
+/*
+ * The int8[2] counters of a state (checked 1-D, no NULLs: the data follows
+ * the header), updated in place inside an aggregate, where the state lives
+ * in the aggregate context and is never toasted; copied otherwise.
+ */
+static inline int64 *
+CountersForUpdate(FunctionCallInfo fcinfo, AggCallCache *cache, int argno,
+				  ArrayType **result)
+{
+	ArrayType  *array;
+
+	if (likely(cache->in_aggregate))
+		array = (ArrayType *) PG_GETARG_POINTER(argno);
+	else
+		array = PG_GETARG_ARRAYTYPE_P_COPY(argno);
+	CheckCounters(array);
 	*result = array;
 	return (int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
 }
@@ -95,12 +109,7 @@ CountersForUpdate(FunctionCallInfo fcinfo, int argno, ArrayType **result)
 static const int64 *
 Counters(ArrayType *array)
 {
-	if (ARR_NDIM(array) != 1 || ARR_DIMS(array)[0] != 2 ||
-		ARR_HASNULL(array) || ARR_ELEMTYPE(array) != INT8OID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid funnel aggregate state"),
-				 errdetail("The state is a bigint array of two counters without NULLs.")));
+	CheckCounters(array);
 	return (const int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
 }
 
@@ -110,7 +119,7 @@ Datum
 funnel_counters_combine(PG_FUNCTION_ARGS)
 {
 	ArrayType  *result;
-	int64	   *c1 = CountersForUpdate(fcinfo, 0, &result);
+	int64	   *c1 = CountersForUpdate(fcinfo, AggGetCallCache(fcinfo), 0, &result);
 	const int64 *c2 = Counters(PG_GETARG_ARRAYTYPE_P(1));
 
 	c1[0] += c2[0];
@@ -139,8 +148,9 @@ PG_FUNCTION_INFO_V1(conversion_rate_trans);
 Datum
 conversion_rate_trans(PG_FUNCTION_ARGS)
 {
+	AggCallCache *cache = AggGetCallCache(fcinfo);
 	ArrayType  *result;
-	int64	   *counters = CountersForUpdate(fcinfo, 0, &result);
+	int64	   *counters = CountersForUpdate(fcinfo, cache, 0, &result);
 	DealStage	reached = PG_GETARG_DEAL_STAGE(1);
 	DealStage	from_stage = PG_GETARG_DEAL_STAGE(2);
 	DealStage	to_stage = PG_GETARG_DEAL_STAGE(3);
@@ -149,9 +159,9 @@ conversion_rate_trans(PG_FUNCTION_ARGS)
 				to;
 
 	/* copies: a lookup may reuse the slot of an earlier one */
-	r = *AggLookupStage(fcinfo, reached);
-	from = *AggLookupStage(fcinfo, from_stage);
-	to = *AggLookupStage(fcinfo, to_stage);
+	r = *AggLookupStageIn(cache, reached);
+	from = *AggLookupStageIn(cache, from_stage);
+	to = *AggLookupStageIn(cache, to_stage);
 	if (unlikely(r.pipeline != from.pipeline))
 		CheckSamePipeline(&r, &from, "funnel.conversion_rate()");
 	if (unlikely(r.pipeline != to.pipeline))
@@ -183,9 +193,10 @@ PG_FUNCTION_INFO_V1(win_rate_trans);
 Datum
 win_rate_trans(PG_FUNCTION_ARGS)
 {
+	AggCallCache *cache = AggGetCallCache(fcinfo);
 	ArrayType  *result;
-	int64	   *counters = CountersForUpdate(fcinfo, 0, &result);
-	const AggStageInfo *info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(1));
+	int64	   *counters = CountersForUpdate(fcinfo, cache, 0, &result);
+	const AggStageInfo *info = AggLookupStageIn(cache, PG_GETARG_DEAL_STAGE(1));
 
 	if (info->kind == STAGE_WON)
 		counters[0]++;

@@ -151,12 +151,13 @@ PG_FUNCTION_INFO_V1(funnel_summary_trans);
 Datum
 funnel_summary_trans(PG_FUNCTION_ARGS)
 {
+	AggCallCache *cache = AggGetCallCache(fcinfo);
 	FunnelSummary *s;
-	AggStageInfo info;
+	const AggStageInfo *info;
 	SummaryEntry *e;
 	int			i;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
+	if (unlikely(!cache->in_aggregate))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("funnel_summary_trans called in non-aggregate context")));
@@ -167,19 +168,19 @@ funnel_summary_trans(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	info = *AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(1));
+	info = AggLookupStageIn(cache, PG_GETARG_DEAL_STAGE(1));
 
 	if (PG_ARGISNULL(0))
-		s = NewSummary(FunnelLookupPipeline(info.pipeline));	/* copied by nodeAgg */
+		s = NewSummary(FunnelLookupPipeline(info->pipeline));	/* copied by nodeAgg */
 	else
 		s = (FunnelSummary *) PG_GETARG_POINTER(0);
-	if (unlikely(s->pipeline != info.pipeline))
-		CheckSummaryPipeline(s, info.pipeline);
+	if (unlikely(s->pipeline != info->pipeline))
+		CheckSummaryPipeline(s, info->pipeline);
 
-	i = FindEntry(s, info.label, info.position - 1);
+	i = FindEntry(s, info->label, info->position - 1);
 	if (unlikely(i < 0))
 	{
-		s = AddEntry(s, info.label);
+		s = AddEntry(s, info->label);
 		i = s->nentries - 1;
 	}
 	e = &s->entries[i];
@@ -190,7 +191,7 @@ funnel_summary_trans(PG_FUNCTION_ARGS)
 		int128		value;
 		int			scale;
 
-		DecFromNumeric(PG_GETARG_DATUM(2), &value, &scale, "amount");
+		value = DecFromNumeric(PG_GETARG_DATUM(2), &scale, "amount");
 		if (unlikely(scale > s->scale))
 			RescaleSummary(s, scale);
 		else if (scale < s->scale)

@@ -117,13 +117,13 @@ time_in_stage_trans(PG_FUNCTION_ARGS)
 	TimestampTz entered_at;
 	TimestampTz left_at;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("time_in_stage_trans called in non-aggregate context")));
-
-	if (PG_ARGISNULL(0))
+	if (unlikely(PG_ARGISNULL(0)))
 	{
+		/* an internal state only ever comes from here, inside an aggregate */
+		if (!AggCheckCallContext(fcinfo, &aggcontext))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("time_in_stage_trans called in non-aggregate context")));
 		state = NewTimeState(aggcontext, TIME_STATE_INITIAL);
 		if (PG_NARGS() == 3)
 		{

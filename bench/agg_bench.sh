@@ -1,0 +1,117 @@
+#!/bin/bash
+# bench/agg_bench.sh: speed of the funnel aggregates, side by side with
+# count(*) (the floor) and the best plain-SQL equivalent, with 0 and 2
+# parallel workers, on a history table of 5M visits (BENCH_ROWS).
+#
+# Run it inside a cluster that has funnel installed, e.g.
+#   pg_virtualenv -v 15 -o max_worker_processes=16 bench/agg_bench.sh
+# Connection settings come from the usual PG* environment variables.
+# Each timing is the best of BENCH_REPS runs (psql \timing, wall clock).
+# Expect about 2-4 minutes on 2 cores.  BENCH_KEEP=1 keeps the database,
+# BENCH_BUILD_ONLY=1 only builds it (for profiling).
+set -eu
+ROWS=${BENCH_ROWS:-5000000}
+REPS=${BENCH_REPS:-3}
+DB=${BENCH_DB:-funnel_bench}
+PSQL="psql -X -q -v ON_ERROR_STOP=1"
+
+$PSQL -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+PSQL="$PSQL -d $DB"
+
+echo "== building bench_visits: $ROWS visits (unlogged, frozen, analyzed)"
+start=$(date +%s)
+$PSQL <<SQL
+CREATE EXTENSION funnel;
+SELECT funnel.create_pipeline('bench',
+         stages        => ARRAY['lead','qualified','proposal','negotiation'],
+         probabilities => ARRAY[0.10, 0.25, 0.50, 0.75]) \\gset
+-- stage mix: 35% lead, 20% qualified, 15% proposal, 10% negotiation, 10% won, 10% lost
+CREATE UNLOGGED TABLE bench_visits AS
+SELECT (ARRAY['bench:lead','bench:lead','bench:lead','bench:lead','bench:lead','bench:lead','bench:lead',
+              'bench:qualified','bench:qualified','bench:qualified','bench:qualified',
+              'bench:proposal','bench:proposal','bench:proposal',
+              'bench:negotiation','bench:negotiation','bench:won','bench:won','bench:lost','bench:lost']
+        ::funnel.deal_stage[])[1 + (i * 7) % 20] AS stage,
+       t AS entered_at,
+       CASE WHEN i % 10 = 0 THEN NULL
+            ELSE t + ((i::bigint * 2654435761) % (90::bigint * 86400 * 1000000)) * interval '1 microsecond' END AS left_at,
+       CASE WHEN i % 37 = 0 THEN NULL
+            ELSE (((i::bigint * 104729) % 10000000) / 100.0 - 5000)::numeric(12,2) END AS amount,
+       (((i * 31) % 101) / 100.0)::numeric(3,2) AS p,
+       i / 4 AS deal_id
+  FROM generate_series(1, $ROWS) i,
+       LATERAL (SELECT timestamptz '2023-01-01 00:00+00' + (i * 6) * interval '1 second' AS t) x;
+VACUUM (FREEZE, ANALYZE) bench_visits;
+-- plain-SQL side: stage attributes as a plain table joined by stage
+CREATE TABLE bench_map AS
+SELECT (pipeline || ':' || stage)::funnel.deal_stage AS stage, position AS pos, kind, probability::numeric AS prob
+  FROM funnel.stages WHERE pipeline = 'bench';
+ANALYZE bench_map;
+SQL
+echo "   built in $(( $(date +%s) - start ))s; table size: $($PSQL -At -c "SELECT pg_size_pretty(pg_table_size('bench_visits'))")"
+
+if [ -n "${BENCH_BUILD_ONLY:-}" ]; then
+    exit 0
+fi
+
+# time_query WORKERS SQL -> best wall-clock ms of REPS runs
+time_query()
+{
+    local workers=$1 sql=$2 reps=${3:-$REPS} script out
+    script="SET max_parallel_workers_per_gather = $workers;
+SET search_path = public, funnel;
+SET work_mem = '1GB';
+SET jit = off;
+\\o /dev/null
+\\timing on"
+    for _ in $(seq "$reps"); do
+        script="$script
+$sql;"
+    done
+    out=$(echo "$script" | $PSQL 2>&1) || { echo "query failed: $sql" >&2; echo "$out" >&2; exit 1; }
+    echo "$out" | awk '/^Time:/ { t = $2 + 0; if (best == "" || t < best) best = t } END { printf "%.0f", best }'
+}
+
+COUNT0=$(time_query 0 "SELECT count(*) FROM bench_visits")
+COUNT2=$(time_query 2 "SELECT count(*) FROM bench_visits")
+
+# label | funnel query | plain-SQL equivalent | target vs count(*)
+QUERIES=(
+"furthest|SELECT funnel.furthest(stage) FROM bench_visits|SELECT max(CASE m.kind WHEN 'won' THEN 2000 WHEN 'open' THEN 1000 ELSE 0 END + m.pos) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
+"conversion_rate|SELECT funnel.conversion_rate(stage, 'bench:qualified', 'bench:negotiation') FROM bench_visits|SELECT count(*) FILTER (WHERE m.kind = 'won' OR (m.kind = 'open' AND m.pos >= 4))::float8 / nullif(count(*) FILTER (WHERE m.kind = 'won' OR (m.kind = 'open' AND m.pos >= 2)), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
+"funnel(stage)|SELECT funnel.funnel(stage) FROM bench_visits|SELECT stage, count(*) FROM bench_visits GROUP BY stage|1.3"
+"funnel+report|SELECT r.* FROM (SELECT funnel.funnel(stage, amount) AS f FROM bench_visits) s, funnel.report(s.f) r|WITH c AS (SELECT stage, count(*) AS n, count(amount) AS na, sum(amount) AS a FROM bench_visits GROUP BY stage), x AS (SELECT m.stage, m.pos, m.kind, coalesce(c.n, 0) AS n, c.a, sum(c.n) FILTER (WHERE m.kind = 'won') OVER () AS won_n, sum(c.a) FILTER (WHERE m.kind = 'won') OVER () AS won_a FROM bench_map m LEFT JOIN c USING (stage)), r AS (SELECT stage, pos, kind, CASE WHEN kind = 'open' THEN sum(n) FILTER (WHERE kind = 'open') OVER (ORDER BY pos DESC) + coalesce(max(won_n) OVER (), 0) ELSE n END AS deals, CASE WHEN kind = 'open' THEN sum(a) FILTER (WHERE kind = 'open') OVER (ORDER BY pos DESC) + coalesce(max(won_a) OVER (), 0) ELSE a END AS amount FROM x) SELECT stage, deals, amount, deals::float8 / nullif(lag(deals) OVER (ORDER BY pos), 0), deals::float8 / nullif(first_value(deals) OVER (ORDER BY pos), 0), CASE WHEN kind = 'open' THEN deals - lead(deals) OVER (ORDER BY pos) END FROM r ORDER BY pos|1.3"
+"median_time_in_stage|SELECT funnel.median_time_in_stage(entered_at, left_at) FROM bench_visits|SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY left_at - entered_at) FROM bench_visits|2.0"
+"time_in_stage_percentile(0.9)|SELECT funnel.time_in_stage_percentile(entered_at, left_at, 0.9) FROM bench_visits|SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY left_at - entered_at) FROM bench_visits|2.0"
+"weighted_forecast(amount,stage)|SELECT funnel.weighted_forecast(amount, stage) FROM bench_visits|SELECT sum(v.amount * m.prob) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
+"weighted_forecast(amount,p)|SELECT funnel.weighted_forecast(amount, p) FROM bench_visits|SELECT sum(amount * p) FROM bench_visits|1.3"
+"win_rate|SELECT funnel.win_rate(stage) FROM bench_visits|SELECT count(*) FILTER (WHERE m.kind = 'won')::float8 / nullif(count(*) FILTER (WHERE m.kind IN ('won', 'lost')), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
+"sales_velocity|SELECT funnel.sales_velocity(stage, amount, entered_at, left_at) FROM bench_visits|SELECT count(*) * (count(*) FILTER (WHERE m.kind = 'won')::numeric / nullif(count(*) FILTER (WHERE m.kind IN ('won', 'lost')), 0)) * avg(v.amount) FILTER (WHERE m.kind = 'won') / nullif(avg(extract(epoch FROM v.left_at - v.entered_at) / 86400) FILTER (WHERE m.kind IN ('won', 'lost')), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
+)
+
+echo
+echo "== timings: best of $REPS, ms (w0 = no parallel workers, w2 = 2 workers); ratios are aggregate / count(*) with the same workers"
+printf "%-32s %8s %8s %7s %7s %8s %8s %8s %7s %7s  %s\n" "query" "w0" "w2" "/cnt w0" "/cnt w2" "w0/w2" "sql w0" "sql w2" "sql/agg" "" "targets"
+printf "%-32s %8s %8s %7s %7s %8s\n" "count(*)" "$COUNT0" "$COUNT2" "1.00" "1.00" "$(awk -v a=$COUNT0 -v b=$COUNT2 'BEGIN{printf "%.2f", a/b}')"
+for q in "${QUERIES[@]}"; do
+    IFS='|' read -r label fq sq target <<<"$q"
+    f0=$(time_query 0 "$fq")
+    f2=$(time_query 2 "$fq")
+    case $label in
+        median*|time_in*)
+            # percentile_cont is not parallel: one run per setting is enough
+            s0=$(time_query 0 "$sq" 1); s2=$(time_query 2 "$sq" 1) ;;
+        *)
+            s0=$(time_query 0 "$sq"); s2=$(time_query 2 "$sq") ;;
+    esac
+    awk -v l="$label" -v f0=$f0 -v f2=$f2 -v c0=$COUNT0 -v c2=$COUNT2 -v s0=$s0 -v s2=$s2 -v t=$target 'BEGIN {
+        r0 = f0 / c0; r2 = f2 / c2; sp = f0 / f2; best_sql = (s0 < s2 ? s0 : s2); vs = s0 / f0;
+        ok = (r0 <= t && r2 <= t && f2 < f0) ? "ok" : "MISSED";
+        if (t == 2.0) ok = ok ((s0 / f0 >= 3) ? "" : " (<3x percentile_cont)");
+        if (l == "funnel+report") ok = ok ((s0 / f0 >= 2 && s2 / f2 >= 2) ? "" : " (<2x plain SQL)");
+        printf "%-32s %8d %8d %7.2f %7.2f %8.2f %8d %8d %7.2f %7.2f  <=%.1fx count: %s\n", l, f0, f2, r0, r2, sp, s0, s2, s0 / f0, s2 / f2, t, ok
+    }'
+done
+echo
+echo "columns: sql w0/w2 = plain-SQL equivalent; sql/agg = plain SQL time / funnel aggregate time (w0, then w2)"
+[ -n "${BENCH_KEEP:-}" ] || $PSQL -d postgres -c "DROP DATABASE $DB" >/dev/null

@@ -1,0 +1,99 @@
+-- test/pgtap/agg_api.sql: the SQL surface of the funnel aggregates (issue 4):
+-- names and signatures, parallel safety, combine functions, state types
+-- that travel (no `internal` except the exact percentiles), comments.
+BEGIN;
+CREATE EXTENSION funnel;
+SELECT plan(33);
+
+SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
+SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
+SELECT has_type('funnel', 'velocity_state', 'type funnel.velocity_state exists');
+
+SELECT has_function('funnel', 'furthest', ARRAY['funnel.deal_stage']);
+SELECT has_function('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage']);
+SELECT has_function('funnel', 'funnel', ARRAY['funnel.deal_stage']);
+SELECT has_function('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric']);
+SELECT has_function('funnel', 'funnel', ARRAY['funnel.funnel_summary']);
+SELECT has_function('funnel', 'report', ARRAY['funnel.funnel_summary']);
+SELECT has_function('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'time_in_stage_percentile', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
+SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage']);
+SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'numeric']);
+SELECT has_function('funnel', 'win_rate', ARRAY['funnel.deal_stage']);
+SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
+
+SELECT is(
+    (SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+      WHERE p.pronamespace = 'funnel'::regnamespace
+        AND p.proname IN ('furthest', 'conversion_rate', 'funnel', 'median_time_in_stage',
+                          'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity')),
+    11, 'eleven funnel aggregates');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+     WHERE p.pronamespace = 'funnel'::regnamespace AND p.proname NOT IN ('min', 'max')
+       AND (p.proparallel <> 's' OR a.aggcombinefn = 0) $$,
+    'every funnel aggregate is PARALLEL SAFE with a combine function');
+
+SELECT set_eq($$
+    SELECT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+     WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype $$,
+    ARRAY['median_time_in_stage', 'time_in_stage_percentile'],
+    'only the exact percentiles have an internal state');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+     WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype
+       AND (a.aggserialfn = 0 OR a.aggdeserialfn = 0) $$,
+    'internal states have serialize and deserialize functions');
+
+SELECT is_empty($$
+    SELECT DISTINCT t.typname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+      JOIN pg_type t ON t.oid = a.aggtranstype
+     WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype <> 'internal'::regtype
+       AND (t.typsend = 0 OR t.typreceive = 0 OR t.typinput = 0 OR t.typoutput = 0) $$,
+    'every non-internal state type has text and binary I/O');
+
+SELECT set_eq($$
+    SELECT DISTINCT a.aggtranstype::regtype::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+     WHERE p.pronamespace = 'funnel'::regnamespace AND p.proname NOT IN ('min', 'max') $$,
+    ARRAY['funnel.deal_stage', 'bigint[]', 'funnel.funnel_summary', 'internal',
+          'funnel.forecast_state', 'funnel.velocity_state'],
+    'state types');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'funnel'::regnamespace
+       AND obj_description(p.oid, 'pg_proc') IS NULL $$,
+    'every funnel function and aggregate has a COMMENT');
+
+SELECT is_empty($$
+    SELECT t.typname::text FROM pg_type t
+     WHERE t.typnamespace = 'funnel'::regnamespace AND t.typtype = 'b'
+       AND obj_description(t.oid, 'pg_type') IS NULL $$,
+    'every funnel base type has a COMMENT');
+
+SELECT is_empty($$
+    SELECT p.oid::regprocedure::text FROM pg_proc p
+     WHERE p.pronamespace = 'funnel'::regnamespace AND p.prolang = 'c'::regproc::oid * 0 + (SELECT oid FROM pg_language WHERE lanname = 'c')
+       AND p.proparallel <> 's' AND p.proname NOT IN ('catalog_changed') $$,
+    'every C function of funnel is PARALLEL SAFE');
+
+SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'deal_stage');
+SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'double precision');
+SELECT function_returns('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric'], 'funnel_summary');
+SELECT function_returns('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone'], 'interval');
+SELECT function_returns('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage'], 'numeric');
+SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'double precision');
+SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'numeric');
+
+SELECT is(
+    (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum)
+       FROM pg_proc p, unnest(p.proallargnames, p.proallargtypes, p.proargmodes) WITH ORDINALITY AS a(attname, atttypid, mode, attnum)
+       CROSS JOIN LATERAL (SELECT -1 AS atttypmod) m
+      WHERE p.oid = 'funnel.report(funnel.funnel_summary)'::regprocedure AND a.mode = 't'),
+    'stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous double precision, conversion_from_first double precision, drop_off bigint',
+    'report() columns are those of the product brief');
+
+SELECT * FROM finish();
+ROLLBACK;
