@@ -65,3 +65,7 @@ bench: deps
 
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
+
+# aggregates (issue 4): PGXS tracks no header dependencies
+$(OBJS): src/funnel.h
+src/agg_common.o src/agg_stage.o src/agg_summary.o src/agg_time.o src/agg_forecast.o: src/agg.h

@@ -54,7 +54,13 @@ if [ -n "${BENCH_BUILD_ONLY:-}" ]; then
     exit 0
 fi
 
-# time_query WORKERS SQL -> best wall-clock ms of REPS runs
+TICK=$(getconf CLK_TCK)
+CPU_OK=$($PSQL -At -c "SELECT 1 FROM pg_read_file('/proc/self/stat')" 2>/dev/null || true)
+
+# time_query WORKERS SQL [REPS] -> "WALL CPU": best wall-clock ms of REPS
+# runs (psql \timing) and, for serial runs, the best CPU time of the backend
+# in ms (from /proc/self/stat, immune to other load on the machine; - if
+# unavailable or parallel)
 time_query()
 {
     local workers=$1 sql=$2 reps=${3:-$REPS} script out
@@ -62,18 +68,32 @@ time_query()
 SET search_path = public, funnel;
 SET work_mem = '1GB';
 SET jit = off;
-\\o /dev/null
-\\timing on"
+\\o /dev/null"
     for _ in $(seq "$reps"); do
-        script="$script
-$sql;"
+        if [ "$workers" = 0 ] && [ -n "$CPU_OK" ]; then
+            script="$script
+SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS cpu0 FROM pg_read_file('/proc/self/stat') s \\gset
+\\timing on
+$sql;
+\\timing off
+SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :cpu0 AS cpu1 FROM pg_read_file('/proc/self/stat') s \\gset
+\\echo CPU :cpu1"
+        else
+            script="$script
+\\timing on
+$sql;
+\\timing off"
+        fi
     done
     out=$(echo "$script" | $PSQL 2>&1) || { echo "query failed: $sql" >&2; echo "$out" >&2; exit 1; }
-    echo "$out" | awk '/^Time:/ { t = $2 + 0; if (best == "" || t < best) best = t } END { printf "%.0f", best }'
+    echo "$out" | awk -v tick="$TICK" '
+        /^Time:/ { t = $2 + 0; if (best == "" || t < best) best = t }
+        /^CPU / { c = $2 * 1000 / tick; if (cpu == "" || c < cpu) cpu = c }
+        END { printf "%.0f %s", best, (cpu == "" ? "-" : sprintf("%.0f", cpu)) }'
 }
 
-COUNT0=$(time_query 0 "SELECT count(*) FROM bench_visits")
-COUNT2=$(time_query 2 "SELECT count(*) FROM bench_visits")
+r=$(time_query 0 "SELECT count(*) FROM bench_visits"); COUNT0=${r% *}; COUNTCPU=${r#* }
+r=$(time_query 2 "SELECT count(*) FROM bench_visits"); COUNT2=${r% *}
 
 # label | funnel query | plain-SQL equivalent | target vs count(*)
 QUERIES=(
@@ -90,28 +110,30 @@ QUERIES=(
 )
 
 echo
-echo "== timings: best of $REPS, ms (w0 = no parallel workers, w2 = 2 workers); ratios are aggregate / count(*) with the same workers"
-printf "%-32s %8s %8s %7s %7s %8s %8s %8s %7s %7s  %s\n" "query" "w0" "w2" "/cnt w0" "/cnt w2" "w0/w2" "sql w0" "sql w2" "sql/agg" "" "targets"
-printf "%-32s %8s %8s %7s %7s %8s\n" "count(*)" "$COUNT0" "$COUNT2" "1.00" "1.00" "$(awk -v a=$COUNT0 -v b=$COUNT2 'BEGIN{printf "%.2f", a/b}')"
+echo "== best of $REPS runs, ms.  w0: no parallel workers, w2: 2 workers; cpu: backend CPU time (w0)"
+echo "   /cnt: aggregate / count(*) with the same workers; w0/w2: parallel speed-up; sql/agg: plain SQL / aggregate"
+printf "%-31s %6s %6s %6s %7s %7s %7s %6s %6s %6s %6s %6s  %s\n" "query" "w0" "w2" "cpu" "/cnt w0" "/cnt w2" "cpu/cnt" "w0/w2" "sql w0" "sql w2" "sql/w0" "sql/w2" "target"
+printf "%-31s %6s %6s %6s %7s %7s %7s %6s\n" "count(*)" "$COUNT0" "$COUNT2" "$COUNTCPU" "1.00" "1.00" "1.00" "$(awk -v a=$COUNT0 -v b=$COUNT2 'BEGIN{printf "%.2f", a/b}')"
 for q in "${QUERIES[@]}"; do
     IFS='|' read -r label fq sq target <<<"$q"
-    f0=$(time_query 0 "$fq")
-    f2=$(time_query 2 "$fq")
+    r=$(time_query 0 "$fq"); f0=${r% *}; fcpu=${r#* }
+    r=$(time_query 2 "$fq"); f2=${r% *}
     case $label in
         median*|time_in*)
             # percentile_cont is not parallel: one run per setting is enough
-            s0=$(time_query 0 "$sq" 1); s2=$(time_query 2 "$sq" 1) ;;
+            r=$(time_query 0 "$sq" 1); s0=${r% *}; r=$(time_query 2 "$sq" 1); s2=${r% *} ;;
         *)
-            s0=$(time_query 0 "$sq"); s2=$(time_query 2 "$sq") ;;
+            r=$(time_query 0 "$sq"); s0=${r% *}; r=$(time_query 2 "$sq"); s2=${r% *} ;;
     esac
-    awk -v l="$label" -v f0=$f0 -v f2=$f2 -v c0=$COUNT0 -v c2=$COUNT2 -v s0=$s0 -v s2=$s2 -v t=$target 'BEGIN {
-        r0 = f0 / c0; r2 = f2 / c2; sp = f0 / f2; best_sql = (s0 < s2 ? s0 : s2); vs = s0 / f0;
-        ok = (r0 <= t && r2 <= t && f2 < f0) ? "ok" : "MISSED";
-        if (t == 2.0) ok = ok ((s0 / f0 >= 3) ? "" : " (<3x percentile_cont)");
-        if (l == "funnel+report") ok = ok ((s0 / f0 >= 2 && s2 / f2 >= 2) ? "" : " (<2x plain SQL)");
-        printf "%-32s %8d %8d %7.2f %7.2f %8.2f %8d %8d %7.2f %7.2f  <=%.1fx count: %s\n", l, f0, f2, r0, r2, sp, s0, s2, s0 / f0, s2 / f2, t, ok
+    awk -v l="$label" -v f0=$f0 -v f2=$f2 -v c0=$COUNT0 -v c2=$COUNT2 -v fc=$fcpu -v cc=$COUNTCPU -v s0=$s0 -v s2=$s2 -v t=$target 'BEGIN {
+        r0 = f0 / c0; r2 = f2 / c2; sp = f0 / f2;
+        rc = (fc == "-" || cc == "-" || cc == 0) ? "-" : sprintf("%.2f", fc / cc);
+        ok = (r0 <= t && r2 <= t) ? "ok" : "MISSED";
+        if (f2 >= f0) ok = ok ", w2 not faster";
+        if (t == 2.0) ok = ok ((s0 / f0 >= 3) ? ", >=3x percentile_cont" : ", <3x percentile_cont");
+        if (l == "funnel+report") ok = ok ((s0 / f0 >= 2 && s2 / f2 >= 2) ? ", >=2x plain SQL" : ", <2x plain SQL");
+        printf "%-31s %6d %6d %6s %7.2f %7.2f %7s %6.2f %6d %6d %6.2f %6.2f  <=%.1fx: %s\n", l, f0, f2, fc, r0, r2, rc, sp, s0, s2, s0 / f0, s2 / f2, t, ok
     }'
 done
 echo
-echo "columns: sql w0/w2 = plain-SQL equivalent; sql/agg = plain SQL time / funnel aggregate time (w0, then w2)"
 [ -n "${BENCH_KEEP:-}" ] || $PSQL -d postgres -c "DROP DATABASE $DB" >/dev/null

@@ -339,7 +339,9 @@ SELECT a.summary::text = b.summary::text AS summary_equal, a.summary_cn::text = 
        a.fc::text = b.fc::text AS fc_equal, a.vel::text = b.vel::text AS vel_equal
   FROM agg_states a, agg_states_back b;
 SELECT a.summary::text AS summary_text, current_database() AS regress_db FROM agg_states a \gset
+SET client_min_messages = warning;
 DROP DATABASE IF EXISTS funnel_agg_other;
+RESET client_min_messages;
 CREATE DATABASE funnel_agg_other;
 \c funnel_agg_other
 CREATE EXTENSION funnel;

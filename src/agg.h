@@ -8,9 +8,8 @@
  * Aggregate states never hold pointers into the pipeline cache (it may be
  * rebuilt between rows); they hold OIDs and counters.  The per-call cache
  * below copies what a transition function needs about a stage (pipeline,
- * position, kind, probability) and is dropped whenever the pipeline cache
- * generation changes, so the common row costs one array probe and no
- * catalog or cache lookup.
+ * position, kind, probability) for the rest of the query execution, so the
+ * common row costs one array probe and no catalog or cache lookup.
  *
  * Exact amounts: numeric inputs are read straight from their on-disk form
  * (no palloc, no detoast copy for short headers) into an int128 scaled by
@@ -54,8 +53,11 @@ typedef struct AggStageInfo
 /* Per call site (fn_extra) cache of a transition function */
 typedef struct AggCallCache
 {
-	uint64		generation;		/* of the pipeline cache the slots reflect */
 	bool		in_aggregate;	/* AggCheckCallContext() said yes */
+	DealStage	memo_from;		/* conversion_rate: last from/to stages ... */
+	DealStage	memo_to;
+	AggStageInfo memo_from_info;	/* ... and their facts */
+	AggStageInfo memo_to_info;
 	AggStageInfo slots[AGG_STAGE_SLOTS];
 } AggCallCache;
 

@@ -50,28 +50,25 @@ const int64 DecPow10[19] = {
 };
 
 /*
- * The fn_extra cache of this call site, created on first use.  Emptied when
- * the pipeline cache was rebuilt (a stage was added, renamed, re-weighted):
- * one counter comparison per call.
+ * The fn_extra cache of this call site, created on first use.  It lives as
+ * long as the executor node (one execution of the query), so the stage
+ * facts a query uses are read once per execution, as of its first row: a
+ * concurrent set_probability() or add_stage() is seen by the next query,
+ * never half-way through this one (a stage the cache has not seen yet is
+ * still looked up, through the rebuilt pipeline cache).  The slots copy
+ * values, never pointers into the pipeline cache.
  */
 AggCallCache *
 AggGetCallCache(FunctionCallInfo fcinfo)
 {
 	AggCallCache *cache = (AggCallCache *) fcinfo->flinfo->fn_extra;
-	uint64		generation = FunnelCacheGeneration();
 
 	if (unlikely(cache == NULL))
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
 									   sizeof(AggCallCache));
-		cache->generation = generation;
 		cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
 		fcinfo->flinfo->fn_extra = cache;
-	}
-	else if (unlikely(cache->generation != generation))
-	{
-		memset(cache->slots, 0, sizeof(cache->slots));
-		cache->generation = generation;
 	}
 	return cache;
 }

@@ -154,23 +154,29 @@ conversion_rate_trans(PG_FUNCTION_ARGS)
 	DealStage	reached = PG_GETARG_DEAL_STAGE(1);
 	DealStage	from_stage = PG_GETARG_DEAL_STAGE(2);
 	DealStage	to_stage = PG_GETARG_DEAL_STAGE(3);
-	AggStageInfo r,
-				from,
-				to;
+	const AggStageInfo *r;
+	const AggStageInfo *from = &cache->memo_from_info;
+	const AggStageInfo *to = &cache->memo_to_info;
 
-	/* copies: a lookup may reuse the slot of an earlier one */
-	r = *AggLookupStageIn(cache, reached);
-	from = *AggLookupStageIn(cache, from_stage);
-	to = *AggLookupStageIn(cache, to_stage);
-	if (unlikely(r.pipeline != from.pipeline))
-		CheckSamePipeline(&r, &from, "funnel.conversion_rate()");
-	if (unlikely(r.pipeline != to.pipeline))
-		CheckSamePipeline(&r, &to, "funnel.conversion_rate()");
+	/* from_stage and to_stage are nearly always constants: keep copies */
+	if (unlikely(from_stage != cache->memo_from || to_stage != cache->memo_to ||
+				 from->label == InvalidOid))
+	{
+		cache->memo_from_info = *AggLookupStageIn(cache, from_stage);
+		cache->memo_to_info = *AggLookupStageIn(cache, to_stage);
+		cache->memo_from = from_stage;
+		cache->memo_to = to_stage;
+	}
+	r = AggLookupStageIn(cache, reached);
+	if (unlikely(r->pipeline != from->pipeline))
+		CheckSamePipeline(r, from, "funnel.conversion_rate()");
+	if (unlikely(r->pipeline != to->pipeline))
+		CheckSamePipeline(r, to, "funnel.conversion_rate()");
 
-	if (Reached(&r, &from))
+	if (Reached(r, from))
 	{
 		counters[0]++;
-		if (Reached(&r, &to))
+		if (Reached(r, to))
 			counters[1]++;
 	}
 	PG_RETURN_ARRAYTYPE_P(result);
