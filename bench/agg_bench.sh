@@ -114,6 +114,15 @@ echo "== best of $REPS runs, ms.  w0: no parallel workers, w2: 2 workers; cpu: b
 echo "   /cnt: aggregate / count(*) with the same workers; w0/w2: parallel speed-up; sql/agg: plain SQL / aggregate"
 printf "%-31s %6s %6s %6s %7s %7s %7s %6s %6s %6s %6s %6s  %s\n" "query" "w0" "w2" "cpu" "/cnt w0" "/cnt w2" "cpu/cnt" "w0/w2" "sql w0" "sql w2" "sql/w0" "sql/w2" "target"
 printf "%-31s %6s %6s %6s %7s %7s %7s %6s\n" "count(*)" "$COUNT0" "$COUNT2" "$COUNTCPU" "1.00" "1.00" "1.00" "$(awk -v a=$COUNT0 -v b=$COUNT2 'BEGIN{printf "%.2f", a/b}')"
+# reference points: built-in aggregates that read the same columns (the
+# floor any aggregate with arguments pays: deforming them, one call per row)
+for ref in "count(stage)" "count(amount)" "count(left_at)" "sum(p)"; do
+    r=$(time_query 0 "SELECT $ref FROM bench_visits"); f0=${r% *}; fcpu=${r#* }
+    r=$(time_query 2 "SELECT $ref FROM bench_visits"); f2=${r% *}
+    awk -v l="[built-in] $ref" -v f0=$f0 -v f2=$f2 -v c0=$COUNT0 -v c2=$COUNT2 -v fc=$fcpu -v cc=$COUNTCPU 'BEGIN {
+        rc = (fc == "-" || cc == "-" || cc == 0) ? "-" : sprintf("%.2f", fc / cc);
+        printf "%-31s %6d %6d %6s %7.2f %7.2f %7s %6.2f\n", l, f0, f2, fc, f0 / c0, f2 / c2, rc, f0 / f2 }'
+done
 for q in "${QUERIES[@]}"; do
     IFS='|' read -r label fq sq target <<<"$q"
     r=$(time_query 0 "$fq"); f0=${r% *}; fcpu=${r#* }

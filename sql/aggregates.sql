@@ -297,6 +297,19 @@ SELECT stage, funnel.median_time_in_stage(entered_at, left_at)
               = percentile_cont(0.5) WITHIN GROUP (ORDER BY left_at - entered_at) AS median_equal
   FROM agg_random_visits GROUP BY stage ORDER BY stage;
 
+-- skewed: most durations equal, a few far away in both directions, many ties
+CREATE TABLE agg_skewed_visits AS
+SELECT timestamptz '2024-01-01 00:00+00' AS entered_at,
+       timestamptz '2024-01-01 00:00+00' + CASE WHEN i % 10000 = 0 THEN interval '900 days'
+                                                WHEN i % 9999 = 0 THEN interval '-3 days'
+                                                WHEN i % 3 = 0 THEN interval '1 hour 0.000001 s'
+                                                ELSE interval '1 hour' END AS left_at
+  FROM generate_series(1, 60000) i;
+SELECT f, funnel.time_in_stage_percentile(entered_at, left_at, f)
+          = percentile_cont(f) WITHIN GROUP (ORDER BY left_at - entered_at) AS equal
+  FROM agg_skewed_visits, unnest(ARRAY[0, 0.0001, 0.25, 0.5, 0.6666, 0.6667, 0.9, 0.99995, 1]::float8[]) f
+ GROUP BY f ORDER BY f;
+
 ----------------------------------------------------------------------
 -- funnel_summary type: text I/O, errors
 ----------------------------------------------------------------------
@@ -359,5 +372,5 @@ DROP DATABASE funnel_agg_other;
 
 DROP TABLE agg_stage_map, agg_hist, agg_deals, agg_reached, agg_report, agg_report_expected,
            pd_stages, pd_changes, pd_history, pd_reached, maven, agg_fc, agg_visits,
-           agg_random_visits, agg_states, agg_states_back;
+           agg_random_visits, agg_skewed_visits, agg_states, agg_states_back;
 DROP EXTENSION funnel CASCADE;

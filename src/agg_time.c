@@ -8,7 +8,7 @@
  * entered_at) to the microsecond, so the state keeps every closed visit's
  * duration: one int64 (microseconds) per row in an array that doubles as it
  * grows (no palloc per row).  The final function selects the one or two
- * order statistics percentile_cont interpolates between (quickselect, O(n),
+ * order statistics percentile_cont interpolates between (radix select, O(n),
  * instead of sorting) and interpolates them with the same interval
  * arithmetic as PostgreSQL's percentile_cont, so the results are identical.
  *
@@ -41,6 +41,7 @@
 
 typedef struct TimeState
 {
+	MemoryContext context;		/* where the state and its values live */
 	int64		n;				/* durations held */
 	int64		capacity;
 	bool		has_fraction;
@@ -65,6 +66,7 @@ NewTimeState(MemoryContext context, int64 capacity)
 {
 	TimeState  *state = MemoryContextAllocZero(context, sizeof(TimeState));
 
+	state->context = context;
 	state->capacity = Max(capacity, TIME_STATE_INITIAL);
 	state->values = MemoryContextAllocHuge(context,
 										   state->capacity * sizeof(int64));
@@ -179,7 +181,9 @@ time_in_stage_combine(PG_FUNCTION_ARGS)
 	state2 = (TimeState *) PG_GETARG_POINTER(1);
 	if (PG_ARGISNULL(0))
 	{
-		/* state2 may live in a short-lived context: copy it */
+		/* deserialized into the aggregate context: adopt it, no copy */
+		if (state2->context == aggcontext)
+			PG_RETURN_POINTER(state2);
 		state1 = NewTimeState(aggcontext, state2->n);
 		state1->has_fraction = state2->has_fraction;
 		state1->fraction = state2->fraction;
@@ -225,7 +229,7 @@ time_in_stage_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(result);
 }
 
-/* Deserialize into the current (short-lived) context; combine copies */
+/* Deserialize (into the aggregate context when called by one) */
 PG_FUNCTION_INFO_V1(time_in_stage_deserialize);
 Datum
 time_in_stage_deserialize(PG_FUNCTION_ARGS)
@@ -233,7 +237,14 @@ time_in_stage_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	const char *p = VARDATA_ANY(data);
 	Size		len = VARSIZE_ANY_EXHDR(data);
-	TimeState  *state = palloc0(sizeof(TimeState));
+	MemoryContext context;
+	TimeState  *state;
+
+	/* straight into the aggregate context, so the combine can adopt it */
+	if (!AggCheckCallContext(fcinfo, &context))
+		context = CurrentMemoryContext;
+	state = MemoryContextAllocZero(context, sizeof(TimeState));
+	state->context = context;
 
 	if (len < sizeof(int64) + sizeof(double) + 1)
 		ereport(ERROR,
@@ -249,8 +260,8 @@ time_in_stage_deserialize(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid time-in-stage state")));
-	state->capacity = state->n;
-	state->values = palloc_extended(Max(state->n, 1) * sizeof(int64), MCXT_ALLOC_HUGE);
+	state->capacity = Max(state->n, 1);
+	state->values = MemoryContextAllocHuge(context, state->capacity * sizeof(int64));
 	memcpy(state->values, p, state->n * sizeof(int64));
 	PG_RETURN_POINTER(state);
 }
@@ -306,6 +317,89 @@ SelectKth(int64 *v, int64 n, int64 k)
 	}
 }
 
+#define RADIX_BITS		16
+#define RADIX_BUCKETS	(1 << RADIX_BITS)
+
+/*
+ * The k-th and (k+1)-th smallest values of v[0..n-1] (k+1 < n, or just the
+ * k-th when second is NULL), without reordering v: a radix select on the
+ * top 16 significant bits of (v - min) finds the one or two buckets that
+ * hold those ranks in three sequential passes (min/max, histogram, gather),
+ * then a quickselect on the few values gathered.  Sequential and branch-
+ * light, so a few milliseconds for millions of durations where a
+ * quickselect over all of them mispredicts a branch per element.
+ */
+static void
+SelectRanks(const int64 *v, int64 n, int64 k, int64 *first, int64 *second)
+{
+	int64		min = v[0],
+				max = v[0];
+	uint64		range;
+	int			shift = 0;
+	int64	   *counts;
+	int64		below = 0;
+	int64		b1,
+				b2;
+	int64		i,
+				m = 0;
+	int64	   *bucket;
+
+	for (i = 1; i < n; i++)
+	{
+		if (v[i] < min)
+			min = v[i];
+		if (v[i] > max)
+			max = v[i];
+	}
+	if (min == max)
+	{
+		*first = min;
+		if (second)
+			*second = min;
+		return;
+	}
+	range = (uint64) max - (uint64) min;
+	while ((range >> shift) >= RADIX_BUCKETS)
+		shift++;
+
+	counts = palloc0(RADIX_BUCKETS * sizeof(int64));
+	for (i = 0; i < n; i++)
+		counts[((uint64) v[i] - (uint64) min) >> shift]++;
+
+	/* bucket b1 holds rank k; b2 >= b1 holds rank k + 1 */
+	for (b1 = 0; below + counts[b1] <= k; b1++)
+		below += counts[b1];
+	b2 = b1;
+	if (second && below + counts[b1] <= k + 1)
+		for (b2 = b1 + 1; counts[b2] == 0; b2++)
+			;
+
+	bucket = palloc_extended((counts[b1] + (b2 != b1 ? counts[b2] : 0)) * sizeof(int64),
+							 MCXT_ALLOC_HUGE);
+	for (i = 0; i < n; i++)
+	{
+		int64		b = (int64) (((uint64) v[i] - (uint64) min) >> shift);
+
+		if (b == b1 || b == b2)
+			bucket[m++] = v[i];
+	}
+
+	/* within the gathered values, rank k is k - below */
+	SelectKth(bucket, m, k - below);
+	*first = bucket[k - below];
+	if (second)
+	{
+		int64		next = bucket[k - below + 1];
+
+		for (i = k - below + 2; i < m; i++)
+			if (bucket[i] < next)
+				next = bucket[i];
+		*second = next;
+	}
+	pfree(bucket);
+	pfree(counts);
+}
+
 /* The justified interval of a duration, as timestamptz_mi returns it */
 static Datum
 DurationInterval(int64 usecs)
@@ -328,8 +422,7 @@ time_in_stage_final(PG_FUNCTION_ARGS)
 	int64		first_row;
 	int64		second_row;
 	int64		first_value;
-	int64		second_value;
-	int64		i;
+	int64		second_value = 0;
 	double		proportion;
 	Datum		lo;
 	Datum		hi;
@@ -346,18 +439,12 @@ time_in_stage_final(PG_FUNCTION_ARGS)
 	first_row = (int64) floor(fraction * (state->n - 1));
 	second_row = (int64) ceil(fraction * (state->n - 1));
 
-	/* selection permutes the durations; the multiset, hence any later result, is unchanged */
-	SelectKth(state->values, state->n, first_row);
-	first_value = state->values[first_row];
+	/* the state is left as it is: the final function may run again */
+	SelectRanks(state->values, state->n, first_row, &first_value,
+				second_row == first_row ? NULL : &second_value);
 	lo = DurationInterval(first_value);
 	if (second_row == first_row)
 		PG_RETURN_DATUM(lo);
-
-	/* the next order statistic is the smallest value after first_row */
-	second_value = state->values[first_row + 1];
-	for (i = first_row + 2; i < state->n; i++)
-		if (state->values[i] < second_value)
-			second_value = state->values[i];
 	hi = DurationInterval(second_value);
 
 	proportion = (fraction * (state->n - 1)) - first_row;
