@@ -15,7 +15,6 @@ DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
 REGRESS = pipeline deal_stage
-REGRESS_OPTS = --dbname=funnel_regress
 
 EXTRA_CLEAN = results regression.diffs regression.out
 

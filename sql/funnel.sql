@@ -748,4 +748,5 @@ COMMENT ON VIEW funnel.stages IS
   'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired';
 GRANT SELECT ON funnel.stages TO PUBLIC;
 GRANT SELECT ON funnel.pipeline, funnel.pipeline_stage TO PUBLIC;
+GRANT USAGE ON SCHEMA funnel TO PUBLIC;
 GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;
