@@ -23,9 +23,11 @@ CREATE TABLE funnel.pipeline (
 COMMENT ON TABLE funnel.pipeline IS
   'funnel: one row per pipeline (see funnel.create_pipeline)';
 
+-- No foreign keys between config tables: they exist (with the extension)
+-- before pg_restore loads their data, and pg_restore -j loads them in
+-- parallel, in no order.  The API functions keep them consistent.
 CREATE TABLE funnel.pipeline_stage (
-    pipeline    text NOT NULL REFERENCES funnel.pipeline (name)
-                    ON UPDATE CASCADE ON DELETE CASCADE,
+    pipeline    text NOT NULL,
     stage       text NOT NULL,
     probability double precision NOT NULL
                     CHECK (probability >= 0 AND probability <= 1),
@@ -119,6 +121,16 @@ CREATE CAST (funnel.deal_stage AS funnel.deal_stage)
     AS IMPLICIT;
 COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
   'applies the pipeline binding of funnel.deal_stage(pipeline) columns';
+
+-- Assignment casts from text, so that apps binding parameters as text or
+-- varchar (JDBC setString) and INSERT ... SELECT of text columns work; they go
+-- through the input function, then the column's pipeline binding applies.
+CREATE CAST (text AS funnel.deal_stage) WITH INOUT AS ASSIGNMENT;
+COMMENT ON CAST (text AS funnel.deal_stage) IS
+  'reads the text form ''pipeline:stage'' (or a bare stage name) on assignment';
+CREATE CAST (varchar AS funnel.deal_stage) WITH INOUT AS ASSIGNMENT;
+COMMENT ON CAST (varchar AS funnel.deal_stage) IS
+  'reads the text form ''pipeline:stage'' (or a bare stage name) on assignment';
 
 -- comparison
 
@@ -717,7 +729,8 @@ BEGIN
     END LOOP;
 
     EXECUTE format('DROP TYPE %s', ptype);
-    DELETE FROM funnel.pipeline p WHERE p.name = pipeline;
+    DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = drop_pipeline.pipeline;
+    DELETE FROM funnel.pipeline p WHERE p.name = drop_pipeline.pipeline;
 END
 $$;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
