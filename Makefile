@@ -14,7 +14,7 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage
+REGRESS = pipeline deal_stage cache
 
 EXTRA_CLEAN = results regression.diffs regression.out
 

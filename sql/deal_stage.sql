@@ -2,6 +2,7 @@
 CREATE EXTENSION funnel;
 CREATE EXTENSION amcheck;
 SET search_path = public, funnel;
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation'],

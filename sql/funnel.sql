@@ -710,6 +710,8 @@ BEGIN
          WHERE a.atttypid IN (stage_type, 'funnel.deal_stage[]'::regtype)
            AND a.attnum > 0 AND NOT a.attisdropped
            AND c.relkind IN ('r', 'p', 'm')
+           -- other sessions' temporary tables cannot be read (and end with them)
+           AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema())
     LOOP
         IF col.scalar THEN
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(funnel.>=) $1 AND %I OPERATOR(funnel.<=) $2)',

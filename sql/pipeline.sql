@@ -1,6 +1,7 @@
 -- Pipeline API: create, add, rename, probabilities, stale_after, retire, drop
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
+\set SHOW_CONTEXT never
 \set VERBOSITY default
 
 SELECT funnel.create_pipeline('b2b',
