@@ -14,7 +14,7 @@ CREATE EXTENSION funnel;
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation']);
 CREATE TYPE stage_enum AS ENUM ('lead','qualified','proposal','negotiation','won','lost');
 CREATE TABLE t_stage AS
-  SELECT ('b2b:' || (ARRAY['lead','qualified','proposal','negotiation','won','lost'])[1 + (random() * 5.999)::int])::funnel.deal_stage AS s
+  SELECT ('b2b:' || (ARRAY['lead','qualified','proposal','negotiation','won','lost'])[1 + floor(random() * 6)::int])::funnel.deal_stage AS s
   FROM generate_series(1, 1000000);
 CREATE TABLE t_enum AS SELECT funnel.stage_name(s)::stage_enum AS s FROM t_stage;
 -- the same data with stages inserted between others (odd OIDs)
