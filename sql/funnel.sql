@@ -713,6 +713,9 @@ BEGIN
            -- other sessions' temporary tables cannot be read (and end with them)
            AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema())
     LOOP
+        -- block writers until this transaction ends, so that no row of the
+        -- pipeline can be committed after the check
+        EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
         IF col.scalar THEN
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(funnel.>=) $1 AND %I OPERATOR(funnel.<=) $2)',
                            col.rel, col.attname, col.attname)
@@ -736,7 +739,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
-  'drops a pipeline; refused while a column is bound to it or holds any of its stages';
+  'drops a pipeline; refused while a column is bound to it or holds any of its stages (tables with deal_stage columns are locked in SHARE mode while checked)';
 
 REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
