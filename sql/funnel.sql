@@ -51,6 +51,8 @@ COMMENT ON FUNCTION funnel.catalog_changed() IS
 CREATE TRIGGER pipeline_stage_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.pipeline_stage
     FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+COMMENT ON TRIGGER pipeline_stage_changed ON funnel.pipeline_stage IS
+  'tells every backend''s pipeline cache that stage attributes changed';
 
 --------------------------------------------------------------------------
 -- The type funnel.deal_stage
@@ -235,6 +237,10 @@ CREATE OPERATOR CLASS funnel.deal_stage_hash_ops
         FUNCTION 2 funnel.deal_stage_hash_extended(funnel.deal_stage, bigint);
 COMMENT ON OPERATOR CLASS funnel.deal_stage_hash_ops USING hash IS
   'hashing of deal stages (for hash joins, hash aggregates and hash indexes)';
+COMMENT ON OPERATOR FAMILY funnel.deal_stage_ops USING btree IS
+  'funnel order of deal stages';
+COMMENT ON OPERATOR FAMILY funnel.deal_stage_hash_ops USING hash IS
+  'hashing of deal stages';
 
 CREATE AGGREGATE funnel.min(funnel.deal_stage) (
     SFUNC = funnel.deal_stage_smaller,
