@@ -19,10 +19,9 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage
+REGRESS = pipeline deal_stage cache
 # aggregates (issue 4)
 REGRESS += aggregates aggregates_parallel
-REGRESS_OPTS = --dbname=funnel_regress
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
