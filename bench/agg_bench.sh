@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/bin/sh
 # bench/agg_bench.sh: speed of the funnel aggregates, side by side with
 # count(*) (the floor) and the best plain-SQL equivalent, with 0 and 2
 # parallel workers, on a history table of 5M visits (BENCH_ROWS).
@@ -96,17 +96,18 @@ r=$(time_query 0 "SELECT count(*) FROM bench_visits"); COUNT0=${r% *}; COUNTCPU=
 r=$(time_query 2 "SELECT count(*) FROM bench_visits"); COUNT2=${r% *}
 
 # label | funnel query | plain-SQL equivalent | target vs count(*)
-QUERIES=(
-"furthest|SELECT funnel.furthest(stage) FROM bench_visits|SELECT max(CASE m.kind WHEN 'won' THEN 2000 WHEN 'open' THEN 1000 ELSE 0 END + m.pos) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
-"conversion_rate|SELECT funnel.conversion_rate(stage, 'bench:qualified', 'bench:negotiation') FROM bench_visits|SELECT count(*) FILTER (WHERE m.kind = 'won' OR (m.kind = 'open' AND m.pos >= 4))::float8 / nullif(count(*) FILTER (WHERE m.kind = 'won' OR (m.kind = 'open' AND m.pos >= 2)), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
-"funnel(stage)|SELECT funnel.funnel(stage) FROM bench_visits|SELECT stage, count(*) FROM bench_visits GROUP BY stage|1.3"
-"funnel+report|SELECT r.* FROM (SELECT funnel.funnel(stage, amount) AS f FROM bench_visits) s, funnel.report(s.f) r|WITH c AS (SELECT stage, count(*) AS n, count(amount) AS na, sum(amount) AS a FROM bench_visits GROUP BY stage), x AS (SELECT m.stage, m.pos, m.kind, coalesce(c.n, 0) AS n, c.a, sum(c.n) FILTER (WHERE m.kind = 'won') OVER () AS won_n, sum(c.a) FILTER (WHERE m.kind = 'won') OVER () AS won_a FROM bench_map m LEFT JOIN c USING (stage)), r AS (SELECT stage, pos, kind, CASE WHEN kind = 'open' THEN sum(n) FILTER (WHERE kind = 'open') OVER (ORDER BY pos DESC) + coalesce(max(won_n) OVER (), 0) ELSE n END AS deals, CASE WHEN kind = 'open' THEN sum(a) FILTER (WHERE kind = 'open') OVER (ORDER BY pos DESC) + coalesce(max(won_a) OVER (), 0) ELSE a END AS amount FROM x) SELECT stage, deals, amount, deals::float8 / nullif(lag(deals) OVER (ORDER BY pos), 0), deals::float8 / nullif(first_value(deals) OVER (ORDER BY pos), 0), CASE WHEN kind = 'open' THEN deals - lead(deals) OVER (ORDER BY pos) END FROM r ORDER BY pos|1.3"
-"median_time_in_stage|SELECT funnel.median_time_in_stage(entered_at, left_at) FROM bench_visits|SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY left_at - entered_at) FROM bench_visits|2.0"
-"time_in_stage_percentile(0.9)|SELECT funnel.time_in_stage_percentile(entered_at, left_at, 0.9) FROM bench_visits|SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY left_at - entered_at) FROM bench_visits|2.0"
-"weighted_forecast(amount,stage)|SELECT funnel.weighted_forecast(amount, stage) FROM bench_visits|SELECT sum(v.amount * m.prob) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
-"weighted_forecast(amount,p)|SELECT funnel.weighted_forecast(amount, p) FROM bench_visits|SELECT sum(amount * p) FROM bench_visits|1.3"
-"win_rate|SELECT funnel.win_rate(stage) FROM bench_visits|SELECT count(*) FILTER (WHERE m.kind = 'won')::float8 / nullif(count(*) FILTER (WHERE m.kind IN ('won', 'lost')), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
-"sales_velocity|SELECT funnel.sales_velocity(stage, amount, entered_at, left_at) FROM bench_visits|SELECT count(*) * (count(*) FILTER (WHERE m.kind = 'won')::numeric / nullif(count(*) FILTER (WHERE m.kind IN ('won', 'lost')), 0)) * avg(v.amount) FILTER (WHERE m.kind = 'won') / nullif(avg(extract(epoch FROM v.left_at - v.entered_at) / 86400) FILTER (WHERE m.kind IN ('won', 'lost')), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3"
+QUERIES=$(cat <<'EOF'
+furthest|SELECT funnel.furthest(stage) FROM bench_visits|SELECT max(CASE m.kind WHEN 'won' THEN 2000 WHEN 'open' THEN 1000 ELSE 0 END + m.pos) FROM bench_visits v JOIN bench_map m USING (stage)|1.3
+conversion_rate|SELECT funnel.conversion_rate(stage, 'bench:qualified', 'bench:negotiation') FROM bench_visits|SELECT count(*) FILTER (WHERE m.kind = 'won' OR (m.kind = 'open' AND m.pos >= 4))::float8 / nullif(count(*) FILTER (WHERE m.kind = 'won' OR (m.kind = 'open' AND m.pos >= 2)), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3
+funnel(stage)|SELECT funnel.funnel(stage) FROM bench_visits|SELECT stage, count(*) FROM bench_visits GROUP BY stage|1.3
+funnel+report|SELECT r.* FROM (SELECT funnel.funnel(stage, amount) AS f FROM bench_visits) s, funnel.report(s.f) r|WITH c AS (SELECT stage, count(*) AS n, count(amount) AS na, sum(amount) AS a FROM bench_visits GROUP BY stage), x AS (SELECT m.stage, m.pos, m.kind, coalesce(c.n, 0) AS n, c.a, sum(c.n) FILTER (WHERE m.kind = 'won') OVER () AS won_n, sum(c.a) FILTER (WHERE m.kind = 'won') OVER () AS won_a FROM bench_map m LEFT JOIN c USING (stage)), r AS (SELECT stage, pos, kind, CASE WHEN kind = 'open' THEN sum(n) FILTER (WHERE kind = 'open') OVER (ORDER BY pos DESC) + coalesce(max(won_n) OVER (), 0) ELSE n END AS deals, CASE WHEN kind = 'open' THEN sum(a) FILTER (WHERE kind = 'open') OVER (ORDER BY pos DESC) + coalesce(max(won_a) OVER (), 0) ELSE a END AS amount FROM x) SELECT stage, deals, amount, deals::float8 / nullif(lag(deals) OVER (ORDER BY pos), 0), deals::float8 / nullif(first_value(deals) OVER (ORDER BY pos), 0), CASE WHEN kind = 'open' THEN deals - lead(deals) OVER (ORDER BY pos) END FROM r ORDER BY pos|1.3
+median_time_in_stage|SELECT funnel.median_time_in_stage(entered_at, left_at) FROM bench_visits|SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY left_at - entered_at) FROM bench_visits|2.0
+time_in_stage_percentile(0.9)|SELECT funnel.time_in_stage_percentile(entered_at, left_at, 0.9) FROM bench_visits|SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY left_at - entered_at) FROM bench_visits|2.0
+weighted_forecast(amount,stage)|SELECT funnel.weighted_forecast(amount, stage) FROM bench_visits|SELECT sum(v.amount * m.prob) FROM bench_visits v JOIN bench_map m USING (stage)|1.3
+weighted_forecast(amount,p)|SELECT funnel.weighted_forecast(amount, p) FROM bench_visits|SELECT sum(amount * p) FROM bench_visits|1.3
+win_rate|SELECT funnel.win_rate(stage) FROM bench_visits|SELECT count(*) FILTER (WHERE m.kind = 'won')::float8 / nullif(count(*) FILTER (WHERE m.kind IN ('won', 'lost')), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3
+sales_velocity|SELECT funnel.sales_velocity(stage, amount, entered_at, left_at) FROM bench_visits|SELECT count(*) * (count(*) FILTER (WHERE m.kind = 'won')::numeric / nullif(count(*) FILTER (WHERE m.kind IN ('won', 'lost')), 0)) * avg(v.amount) FILTER (WHERE m.kind = 'won') / nullif(avg(extract(epoch FROM v.left_at - v.entered_at) / 86400) FILTER (WHERE m.kind IN ('won', 'lost')), 0) FROM bench_visits v JOIN bench_map m USING (stage)|1.3
+EOF
 )
 
 echo
@@ -123,8 +124,7 @@ for ref in "count(stage)" "count(amount)" "count(left_at)" "sum(p)"; do
         rc = (fc == "-" || cc == "-" || cc == 0) ? "-" : sprintf("%.2f", fc / cc);
         printf "%-31s %6d %6d %6s %7.2f %7.2f %7s %6.2f\n", l, f0, f2, fc, f0 / c0, f2 / c2, rc, f0 / f2 }'
 done
-for q in "${QUERIES[@]}"; do
-    IFS='|' read -r label fq sq target <<<"$q"
+echo "$QUERIES" | while IFS='|' read -r label fq sq target; do
     r=$(time_query 0 "$fq"); f0=${r% *}; fcpu=${r#* }
     r=$(time_query 2 "$fq"); f2=${r% *}
     case $label in

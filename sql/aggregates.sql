@@ -186,7 +186,7 @@ SELECT r.stage, r.deals, r.drop_off, round(r.conversion_from_previous::numeric, 
 ----------------------------------------------------------------------
 CREATE TABLE maven (opportunity_id text, sales_agent text, product text, account text,
                     deal_stage text, engage_date date, close_date date, close_value numeric);
-\copy maven FROM 'test/data/maven_sales_pipeline.csv' (FORMAT csv, HEADER true)
+\copy maven FROM 'data/maven_crm/sales_pipeline.csv' (FORMAT csv, HEADER true)
 SELECT funnel.create_pipeline('maven', ARRAY['Prospecting','Engaging'], won => ARRAY['Won'], lost => ARRAY['Lost']);
 ALTER TABLE maven ADD COLUMN stage funnel.deal_stage;
 UPDATE maven SET stage = ('maven:' || deal_stage)::funnel.deal_stage;
