@@ -61,8 +61,19 @@ typedef struct AggCallCache
 	AggStageInfo slots[AGG_STAGE_SLOTS];
 } AggCallCache;
 
-extern AggCallCache *AggGetCallCache(FunctionCallInfo fcinfo);
+extern AggCallCache *AggNewCallCache(FunctionCallInfo fcinfo);
 extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
+
+/* The fn_extra cache of this call site (see agg_common.c) */
+static inline AggCallCache *
+AggGetCallCache(FunctionCallInfo fcinfo)
+{
+	AggCallCache *cache = (AggCallCache *) fcinfo->flinfo->fn_extra;
+
+	if (likely(cache != NULL))
+		return cache;
+	return AggNewCallCache(fcinfo);
+}
 
 /* Slot of a label in the per-call cache */
 static inline int
@@ -164,7 +175,7 @@ DecAddScaled(int128 *total, int *total_scale, int128 value, int scale)
  * call; everything else, NaN and infinities included, goes to
  * DecFromNumericSlow.
  */
-static inline int128
+static pg_attribute_always_inline int128
 DecFromNumeric(Datum num, int *scale, const char *what)
 {
 	const char *ptr = DatumGetPointer(num);

@@ -50,7 +50,7 @@ const int64 DecPow10[19] = {
 };
 
 /*
- * The fn_extra cache of this call site, created on first use.  It lives as
+ * Create the fn_extra cache of a call site (AggGetCallCache).  It lives as
  * long as the executor node (one execution of the query), so the stage
  * facts a query uses are read once per execution, as of its first row: a
  * concurrent set_probability() or add_stage() is seen by the next query,
@@ -59,17 +59,13 @@ const int64 DecPow10[19] = {
  * values, never pointers into the pipeline cache.
  */
 AggCallCache *
-AggGetCallCache(FunctionCallInfo fcinfo)
+AggNewCallCache(FunctionCallInfo fcinfo)
 {
-	AggCallCache *cache = (AggCallCache *) fcinfo->flinfo->fn_extra;
+	AggCallCache *cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+												 sizeof(AggCallCache));
 
-	if (unlikely(cache == NULL))
-	{
-		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-									   sizeof(AggCallCache));
-		cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
-		fcinfo->flinfo->fn_extra = cache;
-	}
+	cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
+	fcinfo->flinfo->fn_extra = cache;
 	return cache;
 }
 
