@@ -57,43 +57,54 @@ fi
 TICK=$(getconf CLK_TCK)
 CPU_OK=$($PSQL -At -c "SELECT 1 FROM pg_read_file('/proc/self/stat')" 2>/dev/null || true)
 
-# time_query WORKERS SQL [REPS] -> "WALL CPU": best wall-clock ms of REPS
-# runs (psql \timing) and, for serial runs, the best CPU time of the backend
-# in ms (from /proc/self/stat, immune to other load on the machine; - if
-# unavailable or parallel)
-time_query()
+# time_set WORKERS SQL1 [SQL2 [SQL3]] -> "W1 C1 W2 C2 W3 C3": for each
+# statement, the best wall-clock ms of REPS runs (psql \timing) and, for
+# serial runs, the best CPU time of the backend in ms (from /proc/self/stat:
+# immune to other load on the machine; - when unavailable or parallel).  The
+# statements run interleaved in one session (1 2 3 1 2 3 ...), so a burst of
+# load on this shared machine hits all of them alike.
+time_set()
 {
-    local workers=$1 sql=$2 reps=${3:-$REPS} script out
+    workers=$1
+    shift
     script="SET max_parallel_workers_per_gather = $workers;
 SET search_path = public, funnel;
 SET work_mem = '1GB';
 SET jit = off;
 \\o /dev/null"
-    for _ in $(seq "$reps"); do
-        if [ "$workers" = 0 ] && [ -n "$CPU_OK" ]; then
-            script="$script
+    for _ in $(seq "$REPS"); do
+        i=0
+        for sql in "$@"; do
+            i=$((i + 1))
+            if [ "$workers" = 0 ] && [ -n "$CPU_OK" ]; then
+                script="$script
 SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint AS cpu0 FROM pg_read_file('/proc/self/stat') s \\gset
+\\echo T$i
 \\timing on
 $sql;
 \\timing off
 SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint - :cpu0 AS cpu1 FROM pg_read_file('/proc/self/stat') s \\gset
-\\echo CPU :cpu1"
-        else
-            script="$script
+\\echo CPU$i :cpu1"
+            else
+                script="$script
+\\echo T$i
 \\timing on
 $sql;
 \\timing off"
-        fi
+            fi
+        done
     done
-    out=$(echo "$script" | $PSQL 2>&1) || { echo "query failed: $sql" >&2; echo "$out" >&2; exit 1; }
-    echo "$out" | awk -v tick="$TICK" '
-        /^Time:/ { t = $2 + 0; if (best == "" || t < best) best = t }
-        /^CPU / { c = $2 * 1000 / tick; if (cpu == "" || c < cpu) cpu = c }
-        END { printf "%.0f %s", best, (cpu == "" ? "-" : sprintf("%.0f", cpu)) }'
+    out=$(printf "%s\n" "$script" | $PSQL 2>&1) || { echo "query failed: $*" >&2; echo "$out" >&2; exit 1; }
+    printf "%s\n" "$out" | awk -v tick="$TICK" -v n=$# '
+        /^T[0-9]+$/ { cur = substr($1, 2) + 0 }
+        /^Time:/ { t = $2 + 0; if (!(cur in best) || t < best[cur]) best[cur] = t }
+        /^CPU[0-9]+ / { k = substr($1, 4) + 0; c = $2 * 1000 / tick; if (!(k in cpu) || c < cpu[k]) cpu[k] = c }
+        END { for (k = 1; k <= n; k++) printf "%.0f %s ", best[k], ((k in cpu) ? sprintf("%.0f", cpu[k]) : "-") }'
 }
 
-r=$(time_query 0 "SELECT count(*) FROM bench_visits"); COUNT0=${r% *}; COUNTCPU=${r#* }
-r=$(time_query 2 "SELECT count(*) FROM bench_visits"); COUNT2=${r% *}
+CNT="SELECT count(*) FROM bench_visits"
+set -- $(time_set 0 "$CNT"); COUNT0=$1; COUNTCPU=$2
+set -- $(time_set 2 "$CNT"); COUNT2=$1
 
 # label | funnel query | plain-SQL equivalent | target vs count(*)
 QUERIES=$(cat <<'EOF'
@@ -112,29 +123,24 @@ EOF
 
 echo
 echo "== best of $REPS runs, ms.  w0: no parallel workers, w2: 2 workers; cpu: backend CPU time (w0)"
-echo "   /cnt: aggregate / count(*) with the same workers; w0/w2: parallel speed-up; sql/agg: plain SQL / aggregate"
+echo "   Each row runs count(*), the aggregate and its plain-SQL equivalent interleaved in one session;"
+echo "   /cnt: aggregate / that row's count(*) with the same workers; w0/w2: parallel speed-up;"
+echo "   sql/agg: plain SQL / aggregate.  Targets are checked on wall-clock; cpu/cnt is the load-free ratio."
 printf "%-31s %6s %6s %6s %7s %7s %7s %6s %6s %6s %6s %6s  %s\n" "query" "w0" "w2" "cpu" "/cnt w0" "/cnt w2" "cpu/cnt" "w0/w2" "sql w0" "sql w2" "sql/w0" "sql/w2" "target"
 printf "%-31s %6s %6s %6s %7s %7s %7s %6s\n" "count(*)" "$COUNT0" "$COUNT2" "$COUNTCPU" "1.00" "1.00" "1.00" "$(awk -v a=$COUNT0 -v b=$COUNT2 'BEGIN{printf "%.2f", a/b}')"
 # reference points: built-in aggregates that read the same columns (the
 # floor any aggregate with arguments pays: deforming them, one call per row)
 for ref in "count(stage)" "count(amount)" "count(left_at)" "sum(p)"; do
-    r=$(time_query 0 "SELECT $ref FROM bench_visits"); f0=${r% *}; fcpu=${r#* }
-    r=$(time_query 2 "SELECT $ref FROM bench_visits"); f2=${r% *}
-    awk -v l="[built-in] $ref" -v f0=$f0 -v f2=$f2 -v c0=$COUNT0 -v c2=$COUNT2 -v fc=$fcpu -v cc=$COUNTCPU 'BEGIN {
+    set -- $(time_set 0 "$CNT" "SELECT $ref FROM bench_visits"); c0=$1 cc=$2 f0=$3 fcpu=$4
+    set -- $(time_set 2 "$CNT" "SELECT $ref FROM bench_visits"); c2=$1 f2=$3
+    awk -v l="[built-in] $ref" -v f0=$f0 -v f2=$f2 -v c0=$c0 -v c2=$c2 -v fc=$fcpu -v cc=$cc 'BEGIN {
         rc = (fc == "-" || cc == "-" || cc == 0) ? "-" : sprintf("%.2f", fc / cc);
         printf "%-31s %6d %6d %6s %7.2f %7.2f %7s %6.2f\n", l, f0, f2, fc, f0 / c0, f2 / c2, rc, f0 / f2 }'
 done
-echo "$QUERIES" | while IFS='|' read -r label fq sq target; do
-    r=$(time_query 0 "$fq"); f0=${r% *}; fcpu=${r#* }
-    r=$(time_query 2 "$fq"); f2=${r% *}
-    case $label in
-        median*|time_in*)
-            # percentile_cont is not parallel: one run per setting is enough
-            r=$(time_query 0 "$sq" 1); s0=${r% *}; r=$(time_query 2 "$sq" 1); s2=${r% *} ;;
-        *)
-            r=$(time_query 0 "$sq"); s0=${r% *}; r=$(time_query 2 "$sq"); s2=${r% *} ;;
-    esac
-    awk -v l="$label" -v f0=$f0 -v f2=$f2 -v c0=$COUNT0 -v c2=$COUNT2 -v fc=$fcpu -v cc=$COUNTCPU -v s0=$s0 -v s2=$s2 -v t=$target 'BEGIN {
+printf "%s\n" "$QUERIES" | while IFS='|' read -r label fq sq target; do
+    set -- $(time_set 0 "$CNT" "$fq" "$sq"); c0=$1 cc=$2 f0=$3 fcpu=$4 s0=$5
+    set -- $(time_set 2 "$CNT" "$fq" "$sq"); c2=$1 f2=$3 s2=$5
+    awk -v l="$label" -v f0=$f0 -v f2=$f2 -v c0=$c0 -v c2=$c2 -v fc=$fcpu -v cc=$cc -v s0=$s0 -v s2=$s2 -v t=$target 'BEGIN {
         r0 = f0 / c0; r2 = f2 / c2; sp = f0 / f2;
         rc = (fc == "-" || cc == "-" || cc == 0) ? "-" : sprintf("%.2f", fc / cc);
         ok = (r0 <= t && r2 <= t) ? "ok" : "MISSED";
@@ -144,5 +150,4 @@ echo "$QUERIES" | while IFS='|' read -r label fq sq target; do
         printf "%-31s %6d %6d %6s %7.2f %7.2f %7s %6.2f %6d %6d %6.2f %6.2f  <=%.1fx: %s\n", l, f0, f2, fc, r0, r2, rc, sp, s0, s2, s0 / f0, s2 / f2, t, ok
     }'
 done
-echo
 [ -n "${BENCH_KEEP:-}" ] || $PSQL -d postgres -c "DROP DATABASE $DB" >/dev/null
