@@ -246,6 +246,30 @@ SELECT funnel.weighted_forecast(1, p) FROM (VALUES (-0.1::numeric)) v(p);
 SELECT funnel.weighted_forecast(a, 1) FROM (VALUES (1e30::numeric), (1e30)) v(a);
 SELECT funnel.weighted_forecast(a, 1) FROM (VALUES (1e-40::numeric)) v(a);
 
+-- numeric decoding fuzz: scales 0..10, 1 to 26 significant digits (both
+-- the inline and the general decoding path), signs mixed, zeros
+SELECT setseed(0.3);
+CREATE TABLE agg_fuzz AS
+SELECT i, ('b2b:' || (SELECT name FROM agg_stage_map WHERE pos = 1 + (i % 6)))::funnel.deal_stage AS stage,
+       CASE WHEN i % 50 = 0 THEN 0::numeric
+            ELSE round(((random() - 0.3) * 10 ^ (random() * 16 - 4))::numeric, (random() * 10)::int)
+                 * CASE WHEN i % 7 = 0 THEN 10000::numeric ELSE 1::numeric END END AS amount,
+       round(random()::numeric, (random() * 6)::int) AS p
+  FROM generate_series(1, 30000) i;
+SELECT count(DISTINCT scale(amount)) AS scales, max(length(abs(amount)::text)) > 20 AS has_long_values,
+       count(*) FILTER (WHERE amount < 0) > 0 AS has_negative FROM agg_fuzz;
+SELECT funnel.weighted_forecast(amount, p)::text = sum(amount * p)::text AS forecast_numeric_same,
+       funnel.weighted_forecast(amount, stage)::text = sum(amount * funnel.probability(stage)::numeric)::text AS forecast_stage_same
+  FROM agg_fuzz;
+SELECT count(*) AS stages,
+       count(*) FILTER (WHERE r.amount = e.amount AND r.deals = e.deals) AS equal
+  FROM funnel.report((SELECT funnel.funnel(stage, amount) FROM agg_fuzz)) r
+  JOIN (SELECT m.pos, count(*) AS deals, sum(f.amount) AS amount
+          FROM agg_stage_map m JOIN agg_fuzz f
+            ON CASE WHEN m.kind = 'open' THEN pg_temp.reached_sql(funnel.position(f.stage), m.pos)
+                    ELSE funnel.position(f.stage) = m.pos END
+         GROUP BY m.pos) e ON e.pos = funnel.position(r.stage);
+
 ----------------------------------------------------------------------
 -- time in stage: exact percentile_cont, edge cases
 ----------------------------------------------------------------------
@@ -372,5 +396,5 @@ DROP DATABASE funnel_agg_other;
 
 DROP TABLE agg_stage_map, agg_hist, agg_deals, agg_reached, agg_report, agg_report_expected,
            pd_stages, pd_changes, pd_history, pd_reached, maven, agg_fc, agg_visits,
-           agg_random_visits, agg_skewed_visits, agg_states, agg_states_back;
+           agg_random_visits, agg_skewed_visits, agg_states, agg_states_back, agg_fuzz;
 DROP EXTENSION funnel CASCADE;
