@@ -12,6 +12,7 @@ OBJS = \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_summary.o \
+	src/funnel_summary_io.o \
 	src/agg_time.o \
 	src/agg_forecast.o
 
@@ -67,4 +68,5 @@ results:
 
 # aggregates (issue 4): PGXS tracks no header dependencies
 $(OBJS): src/funnel.h
-src/agg_common.o src/agg_stage.o src/agg_summary.o src/agg_time.o src/agg_forecast.o: src/agg.h
+src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o: src/agg.h
+src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
