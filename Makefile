@@ -8,13 +8,16 @@ OBJS = \
 	src/funnel.o \
 	src/pipeline_cache.o \
 	src/deal_stage_io.o \
-	src/deal_stage_ops.o
+	src/deal_stage_ops.o \
+	src/track_cache.o \
+	src/track_history.o \
+	src/track_trigger.o
 
 DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage
+REGRESS = pipeline deal_stage track
 REGRESS_OPTS = --dbname=funnel_regress
 
 EXTRA_CLEAN = results regression.diffs regression.out
