@@ -1,0 +1,163 @@
+#!/bin/sh
+# bench/track_bench.sh: what stage tracking costs, measured side by side.
+#
+#   (a)  pgbench -M prepared, 2 clients: random single-deal stage moves on
+#        100k deals in an untracked table (the floor)
+#   (b)  the same moves on a table tracked by funnel.track(rule => 'any')
+#   (c)  the same with a hand-written PL/pgSQL trigger that closes the open
+#        visit and inserts the next, on a history table laid out the usual
+#        way (partial unique index on the open visit)
+#   (c2) the same PL/pgSQL trigger on funnel's history layout (no partial
+#        index, fillfactor 80), to separate layout from implementation
+#   COPY of 1M deals into an empty untracked vs tracked table.
+#
+# Runs in the cluster given by PG* variables, or in a throw-away cluster
+# (pg_virtualenv) when PGPORT is not set.  Needs the extension installed.
+# BENCH_SECONDS (default 15) per pgbench run, BENCH_ROUNDS (default 2)
+# rounds of a, b, c, c2 in turn; BENCH_COPY_ROWS (default 1000000).
+set -eu
+if [ -z "${PGPORT:-}" ]; then
+    exec pg_virtualenv -v "${PG_MAJOR:-15}" -o 'max_locks_per_transaction=256' "$0" "$@"
+fi
+SECONDS_PER_RUN=${BENCH_SECONDS:-15}
+ROUNDS=${BENCH_ROUNDS:-2}
+COPY_ROWS=${BENCH_COPY_ROWS:-1000000}
+DEALS=100000
+DB=funnel_bench
+export PGOPTIONS='-c search_path=public,funnel'
+WORK=$(mktemp -d /tmp/funnel-bench.XXXXXX)
+chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+P="psql -X -q -v ON_ERROR_STOP=1 -d $DB"
+
+$P <<SQL
+CREATE EXTENSION funnel;
+SET search_path = public, funnel;
+SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation'],
+                              ARRAY[0.10, 0.25, 0.50, 0.75]);
+CREATE TABLE deals_a (id bigint PRIMARY KEY, owner text, amount numeric(12,2),
+                      close_date date, stage funnel.deal_stage NOT NULL);
+CREATE TABLE deals_b (LIKE deals_a INCLUDING ALL);
+CREATE TABLE deals_c (LIKE deals_a INCLUDING ALL);
+CREATE TABLE deals_c2 (LIKE deals_a INCLUDING ALL);
+INSERT INTO deals_a SELECT g, 'owner' || g % 50, g % 1000, NULL,
+       (ARRAY['b2b:lead','b2b:qualified','b2b:proposal','b2b:negotiation'])[1 + g % 4]::funnel.deal_stage
+  FROM generate_series(1, $DEALS) g;
+INSERT INTO deals_b SELECT * FROM deals_a;
+INSERT INTO deals_c SELECT * FROM deals_a;
+INSERT INTO deals_c2 SELECT * FROM deals_a;
+
+-- (b) funnel
+SELECT funnel.track('deals_b', 'b2b', rule => 'any');
+
+-- (c) hand-written PL/pgSQL, usual layout
+CREATE TABLE deals_c_history (deal_id bigint NOT NULL, stage funnel.deal_stage NOT NULL,
+    entered_at timestamptz NOT NULL, left_at timestamptz, entered_by name NOT NULL DEFAULT current_user);
+CREATE INDEX ON deals_c_history (deal_id, entered_at);
+CREATE INDEX ON deals_c_history (stage, entered_at);
+CREATE UNIQUE INDEX ON deals_c_history (deal_id) WHERE left_at IS NULL;
+INSERT INTO deals_c_history (deal_id, stage, entered_at) SELECT id, stage, now() FROM deals_c;
+
+-- (c2) the same trigger on funnel's layout
+CREATE TABLE deals_c2_history (LIKE deals_c_history INCLUDING DEFAULTS) WITH (fillfactor = 80);
+CREATE INDEX ON deals_c2_history (deal_id, entered_at);
+CREATE INDEX ON deals_c2_history (stage, entered_at);
+INSERT INTO deals_c2_history SELECT * FROM deals_c_history;
+
+CREATE FUNCTION plpgsql_track_c() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    UPDATE deals_c_history SET left_at = greatest(now(), entered_at)
+     WHERE deal_id = NEW.id AND left_at IS NULL;
+    INSERT INTO deals_c_history (deal_id, stage, entered_at) VALUES (NEW.id, NEW.stage, now());
+    RETURN NULL;
+END
+\$\$;
+CREATE FUNCTION plpgsql_track_c2() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    UPDATE deals_c2_history SET left_at = greatest(now(), entered_at)
+     WHERE deal_id = NEW.id AND left_at IS NULL;
+    INSERT INTO deals_c2_history (deal_id, stage, entered_at) VALUES (NEW.id, NEW.stage, now());
+    RETURN NULL;
+END
+\$\$;
+CREATE TRIGGER track AFTER UPDATE ON deals_c FOR EACH ROW
+    WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION plpgsql_track_c();
+CREATE TRIGGER track AFTER UPDATE ON deals_c2 FOR EACH ROW
+    WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION plpgsql_track_c2();
+VACUUM ANALYZE;
+SQL
+
+# one pgbench script per target stage, picked at random per transaction
+for t in a b c c2; do
+    for s in lead qualified proposal negotiation won lost; do
+        # E'b2b\072stage': pgbench would take a colon in a literal for a variable
+        printf '\\set id random(1, %s)\nUPDATE deals_%s SET stage = E'\''b2b\\072%s'\'' WHERE id = :id;\n' \
+            "$DEALS" "$t" "$s" > "$WORK/move_${t}_$s.sql"
+    done
+done
+
+tps()
+{
+    args=""
+    for s in lead qualified proposal negotiation won lost; do
+        args="$args -f $WORK/move_$1_$s.sql"
+    done
+    $P -c "VACUUM deals_$1" -c "CHECKPOINT"
+    pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" $args "$DB" 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+sum_a=0; sum_b=0; sum_c=0; sum_c2=0
+r=1
+while [ $r -le "$ROUNDS" ]; do
+    a=$(tps a); b=$(tps b); c=$(tps c); c2=$(tps c2)
+    echo "round $r: (a) $a  (b) $b  (c) $c  (c2) $c2 tps"
+    sum_a=$(echo "$sum_a + $a" | bc -l); sum_b=$(echo "$sum_b + $b" | bc -l)
+    sum_c=$(echo "$sum_c + $c" | bc -l); sum_c2=$(echo "$sum_c2 + $c2" | bc -l)
+    r=$((r + 1))
+done
+
+$P -At <<SQL
+SELECT 'history check (b): ' || count(*) || ' problems' FROM funnel.check_history('deals_b');
+SELECT 'HOT share of visit closes (b): ' || round(100.0 * n_tup_hot_upd / greatest(n_tup_upd, 1)) || '%'
+  FROM pg_stat_user_tables WHERE relname = 'deals_b_stage_history';
+SQL
+
+# COPY of COPY_ROWS new deals: untracked vs tracked (same table definition)
+$P -c "\\copy (SELECT g, 'owner' || g % 50, g % 1000, NULL, (ARRAY['b2b:lead','b2b:qualified','b2b:proposal','b2b:negotiation','b2b:won','b2b:lost'])[1 + g % 6] FROM generate_series(1, $COPY_ROWS) g) TO '$WORK/deals.csv' WITH (FORMAT csv)"
+
+copy_ms()
+{
+    # $1 table, $2 1 to track it
+    $P -c "DROP TABLE IF EXISTS $1, $1_stage_history" \
+       -c "CREATE TABLE $1 (LIKE deals_a INCLUDING ALL)"
+    if [ "$2" = 1 ]; then
+        $P -c "SELECT funnel.track('$1', 'b2b', rule => 'any')" >/dev/null
+    fi
+    $P -c "CHECKPOINT"
+    start=$(date +%s%N)
+    $P -c "\\copy $1 FROM '$WORK/deals.csv' WITH (FORMAT csv)"
+    end=$(date +%s%N)
+    echo $(( (end - start) / 1000000 ))
+}
+
+cu1=$(copy_ms copy_untracked 0); ct1=$(copy_ms copy_tracked 1)
+cu2=$(copy_ms copy_untracked 0); ct2=$(copy_ms copy_tracked 1)
+$P -At -c "SELECT 'history rows after COPY: ' || count(*) FROM copy_tracked_stage_history"
+
+echo
+echo "funnel tracking benchmark ($(nproc) cores, ${SECONDS_PER_RUN}s x $ROUNDS rounds per variant, $DEALS deals)"
+awk -v a="$sum_a" -v b="$sum_b" -v c="$sum_c" -v c2="$sum_c2" -v n="$ROUNDS" \
+    -v cu1="$cu1" -v cu2="$cu2" -v ct1="$ct1" -v ct2="$ct2" -v rows="$COPY_ROWS" 'BEGIN {
+    a /= n; b /= n; c /= n; c2 /= n;
+    printf "  (a)  untracked UPDATE            %9.0f tps\n", a;
+    printf "  (b)  funnel.track (C)            %9.0f tps   (b)/(a) = %.2f  (target >= 0.75)\n", b, b / a;
+    printf "  (c)  PL/pgSQL, usual layout      %9.0f tps   (b)/(c) = %.2f  (target >= 1.20)\n", c, b / c;
+    printf "  (c2) PL/pgSQL, funnel layout     %9.0f tps   (b)/(c2) = %.2f\n", c2, b / c2;
+    cu = (cu1 + cu2) / 2; ct = (ct1 + ct2) / 2;
+    printf "  COPY %d deals untracked       %9.0f ms  (%d, %d)\n", rows, cu, cu1, cu2;
+    printf "  COPY %d deals tracked         %9.0f ms  (%d, %d)   tracked/untracked = %.2f  (target <= 1.60)\n", rows, ct, ct1, ct2, ct / cu;
+}'
+[ -n "${BENCH_KEEP:-}" ] || psql -X -q -d postgres -c "DROP DATABASE $DB"
