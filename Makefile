@@ -17,8 +17,7 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage track
-REGRESS_OPTS = --dbname=funnel_regress
+REGRESS = pipeline deal_stage cache track
 
 EXTRA_CLEAN = results regression.diffs regression.out
 

@@ -23,9 +23,11 @@ CREATE TABLE funnel.pipeline (
 COMMENT ON TABLE funnel.pipeline IS
   'funnel: one row per pipeline (see funnel.create_pipeline)';
 
+-- No foreign keys between config tables: they exist (with the extension)
+-- before pg_restore loads their data, and pg_restore -j loads them in
+-- parallel, in no order.  The API functions keep them consistent.
 CREATE TABLE funnel.pipeline_stage (
-    pipeline    text NOT NULL REFERENCES funnel.pipeline (name)
-                    ON UPDATE CASCADE ON DELETE CASCADE,
+    pipeline    text NOT NULL,
     stage       text NOT NULL,
     probability double precision NOT NULL
                     CHECK (probability >= 0 AND probability <= 1),
@@ -49,6 +51,8 @@ COMMENT ON FUNCTION funnel.catalog_changed() IS
 CREATE TRIGGER pipeline_stage_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.pipeline_stage
     FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+COMMENT ON TRIGGER pipeline_stage_changed ON funnel.pipeline_stage IS
+  'tells every backend''s pipeline cache that stage attributes changed';
 
 --------------------------------------------------------------------------
 -- The type funnel.deal_stage
@@ -119,6 +123,16 @@ CREATE CAST (funnel.deal_stage AS funnel.deal_stage)
     AS IMPLICIT;
 COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
   'applies the pipeline binding of funnel.deal_stage(pipeline) columns';
+
+-- Assignment casts from text, so that apps binding parameters as text or
+-- varchar (JDBC setString) and INSERT ... SELECT of text columns work; they go
+-- through the input function, then the column's pipeline binding applies.
+CREATE CAST (text AS funnel.deal_stage) WITH INOUT AS ASSIGNMENT;
+COMMENT ON CAST (text AS funnel.deal_stage) IS
+  'reads the text form ''pipeline:stage'' (or a bare stage name) on assignment';
+CREATE CAST (varchar AS funnel.deal_stage) WITH INOUT AS ASSIGNMENT;
+COMMENT ON CAST (varchar AS funnel.deal_stage) IS
+  'reads the text form ''pipeline:stage'' (or a bare stage name) on assignment';
 
 -- comparison
 
@@ -223,6 +237,10 @@ CREATE OPERATOR CLASS funnel.deal_stage_hash_ops
         FUNCTION 2 funnel.deal_stage_hash_extended(funnel.deal_stage, bigint);
 COMMENT ON OPERATOR CLASS funnel.deal_stage_hash_ops USING hash IS
   'hashing of deal stages (for hash joins, hash aggregates and hash indexes)';
+COMMENT ON OPERATOR FAMILY funnel.deal_stage_ops USING btree IS
+  'funnel order of deal stages';
+COMMENT ON OPERATOR FAMILY funnel.deal_stage_hash_ops USING hash IS
+  'hashing of deal stages';
 
 CREATE AGGREGATE funnel.min(funnel.deal_stage) (
     SFUNC = funnel.deal_stage_smaller,
@@ -698,7 +716,12 @@ BEGIN
          WHERE a.atttypid IN (stage_type, 'funnel.deal_stage[]'::regtype)
            AND a.attnum > 0 AND NOT a.attisdropped
            AND c.relkind IN ('r', 'p', 'm')
+           -- other sessions' temporary tables cannot be read (and end with them)
+           AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema())
     LOOP
+        -- block writers until this transaction ends, so that no row of the
+        -- pipeline can be committed after the check
+        EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
         IF col.scalar THEN
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(funnel.>=) $1 AND %I OPERATOR(funnel.<=) $2)',
                            col.rel, col.attname, col.attname)
@@ -717,11 +740,12 @@ BEGIN
     END LOOP;
 
     EXECUTE format('DROP TYPE %s', ptype);
-    DELETE FROM funnel.pipeline p WHERE p.name = pipeline;
+    DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = drop_pipeline.pipeline;
+    DELETE FROM funnel.pipeline p WHERE p.name = drop_pipeline.pipeline;
 END
 $$;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
-  'drops a pipeline; refused while a column is bound to it or holds any of its stages';
+  'drops a pipeline; refused while a column is bound to it or holds any of its stages (tables with deal_stage columns are locked in SHARE mode while checked)';
 
 REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
@@ -748,6 +772,7 @@ COMMENT ON VIEW funnel.stages IS
   'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired';
 GRANT SELECT ON funnel.stages TO PUBLIC;
 GRANT SELECT ON funnel.pipeline, funnel.pipeline_stage TO PUBLIC;
+GRANT USAGE ON SCHEMA funnel TO PUBLIC;
 GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;
 
 --------------------------------------------------------------------------
@@ -760,10 +785,12 @@ GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;
 -- transaction.  See doc/tracking.md.
 --------------------------------------------------------------------------
 
+-- Like the pipeline tables, these have no foreign keys (pg_restore -j loads
+-- config tables in no order); the API functions validate what they write and
+-- the trigger below follows stage renames and dropped pipelines.
 CREATE TABLE funnel.tracked_table (
     deals             regclass PRIMARY KEY,
-    pipeline          text NOT NULL REFERENCES funnel.pipeline (name)
-                          ON UPDATE CASCADE,
+    pipeline          text NOT NULL,
     stage_column      name NOT NULL,
     changed_at_column name,
     rule              text NOT NULL CHECK (rule IN ('forward', 'sequential', 'any')),
@@ -777,11 +804,7 @@ CREATE TABLE funnel.allowed_transition (
     pipeline    text NOT NULL,
     from_stage  text NOT NULL,
     to_stage    text NOT NULL,
-    PRIMARY KEY (pipeline, from_stage, to_stage),
-    FOREIGN KEY (pipeline, from_stage) REFERENCES funnel.pipeline_stage (pipeline, stage)
-        ON UPDATE CASCADE ON DELETE CASCADE,
-    FOREIGN KEY (pipeline, to_stage) REFERENCES funnel.pipeline_stage (pipeline, stage)
-        ON UPDATE CASCADE ON DELETE CASCADE
+    PRIMARY KEY (pipeline, from_stage, to_stage)
 );
 COMMENT ON TABLE funnel.allowed_transition IS
   'funnel: extra stage moves allowed in a pipeline on top of the rule of each tracked table (see funnel.allow_transition)';
@@ -790,9 +813,7 @@ CREATE TABLE funnel.required_field (
     pipeline    text NOT NULL,
     stage       text NOT NULL,
     fields      name[] NOT NULL,
-    PRIMARY KEY (pipeline, stage),
-    FOREIGN KEY (pipeline, stage) REFERENCES funnel.pipeline_stage (pipeline, stage)
-        ON UPDATE CASCADE ON DELETE CASCADE
+    PRIMARY KEY (pipeline, stage)
 );
 COMMENT ON TABLE funnel.required_field IS
   'funnel: columns that must be non-null when a deal enters a stage or skips past it (see funnel.require_fields)';
@@ -810,6 +831,43 @@ CREATE TRIGGER allowed_transition_changed
 CREATE TRIGGER required_field_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.required_field
     FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+COMMENT ON TRIGGER tracked_table_changed ON funnel.tracked_table IS
+  'tells every backend''s tracking cache that a tracked table was added or removed';
+COMMENT ON TRIGGER allowed_transition_changed ON funnel.allowed_transition IS
+  'tells every backend''s tracking cache that an allow-list changed';
+COMMENT ON TRIGGER required_field_changed ON funnel.required_field IS
+  'tells every backend''s tracking cache that required fields changed';
+
+CREATE FUNCTION funnel._track_stage_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.stage <> NEW.stage OR OLD.pipeline <> NEW.pipeline THEN
+            UPDATE funnel.allowed_transition t SET pipeline = NEW.pipeline, from_stage = NEW.stage
+             WHERE t.pipeline = OLD.pipeline AND t.from_stage = OLD.stage;
+            UPDATE funnel.allowed_transition t SET pipeline = NEW.pipeline, to_stage = NEW.stage
+             WHERE t.pipeline = OLD.pipeline AND t.to_stage = OLD.stage;
+            UPDATE funnel.required_field r SET pipeline = NEW.pipeline, stage = NEW.stage
+             WHERE r.pipeline = OLD.pipeline AND r.stage = OLD.stage;
+        END IF;
+    ELSE
+        DELETE FROM funnel.allowed_transition t
+         WHERE t.pipeline = OLD.pipeline AND OLD.stage IN (t.from_stage, t.to_stage);
+        DELETE FROM funnel.required_field r
+         WHERE r.pipeline = OLD.pipeline AND r.stage = OLD.stage;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION funnel._track_stage_changed() IS
+  'funnel internal: keeps allow-lists and required fields in step with renamed stages and dropped pipelines';
+CREATE TRIGGER track_stage_changed
+    AFTER UPDATE OR DELETE ON funnel.pipeline_stage
+    FOR EACH ROW EXECUTE FUNCTION funnel._track_stage_changed();
+COMMENT ON TRIGGER track_stage_changed ON funnel.pipeline_stage IS
+  'renames or removes the stage in funnel.allowed_transition and funnel.required_field';
 
 GRANT SELECT ON funnel.tracked_table, funnel.allowed_transition, funnel.required_field TO PUBLIC;
 

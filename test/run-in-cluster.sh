@@ -1,51 +1,48 @@
 #!/bin/sh
 # test/run-in-cluster.sh: the body of test/run-tests.sh, run by pg_virtualenv
 # with PGHOST, PGPORT, PGUSER and PGPASSWORD set for a fresh cluster.
+# Counts individual tests: pg_regress files, pgTAP assertions, shell scripts.
 set -u
 cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 passed=0
 failed=0
 failures=""
 
-record()
-{
-    if [ "$1" -eq 0 ]; then
-        passed=$((passed + 1))
-        echo "ok: $2"
-    else
-        failed=$((failed + 1))
-        failures="$failures $2"
-        echo "FAILED: $2"
-    fi
-}
+add() { passed=$((passed + $1)); failed=$((failed + $2)); [ "$2" -eq 0 ] || failures="$failures $3"; }
 
-# pg_regress
-make -s installcheck PG_CONFIG="${PG_CONFIG:-pg_config}"
+# pg_regress: one test per file in REGRESS
+make -s installcheck PG_CONFIG="${PG_CONFIG:-pg_config}" >"$log" 2>&1
 status=$?
-if [ $status -ne 0 ] && [ -f regression.diffs ]; then
-    cat regression.diffs
-fi
-record $status "pg_regress"
+cat "$log"
+[ $status -ne 0 ] && [ -f regression.diffs ] && cat regression.diffs
+ok=$(grep -cE '^(ok|test) .* \.\.\. ok|^ok [0-9]+ ' "$log")
+bad=$(grep -cE '\.\.\. FAILED|^not ok ' "$log")
+[ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+add "$ok" "$bad" "pg_regress"
 
-# pgTAP
+# pgTAP: one test per assertion
 psql -X -q -d postgres -c 'DROP DATABASE IF EXISTS funnel_tap' -c 'CREATE DATABASE funnel_tap' >/dev/null
 psql -X -q -d funnel_tap -c 'CREATE EXTENSION pgtap' >/dev/null
 if ls test/pgtap/*.sql >/dev/null 2>&1; then
-    pg_prove -d funnel_tap --failures test/pgtap/*.sql
-    record $? "pgTAP (pg_prove)"
+    pg_prove -d funnel_tap --failures test/pgtap/*.sql >"$log" 2>&1
+    status=$?
+    cat "$log"
+    total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
+    bad=$(sed -n 's/.*Failed: \([0-9]*\)).*/\1/p' "$log" | awk '{ s += $1 } END { print s + 0 }')
+    [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+    add $(( ${total:-0} - bad )) "$bad" "pgTAP"
 fi
 
-# shell tests
+# shell tests: one test per script
 for t in test/shell/*.sh; do
     [ -e "$t" ] || continue
     echo "--- $t"
-    sh "$t"
-    record $? "$t"
+    if sh "$t"; then add 1 0 ""; else add 0 1 "$t"; fi
 done
 
 echo
-if [ $failed -ne 0 ]; then
-    echo "failed:$failures"
-fi
-echo "funnel test suites: $passed passed, $failed failed"
+[ $failed -ne 0 ] && echo "failed in:$failures"
+echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
