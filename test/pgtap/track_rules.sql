@@ -1,6 +1,6 @@
 -- test/pgtap/track_rules.sql: the transition rules of funnel.track(), move by move
 BEGIN;
-SELECT plan(130);
+SELECT plan(131);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -157,7 +157,11 @@ SELECT is((SELECT entered_at - now() FROM deals_any_stage_history WHERE deal_id 
           interval '2 hours', 'changed_at is the time of the move');
 
 -- the cache follows stage renames and new stages
+SELECT funnel.allow_transition('b2b', 'proposal', 'lead');
 SELECT funnel.rename_stage('b2b', 'proposal', 'offer');
+SELECT is((SELECT string_agg(from_stage || '>' || to_stage, ',' ORDER BY 1) FROM funnel.allowed_transition),
+          'lost>qualified,offer>lead', 'rename_stage renames the stage in the allow-list');
+SELECT funnel.disallow_transition('b2b', 'offer', 'lead');
 SELECT throws_ok($$UPDATE deals_forward SET stage = 'lead' WHERE id = 1000$$, '23514',
                  'invalid stage transition from "offer" to "lead" in pipeline "b2b"', 'renamed stage in messages');
 

@@ -1,6 +1,6 @@
 #!/bin/sh
 # test/shell/track_dump.sh: pg_dump / pg_restore of a database with a tracked
-# table in a schema that sorts before funnel (crm), plain and directory format.  pg_dump creates triggers
+# table in a schema that sorts before funnel (crm), plain and pg_restore -j 4.  pg_dump creates triggers
 # in post-data, after the data, so restoring the deals does not fire funnel's
 # triggers: the history must come back exactly once, the
 # configuration (tracked table, allow-list, required fields) must come back,
@@ -57,12 +57,10 @@ $P -d ${DB}_plain -f "$WORK/plain.sql" >/dev/null 2>"$WORK/plain.err" || { cat "
 [ "$(fingerprint ${DB}_plain)" = "$want" ] || fail "plain restore: history differs ($($P -d ${DB}_plain -c 'SELECT count(*) FROM crm.deals_stage_history') visits, expected $visits)"
 [ "$(config ${DB}_plain)" = "$want_config" ] || fail "plain restore: configuration differs: $(config ${DB}_plain)"
 
-# directory format through pg_restore (serial: with -j, pg_restore loads the
-# extension's configuration tables in no order and their foreign keys fail,
-# for funnel.pipeline_stage as well; see doc/tracking.md)
-pg_dump -d $DB -Fd -f "$WORK/dir"
+# directory format, parallel dump and restore (data loaded in no order)
+pg_dump -d $DB -Fd -j 4 -f "$WORK/dir"
 psql -X -q -d postgres -c "CREATE DATABASE ${DB}_dir"
-pg_restore -d ${DB}_dir "$WORK/dir" 2>"$WORK/dir.err" || { cat "$WORK/dir.err"; fail "pg_restore failed"; }
+pg_restore --exit-on-error -j 4 -d ${DB}_dir "$WORK/dir" 2>"$WORK/dir.err" || { cat "$WORK/dir.err"; fail "pg_restore -j 4 failed"; }
 [ "$(fingerprint ${DB}_dir)" = "$want" ] || fail "pg_restore: history differs"
 [ "$(config ${DB}_dir)" = "$want_config" ] || fail "pg_restore: configuration differs"
 
