@@ -163,15 +163,16 @@ function median(v, n,    i, j, t) {
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
     return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
-{ n++; va[n] = $1; vb[n] = $2; vc[n] = $3; vc2[n] = $4; vbb[n] = $5 }
+{ n++; va[n] = $1; vb[n] = $2; vc[n] = $3; vc2[n] = $4; vbb[n] = $5;
+  rba[n] = $2 / $1; rbba[n] = $5 / $1; rbc[n] = $2 / $3; rbc2[n] = $2 / $4 }
 END {
     a = median(va, n); b = median(vb, n); c = median(vc, n); c2 = median(vc2, n); bb = median(vbb, n);
-    printf "  median tps over %d interleaved rounds\n", n;
+    printf "  medians over %d interleaved rounds (tps; ratios: median of the per-round ratios)\n", n;
     printf "  (a)  untracked UPDATE            %9.0f tps\n", a;
-    printf "  (b)  funnel.track (C)            %9.0f tps   (b)/(a) = %.2f  (target >= 0.75)\n", b, b / a;
-    printf "  (b2) funnel.track, bound column  %9.0f tps   (b2)/(a) = %.2f\n", bb, bb / a;
-    printf "  (c)  PL/pgSQL, usual layout      %9.0f tps   (b)/(c) = %.2f  (target >= 1.20)\n", c, b / c;
-    printf "  (c2) PL/pgSQL, funnel layout     %9.0f tps   (b)/(c2) = %.2f\n", c2, b / c2;
+    printf "  (b)  funnel.track (C)            %9.0f tps   (b)/(a) = %.2f  (target >= 0.75)\n", b, median(rba, n);
+    printf "  (b2) funnel.track, bound column  %9.0f tps   (b2)/(a) = %.2f\n", bb, median(rbba, n);
+    printf "  (c)  PL/pgSQL, usual layout      %9.0f tps   (b)/(c) = %.2f  (target >= 1.20)\n", c, median(rbc, n);
+    printf "  (c2) PL/pgSQL, funnel layout     %9.0f tps   (b)/(c2) = %.2f\n", c2, median(rbc2, n);
     cu = (cu1 + cu2) / 2; ct = (ct1 + ct2) / 2;
     printf "  COPY %d deals untracked       %9.0f ms  (%d, %d)\n", rows, cu, cu1, cu2;
     printf "  COPY %d deals tracked         %9.0f ms  (%d, %d)   tracked/untracked = %.2f  (target <= 1.60)\n", rows, ct, ct1, ct2, ct / cu;

@@ -1192,6 +1192,24 @@ REVOKE ALL ON FUNCTION funnel.allow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.disallow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.require_fields(text, text, text[]) FROM PUBLIC;
 
+CREATE FUNCTION funnel._track_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM funnel.tracked_table t
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid = 0 AND d.objid = t.deals::pg_catalog.oid;
+END
+$$;
+COMMENT ON FUNCTION funnel._track_sql_drop() IS
+  'funnel internal: forgets the tracking of a dropped deals table (its history table stays)';
+CREATE EVENT TRIGGER funnel_track_sql_drop ON sql_drop
+    EXECUTE FUNCTION funnel._track_sql_drop();
+COMMENT ON EVENT TRIGGER funnel_track_sql_drop IS
+  'removes funnel.tracked_table rows of dropped tables';
+
 CREATE FUNCTION funnel.check_history(deals regclass)
 RETURNS TABLE (deal_id text, problem text)
 LANGUAGE plpgsql STABLE

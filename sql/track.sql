@@ -174,10 +174,24 @@ SELECT deal_id, stage, entered_at, left_at FROM crm.seq_stage_history
 SELECT deal_id, count(*) FROM crm.seq_stage_history GROUP BY 1 ORDER BY 1;
 SELECT * FROM funnel.check_history('crm.seq');
 
+-- dropping a tracked table forgets its tracking and keeps its history
+CREATE TABLE crm.gone (id int PRIMARY KEY, stage funnel.deal_stage(b2b) NOT NULL);
+SELECT funnel.track('crm.gone', 'b2b');
+INSERT INTO crm.gone VALUES (1, 'lead');
+DROP TABLE crm.gone;
+SELECT count(*) FROM funnel.tracked_table WHERE history = 'crm.gone_stage_history'::regclass;
+SELECT count(*) FROM crm.gone_stage_history;
+DROP TABLE crm.gone_stage_history;
+-- a dropped history table: a clear error on the next write
+DROP TABLE crm.seq_stage_history;
+UPDATE crm.seq SET stage = 'lost' WHERE id = 'b';
+SELECT funnel.untrack('crm.seq');
+UPDATE crm.seq SET stage = 'lost' WHERE id = 'b';
+
 -- triggers called by hand
 SELECT funnel.track_update();
 
-DROP TABLE crm.seq, crm.seq_stage_history, crm.deals, crm.nokey, crm.twokey,
+DROP TABLE crm.seq, crm.deals, crm.nokey, crm.twokey,
            crm.nullable, crm.bound;
 DROP SCHEMA crm;
 DROP EXTENSION funnel CASCADE;

@@ -217,10 +217,18 @@ LoadPrimaryKey(TrackedTable *t, Relation deals)
 static void
 LoadHistoryIndex(TrackedTable *t)
 {
-	Relation	history = table_open(t->history_relid, AccessShareLock);
-	List	   *indexes = RelationGetIndexList(history);
+	Relation	history = try_table_open(t->history_relid, AccessShareLock);
+	List	   *indexes;
 	ListCell   *lc;
-	TupleDesc	desc = RelationGetDescr(history);
+	TupleDesc	desc;
+
+	if (history == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the history table of a tracked table was dropped"),
+				 errhint("Call funnel.untrack() on the deals table, then funnel.track() to start a new history.")));
+	indexes = RelationGetIndexList(history);
+	desc = RelationGetDescr(history);
 
 	if (desc->natts < Natts_history ||
 		strcmp(NameStr(TupleDescAttr(desc, Anum_history_deal_id - 1)->attname), "deal_id") != 0 ||
