@@ -74,6 +74,17 @@ UPDATE crm.deals SET stage = 'negotiation' WHERE id = 2;
 ROLLBACK;
 SELECT count(*) FROM crm.deals_stage_history WHERE deal_id = 2;
 
+-- a move in a rolled-back savepoint leaves no history; the deal moves again
+BEGIN;
+SAVEPOINT s;
+UPDATE crm.deals SET stage = 'proposal' WHERE id = 2;
+ROLLBACK TO SAVEPOINT s;
+UPDATE crm.deals SET stage = 'negotiation' WHERE id = 2;
+COMMIT;
+SELECT stage, left_at IS NULL AS open FROM crm.deals_stage_history
+ WHERE deal_id = 2 ORDER BY entered_at, left_at NULLS LAST;
+UPDATE crm.deals SET stage = 'proposal' WHERE id = 2;
+
 -- allow-list: reopen a lost deal
 UPDATE crm.deals SET stage = 'lost' WHERE id = 2;
 UPDATE crm.deals SET stage = 'lead' WHERE id = 2;
