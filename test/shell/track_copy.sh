@@ -1,6 +1,6 @@
 #!/bin/sh
 # test/shell/track_copy.sh: bulk writes into a tracked table.
-#   - COPY of the Pipedrive-style deals (datasets/pipedrive_deal_changes):
+#   - COPY of the Pipedrive-style deals (data/pipedrive_deal_changes):
 #     one visit per row, entered at the row's changed_at
 #   - replay of the change log with multi-row UPDATE ... FROM, in time order:
 #     visits = first stages + real stage changes, counted from the log itself
@@ -9,17 +9,13 @@
 #     only for rows it inserts or moves
 set -eu
 cd "$(dirname "$0")/../.."
-DATA=${FUNNEL_DATASETS:-/work/shared/datasets}/pipedrive_deal_changes
+DATA=data/pipedrive_deal_changes
 DB=funnel_track_copy
 export PGOPTIONS='-c search_path=public,funnel'
 WORK=$(mktemp -d /tmp/funnel-copy.XXXXXX)
 chmod 755 "$WORK"
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-if [ ! -f "$DATA/deal_changes.csv" ]; then
-    echo "skipped: $DATA/deal_changes.csv not found (set FUNNEL_DATASETS)"
-    exit 0
-fi
 cp "$DATA/deal_changes.csv" "$DATA/stages.csv" "$WORK/"
 
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
