@@ -44,12 +44,12 @@ SELECT stage FROM crm.deals WHERE id = 3;
 INSERT INTO crm.deals VALUES (4, 'di', 5, NULL, 'retail:visit');
 
 -- forward rule: skips allowed, backwards refused with 23514 and the allowed targets
-\set VERBOSITY verbose
 UPDATE crm.deals SET stage = 'proposal' WHERE id = 1;
 UPDATE crm.deals SET stage = 'lead' WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 UPDATE crm.deals SET stage = 'b2b:won' WHERE id = 1;
 UPDATE crm.deals SET stage = 'lost' WHERE id = 1;
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 SELECT deal_id, stage, left_at IS NULL AS open FROM crm.deals_stage_history
  WHERE deal_id = 1 ORDER BY entered_at, left_at NULLS LAST;
 
@@ -67,6 +67,15 @@ UPDATE crm.deals SET stage = 'won' WHERE id = 3;
 SELECT stage, entered_at = now() AS at_now, left_at = now() AS left_now
   FROM crm.deals_stage_history WHERE deal_id = 3 ORDER BY entered_at, left_at NULLS LAST;
 COMMIT;
+
+-- a deal inserted and moved in one transaction
+BEGIN;
+INSERT INTO crm.deals VALUES (20, 'ny', 1, NULL, 'lead');
+UPDATE crm.deals SET stage = 'qualified' WHERE id = 20;
+COMMIT;
+SELECT stage, entered_at = left_at AS zero_length FROM crm.deals_stage_history
+ WHERE deal_id = 20 ORDER BY entered_at, left_at NULLS LAST;
+DELETE FROM crm.deals WHERE id = 20;
 
 -- a rolled-back move leaves no history
 BEGIN;
@@ -125,6 +134,7 @@ UPDATE crm.deals SET stage = 'qualified' WHERE id = 13;
 
 -- the primary key of a tracked deal cannot change
 UPDATE crm.deals SET id = 100 WHERE id = 1;
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 
 -- multi-row UPDATE and UPDATE ... FROM obey the rules, all or nothing
 SELECT id, stage FROM crm.deals ORDER BY id;
@@ -152,8 +162,17 @@ UPDATE crm.deals_stage_history SET left_at = NULL WHERE deal_id = 2;
 SELECT deal_id, substr(problem, 1, 20) FROM funnel.check_history('crm.deals') ORDER BY 1, 2;
 DELETE FROM crm.deals_stage_history WHERE deal_id = 2;
 
+-- TRUNCATE by a role that may truncate deals but not write the history
+CREATE ROLE funnel_track_truncater;
+GRANT USAGE ON SCHEMA crm TO funnel_track_truncater;
+GRANT TRUNCATE ON crm.deals TO funnel_track_truncater;
+SET ROLE funnel_track_truncater;
 TRUNCATE crm.deals;
+RESET ROLE;
 SELECT count(*) AS open_visits FROM crm.deals_stage_history WHERE left_at IS NULL;
+REVOKE ALL ON crm.deals FROM funnel_track_truncater;
+REVOKE ALL ON SCHEMA crm FROM funnel_track_truncater;
+DROP ROLE funnel_track_truncater;
 
 -- untrack keeps the history table and removes the triggers
 SELECT funnel.untrack('crm.deals');

@@ -29,11 +29,13 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -510,7 +512,10 @@ funnel_track_truncate(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TrackedTable *t;
+	Relation	history_rel;
 	char	   *history;
+	Oid			save_userid;
+	int			save_sec_context;
 
 	CheckTriggerCall(fcinfo, "funnel.track_truncate()");
 	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
@@ -518,13 +523,25 @@ funnel_track_truncate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("funnel.track_truncate() must be a TRUNCATE trigger")));
 	t = TrackLookup(trigdata->tg_relation);
-	history = quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->history_relid)),
-										 get_rel_name(t->history_relid));
+	history_rel = table_open(t->history_relid, RowExclusiveLock);
+	history = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(history_rel)),
+										 RelationGetRelationName(history_rel));
 
+	/*
+	 * Like the other history writes, this one does not depend on the
+	 * privileges of whoever truncates: run it as the history table's owner,
+	 * as foreign-key actions do.
+	 */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(history_rel->rd_rel->relowner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	SPI_connect();
 	if (SPI_execute(psprintf("UPDATE %s SET left_at = GREATEST(pg_catalog.now(), entered_at) WHERE left_at IS NULL",
 							 history), false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not close the open visits in %s", history);
 	SPI_finish();
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	table_close(history_rel, NoLock);
 	return PointerGetDatum(NULL);
 }
