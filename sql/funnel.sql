@@ -921,7 +921,6 @@ DECLARE
     rel record;
     stage_att record;
     pk record;
-    pk_eq text;
     at_att record;
     hist_name text;
     hist regclass;
@@ -995,7 +994,7 @@ BEGIN
     SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
                 THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll,
-           i.indnkeyatts, i.indclass[0] AS opclass, a.atttypid
+           i.indnkeyatts
       INTO pk
       FROM pg_index i
       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
@@ -1011,14 +1010,6 @@ BEGIN
         RAISE EXCEPTION 'the stage column cannot be the primary key'
             USING ERRCODE = 'invalid_table_definition';
     END IF;
-    SELECT format('OPERATOR(%I.%s)', n.nspname, o.oprname) INTO pk_eq
-      FROM pg_opclass oc
-      JOIN pg_amop ao ON ao.amopfamily = oc.opcfamily AND ao.amopstrategy = 1 + 2
-                     AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype
-      JOIN pg_operator o ON o.oid = ao.amopopr
-      JOIN pg_namespace n ON n.oid = o.oprnamespace
-     WHERE oc.oid = pk.opclass;
-
     -- required fields of the pipeline must be columns of the table
     SELECT r.stage, f.field INTO missing
       FROM funnel.required_field r, unnest(r.fields) AS f(field)
@@ -1079,8 +1070,12 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_insert()',
                    deals);
-    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(funnel.=) NEW.%I) OR NOT (OLD.%I %s NEW.%I)) EXECUTE FUNCTION funnel.track_update()',
-                   deals, stage_column, stage_column, pk.attname, pk_eq, pk.attname);
+    -- the WHEN clause is compiled for every statement: keep it to one test;
+    -- a change of the key is caught by the column trigger funnel_track_key
+    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(funnel.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update()',
+                   deals, stage_column, stage_column);
+    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_update()',
+                   pk.attname, deals);
     EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_delete()',
                    deals);
     EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_truncate()',
@@ -1104,7 +1099,7 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     FOREACH t IN ARRAY ARRAY['funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
-                             'funnel_track_delete', 'funnel_track_truncate'] LOOP
+                             'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate'] LOOP
         EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', t, deals);
     END LOOP;
     DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;

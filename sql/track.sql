@@ -1,6 +1,7 @@
 -- track.sql: funnel.track() and its triggers (brief section 3)
 CREATE EXTENSION funnel;
 SET client_min_messages = warning;
+\set SHOW_CONTEXT never
 
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation'],
                               ARRAY[0.10, 0.25, 0.50, 0.75]);

@@ -12,9 +12,11 @@
  *	                        table: checks each new deal's stage and opens its
  *	                        first visit; one batch per statement, so COPY
  *	                        keeps its multi-insert path.
- *	  funnel_track_update   AFTER UPDATE, FOR EACH ROW, WHEN the stage or
- *	                        the key changed: validates the move, closes the
- *	                        open visit and opens the next.
+ *	  funnel_track_update   AFTER UPDATE, FOR EACH ROW, WHEN the stage
+ *	                        changed: validates the move, closes the open
+ *	                        visit and opens the next.
+ *	  funnel_track_key      AFTER UPDATE OF the key, FOR EACH ROW, the same
+ *	                        function: refuses a change of the key.
  *	  funnel_track_delete   AFTER DELETE, FOR EACH ROW: closes the open visit.
  *	  funnel_track_truncate AFTER TRUNCATE: closes every open visit.
  *
