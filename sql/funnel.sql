@@ -1098,9 +1098,11 @@ BEGIN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
     END IF;
-    FOREACH t IN ARRAY ARRAY['funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
-                             'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate'] LOOP
-        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', t, deals);
+    FOR t IN SELECT tg.tgname FROM pg_trigger tg
+              WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
+                AND tg.tgname IN ('funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
+                                  'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
     END LOOP;
     DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
 END

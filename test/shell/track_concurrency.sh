@@ -4,7 +4,9 @@
 # moves in one transaction (zero-length visits) and rolled-back moves.  The
 # scripts count every stage change in the deals row itself (column moves, in
 # the same UPDATE), independently of funnel's triggers.  Afterwards: visits =
-# inserts + counted changes, and every history invariant holds.
+# inserts + counted changes, and every history invariant holds.  First, a
+# quick check that rule changes made by one session reach another session
+# that has the table's rules cached.
 set -eu
 DB=funnel_track_concurrency
 SECONDS_RUN=${TRACK_CONCURRENCY_SECONDS:-20}
@@ -26,6 +28,26 @@ INSERT INTO deals SELECT g, 'b2b:lead' FROM generate_series(1, 25) g;
 SELECT funnel.track('deals', 'b2b', rule => 'any');
 INSERT INTO deals SELECT g, 'b2b:qualified' FROM generate_series(26, 50) g;
 SQL
+
+# rules changed by another session reach a backend that has cached them
+$P -c "CREATE TABLE other (id int PRIMARY KEY, stage funnel.deal_stage(b2b) NOT NULL)" \
+   -c "SELECT funnel.track('other', 'b2b')" \
+   -c "INSERT INTO other VALUES (1, 'lost'), (2, 'lead'), (3, 'lead')" >/dev/null
+psql -X -q -At -d $DB > "$WORK/cache.out" 2>&1 <<'SQL' &
+UPDATE other SET stage = 'proposal' WHERE id = 2;   -- builds this backend's cache
+SELECT pg_sleep(3);
+UPDATE other SET stage = 'lead' WHERE id = 1;       -- allowed meanwhile by another session
+SELECT 'reopened: ' || stage FROM other WHERE id = 1;
+UPDATE other SET stage = 'won' WHERE id = 3;        -- retired meanwhile
+SQL
+sleep 1
+$P -c "SELECT funnel.allow_transition('b2b', 'lost', 'lead')" -c "SELECT funnel.retire_stage('b2b', 'won')" >/dev/null
+wait
+grep -q '^reopened: b2b:lead$' "$WORK/cache.out" || { cat "$WORK/cache.out"; fail "an allow-list change did not reach a running session"; }
+grep -q 'Stage "won" is retired' "$WORK/cache.out" || { cat "$WORK/cache.out"; fail "a retired stage did not reach a running session"; }
+$P -c "SELECT funnel.retire_stage('b2b', 'won', false)" -c "SELECT funnel.disallow_transition('b2b', 'lost', 'lead')" \
+   -c "SELECT funnel.untrack('other')" -c "DROP TABLE other, other_stage_history" >/dev/null
+echo "cache invalidation across sessions: ok"
 
 # E'b2b\072stage' is 'b2b:stage': pgbench takes a colon in a literal for a variable
 stages="lead qualified proposal negotiation won lost"
