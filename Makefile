@@ -9,6 +9,9 @@ OBJS = \
 	src/pipeline_cache.o \
 	src/deal_stage_io.o \
 	src/deal_stage_ops.o \
+	src/track_cache.o \
+	src/track_history.o \
+	src/track_trigger.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_summary.o \
@@ -20,9 +23,7 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage cache
-# aggregates (issue 4)
-REGRESS += aggregates aggregates_parallel
+REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
@@ -66,7 +67,8 @@ bench: deps
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
 
-# aggregates (issue 4): PGXS tracks no header dependencies
+# PGXS tracks no header dependencies
 $(OBJS): src/funnel.h
 src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o: src/agg.h
 src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
+src/track_cache.o src/track_history.o src/track_trigger.o: src/track.h

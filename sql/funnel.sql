@@ -776,6 +776,489 @@ GRANT USAGE ON SCHEMA funnel TO PUBLIC;
 GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;
 
 --------------------------------------------------------------------------
+-- Tracking a deals table (issue 3): configuration, API, trigger functions
+--
+-- funnel.track() installs C triggers on a deals table and creates its
+-- history table <table>_stage_history; the triggers validate every stage
+-- change against the table's rule, the pipeline's allow-list, retired stages
+-- and required fields, and write one history row per visit in the same
+-- transaction.  See doc/tracking.md.
+--------------------------------------------------------------------------
+
+-- Like the pipeline tables, these have no foreign keys (pg_restore -j loads
+-- config tables in no order); the API functions validate what they write and
+-- the trigger below follows stage renames and dropped pipelines.
+CREATE TABLE funnel.tracked_table (
+    deals             regclass PRIMARY KEY,
+    pipeline          text NOT NULL,
+    stage_column      name NOT NULL,
+    changed_at_column name,
+    rule              text NOT NULL CHECK (rule IN ('forward', 'sequential', 'any')),
+    history           regclass NOT NULL,
+    tracked_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE funnel.tracked_table IS
+  'funnel: one row per deals table tracked by funnel.track(): its pipeline, stage column, optional effective-time column, transition rule and history table';
+
+CREATE TABLE funnel.allowed_transition (
+    pipeline    text NOT NULL,
+    from_stage  text NOT NULL,
+    to_stage    text NOT NULL,
+    PRIMARY KEY (pipeline, from_stage, to_stage)
+);
+COMMENT ON TABLE funnel.allowed_transition IS
+  'funnel: extra stage moves allowed in a pipeline on top of the rule of each tracked table (see funnel.allow_transition)';
+
+CREATE TABLE funnel.required_field (
+    pipeline    text NOT NULL,
+    stage       text NOT NULL,
+    fields      name[] NOT NULL,
+    PRIMARY KEY (pipeline, stage)
+);
+COMMENT ON TABLE funnel.required_field IS
+  'funnel: columns that must be non-null when a deal enters a stage or skips past it (see funnel.require_fields)';
+
+SELECT pg_catalog.pg_extension_config_dump('funnel.tracked_table', '');
+SELECT pg_catalog.pg_extension_config_dump('funnel.allowed_transition', '');
+SELECT pg_catalog.pg_extension_config_dump('funnel.required_field', '');
+
+CREATE TRIGGER tracked_table_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.tracked_table
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+CREATE TRIGGER allowed_transition_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.allowed_transition
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+CREATE TRIGGER required_field_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.required_field
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+COMMENT ON TRIGGER tracked_table_changed ON funnel.tracked_table IS
+  'tells every backend''s tracking cache that a tracked table was added or removed';
+COMMENT ON TRIGGER allowed_transition_changed ON funnel.allowed_transition IS
+  'tells every backend''s tracking cache that an allow-list changed';
+COMMENT ON TRIGGER required_field_changed ON funnel.required_field IS
+  'tells every backend''s tracking cache that required fields changed';
+
+CREATE FUNCTION funnel._track_stage_changed() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.stage <> NEW.stage OR OLD.pipeline <> NEW.pipeline THEN
+            UPDATE funnel.allowed_transition t SET pipeline = NEW.pipeline, from_stage = NEW.stage
+             WHERE t.pipeline = OLD.pipeline AND t.from_stage = OLD.stage;
+            UPDATE funnel.allowed_transition t SET pipeline = NEW.pipeline, to_stage = NEW.stage
+             WHERE t.pipeline = OLD.pipeline AND t.to_stage = OLD.stage;
+            UPDATE funnel.required_field r SET pipeline = NEW.pipeline, stage = NEW.stage
+             WHERE r.pipeline = OLD.pipeline AND r.stage = OLD.stage;
+        END IF;
+    ELSE
+        DELETE FROM funnel.allowed_transition t
+         WHERE t.pipeline = OLD.pipeline AND OLD.stage IN (t.from_stage, t.to_stage);
+        DELETE FROM funnel.required_field r
+         WHERE r.pipeline = OLD.pipeline AND r.stage = OLD.stage;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION funnel._track_stage_changed() IS
+  'funnel internal: keeps allow-lists and required fields in step with renamed stages and dropped pipelines';
+CREATE TRIGGER track_stage_changed
+    AFTER UPDATE OR DELETE ON funnel.pipeline_stage
+    FOR EACH ROW EXECUTE FUNCTION funnel._track_stage_changed();
+COMMENT ON TRIGGER track_stage_changed ON funnel.pipeline_stage IS
+  'renames or removes the stage in funnel.allowed_transition and funnel.required_field';
+
+GRANT SELECT ON funnel.tracked_table, funnel.allowed_transition, funnel.required_field TO PUBLIC;
+
+-- trigger functions (C, src/track_trigger.c)
+
+CREATE FUNCTION funnel.track_resolve() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'funnel_track_resolve'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel.track_resolve() IS
+  'funnel internal: BEFORE INSERT OR UPDATE row trigger of a tracked table whose stage column is not bound to a pipeline; resolves bare stage names in the tracked pipeline';
+
+CREATE FUNCTION funnel.track_insert() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'funnel_track_insert'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel.track_insert() IS
+  'funnel internal: AFTER INSERT statement trigger (transition table) of a tracked table; checks the initial stages and opens the first visit of every new deal in one batch';
+
+CREATE FUNCTION funnel.track_update() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'funnel_track_update'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel.track_update() IS
+  'funnel internal: AFTER UPDATE row trigger of a tracked table; validates a stage change, closes the open visit and opens the next';
+
+CREATE FUNCTION funnel.track_delete() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'funnel_track_delete'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel.track_delete() IS
+  'funnel internal: AFTER DELETE row trigger of a tracked table; closes the open visit of the deleted deal (history is kept)';
+
+CREATE FUNCTION funnel.track_truncate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'funnel_track_truncate'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel.track_truncate() IS
+  'funnel internal: AFTER TRUNCATE statement trigger of a tracked table; closes every open visit (history is kept)';
+
+-- API
+
+CREATE FUNCTION funnel.track(
+    deals regclass,
+    pipeline text,
+    stage_column name DEFAULT 'stage',
+    changed_at_column name DEFAULT NULL,
+    rule text DEFAULT 'forward')
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ptype regtype := funnel._pipeline_type(pipeline);
+    typmod integer := (ptype::oid::bigint & 2147483647)::integer;
+    rel record;
+    stage_att record;
+    pk record;
+    at_att record;
+    hist_name text;
+    hist regclass;
+    missing record;
+BEGIN
+    SELECT c.oid, c.relname, c.relkind, n.nspname, c.relowner::regrole AS owner
+      INTO rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = deals;
+    IF rel.relkind <> 'r' THEN
+        RAISE EXCEPTION '"%" is not a table', deals
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = CASE rel.relkind WHEN 'p' THEN 'Partitioned tables cannot be tracked.'
+                                            ELSE 'Only ordinary tables can be tracked.' END;
+    END IF;
+    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track.deals) THEN
+        RAISE EXCEPTION 'table % is already tracked', deals
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Call funnel.untrack() first to change how it is tracked.';
+    END IF;
+    IF rule IS NULL OR rule NOT IN ('forward', 'sequential', 'any') THEN
+        RAISE EXCEPTION 'invalid transition rule "%"', rule
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A rule is ''forward'' (the default), ''sequential'' or ''any''.';
+    END IF;
+
+    -- the stage column: a deal_stage of this pipeline, NOT NULL
+    SELECT a.attnum, a.atttypid, a.atttypmod, a.attnotnull INTO stage_att
+      FROM pg_attribute a
+     WHERE a.attrelid = deals AND a.attname = stage_column
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist', stage_column, deals
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'Name the stage column with stage_column => ''...''.';
+    END IF;
+    IF stage_att.atttypid <> 'funnel.deal_stage'::regtype THEN
+        RAISE EXCEPTION 'column "%" of table % is of type %, not funnel.deal_stage',
+                        stage_column, deals, format_type(stage_att.atttypid, stage_att.atttypmod)
+            USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF stage_att.atttypmod >= 0 AND stage_att.atttypmod <> typmod THEN
+        RAISE EXCEPTION 'column "%" of table % is bound to another pipeline', stage_column, deals
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = format('Its type is %s.', format_type(stage_att.atttypid, stage_att.atttypmod));
+    END IF;
+    IF NOT stage_att.attnotnull THEN
+        RAISE EXCEPTION 'column "%" of table % must be NOT NULL', stage_column, deals
+            USING ERRCODE = 'invalid_table_definition',
+                  HINT = format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL', deals, stage_column);
+    END IF;
+
+    -- the effective-time column
+    IF changed_at_column IS NOT NULL THEN
+        SELECT a.attnum, a.atttypid INTO at_att
+          FROM pg_attribute a
+         WHERE a.attrelid = deals AND a.attname = changed_at_column
+           AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist', changed_at_column, deals
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF at_att.atttypid <> 'timestamptz'::regtype THEN
+            RAISE EXCEPTION 'column "%" of table % is of type %, not timestamp with time zone',
+                            changed_at_column, deals, format_type(at_att.atttypid, NULL)
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    END IF;
+
+    -- a primary key of one column
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
+                THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll,
+           i.indnkeyatts
+      INTO pk
+      FROM pg_index i
+      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+     WHERE i.indrelid = deals AND i.indisprimary;
+    IF NOT FOUND OR pk.indnkeyatts <> 1 THEN
+        RAISE EXCEPTION 'table % needs a primary key of one column', deals
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = CASE WHEN FOUND THEN format('Its primary key has %s columns.', pk.indnkeyatts)
+                                ELSE 'It has no primary key.' END,
+                  HINT = 'The history table refers to a deal by that key.';
+    END IF;
+    IF pk.attname = stage_column THEN
+        RAISE EXCEPTION 'the stage column cannot be the primary key'
+            USING ERRCODE = 'invalid_table_definition';
+    END IF;
+    -- required fields of the pipeline must be columns of the table
+    SELECT r.stage, f.field INTO missing
+      FROM funnel.required_field r, unnest(r.fields) AS f(field)
+     WHERE r.pipeline = track.pipeline
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = deals AND a.attname = f.field
+                          AND a.attnum > 0 AND NOT a.attisdropped)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % has no column "%"', deals, missing.field
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('Stage "%s" of pipeline "%s" requires it.', missing.stage, pipeline);
+    END IF;
+
+    -- the history table
+    hist_name := rel.relname || '_stage_history';
+    IF octet_length(hist_name) > 63 THEN
+        RAISE EXCEPTION 'history table name "%" is too long', hist_name
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'Rename the table to at most 49 bytes.';
+    END IF;
+    IF to_regclass(format('%I.%I', rel.nspname, hist_name)) IS NOT NULL THEN
+        RAISE EXCEPTION 'relation "%.%" already exists', rel.nspname, hist_name
+            USING ERRCODE = 'duplicate_table',
+                  HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
+    END IF;
+
+    EXECUTE format($f$
+        CREATE TABLE %I.%I (
+            deal_id    %s%s NOT NULL,
+            stage      funnel.deal_stage(%I) NOT NULL,
+            entered_at timestamptz NOT NULL,
+            left_at    timestamptz,
+            entered_by name NOT NULL DEFAULT CURRENT_USER
+        ) WITH (fillfactor = 80)$f$,
+        rel.nspname, hist_name, pk.typ, pk.coll, pipeline);
+    hist := format('%I.%I', rel.nspname, hist_name)::regclass;
+    EXECUTE format('CREATE INDEX ON %s (deal_id, entered_at)', hist);
+    EXECUTE format('CREATE INDEX ON %s (stage, entered_at)', hist);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
+                   format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
+
+    -- one open visit for every existing deal
+    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s',
+                   hist, pk.attname, stage_column, pipeline,
+                   CASE WHEN changed_at_column IS NULL THEN 'pg_catalog.now()'
+                        ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
+                   deals);
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
+
+    INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history)
+    VALUES (deals, pipeline, stage_column, changed_at_column, rule, hist);
+
+    -- the triggers; the BEFORE one only for a column not bound to the pipeline
+    IF stage_att.atttypmod < 0 THEN
+        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_resolve()',
+                       stage_column, deals);
+    END IF;
+    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_insert()',
+                   deals);
+    -- the WHEN clause is compiled for every statement: keep it to one test;
+    -- a change of the key is caught by the column trigger funnel_track_key
+    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(funnel.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update()',
+                   deals, stage_column, stage_column);
+    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_update()',
+                   pk.attname, deals);
+    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_delete()',
+                   deals);
+    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_truncate()',
+                   deals);
+    RETURN hist;
+END
+$$;
+COMMENT ON FUNCTION funnel.track(regclass, text, name, name, text) IS
+  'tracks a deals table: validates every stage change (rule forward, sequential or any, allow-list, retired stages, required fields) and records each visit in <table>_stage_history, which it creates and backfills; returns the history table';
+
+CREATE FUNCTION funnel.untrack(deals regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
+        RAISE EXCEPTION 'table % is not tracked', deals
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    FOR t IN SELECT tg.tgname FROM pg_trigger tg
+              WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
+                AND tg.tgname IN ('funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
+                                  'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
+    END LOOP;
+    DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
+END
+$$;
+COMMENT ON FUNCTION funnel.untrack(regclass) IS
+  'stops tracking a deals table: drops funnel''s triggers; the history table is kept';
+
+CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel._stage_row(pipeline, from_stage);
+    PERFORM funnel._stage_row(pipeline, to_stage);
+    IF from_stage = to_stage THEN
+        RAISE EXCEPTION 'a transition needs two different stages'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO funnel.allowed_transition (pipeline, from_stage, to_stage)
+    VALUES (pipeline, from_stage, to_stage)
+    ON CONFLICT DO NOTHING;
+END
+$$;
+COMMENT ON FUNCTION funnel.allow_transition(text, text, text) IS
+  'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); retired stages still cannot be entered';
+
+CREATE FUNCTION funnel.disallow_transition(pipeline text, from_stage text, to_stage text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM funnel.allowed_transition t
+     WHERE t.pipeline = disallow_transition.pipeline
+       AND t.from_stage = disallow_transition.from_stage
+       AND t.to_stage = disallow_transition.to_stage;
+END
+$$;
+COMMENT ON FUNCTION funnel.disallow_transition(text, text, text) IS
+  'removes a move added by funnel.allow_transition (moves the rule allows stay allowed)';
+
+CREATE FUNCTION funnel.require_fields(pipeline text, stage text, fields text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing record;
+BEGIN
+    PERFORM funnel._stage_row(pipeline, stage);
+    IF coalesce(cardinality(fields), 0) = 0 THEN
+        DELETE FROM funnel.required_field r
+         WHERE r.pipeline = require_fields.pipeline AND r.stage = require_fields.stage;
+        RETURN;
+    END IF;
+    IF array_position(fields, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'required field names must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT t.deals, f.field INTO missing
+      FROM funnel.tracked_table t, unnest(fields) AS f(field)
+     WHERE t.pipeline = require_fields.pipeline
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = t.deals AND a.attname = f.field
+                          AND a.attnum > 0 AND NOT a.attisdropped)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % has no column "%"', missing.deals, missing.field
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('The table is tracked in pipeline "%s".', pipeline);
+    END IF;
+    INSERT INTO funnel.required_field (pipeline, stage, fields)
+    VALUES (pipeline, stage, fields::name[])
+    ON CONFLICT ON CONSTRAINT required_field_pkey DO UPDATE SET fields = excluded.fields;
+END
+$$;
+COMMENT ON FUNCTION funnel.require_fields(text, text, text[]) IS
+  'sets the columns that must be non-null when a deal enters the stage or skips past it (NULL or an empty array clears them)';
+
+REVOKE ALL ON FUNCTION funnel.track(regclass, text, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.untrack(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.allow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.disallow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.require_fields(text, text, text[]) FROM PUBLIC;
+
+CREATE FUNCTION funnel._track_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM funnel.tracked_table t
+     USING pg_catalog.pg_event_trigger_dropped_objects() d
+     WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND d.objsubid = 0 AND d.objid = t.deals::pg_catalog.oid;
+END
+$$;
+COMMENT ON FUNCTION funnel._track_sql_drop() IS
+  'funnel internal: forgets the tracking of a dropped deals table (its history table stays)';
+CREATE EVENT TRIGGER funnel_track_sql_drop ON sql_drop
+    EXECUTE FUNCTION funnel._track_sql_drop();
+COMMENT ON EVENT TRIGGER funnel_track_sql_drop IS
+  'removes funnel.tracked_table rows of dropped tables';
+
+CREATE FUNCTION funnel.check_history(deals regclass)
+RETURNS TABLE (deal_id text, problem text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t funnel.tracked_table;
+    pk name;
+BEGIN
+    SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = check_history.deals;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not tracked', deals
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT a.attname INTO pk
+      FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+     WHERE i.indrelid = deals AND i.indisprimary;
+    RETURN QUERY EXECUTE format($q$
+        WITH h AS (
+            SELECT h.deal_id, h.stage, h.entered_at, h.left_at,
+                   lag(h.left_at) OVER w AS prev_left,
+                   row_number() OVER w AS n
+              FROM %2$s h
+            WINDOW w AS (PARTITION BY h.deal_id ORDER BY h.entered_at, h.left_at NULLS LAST)
+        ), open AS (
+            SELECT h.deal_id, count(*) AS n, funnel.min(h.stage) AS stage
+              FROM h WHERE h.left_at IS NULL GROUP BY h.deal_id
+        )
+        SELECT d.%3$I::text, 'no open visit'
+          FROM %1$s d WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.deal_id = d.%3$I)
+        UNION ALL
+        SELECT o.deal_id::text, format('%%s open visits', o.n)
+          FROM open o WHERE o.n > 1
+        UNION ALL
+        SELECT o.deal_id::text, 'open visit of a deal that does not exist'
+          FROM open o WHERE NOT EXISTS (SELECT 1 FROM %1$s d WHERE d.%3$I = o.deal_id)
+        UNION ALL
+        SELECT o.deal_id::text, format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
+          FROM open o JOIN %1$s d ON d.%3$I = o.deal_id
+         WHERE o.n = 1 AND NOT (o.stage OPERATOR(funnel.=) d.%4$I)
+        UNION ALL
+        SELECT h.deal_id::text, format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
+          FROM h WHERE h.left_at < h.entered_at
+        UNION ALL
+        SELECT h.deal_id::text, format('gap: a visit left at %%s, the next entered at %%s', h.prev_left, h.entered_at)
+          FROM h WHERE h.n > 1 AND h.prev_left IS NOT NULL AND h.prev_left <> h.entered_at
+        $q$, t.deals, t.history, pk, t.stage_column);
+END
+$$;
+COMMENT ON FUNCTION funnel.check_history(regclass) IS
+  'lists violations of the history invariants of a tracked table (one open visit per live deal, in its current stage; contiguous visits; left_at >= entered_at); no rows when all hold';
+
 -- Aggregates (issue 4): src/agg_*.c, doc/aggregates.md, doc/metrics.md
 --
 -- Every aggregate is PARALLEL SAFE with a combine function.  Small states

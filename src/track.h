@@ -1,0 +1,91 @@
+/*-------------------------------------------------------------------------
+ *
+ * track.h
+ *	  Declarations shared by the tracking files: the per-table cache of what
+ *	  the triggers need (track_cache.c) and the direct writer of the history
+ *	  table (track_history.c), used by the triggers (track_trigger.c).
+ *
+ * src/track.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef TRACK_H
+#define TRACK_H
+
+#include "access/attnum.h"
+#include "access/htup.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
+
+#include "funnel.h"
+
+typedef enum TrackRule
+{
+	TRACK_RULE_FORWARD,
+	TRACK_RULE_SEQUENTIAL,
+	TRACK_RULE_ANY
+} TrackRule;
+
+/* Columns that must be non-null on entering (or skipping past) a stage */
+typedef struct TrackRequired
+{
+	Oid			label;			/* stage (pg_enum OID) */
+	int			nfields;
+	AttrNumber *attnums;		/* in the deals table */
+	char	  **names;
+} TrackRequired;
+
+/* Everything the triggers of one tracked table need, built once */
+typedef struct TrackedTable
+{
+	Oid			relid;			/* hash key: the deals table */
+	bool		valid;
+	uint64		generation;		/* FunnelCacheGeneration() when built */
+	MemoryContext context;		/* holds everything below */
+
+	Oid			pipeline;		/* enum type OID of the pipeline */
+	TrackRule	rule;
+	AttrNumber	stage_attnum;
+	AttrNumber	changed_at_attnum;	/* InvalidAttrNumber: use now() */
+	AttrNumber	pk_attnum;
+	Oid			pk_type;
+	Oid			pk_collation;
+
+	Oid			history_relid;
+	Oid			history_index;	/* btree on (deal_id, entered_at) */
+	FmgrInfo	index_eq;		/* = of the index's first column */
+	Oid			index_collation;
+
+	int			ntransitions;	/* allow-list of the pipeline */
+	Oid		   *from_labels;
+	Oid		   *to_labels;
+
+	int			nrequired;
+	TrackRequired *required;
+} TrackedTable;
+
+/* Column numbers of a history table (see funnel.track) */
+#define Anum_history_deal_id	1
+#define Anum_history_stage		2
+#define Anum_history_entered_at 3
+#define Anum_history_left_at	4
+#define Anum_history_entered_by 5
+#define Natts_history			5
+
+/* track_cache.c */
+extern TrackedTable *TrackLookup(Relation deals);
+
+/* track_history.c */
+typedef struct HistoryWriter HistoryWriter;
+
+extern HistoryWriter *HistoryBegin(TrackedTable *t, bool batch);
+extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
+							TimestampTz *entered_at);
+extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
+extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
+							TimestampTz entered_at);
+extern void HistoryEnd(HistoryWriter *w);
+
+#endif							/* TRACK_H */

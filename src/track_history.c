@@ -1,0 +1,280 @@
+/*-------------------------------------------------------------------------
+ *
+ * track_history.c
+ *	  Direct reads and writes of a tracked table's history table.
+ *
+ * The triggers do not go through SPI: a stage change costs one index probe
+ * of (deal_id, entered_at) for the open visit, one heap update that sets its
+ * left_at, and one heap insert of the next visit with its index entries.
+ * left_at is in no index and the table has free space (fillfactor), so
+ * closing a visit is normally a HOT update that writes no index entry.  The
+ * inserts of a multi-row INSERT or COPY are buffered and written with
+ * table_multi_insert, like COPY does.
+ *
+ * The open visit is found with SnapshotSelf: the UPDATE that fired the
+ * trigger holds the deal's row lock, so every earlier move of the deal has
+ * committed (or rolled back) and SnapshotSelf sees its final state even when
+ * our statement's MVCC snapshot is older (READ COMMITTED).  The row lock is
+ * also what keeps one open visit per deal: two moves of one deal never write
+ * its history at the same time.
+ *
+ * History rows are written like logical replication applies changes: index
+ * entries are maintained (including indexes users add), but triggers, rules
+ * and CHECK constraints of the history table are not run.
+ *
+ * src/track_history.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "track.h"
+
+/* Visits buffered before a table_multi_insert */
+#define HISTORY_BATCH_SIZE 1000
+
+struct HistoryWriter
+{
+	TrackedTable *table;
+	Relation	rel;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	CommandId	cid;
+
+	/* the open visit found by HistoryFindOpen */
+	TupleTableSlot *scanslot;
+	TupleTableSlot *openslot;
+	ItemPointerData opentid;
+	bool		found;
+
+	/* visits to insert */
+	bool		batch;
+	int			nslots;
+	int			maxslots;
+	TupleTableSlot **slots;
+	BulkInsertState bistate;
+};
+
+/* Name of the current user, for entered_by; looked up once per role */
+static Datum
+CurrentUserName(void)
+{
+	static Oid	cached_user = InvalidOid;
+	static NameData cached_name;
+	Oid			user = GetUserId();
+
+	if (user != cached_user)
+	{
+		char	   *name = GetUserNameFromId(user, false);
+
+		namestrcpy(&cached_name, name);
+		cached_user = user;
+	}
+	return NameGetDatum(&cached_name);
+}
+
+/* Open the history table and its indexes for writing */
+HistoryWriter *
+HistoryBegin(TrackedTable *t, bool batch)
+{
+	HistoryWriter *w = palloc0(sizeof(HistoryWriter));
+	RangeTblEntry *rte;
+
+	w->table = t;
+	w->rel = table_open(t->history_relid, RowExclusiveLock);
+	w->estate = CreateExecutorState();
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = t->history_relid;
+	rte->relkind = w->rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(w->estate, list_make1(rte));
+
+	w->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
+	ExecOpenIndices(w->rri, false);
+	w->cid = GetCurrentCommandId(true);
+	w->estate->es_output_cid = w->cid;
+
+	w->batch = batch;
+	w->maxslots = batch ? HISTORY_BATCH_SIZE : 1;
+	w->slots = palloc0(w->maxslots * sizeof(TupleTableSlot *));
+	if (batch)
+		w->bistate = GetBulkInsertState();
+	return w;
+}
+
+/*
+ * Find the open visit (left_at NULL) of a deal: the newest entries of the
+ * deal in the (deal_id, entered_at) index, read backwards.  Returns false
+ * if the deal has none.
+ */
+bool
+HistoryFindOpen(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
+{
+	TrackedTable *t = w->table;
+	Relation	index = index_open(t->history_index, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		first = true;
+	TimestampTz newest = 0;
+
+	if (w->scanslot == NULL)
+	{
+		w->scanslot = table_slot_create(w->rel, &w->estate->es_tupleTable);
+		w->openslot = MakeSingleTupleTableSlot(RelationGetDescr(w->rel),
+											   &TTSOpsVirtual);
+		w->estate->es_tupleTable = lappend(w->estate->es_tupleTable, w->openslot);
+	}
+	w->found = false;
+
+	ScanKeyEntryInitializeWithInfo(&key, 0, 1, BTEqualStrategyNumber,
+								   InvalidOid, t->index_collation,
+								   &t->index_eq, deal_id);
+	scan = index_beginscan(w->rel, index, SnapshotSelf, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (index_getnext_slot(scan, BackwardScanDirection, w->scanslot))
+	{
+		bool		isnull;
+		TimestampTz entered;
+
+		entered = DatumGetTimestampTz(slot_getattr(w->scanslot,
+												   Anum_history_entered_at,
+												   &isnull));
+		if (first)
+		{
+			newest = entered;
+			first = false;
+		}
+		else if (entered < newest)
+			break;				/* the open visit is among the newest */
+		(void) slot_getattr(w->scanslot, Anum_history_left_at, &isnull);
+		if (isnull)
+		{
+			ExecCopySlot(w->openslot, w->scanslot);
+			w->opentid = w->scanslot->tts_tid;
+			*entered_at = entered;
+			w->found = true;
+			break;
+		}
+	}
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	ExecClearTuple(w->scanslot);
+	return w->found;
+}
+
+/* Set left_at of the visit found by HistoryFindOpen */
+void
+HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)
+{
+	TupleTableSlot *slot = w->openslot;
+	bool		update_indexes;
+
+	Assert(w->found);
+	slot_getallattrs(slot);
+	slot->tts_values[Anum_history_left_at - 1] = TimestampTzGetDatum(left_at);
+	slot->tts_isnull[Anum_history_left_at - 1] = false;
+
+	simple_table_tuple_update(w->rel, &w->opentid, slot, SnapshotSelf,
+							  &update_indexes);
+	if (update_indexes && w->rri->ri_NumIndices > 0)
+	{
+		ExecInsertIndexTuples(w->rri, slot, w->estate, true, false, NULL, NIL);
+		ResetPerTupleExprContext(w->estate);
+	}
+	w->found = false;
+}
+
+/* Write the buffered visits */
+static void
+HistoryFlush(HistoryWriter *w)
+{
+	int			i;
+
+	if (w->nslots == 0)
+		return;
+	if (w->batch)
+		table_multi_insert(w->rel, w->slots, w->nslots, w->cid, 0, w->bistate);
+	else
+		table_tuple_insert(w->rel, w->slots[0], w->cid, 0, NULL);
+
+	if (w->rri->ri_NumIndices > 0)
+	{
+		for (i = 0; i < w->nslots; i++)
+		{
+			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false,
+								  NULL, NIL);
+			ResetPerTupleExprContext(w->estate);
+		}
+	}
+	for (i = 0; i < w->nslots; i++)
+		ExecClearTuple(w->slots[i]);
+	w->nslots = 0;
+}
+
+/* Add a visit (written at once, or at the next batch flush) */
+void
+HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
+				TimestampTz entered_at)
+{
+	TupleTableSlot *slot;
+
+	if (w->slots[w->nslots] == NULL)
+		w->slots[w->nslots] = table_slot_create(w->rel, &w->estate->es_tupleTable);
+	slot = w->slots[w->nslots];
+
+	ExecClearTuple(slot);
+	slot->tts_values[Anum_history_deal_id - 1] = deal_id;
+	slot->tts_isnull[Anum_history_deal_id - 1] = false;
+	slot->tts_values[Anum_history_stage - 1] = DealStageGetDatum(stage);
+	slot->tts_isnull[Anum_history_stage - 1] = false;
+	slot->tts_values[Anum_history_entered_at - 1] = TimestampTzGetDatum(entered_at);
+	slot->tts_isnull[Anum_history_entered_at - 1] = false;
+	slot->tts_values[Anum_history_left_at - 1] = (Datum) 0;
+	slot->tts_isnull[Anum_history_left_at - 1] = true;
+	slot->tts_values[Anum_history_entered_by - 1] = CurrentUserName();
+	slot->tts_isnull[Anum_history_entered_by - 1] = false;
+	/* columns a user added to the history table are left NULL */
+	if (slot->tts_tupleDescriptor->natts > Natts_history)
+		memset(slot->tts_isnull + Natts_history, true,
+			   slot->tts_tupleDescriptor->natts - Natts_history);
+	ExecStoreVirtualTuple(slot);
+	/* copy a by-reference deal_id out of the caller's tuple */
+	ExecMaterializeSlot(slot);
+
+	w->nslots++;
+	if (w->nslots == w->maxslots)
+		HistoryFlush(w);
+}
+
+/* Write what is buffered and close everything */
+void
+HistoryEnd(HistoryWriter *w)
+{
+	HistoryFlush(w);
+	if (w->bistate)
+		FreeBulkInsertState(w->bistate);
+	ExecCloseIndices(w->rri);
+	ExecResetTupleTable(w->estate->es_tupleTable, false);
+	FreeExecutorState(w->estate);
+	table_close(w->rel, NoLock);
+}
