@@ -133,9 +133,9 @@ SELECT stage, deals, amount, drop_off FROM funnel.report((SELECT funnel.funnel(r
 -- Pipedrive-style change log: stage history from the stage_id changes
 ----------------------------------------------------------------------
 CREATE TABLE pd_stages (stage_id int PRIMARY KEY, stage_name text);
-\copy pd_stages FROM 'test/data/pipedrive_stages.csv' (FORMAT csv, HEADER true)
+\copy pd_stages FROM 'data/pipedrive_deal_changes/stages.csv' (FORMAT csv, HEADER true)
 CREATE TABLE pd_changes (deal_id bigint, change_time timestamp, changed_field_key text, new_value text);
-\copy pd_changes FROM 'test/data/pipedrive_deal_changes.csv' (FORMAT csv, HEADER true)
+\copy pd_changes FROM 'data/pipedrive_deal_changes/deal_changes.csv' (FORMAT csv, HEADER true)
 SELECT funnel.create_pipeline('pipedrive',
          (SELECT array_agg(stage_name ORDER BY stage_id) FROM pd_stages));
 -- one visit per stage change; a lost_reason closes the deal as lost
