@@ -1,70 +1,154 @@
--- demo/demo.sql: the funnel tour on real data (Maven CRM sales pipeline,
--- data/maven_crm) and a pipeline with Chinese stage names.
+-- demo/demo.sql: the funnel tour on public CRM data.
+--   Maven CRM opportunities (data/maven_crm): current stages, win rate, forecast
+--   Pipedrive-style change log (data/pipedrive_deal_changes): replayed through a
+--   tracked table, then funnel reports and time in stage from its history
+--   a pipeline with Chinese stage names
 \pset footer off
-\pset null '-'
+\pset null ''
 SET client_min_messages = warning;
 CREATE EXTENSION funnel;
 -- operators live in schema funnel: put it on the search path once per database
 ALTER DATABASE funnel_demo SET search_path = "$user", public, funnel;
 SET search_path = "$user", public, funnel;
+CREATE SCHEMA crm;
 
 \echo
-\echo '== Two pipelines: Maven''s hardware sales and a retail pipeline in Chinese'
+\echo '== 1. Pipelines: Maven''s hardware sales, the Pipedrive pipeline, a retail pipeline in Chinese'
 \o /dev/null
 SELECT funnel.create_pipeline('hardware', ARRAY['Prospecting', 'Engaging'],
                               ARRAY[0.10, 0.40], won => ARRAY['Won'], lost => ARRAY['Lost']);
+CREATE TEMP TABLE pd_stages (id int, name text);
+\copy pd_stages FROM 'data/pipedrive_deal_changes/stages.csv' (FORMAT csv, HEADER)
+SELECT funnel.create_pipeline('pipedrive', array_agg(name ORDER BY id)) FROM pd_stages;
 SELECT funnel.create_pipeline('零售', ARRAY['潜在客户', '合格线索', '商机'],
                               ARRAY[0.1, 0.3, 0.6], won => ARRAY['成交'], lost => ARRAY['流失', '无预算']);
 \o
-SELECT * FROM funnel.stages;
+SELECT pipeline, string_agg(format('%s (%s)', stage, probability), ' > ' ORDER BY position) AS stages
+  FROM funnel.stages GROUP BY pipeline ORDER BY min(position), pipeline;
 
-CREATE SCHEMA crm;
+-- Maven: one row per opportunity, current stage only
 CREATE TEMP TABLE maven (opportunity_id text, sales_agent text, product text, account text,
                          deal_stage text, engage_date date, close_date date, close_value numeric);
 \copy maven FROM 'data/maven_crm/sales_pipeline.csv' (FORMAT csv, HEADER)
 CREATE TEMP TABLE teams (sales_agent text, manager text, regional_office text);
 \copy teams FROM 'data/maven_crm/sales_teams.csv' (FORMAT csv, HEADER)
+CREATE TEMP TABLE products (product text, series text, sales_price numeric);
+\copy products FROM 'data/maven_crm/products.csv' (FORMAT csv, HEADER)
 
 -- a deals table bound to one pipeline: bare stage names are enough
-CREATE TABLE crm.deals (
+CREATE TABLE crm.opportunities (
     id          text PRIMARY KEY,
     owner       text NOT NULL,
     manager     text,
     product     text,
-    amount      numeric(12,2),
+    amount      numeric(12,2),      -- close value, or list price while open
     engage_date date,
     close_date  date,
     stage       funnel.deal_stage(hardware) NOT NULL
 );
-INSERT INTO crm.deals
-SELECT m.opportunity_id, m.sales_agent, t.manager, m.product, m.close_value,
-       m.engage_date, m.close_date, m.deal_stage
-  FROM maven m LEFT JOIN teams t USING (sales_agent);
-CREATE INDEX ON crm.deals (stage);
+INSERT INTO crm.opportunities
+SELECT m.opportunity_id, m.sales_agent, t.manager, m.product,
+       coalesce(m.close_value, p.sales_price), m.engage_date, m.close_date, m.deal_stage
+  FROM maven m LEFT JOIN teams t USING (sales_agent)
+  LEFT JOIN products p ON replace(p.product, ' ', '') = replace(m.product, ' ', '');
 
 \echo
-\echo '== 8,800 Maven opportunities by stage, in funnel order (ORDER BY stage)'
-SELECT stage, funnel.position(stage) AS pos, funnel.kind(stage) AS kind,
-       count(*) AS deals, sum(amount) AS closed_value
-  FROM crm.deals GROUP BY stage ORDER BY stage;
+\echo '== 2. 8,800 Maven opportunities by stage, in funnel order (ORDER BY stage)'
+SELECT stage, count(*) AS deals, sum(amount) AS amount,
+       round(funnel.weighted_forecast(amount, stage), 2) AS weighted
+  FROM crm.opportunities GROUP BY stage ORDER BY stage;
 
 \echo
-\echo '== Win rate per manager: won / (won + lost), open deals left out'
-SELECT manager,
-       count(*) FILTER (WHERE funnel.kind(stage) = 'won') AS won,
-       count(*) FILTER (WHERE funnel.kind(stage) = 'lost') AS lost,
-       count(*) FILTER (WHERE funnel.kind(stage) = 'open') AS open,
-       round(count(*) FILTER (WHERE funnel.kind(stage) = 'won')::numeric /
-             nullif(count(*) FILTER (WHERE funnel.kind(stage) <> 'open'), 0), 3) AS win_rate
-  FROM crm.deals GROUP BY manager ORDER BY win_rate DESC;
+\echo '== 3. Per manager: win rate = won / (won + lost), weighted forecast of the open pipeline'
+SELECT manager, count(*) AS deals,
+       round(funnel.win_rate(stage)::numeric, 3) AS win_rate,
+       round(funnel.weighted_forecast(amount, stage) FILTER (WHERE funnel.kind(stage) = 'open'), 2) AS open_forecast
+  FROM crm.opportunities GROUP BY manager ORDER BY win_rate DESC;
 
 \echo
-\echo '== Deals still in the pipeline, and a filter in funnel order'
-SELECT stage, count(*) FROM crm.deals WHERE stage < 'Won'::deal_stage(hardware)
- GROUP BY stage ORDER BY stage;
+\echo '== 4. Pipedrive change log replayed through a tracked table (every move validated, history written)'
+CREATE TEMP TABLE pd_changes (deal_id bigint, change_time timestamp, field text, value text);
+\copy pd_changes FROM 'data/pipedrive_deal_changes/deal_changes.csv' (FORMAT csv, HEADER)
+-- stage events in time order: stage_id changes, and a lost_reason = moved to lost
+CREATE TEMP TABLE events AS
+SELECT c.deal_id, c.change_time AT TIME ZONE 'UTC' AS at,
+       CASE c.field WHEN 'stage_id' THEN 'pipedrive:' || s.name ELSE 'pipedrive:lost' END AS stage,
+       row_number() OVER (PARTITION BY c.deal_id ORDER BY c.change_time, c.field DESC) AS n
+  FROM pd_changes c LEFT JOIN pd_stages s ON c.field = 'stage_id' AND s.id = c.value::int
+ WHERE c.field IN ('stage_id', 'lost_reason');
+CREATE TABLE crm.deals (
+    id          bigint PRIMARY KEY,
+    owner       text,
+    amount      numeric(12,2),
+    changed_at  timestamptz,
+    stage       funnel.deal_stage(pipedrive) NOT NULL
+);
+-- rule 'any': the log has backward moves and moves after a loss
+\o /dev/null
+SELECT funnel.track('crm.deals', pipeline => 'pipedrive', changed_at_column => 'changed_at', rule => 'any');
+SELECT setseed(0.2024);
+\o
+INSERT INTO crm.deals (id, owner, amount, changed_at, stage)
+SELECT e.deal_id, 'user ' || (SELECT max(value) FROM pd_changes u WHERE u.deal_id = e.deal_id AND u.field = 'user_id'),
+       round((1000 + random() * 49000)::numeric, -2), e.at, e.stage
+  FROM events e WHERE e.n = 1;
+DO $$
+DECLARE k int;
+BEGIN
+    FOR k IN 2 .. (SELECT max(n) FROM events) LOOP
+        UPDATE crm.deals d SET stage = e.stage, changed_at = e.at
+          FROM events e WHERE e.deal_id = d.id AND e.n = k;
+    END LOOP;
+END
+$$;
+SELECT (SELECT count(*) FROM crm.deals) AS deals,
+       (SELECT count(*) FROM crm.deals_stage_history) AS visits,
+       (SELECT count(*) FROM funnel.check_history('crm.deals')) AS invariant_violations;
 
 \echo
-\echo '== The Chinese pipeline: bare names work where unambiguous'
+\echo '== 5. Funnel report from the history: deals that reached each stage (skipped stages count as passed)'
+SELECT r.stage, r.deals, r.amount, round(r.conversion_from_previous::numeric, 3) AS from_previous,
+       round(r.conversion_from_first::numeric, 3) AS from_first, r.drop_off
+  FROM funnel.report((
+         SELECT funnel.funnel(h.reached, d.amount)
+           FROM crm.deals d
+           JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
+                   FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id)) r;
+
+\echo
+\echo '== 6. Time in stage: exact median and 90th percentile of closed visits'
+SELECT stage, count(left_at) AS closed_visits,
+       date_trunc('second', funnel.median_time_in_stage(entered_at, left_at)) AS median,
+       date_trunc('second', funnel.time_in_stage_percentile(entered_at, left_at, 0.9)) AS p90
+  FROM crm.deals_stage_history GROUP BY stage ORDER BY stage;
+
+\echo
+\echo '== 7. Conversion from the first stage to the later ones, top owners by deals'
+SELECT d.owner, count(*) AS deals,
+       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Proposal/Quote Preparation')::numeric, 3) AS lead_to_proposal,
+       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Closing')::numeric, 3) AS lead_to_closing
+  FROM crm.deals d
+  JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
+          FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id
+ GROUP BY d.owner ORDER BY deals DESC, d.owner LIMIT 5;
+
+\echo
+\echo '== 8. Rules: Maven opportunities tracked with the forward rule; a won deal cannot move back'
+\o /dev/null
+SELECT funnel.track('crm.opportunities', pipeline => 'hardware');
+\o
+\set ON_ERROR_STOP 0
+UPDATE crm.opportunities SET stage = 'Prospecting' WHERE id = '1C1I7A6R';
+\set ON_ERROR_STOP 1
+UPDATE crm.opportunities SET stage = 'Engaging'
+ WHERE id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Prospecting'::deal_stage(hardware));
+SELECT deal_id, stage, left_at IS NULL AS current FROM crm.opportunities_stage_history
+ WHERE deal_id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Engaging'::deal_stage(hardware)
+                   AND id IN (SELECT deal_id FROM crm.opportunities_stage_history GROUP BY deal_id HAVING count(*) > 1))
+ ORDER BY entered_at, left_at NULLS LAST;
+
+\echo
+\echo '== 9. The Chinese pipeline: bare names work where unambiguous'
 CREATE TABLE crm.retail_deals (id int PRIMARY KEY, amount numeric(12,2),
                                stage funnel.deal_stage(零售) NOT NULL);
 \o /dev/null
@@ -75,16 +159,17 @@ SELECT g, round((50 + random() * 950)::numeric, 2),
        (ARRAY['潜在客户','潜在客户','潜在客户','合格线索','合格线索','商机','成交','流失','无预算'])[1 + floor(random() * 9)::int]
   FROM generate_series(1, 500) g;
 SELECT stage, funnel.stage_name(stage) AS name, funnel.probability(stage) AS p, count(*),
-       sum(amount) AS amount, round(sum(amount * funnel.probability(stage)::numeric), 2) AS weighted
+       sum(amount) AS amount, round(funnel.weighted_forecast(amount, stage), 2) AS weighted
   FROM crm.retail_deals GROUP BY stage ORDER BY stage;
 
 \echo
-\echo '== Renaming a stage rewrites nothing: rows show the new name'
+\echo '== 10. Renaming a stage rewrites nothing: rows and history show the new name'
 \o /dev/null
 SELECT funnel.rename_stage('hardware', 'Engaging', 'Engaged');
 \o
-SELECT stage, count(*) FROM crm.deals GROUP BY stage ORDER BY stage;
+SELECT stage, count(*) FROM crm.opportunities GROUP BY stage ORDER BY stage;
+
 \echo
-\echo '== A bad literal is refused with the valid choices'
+\echo '== 11. A bad literal is refused with the valid choices'
 \set ON_ERROR_STOP 0
 SELECT 'hardware:Negotiating'::funnel.deal_stage;
