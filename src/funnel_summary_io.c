@@ -33,20 +33,29 @@ AppendJsonString(StringInfo buf, const char *str)
 	escape_json(buf, str);
 }
 
-PG_FUNCTION_INFO_V1(funnel_summary_out);
-Datum
-funnel_summary_out(PG_FUNCTION_ARGS)
+/* The pipeline of a summary, which its text and binary forms name */
+static FunnelPipeline *
+SummaryPipelineOrError(FunnelSummary *s)
 {
-	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = FunnelLookupPipeline(s->pipeline);
-	StringInfoData buf;
-	int			i;
 
 	if (pipeline == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("funnel summary refers to a pipeline that does not exist"),
 				 errdetail("Pipeline type OID %u.", s->pipeline)));
+	return pipeline;
+}
+
+PG_FUNCTION_INFO_V1(funnel_summary_out);
+Datum
+funnel_summary_out(PG_FUNCTION_ARGS)
+{
+	FunnelSummary *s = PG_GETARG_SUMMARY(0);
+	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
+	StringInfoData buf;
+	int			i;
+
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"pipeline\": ");
 	AppendJsonString(&buf, NameStr(pipeline->name));
@@ -363,14 +372,10 @@ Datum
 funnel_summary_send(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
-	FunnelPipeline *pipeline = FunnelLookupPipeline(s->pipeline);
+	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
 	StringInfoData buf;
 	int			i;
 
-	if (pipeline == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("funnel summary refers to a pipeline that does not exist")));
 	pq_begintypsend(&buf);
 	pq_sendint8(&buf, FUNNEL_SUMMARY_VERSION);
 	pq_sendstring(&buf, NameStr(pipeline->name));
