@@ -62,7 +62,10 @@ SET min_parallel_table_scan_size = 0;
 SET min_parallel_index_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-SET force_parallel_mode = on;
+-- force_parallel_mode became debug_parallel_query in PostgreSQL 16
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                       THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END,
+                  'on', false) AS forced;
 SET enable_indexscan = off;
 SET enable_bitmapscan = off;
 

@@ -110,7 +110,7 @@ extern Datum DecToNumeric(int128 value, int scale);
 extern void DecAppend(StringInfo buf, int128 value, int scale);
 extern const char *DecParse(const char *str, int128 *value, int *scale);
 extern int128 DecRescaleSlow(int128 value, int from, int to);
-extern void DecReportOverflow(void) pg_attribute_noreturn();
+pg_noreturn extern void DecReportOverflow(void);
 
 /* Two int64 halves of an int128 for the binary protocol */
 extern void DecSend(StringInfo buf, int128 value);

@@ -20,6 +20,11 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 
+/* PostgreSQL 18 spells it pg_noreturn, before the declaration */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
 /* Schema that holds one enum type per pipeline, and the extension schema */
 #define FUNNEL_PIPELINE_SCHEMA	"funnel_pipeline"
 #define FUNNEL_SCHEMA			"funnel"
@@ -113,7 +118,7 @@ extern char *FunnelPipelineList(void);
 extern DealStage DealStageFromText(const char *str, int32 typmod);
 extern char *DealStageToText(DealStage s);
 extern DealStage DealStageResolve(DealStage s, FunnelPipeline *pipeline);
-extern void DealStageReportAmbiguous(DealStage s) pg_attribute_noreturn();
+pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern void DealStageCheckUsable(FunnelStage *stage);
 
 /* deal_stage_ops.c */

@@ -106,7 +106,13 @@ HistoryBegin(TrackedTable *t, bool batch)
 	rte->relid = t->history_relid;
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 180000
+	ExecInitRangeTable(w->estate, list_make1(rte), NIL, bms_make_singleton(1));
+#elif PG_VERSION_NUM >= 160000
+	ExecInitRangeTable(w->estate, list_make1(rte), NIL);
+#else
 	ExecInitRangeTable(w->estate, list_make1(rte));
+#endif
 
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
@@ -149,7 +155,11 @@ HistoryFindOpen(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
 	ScanKeyEntryInitializeWithInfo(&key, 0, 1, BTEqualStrategyNumber,
 								   InvalidOid, t->index_collation,
 								   &t->index_eq, deal_id);
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(w->rel, index, SnapshotSelf, NULL, 1, 0);
+#else
 	scan = index_beginscan(w->rel, index, SnapshotSelf, 1, 0);
+#endif
 	index_rescan(scan, &key, 1, NULL, 0);
 	while (index_getnext_slot(scan, BackwardScanDirection, w->scanslot))
 	{
@@ -187,7 +197,11 @@ void
 HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)
 {
 	TupleTableSlot *slot = w->openslot;
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+#else
 	bool		update_indexes;
+#endif
 
 	Assert(w->found);
 	slot_getallattrs(slot);
@@ -196,11 +210,21 @@ HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)
 
 	simple_table_tuple_update(w->rel, &w->opentid, slot, SnapshotSelf,
 							  &update_indexes);
+	/* a HOT update (the usual case: left_at is in no index) adds no entry */
+#if PG_VERSION_NUM >= 160000
+	if (update_indexes != TU_None && w->rri->ri_NumIndices > 0)
+	{
+		ExecInsertIndexTuples(w->rri, slot, w->estate, true, false, NULL, NIL,
+							  update_indexes == TU_Summarizing);
+		ResetPerTupleExprContext(w->estate);
+	}
+#else
 	if (update_indexes && w->rri->ri_NumIndices > 0)
 	{
 		ExecInsertIndexTuples(w->rri, slot, w->estate, true, false, NULL, NIL);
 		ResetPerTupleExprContext(w->estate);
 	}
+#endif
 	w->found = false;
 }
 
@@ -221,8 +245,13 @@ HistoryFlush(HistoryWriter *w)
 	{
 		for (i = 0; i < w->nslots; i++)
 		{
+#if PG_VERSION_NUM >= 160000
+			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false,
+								  NULL, NIL, false);
+#else
 			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false,
 								  NULL, NIL);
+#endif
 			ResetPerTupleExprContext(w->estate);
 		}
 	}
