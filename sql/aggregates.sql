@@ -369,9 +369,9 @@ SELECT (SELECT funnel.funnel(reached, amount) FROM agg_reached JOIN agg_deals US
        (SELECT funnel.funnel(s::funnel.deal_stage, 1) FROM (VALUES ('零售:商机'), ('零售:成交')) v(s)) AS summary_cn,
        '(3,1250.50)'::funnel.forecast_state AS fc,
        '(10,3,2,3,4500.00,5,864000000000)'::funnel.velocity_state AS vel;
-\copy agg_states TO '/tmp/funnel_agg_states.bin' (FORMAT binary)
+\copy agg_states TO 'results/funnel_agg_states.bin' (FORMAT binary)
 CREATE TABLE agg_states_back (LIKE agg_states);
-\copy agg_states_back FROM '/tmp/funnel_agg_states.bin' (FORMAT binary)
+\copy agg_states_back FROM 'results/funnel_agg_states.bin' (FORMAT binary)
 SELECT a.summary::text = b.summary::text AS summary_equal, a.summary_cn::text = b.summary_cn::text AS cn_equal,
        a.fc::text = b.fc::text AS fc_equal, a.vel::text = b.vel::text AS vel_equal
   FROM agg_states a, agg_states_back b;
@@ -388,7 +388,7 @@ SELECT funnel.create_pipeline('零售', ARRAY['潜在客户','合格线索','商
 SELECT funnel.create_pipeline('b2b', stages => ARRAY['lead','qualified','proposal','negotiation'], probabilities => ARRAY[0.10, 0.25, 0.50, 0.75]);
 CREATE TABLE agg_states (summary funnel.funnel_summary, summary_cn funnel.funnel_summary,
                          fc funnel.forecast_state, vel funnel.velocity_state);
-\copy agg_states FROM '/tmp/funnel_agg_states.bin' (FORMAT binary)
+\copy agg_states FROM 'results/funnel_agg_states.bin' (FORMAT binary)
 SELECT summary::text = :'summary_text' AS same_summary_elsewhere, fc, vel FROM agg_states;
 SELECT r.* FROM agg_states, funnel.report(summary_cn) r;
 \c :regress_db
