@@ -26,6 +26,9 @@
 
 #include "lib/stringinfo.h"
 #include "utils/fmgrprotos.h"
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 #include "funnel.h"
 

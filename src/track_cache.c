@@ -192,7 +192,12 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name)
 static void
 LoadPrimaryKey(TrackedTable *t, Relation deals)
 {
+#if PG_VERSION_NUM >= 180000
+	/* a deferrable primary key does not identify a deal (as before 18) */
+	Oid			pkoid = RelationGetPrimaryKeyIndex(deals, false);
+#else
 	Oid			pkoid = RelationGetPrimaryKeyIndex(deals);
+#endif
 	Relation	index;
 
 	if (!OidIsValid(pkoid))
