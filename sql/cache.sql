@@ -32,6 +32,20 @@ SELECT dblink_exec('other', 'COMMIT');
 SELECT funnel.probability('b2b:proposal');
 SELECT dblink_disconnect('other');
 
+-- a pipeline whose stages lack their attributes on this server (a Citus worker
+-- that got create_pipeline()'s CREATE TYPE but not its rows, or a restore not
+-- finished): values still read, print and sort; kind and probability are
+-- refused, never guessed
+SELECT funnel.create_pipeline('bare', ARRAY['a', 'b']);
+DELETE FROM funnel.pipeline_stage WHERE pipeline = 'bare' AND stage = 'won';
+SELECT 'bare:won'::deal_stage, 'bare:won'::deal_stage > 'bare:b', funnel.position('bare:won');
+SELECT funnel.kind('bare:won');
+SELECT funnel.probability('bare:a');
+SELECT funnel.win_rate(s) FROM (VALUES ('bare:won'::deal_stage)) v(s);
+SELECT funnel.weighted_forecast(100, s) FROM (VALUES ('bare:a'::deal_stage)) v(s);
+INSERT INTO funnel.pipeline_stage VALUES ('bare', 'won', 1, 'won', NULL, false);
+SELECT funnel.kind('bare:won'), funnel.win_rate(s) FROM (VALUES ('bare:won'::deal_stage)) v(s) GROUP BY s;
+
 DROP TABLE kept;
 DROP EXTENSION dblink;
 DROP EXTENSION funnel CASCADE;

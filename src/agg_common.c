@@ -73,7 +73,7 @@ AggNewCallCache(FunctionCallInfo fcinfo)
 const AggStageInfo *
 AggFillStage(AggCallCache *cache, DealStage s)
 {
-	FunnelStage *stage = FunnelGetStage(s);
+	FunnelStage *stage = FunnelGetConfiguredStage(s);
 	AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
 
 	slot->label = stage->label;

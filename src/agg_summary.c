@@ -34,6 +34,20 @@
 
 #include "funnel_summary.h"
 
+/* The pipeline of a summary, or an error if it was dropped */
+FunnelPipeline *
+SummaryPipelineOrError(FunnelSummary *s)
+{
+	FunnelPipeline *pipeline = FunnelLookupPipeline(s->pipeline);
+
+	if (pipeline == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("funnel summary refers to a pipeline that does not exist"),
+				 errdetail("Pipeline type OID %u.", s->pipeline)));
+	return pipeline;
+}
+
 /* A zeroed summary with one entry per stage of the pipeline, in order */
 FunnelSummary *
 SummaryNew(FunnelPipeline *pipeline)
@@ -255,12 +269,8 @@ funnel_report(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	pipeline = FunnelLookupPipeline(s->pipeline);
-	if (pipeline == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("funnel summary refers to a pipeline that does not exist"),
-				 errdetail("Pipeline type OID %u.", s->pipeline)));
+	pipeline = SummaryPipelineOrError(s);
+	FunnelCheckConfigured(pipeline);
 	nstages = pipeline->nstages;
 	nopen = pipeline->nopen;
 	deals = palloc0(Max(nstages, 1) * sizeof(int64));

@@ -206,7 +206,7 @@ PG_FUNCTION_INFO_V1(deal_stage_probability);
 Datum
 deal_stage_probability(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_FLOAT8(FunnelGetStage(PG_GETARG_DEAL_STAGE(0))->probability);
+	PG_RETURN_FLOAT8(FunnelGetConfiguredStage(PG_GETARG_DEAL_STAGE(0))->probability);
 }
 
 /* 'open', 'won' or 'lost' */
@@ -228,7 +228,7 @@ PG_FUNCTION_INFO_V1(deal_stage_kind);
 Datum
 deal_stage_kind(PG_FUNCTION_ARGS)
 {
-	FunnelStage *stage = FunnelGetStage(PG_GETARG_DEAL_STAGE(0));
+	FunnelStage *stage = FunnelGetConfiguredStage(PG_GETARG_DEAL_STAGE(0));
 
 	PG_RETURN_TEXT_P(cstring_to_text(StageKindName(stage->kind)));
 }

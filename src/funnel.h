@@ -79,6 +79,7 @@ typedef struct FunnelStage
 	bool		has_stale_after;
 	Interval	stale_after;
 	bool		usable;			/* false: added by this uncommitted xact */
+	bool		configured;		/* has its row in funnel.pipeline_stage */
 	struct FunnelPipeline *pipeline;
 } FunnelStage;
 
@@ -90,6 +91,7 @@ typedef struct FunnelPipeline
 	int			nstages;
 	int			nopen;			/* stages[0 .. nopen-1] are open */
 	bool		created_here;	/* created by the current transaction */
+	bool		configured;		/* every stage has its attributes */
 	FunnelStage *stages;
 } FunnelPipeline;
 
@@ -110,6 +112,8 @@ extern FunnelStage *FunnelLookupStageByLabel(Oid label);
 extern FunnelStage *FunnelLookupStageByName(FunnelPipeline *pipeline,
 											const char *name);
 extern FunnelStage *FunnelGetStage(DealStage s);
+extern void FunnelCheckConfigured(FunnelPipeline *pipeline);
+extern FunnelStage *FunnelGetConfiguredStage(DealStage s);
 extern uint64 FunnelCacheGeneration(void);
 extern char *FunnelStageList(FunnelPipeline *pipeline);
 extern char *FunnelPipelineList(void);

@@ -42,6 +42,7 @@ typedef struct FunnelSummary
 #define PG_GETARG_SUMMARY(n) DatumGetSummary(PG_GETARG_DATUM(n))
 
 extern FunnelSummary *SummaryNew(FunnelPipeline *pipeline);
+extern FunnelPipeline *SummaryPipelineOrError(FunnelSummary *s);
 extern const char *SummaryPipelineName(Oid typoid);
 extern void SummaryCheckPipeline(FunnelSummary *s, Oid pipeline);
 extern void SummaryRescale(FunnelSummary *s, int scale);

@@ -33,20 +33,6 @@ AppendJsonString(StringInfo buf, const char *str)
 	escape_json(buf, str);
 }
 
-/* The pipeline of a summary, which its text and binary forms name */
-static FunnelPipeline *
-SummaryPipelineOrError(FunnelSummary *s)
-{
-	FunnelPipeline *pipeline = FunnelLookupPipeline(s->pipeline);
-
-	if (pipeline == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("funnel summary refers to a pipeline that does not exist"),
-				 errdetail("Pipeline type OID %u.", s->pipeline)));
-	return pipeline;
-}
-
 PG_FUNCTION_INFO_V1(funnel_summary_out);
 Datum
 funnel_summary_out(PG_FUNCTION_ARGS)

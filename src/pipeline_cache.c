@@ -294,6 +294,7 @@ LoadMetadata(FunnelCache *cache)
 		stage = FindStageForMetadata(cache, pipeline_name, stage_name);
 		if (stage == NULL)
 			continue;
+		stage->configured = true;
 		if (!nulls[Anum_pipeline_stage_probability - 1])
 			stage->probability = DatumGetFloat8(values[Anum_pipeline_stage_probability - 1]);
 		if (!nulls[Anum_pipeline_stage_kind - 1])
@@ -326,8 +327,10 @@ IndexLabels(FunnelCache *cache)
 		FunnelPipeline *p = &cache->pipelines[i];
 
 		p->nopen = 0;
+		p->configured = true;
 		for (j = 0; j < p->nstages; j++)
 		{
+			p->configured &= p->stages[j].configured;
 			cache->labels[cache->nlabels].label = p->stages[j].label;
 			cache->labels[cache->nlabels].stage = &p->stages[j];
 			cache->nlabels++;
@@ -488,6 +491,40 @@ FunnelGetStage(DealStage s)
 				 errdetail("Pipeline type OID %u, stage OID %u.",
 						   DealStagePipelineOid(s), DealStageLabelOid(s)),
 				 errhint("The pipeline or stage was dropped, or created by a transaction that rolled back.")));
+	return stage;
+}
+
+/*
+ * Refuse to use the kind, probability or retired flag of a pipeline whose
+ * stages lack their attributes: the enum type exists but funnel.pipeline_stage
+ * has no rows for it on this server (e.g. a Citus worker that received the
+ * CREATE TYPE of create_pipeline() but not its rows, or a restore that has not
+ * loaded funnel's configuration yet).  Guessing would give wrong results.
+ */
+void
+FunnelCheckConfigured(FunnelPipeline *pipeline)
+{
+	int			i;
+
+	if (pipeline->configured)
+		return;
+	for (i = 0; i < pipeline->nstages && pipeline->stages[i].configured; i++)
+		;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("stage \"%s:%s\" has no attributes on this server",
+					NameStr(pipeline->name), NameStr(pipeline->stages[i].name)),
+			 errdetail("Its kind and probability are missing from funnel.pipeline_stage."),
+			 errhint("Create pipelines with funnel.create_pipeline() on every server that stores their stages (on Citus, on every worker too), or finish restoring funnel's configuration tables.")));
+}
+
+/* FunnelGetStage, for callers that read kind, probability or retired */
+FunnelStage *
+FunnelGetConfiguredStage(DealStage s)
+{
+	FunnelStage *stage = FunnelGetStage(s);
+
+	FunnelCheckConfigured(stage->pipeline);
 	return stage;
 }
 

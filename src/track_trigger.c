@@ -68,6 +68,7 @@ TrackedPipeline(TrackedTable *t)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pipeline of a tracked table no longer exists")));
+	FunnelCheckConfigured(p);
 	return p;
 }
 
