@@ -36,7 +36,9 @@ sql/funnel--$(EXTVERSION).sql: sql/funnel.sql
 
 # ---- project targets -------------------------------------------------------
 # make test   : install Debian packages if missing, build, install, run every
-#               pg_regress, pgTAP and shell test in a throw-away cluster
+#               pg_regress, pgTAP and shell test in a throw-away cluster;
+#               PG_MAJOR=17 or 18 runs all of it in a Debian chroot made or
+#               reused under /var/lib/funnel/chroots (test/chroot/)
 # make demo   : the same set-up, then load sample data and print a report
 # make bench  : benchmarks (not tests), ratios measured side by side
 # make results: copy results/*.out over expected/ after a reviewed change
@@ -49,10 +51,18 @@ PG_MAJOR ?= 15
 deps:
 	$(SUDO) test/install-deps.sh $(PG_MAJOR)
 
+# majors the host (Debian 12) lacks: tested in a Debian chroot
+CHROOT_MAJORS = 17 18
+
+ifneq ($(filter $(PG_MAJOR),$(CHROOT_MAJORS)),)
+test:
+	$(SUDO) env PG_CFLAGS='$(PG_CFLAGS)' test/chroot/run.sh $(PG_MAJOR)
+else
 test: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	test/run-tests.sh $(PG_MAJOR)
+endif
 
 demo: deps
 	$(MAKE) all
