@@ -40,13 +40,16 @@ sql/funnel--$(EXTVERSION).sql: sql/funnel.sql
 #               PG_MAJOR=17 or 18 runs all of it in a Debian chroot made or
 #               reused under /var/lib/funnel/chroots (test/chroot/)
 # make demo   : the same set-up, then load sample data and print a report
+# make fuzz   : the same set-up, then sqlsmith against a database with
+#               pipelines, tracked tables and state columns (test/fuzz/);
+#               FUZZ_QUERIES=20000 FUZZ_SEED=1; fails on any backend crash
 # make bench  : benchmarks (not tests), ratios measured side by side
 # make results: copy results/*.out over expected/ after a reviewed change
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: deps test demo bench results
+.PHONY: deps test demo bench fuzz results
 
 deps:
 	$(SUDO) test/install-deps.sh $(PG_MAJOR)
@@ -68,6 +71,12 @@ demo: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	demo/run-demo.sh $(PG_MAJOR)
+
+fuzz: deps
+	command -v sqlsmith >/dev/null || $(SUDO) apt-get install -y -qq sqlsmith >/dev/null
+	$(MAKE) all
+	$(SUDO) $(MAKE) install
+	test/fuzz/run-fuzz.sh $(PG_MAJOR)
 
 bench: deps
 	$(MAKE) all
