@@ -44,12 +44,14 @@ sql/funnel--$(EXTVERSION).sql: sql/funnel.sql
 #               pipelines, tracked tables and state columns (test/fuzz/);
 #               FUZZ_QUERIES=20000 FUZZ_SEED=1; fails on any backend crash
 # make bench  : benchmarks (not tests), ratios measured side by side
+# make dist   : funnel-<version>.zip for PGXN (version from META.json), a git
+#               archive of tag v<version>, or of HEAD when there is no tag
 # make results: copy results/*.out over expected/ after a reviewed change
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: deps test demo bench fuzz results
+.PHONY: deps test demo bench fuzz dist results
 
 deps:
 	$(SUDO) test/install-deps.sh $(PG_MAJOR)
@@ -82,6 +84,21 @@ bench: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	bench/run-bench.sh $(PG_MAJOR)
+
+DISTVERSION = $(shell sed -n '0,/^ *"version": *"\([^"]*\)".*/s//\1/p' META.json)
+
+dist:
+	@if git rev-parse -q --verify "refs/tags/v$(DISTVERSION)" >/dev/null; then \
+		ref=v$(DISTVERSION); \
+	else \
+		ref=HEAD; \
+		echo "make dist: no tag v$(DISTVERSION); archiving HEAD ($$(git rev-parse --short HEAD)), not a release."; \
+		echo "make dist: to release, commit, then: git tag v$(DISTVERSION) && make dist"; \
+	fi; \
+	git diff --quiet HEAD -- || echo "make dist: uncommitted changes are not in the archive"; \
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(EXTENSION)-$(DISTVERSION).zip $$ref && \
+	echo "make dist: wrote $(EXTENSION)-$(DISTVERSION).zip from $$ref"
 
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
