@@ -36,33 +36,69 @@ sql/funnel--$(EXTVERSION).sql: sql/funnel.sql
 
 # ---- project targets -------------------------------------------------------
 # make test   : install Debian packages if missing, build, install, run every
-#               pg_regress, pgTAP and shell test in a throw-away cluster
+#               pg_regress, pgTAP and shell test in a throw-away cluster;
+#               PG_MAJOR=17 or 18 runs all of it in a Debian chroot made or
+#               reused under /var/lib/funnel/chroots (test/chroot/)
 # make demo   : the same set-up, then load sample data and print a report
+# make fuzz   : the same set-up, then sqlsmith against a database with
+#               pipelines, tracked tables and state columns (test/fuzz/);
+#               FUZZ_QUERIES=20000 FUZZ_SEED=1; fails on any backend crash
 # make bench  : benchmarks (not tests), ratios measured side by side
+# make dist   : funnel-<version>.zip for PGXN (version from META.json), a git
+#               archive of tag v<version>, or of HEAD when there is no tag
 # make results: copy results/*.out over expected/ after a reviewed change
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: deps test demo bench results
+.PHONY: deps test demo bench fuzz dist results
 
 deps:
 	$(SUDO) test/install-deps.sh $(PG_MAJOR)
 
+# majors the host (Debian 12) lacks: tested in a Debian chroot
+CHROOT_MAJORS = 17 18
+
+ifneq ($(filter $(PG_MAJOR),$(CHROOT_MAJORS)),)
+test:
+	$(SUDO) env PG_CFLAGS='$(PG_CFLAGS)' test/chroot/run.sh $(PG_MAJOR)
+else
 test: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	test/run-tests.sh $(PG_MAJOR)
+endif
 
 demo: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	demo/run-demo.sh $(PG_MAJOR)
 
+fuzz: deps
+	command -v sqlsmith >/dev/null || $(SUDO) apt-get install -y -qq sqlsmith >/dev/null
+	$(MAKE) all
+	$(SUDO) $(MAKE) install
+	test/fuzz/run-fuzz.sh $(PG_MAJOR)
+
 bench: deps
 	$(MAKE) all
 	$(SUDO) $(MAKE) install
 	bench/run-bench.sh $(PG_MAJOR)
+
+DISTVERSION = $(shell sed -n '0,/^ *"version": *"\([^"]*\)".*/s//\1/p' META.json)
+
+dist:
+	@if git rev-parse -q --verify "refs/tags/v$(DISTVERSION)" >/dev/null; then \
+		ref=v$(DISTVERSION); \
+	else \
+		ref=HEAD; \
+		echo "make dist: no tag v$(DISTVERSION); archiving HEAD ($$(git rev-parse --short HEAD)), not a release."; \
+		echo "make dist: to release, commit, then: git tag v$(DISTVERSION) && make dist"; \
+	fi; \
+	git diff --quiet HEAD -- || echo "make dist: uncommitted changes are not in the archive"; \
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(EXTENSION)-$(DISTVERSION).zip $$ref && \
+	echo "make dist: wrote $(EXTENSION)-$(DISTVERSION).zip from $$ref"
 
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
