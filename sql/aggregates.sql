@@ -357,7 +357,7 @@ SELECT funnel.funnel(x) FROM (SELECT funnel.funnel('b2b:lead'::funnel.deal_stage
                               SELECT funnel.funnel('零售:商机'::funnel.deal_stage)) v(x);
 SELECT funnel.conversion_rate(s::funnel.deal_stage, 'b2b:lead', 'b2b:won') FROM (VALUES ('零售:商机')) v(s);
 -- state types
-SELECT '(3,1250.50)'::funnel.forecast_state, '(1,2,3,1,4500.00,2,864000000000)'::funnel.velocity_state;
+SELECT '(3,1250.50)'::funnel.forecast_state, '(6,2,3,1,4500.00,2,864000000000)'::funnel.velocity_state;
 SELECT '(3,abc)'::funnel.forecast_state;
 SELECT '(1,2)'::funnel.velocity_state;
 

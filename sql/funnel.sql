@@ -341,10 +341,18 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A probability is a number between 0 and 1, such as 0.25.';
     END IF;
+    -- weighted_forecast multiplies amounts by probability::numeric exactly
+    -- (128-bit decimals, doc/aggregates.md): at most 18 decimal places
+    IF pg_catalog.scale(probability::numeric) > 18 THEN
+        RAISE EXCEPTION 'probability % of stage "%" has more than 18 decimal places', probability, stage
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'Probabilities are used as probability::numeric, which must have at most 18 digits after the decimal point.',
+                  HINT = 'Round it, e.g. round(p::numeric, 18), or use 0.';
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION funnel._check_probability(text, double precision) IS
-  'funnel internal: validates a stage probability (in [0,1], not NaN, not NULL)';
+  'funnel internal: validates a stage probability (in [0,1], not NaN, not NULL, at most 18 decimal places as numeric)';
 
 -- The enum type of a pipeline, or an error naming the existing pipelines
 CREATE FUNCTION funnel._pipeline_type(pipeline text) RETURNS regtype
@@ -478,6 +486,9 @@ BEGIN
     FOR i IN 1 .. n_open LOOP
         -- evenly spaced defaults: 1/(n+1), 2/(n+1), ...
         p := coalesce(probabilities[i], i::double precision / (n_open + 1));
+        IF pg_catalog.scale(p::numeric) > 18 THEN
+            p := pg_catalog.round(p::numeric, 18)::double precision;   -- see _check_probability
+        END IF;
         INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind)
         VALUES (name, stages[i], p, 'open');
     END LOOP;
@@ -585,6 +596,9 @@ BEGIN
         -- halfway between the neighbouring open stages (0 and 1 at the ends)
         p := (CASE WHEN prev_row.kind = 'open' THEN prev_row.probability ELSE 0 END +
               CASE WHEN next_row.kind = 'open' THEN next_row.probability ELSE 1 END) / 2;
+        IF pg_catalog.scale(p::numeric) > 18 THEN
+            p := pg_catalog.round(p::numeric, 18)::double precision;   -- see _check_probability
+        END IF;
     END IF;
     PERFORM funnel._check_probability(stage, p);
 

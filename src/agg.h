@@ -24,6 +24,7 @@
 #ifndef FUNNEL_AGG_H
 #define FUNNEL_AGG_H
 
+#include "common/int.h"
 #include "lib/stringinfo.h"
 #include "utils/fmgrprotos.h"
 #if PG_VERSION_NUM >= 160000
@@ -39,6 +40,13 @@
 /* Largest decimal scale a total may take */
 #define DEC_MAX_SCALE	36
 
+/*
+ * Most digits after the decimal point of a stage probability's numeric form
+ * (float8_numeric, 15 significant digits); funnel._check_probability()
+ * refuses probabilities beyond it, so amount x probability stays exact.
+ */
+#define FUNNEL_PROB_MAX_SCALE	18
+
 /* What a transition function needs to know about one stage */
 typedef struct AggStageInfo
 {
@@ -47,7 +55,8 @@ typedef struct AggStageInfo
 	int32		position;		/* 1-based rank in the pipeline */
 	int32		nstages;		/* stages in the pipeline */
 	StageKind	kind;
-	int32		prob_scale;		/* probability as a decimal ... */
+	int32		prob_scale;		/* probability as a decimal ..., -1 if it has
+								 * more than FUNNEL_PROB_MAX_SCALE decimals */
 	int128		prob;			/* ... prob / 10^prob_scale */
 } AggStageInfo;
 
@@ -66,6 +75,16 @@ typedef struct AggCallCache
 
 extern AggCallCache *AggNewCallCache(FunctionCallInfo fcinfo);
 extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
+pg_noreturn extern void AggReportProbability(const AggStageInfo *info);
+pg_noreturn extern void AggReportCountOverflow(void);
+
+/* *count += n, or the 22003 error: counters never wrap */
+static inline void
+AggCountAdd(int64 *count, int64 n)
+{
+	if (unlikely(pg_add_s64_overflow(*count, n, count)))
+		AggReportCountOverflow();
+}
 
 /* The fn_extra cache of this call site (see agg_common.c) */
 static inline AggCallCache *

@@ -16,9 +16,12 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/fmgrprotos.h"
 #include "utils/memutils.h"
 
@@ -69,22 +72,84 @@ AggNewCallCache(FunctionCallInfo fcinfo)
 	return cache;
 }
 
+/*
+ * A stage probability as the decimal prob / 10^scale that
+ * probability::numeric gives (float8_numeric: 15 significant digits), or
+ * scale -1 if that has more than FUNNEL_PROB_MAX_SCALE decimals (1e-40, a
+ * denormal): such a probability is refused by funnel._check_probability()
+ * and only weighted_forecast(amount, stage) needs it, so only that
+ * aggregate reports it (AggReportProbability), never the others.
+ */
+static int128
+ProbabilityDecimal(double probability, int32 *scale)
+{
+	Datum		num;
+	int			dscale;
+
+	if (isnan(probability) || probability < 0 || probability > 1)
+	{
+		*scale = -1;
+		return 0;
+	}
+	num = DirectFunctionCall1(float8_numeric, Float8GetDatum(probability));
+	dscale = DatumGetInt32(DirectFunctionCall1(numeric_scale, num));
+	if (dscale > FUNNEL_PROB_MAX_SCALE)
+	{
+		*scale = -1;
+		return 0;
+	}
+	return DecFromNumeric(num, scale, "probability");
+}
+
 /* Fill the slot of a stage from the pipeline cache (the slow path) */
 const AggStageInfo *
 AggFillStage(AggCallCache *cache, DealStage s)
 {
 	FunnelStage *stage = FunnelGetConfiguredStage(s);
 	AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
+	int32		prob_scale;
 
 	slot->label = stage->label;
 	slot->pipeline = stage->pipeline->typoid;
 	slot->position = stage->position;
 	slot->nstages = stage->pipeline->nstages;
 	slot->kind = stage->kind;
-	slot->prob = DecFromNumeric(DirectFunctionCall1(float8_numeric,
-													Float8GetDatum(stage->probability)),
-								&slot->prob_scale, "probability");
+	slot->prob = ProbabilityDecimal(stage->probability, &prob_scale);
+	slot->prob_scale = prob_scale;
 	return slot;
+}
+
+/*
+ * Refuse the probability of a stage that has more decimals than an exact
+ * forecast can carry (stored before funnel._check_probability() refused it,
+ * or written into funnel.pipeline_stage directly).
+ */
+void
+AggReportProbability(const AggStageInfo *info)
+{
+	FunnelStage *stage = FunnelLookupStageByLabel(info->label);
+	double		p = stage ? stage->probability : get_float8_nan();
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("probability %s of stage \"%s:%s\" has more than %d decimal places",
+					DatumGetCString(DirectFunctionCall1(float8out, Float8GetDatum(p))),
+					stage ? NameStr(stage->pipeline->name) : "?",
+					stage ? NameStr(stage->name) : "?",
+					FUNNEL_PROB_MAX_SCALE),
+			 errdetail("weighted_forecast multiplies amounts by probability::numeric exactly."),
+			 errhint("Set a rounded probability with funnel.set_probability(), e.g. round(p::numeric, %d).",
+					 FUNNEL_PROB_MAX_SCALE)));
+}
+
+/* Raise the out-of-range error of a counter */
+void
+AggReportCountOverflow(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("funnel aggregate count out of range"),
+			 errdetail("Counts are bigint: at most %s.", "9223372036854775807")));
 }
 
 /* Raise the out-of-range error of an exact total */
@@ -177,15 +242,28 @@ DecFromNumericSlow(Datum num, int *scale, const char *what)
 	if (dscale > DEC_MAX_SCALE)
 		DecReportOverflow();
 
+	/* the digits make the value at scale 4 * (ndigits - 1 - weight) ... */
+	digits_scale = 4 * (ndigits - 1 - weight);
 	for (i = 0; i < ndigits; i++)
 	{
 		int16		digit;
 
 		memcpy(&digit, p + i * sizeof(int16), sizeof(int16));
-		acc = DecAdd(DecMul(acc, NUM_NBASE), digit);
+		if (i == ndigits - 1 && digits_scale > dscale && digits_scale - dscale < 4)
+		{
+			/*
+			 * ... but the last base-10000 digit is padded below the display
+			 * scale: drop the padding first, so that 38 significant digits
+			 * never overflow on the way
+			 */
+			int			drop = digits_scale - dscale;
+
+			acc = DecAdd(DecMul(acc, DecPow10[4 - drop]), digit / DecPow10[drop]);
+			digits_scale = dscale;
+		}
+		else
+			acc = DecAdd(DecMul(acc, NUM_NBASE), digit);
 	}
-	/* acc is the value at scale 4 * (ndigits - 1 - weight) */
-	digits_scale = 4 * (ndigits - 1 - weight);
 	if (digits_scale < dscale)
 	{
 		if (digits_scale < 0)
@@ -254,14 +332,19 @@ DecToNumeric(int128 value, int scale)
 
 /*
  * Parse [-+]digits[.digits] into value / 10^scale.  Returns the position
- * after the number, or NULL if there is none.
+ * after the number, or NULL if there is none (or it has more than
+ * DEC_MAX_SCALE decimals).  A number beyond the int128 range raises 22003.
+ * The digits are accumulated as a negative number so that the smallest
+ * int128, which DecAppend prints, reads back.
  */
 const char *
 DecParse(const char *str, int128 *value, int *scale)
 {
+	const char *start = str;
 	bool		negative = false;
 	bool		any = false;
 	bool		point = false;
+	bool		overflow = false;
 	int128		acc = 0;
 	int			s = 0;
 
@@ -271,7 +354,9 @@ DecParse(const char *str, int128 *value, int *scale)
 	{
 		if (*str >= '0' && *str <= '9')
 		{
-			acc = DecAdd(DecMul(acc, 10), *str - '0');
+			if (__builtin_mul_overflow(acc, 10, &acc) ||
+				__builtin_sub_overflow(acc, *str - '0', &acc))
+				overflow = true;
 			any = true;
 			if (point)
 				s++;
@@ -283,7 +368,16 @@ DecParse(const char *str, int128 *value, int *scale)
 	}
 	if (!any || s > DEC_MAX_SCALE)
 		return NULL;
-	*value = negative ? -acc : acc;
+	if (!negative && !overflow && __builtin_sub_overflow((int128) 0, acc, &acc))
+		overflow = true;
+	if (overflow)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("number \"%.*s\" is out of range for a funnel total",
+						(int) (str - start), start),
+				 errdetail("Totals are exact 128-bit fixed-point decimals: at most 38 significant digits and %d digits after the decimal point.",
+						   DEC_MAX_SCALE)));
+	*value = acc;
 	*scale = s;
 	return str;
 }

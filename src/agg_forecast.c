@@ -84,7 +84,7 @@ ForecastAdd(ForecastState *state, int128 amount, int amount_scale,
 {
 	DecAddScaled(&state->sum, &state->scale, DecMul(amount, prob),
 				 amount_scale + prob_scale);
-	state->n++;
+	AggCountAdd(&state->n, 1);
 }
 
 /* funnel.weighted_forecast(amount, stage) transition */
@@ -106,6 +106,8 @@ weighted_forecast_stage_trans(PG_FUNCTION_ARGS)
 	state = StateForUpdate(fcinfo, sizeof(ForecastState));
 	amount = DecFromNumeric(PG_GETARG_DATUM(1), &scale, "amount");
 	info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(2));
+	if (unlikely(info->prob_scale < 0))
+		AggReportProbability(info);
 	ForecastAdd(state, amount, scale, info->prob, info->prob_scale);
 	PG_RETURN_POINTER(state);
 }
@@ -154,7 +156,7 @@ forecast_state_combine(PG_FUNCTION_ARGS)
 	ForecastState *other = (ForecastState *) PG_GETARG_POINTER(1);
 
 	DecAddScaled(&state->sum, &state->scale, other->sum, other->scale);
-	state->n += other->n;
+	AggCountAdd(&state->n, other->n);
 	PG_RETURN_POINTER(state);
 }
 
@@ -215,11 +217,63 @@ ParseTuple(const char *str, int n, int128 *values, int *scales)
 	return *p == '\0';
 }
 
-/* A count from a parsed tuple */
+/*
+ * A count from a parsed tuple: false if it is not a non-negative integer;
+ * 22003 if it is beyond bigint
+ */
 static bool
-IsCount(int128 value, int scale)
+IsCount(int128 value, int scale, const char *type)
 {
-	return scale == 0 && value >= 0 && value <= PG_INT64_MAX;
+	if (scale != 0 || value < 0)
+		return false;
+	if (value > PG_INT64_MAX)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		DecAppend(&buf, value, 0);
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s count %s is out of range", type, buf.data),
+				 errdetail("Counts are bigint: at most %s.", "9223372036854775807")));
+	}
+	return true;
+}
+
+/* A decimal for messages */
+static char *
+DecText(int128 value, int scale)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	DecAppend(&buf, value, scale);
+	return buf.data;
+}
+
+/*
+ * Refuse a forecast_state the aggregate cannot make (text and binary
+ * input): a negative row count, a scale out of range, a sum without rows.
+ */
+static void
+ForecastCheck(const ForecastState *state, int sqlstate)
+{
+	if (state->n < 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid forecast_state: row count " INT64_FORMAT " is negative",
+						state->n)));
+	if (state->scale < 0 || state->scale > DEC_MAX_SCALE)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid forecast_state: scale %d", state->scale),
+				 errdetail("The scale of the sum is between 0 and %d.", DEC_MAX_SCALE)));
+	if (state->n == 0 && state->sum != 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid forecast_state: sum %s over 0 rows",
+						DecText(state->sum, state->scale)),
+				 errdetail("A state of 0 rows has the sum 0.")));
 }
 
 PG_FUNCTION_INFO_V1(forecast_state_in);
@@ -231,11 +285,13 @@ forecast_state_in(PG_FUNCTION_ARGS)
 	int128		values[2];
 	int			scales[2];
 
-	if (!ParseTuple(str, 2, values, scales) || !IsCount(values[0], scales[0]))
+	if (!ParseTuple(str, 2, values, scales) ||
+		!IsCount(values[0], scales[0], "forecast_state"))
 		StateSyntaxError("forecast_state", str, "(rows,sum), e.g. (3,1250.50)");
 	state->n = (int64) values[0];
 	state->sum = values[1];
 	state->scale = scales[1];
+	ForecastCheck(state, ERRCODE_INVALID_TEXT_REPRESENTATION);
 	PG_RETURN_POINTER(state);
 }
 
@@ -261,12 +317,9 @@ forecast_state_recv(PG_FUNCTION_ARGS)
 	ForecastState *state = palloc0(sizeof(ForecastState));
 
 	state->n = pq_getmsgint64(buf);
-	state->scale = pq_getmsgint(buf, 4);
+	state->scale = (int32) pq_getmsgint(buf, 4);
 	state->sum = DecRecv(buf);
-	if (state->n < 0 || state->scale < 0 || state->scale > DEC_MAX_SCALE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid forecast_state")));
+	ForecastCheck(state, ERRCODE_INVALID_BINARY_REPRESENTATION);
 	PG_RETURN_POINTER(state);
 }
 
@@ -290,13 +343,13 @@ sales_velocity_trans(PG_FUNCTION_ARGS)
 	}
 	state = StateForUpdate(fcinfo, sizeof(VelocityState));
 	info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(1));
-	state->deals++;
+	AggCountAdd(&state->deals, 1);
 	if (info->kind == STAGE_OPEN)
 		PG_RETURN_POINTER(state);
 
 	if (info->kind == STAGE_WON)
 	{
-		state->won++;
+		AggCountAdd(&state->won, 1);
 		if (!PG_ARGISNULL(2))
 		{
 			int128		amount;
@@ -304,11 +357,11 @@ sales_velocity_trans(PG_FUNCTION_ARGS)
 
 			amount = DecFromNumeric(PG_GETARG_DATUM(2), &scale, "amount");
 			DecAddScaled(&state->won_amount, &state->amount_scale, amount, scale);
-			state->won_amount_count++;
+			AggCountAdd(&state->won_amount_count, 1);
 		}
 	}
 	else
-		state->lost++;
+		AggCountAdd(&state->lost, 1);
 
 	if (!PG_ARGISNULL(3) && !PG_ARGISNULL(4))
 	{
@@ -321,7 +374,7 @@ sales_velocity_trans(PG_FUNCTION_ARGS)
 					 errmsg("cannot subtract infinite timestamps")));
 		state->cycle_usecs = DecAdd(state->cycle_usecs,
 									(int128) closed_at - (int128) created_at);
-		state->cycles++;
+		AggCountAdd(&state->cycles, 1);
 	}
 	PG_RETURN_POINTER(state);
 }
@@ -334,13 +387,13 @@ velocity_state_combine(PG_FUNCTION_ARGS)
 	VelocityState *state = StateForUpdate(fcinfo, sizeof(VelocityState));
 	VelocityState *other = (VelocityState *) PG_GETARG_POINTER(1);
 
-	state->deals += other->deals;
-	state->won += other->won;
-	state->lost += other->lost;
-	state->won_amount_count += other->won_amount_count;
+	AggCountAdd(&state->deals, other->deals);
+	AggCountAdd(&state->won, other->won);
+	AggCountAdd(&state->lost, other->lost);
+	AggCountAdd(&state->won_amount_count, other->won_amount_count);
 	DecAddScaled(&state->won_amount, &state->amount_scale,
 				 other->won_amount, other->amount_scale);
-	state->cycles += other->cycles;
+	AggCountAdd(&state->cycles, other->cycles);
 	state->cycle_usecs = DecAdd(state->cycle_usecs, other->cycle_usecs);
 	PG_RETURN_POINTER(state);
 }
@@ -373,15 +426,17 @@ velocity_state_final(PG_FUNCTION_ARGS)
 	VelocityState *state = (VelocityState *) PG_GETARG_POINTER(0);
 	Datum		num;
 	Datum		den;
+	int64		closed = state->won;
 
-	if (state->won + state->lost == 0 || state->won_amount_count == 0 ||
+	AggCountAdd(&closed, state->lost);
+	if (closed == 0 || state->won_amount_count == 0 ||
 		state->cycles == 0 || state->cycle_usecs == 0)
 		PG_RETURN_NULL();
 	num = NumMul(NumInt(state->deals), NumInt(state->won));
 	num = NumMul(num, DecToNumeric(state->won_amount, state->amount_scale));
 	num = NumMul(num, NumInt(state->cycles));
 	num = NumMul(num, NumInt(USECS_PER_DAY));
-	den = NumMul(NumInt(state->won + state->lost), NumInt(state->won_amount_count));
+	den = NumMul(NumInt(closed), NumInt(state->won_amount_count));
 	den = NumMul(den, DecToNumeric(state->cycle_usecs, 0));
 	PG_RETURN_DATUM(DirectFunctionCall2(numeric_div, num, den));
 }
@@ -405,6 +460,62 @@ velocity_state_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
+/*
+ * Refuse a velocity_state the aggregate cannot make (text and binary
+ * input): negative counts, won + lost above deals, more won amounts than
+ * won deals, more cycles than closed deals, totals without their count.
+ */
+static void
+VelocityCheck(const VelocityState *state, int sqlstate)
+{
+	int64		closed;
+
+	if (state->deals < 0 || state->won < 0 || state->lost < 0 ||
+		state->won_amount_count < 0 || state->cycles < 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: negative count in deals " INT64_FORMAT
+						", won " INT64_FORMAT ", lost " INT64_FORMAT
+						", won_amount_count " INT64_FORMAT ", cycles " INT64_FORMAT,
+						state->deals, state->won, state->lost,
+						state->won_amount_count, state->cycles)));
+	if (state->amount_scale < 0 || state->amount_scale > DEC_MAX_SCALE)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: scale %d", state->amount_scale),
+				 errdetail("The scale of the won amount is between 0 and %d.",
+						   DEC_MAX_SCALE)));
+	if (pg_add_s64_overflow(state->won, state->lost, &closed) ||
+		closed > state->deals)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: won " INT64_FORMAT " + lost " INT64_FORMAT
+						" exceeds deals " INT64_FORMAT,
+						state->won, state->lost, state->deals)));
+	if (state->won_amount_count > state->won)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: won_amount_count " INT64_FORMAT
+						" exceeds won " INT64_FORMAT,
+						state->won_amount_count, state->won)));
+	if (state->cycles > closed)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: cycles " INT64_FORMAT
+						" exceeds won + lost " INT64_FORMAT,
+						state->cycles, closed)));
+	if (state->won_amount_count == 0 && state->won_amount != 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: won_amount %s with won_amount_count 0",
+						DecText(state->won_amount, state->amount_scale))));
+	if (state->cycles == 0 && state->cycle_usecs != 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid velocity_state: cycle_microseconds %s with cycles 0",
+						DecText(state->cycle_usecs, 0))));
+}
+
 PG_FUNCTION_INFO_V1(velocity_state_in);
 Datum
 velocity_state_in(PG_FUNCTION_ARGS)
@@ -415,8 +526,11 @@ velocity_state_in(PG_FUNCTION_ARGS)
 	int			s[7];
 
 	if (!ParseTuple(str, 7, v, s) ||
-		!IsCount(v[0], s[0]) || !IsCount(v[1], s[1]) || !IsCount(v[2], s[2]) ||
-		!IsCount(v[3], s[3]) || !IsCount(v[5], s[5]) || s[6] != 0)
+		!IsCount(v[0], s[0], "velocity_state") ||
+		!IsCount(v[1], s[1], "velocity_state") ||
+		!IsCount(v[2], s[2], "velocity_state") ||
+		!IsCount(v[3], s[3], "velocity_state") ||
+		!IsCount(v[5], s[5], "velocity_state") || s[6] != 0)
 		StateSyntaxError("velocity_state", str,
 						 "(deals,won,lost,won_amount_count,won_amount,cycles,cycle_microseconds), e.g. (10,3,2,3,4500.00,5,864000000000)");
 	state->deals = (int64) v[0];
@@ -427,6 +541,7 @@ velocity_state_in(PG_FUNCTION_ARGS)
 	state->amount_scale = s[4];
 	state->cycles = (int64) v[5];
 	state->cycle_usecs = v[6];
+	VelocityCheck(state, ERRCODE_INVALID_TEXT_REPRESENTATION);
 	PG_RETURN_POINTER(state);
 }
 
@@ -460,13 +575,10 @@ velocity_state_recv(PG_FUNCTION_ARGS)
 	state->won = pq_getmsgint64(buf);
 	state->lost = pq_getmsgint64(buf);
 	state->won_amount_count = pq_getmsgint64(buf);
-	state->amount_scale = pq_getmsgint(buf, 4);
+	state->amount_scale = (int32) pq_getmsgint(buf, 4);
 	state->won_amount = DecRecv(buf);
 	state->cycles = pq_getmsgint64(buf);
 	state->cycle_usecs = DecRecv(buf);
-	if (state->amount_scale < 0 || state->amount_scale > DEC_MAX_SCALE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid velocity_state")));
+	VelocityCheck(state, ERRCODE_INVALID_BINARY_REPRESENTATION);
 	PG_RETURN_POINTER(state);
 }

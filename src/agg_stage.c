@@ -105,15 +105,28 @@ CountersForUpdate(FunctionCallInfo fcinfo, AggCallCache *cache, int argno,
 	return (int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
 }
 
-/* Read-only counters of a state */
+/*
+ * Read-only counters of a state, checked non-negative (a state made by the
+ * transition functions is; one written by hand as an INITCOND or passed to
+ * a direct call may not be)
+ */
 static const int64 *
 Counters(ArrayType *array)
 {
+	const int64 *c;
+
 	CheckCounters(array);
-	return (const int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
+	c = (const int64 *) ((char *) array + ARR_OVERHEAD_NONULLS(1));
+	if (unlikely(c[0] < 0 || c[1] < 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid funnel aggregate state {" INT64_FORMAT "," INT64_FORMAT "}",
+						c[0], c[1]),
+				 errdetail("Counters are never negative.")));
+	return c;
 }
 
-/* Combine for the int8[2] states: add the counters */
+/* Combine for the int8[2] states: add the counters, which never wrap */
 PG_FUNCTION_INFO_V1(funnel_counters_combine);
 Datum
 funnel_counters_combine(PG_FUNCTION_ARGS)
@@ -122,8 +135,9 @@ funnel_counters_combine(PG_FUNCTION_ARGS)
 	int64	   *c1 = CountersForUpdate(fcinfo, AggGetCallCache(fcinfo), 0, &result);
 	const int64 *c2 = Counters(PG_GETARG_ARRAYTYPE_P(1));
 
-	c1[0] += c2[0];
-	c1[1] += c2[1];
+	(void) Counters(result);
+	AggCountAdd(&c1[0], c2[0]);
+	AggCountAdd(&c1[1], c2[1]);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
@@ -175,9 +189,9 @@ conversion_rate_trans(PG_FUNCTION_ARGS)
 
 	if (Reached(r, from))
 	{
-		counters[0]++;
+		AggCountAdd(&counters[0], 1);
 		if (Reached(r, to))
-			counters[1]++;
+			AggCountAdd(&counters[1], 1);
 	}
 	PG_RETURN_ARRAYTYPE_P(result);
 }
@@ -189,6 +203,12 @@ funnel_counters_ratio(PG_FUNCTION_ARGS)
 {
 	const int64 *c = Counters(PG_GETARG_ARRAYTYPE_P(0));
 
+	if (unlikely(c[1] > c[0]))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid conversion_rate state {" INT64_FORMAT "," INT64_FORMAT "}",
+						c[0], c[1]),
+				 errdetail("The deals that reached to_stage are among those that reached from_stage.")));
 	if (c[0] == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8((double) c[1] / (double) c[0]);
@@ -205,9 +225,9 @@ win_rate_trans(PG_FUNCTION_ARGS)
 	const AggStageInfo *info = AggLookupStageIn(cache, PG_GETARG_DEAL_STAGE(1));
 
 	if (info->kind == STAGE_WON)
-		counters[0]++;
+		AggCountAdd(&counters[0], 1);
 	else if (info->kind == STAGE_LOST)
-		counters[1]++;
+		AggCountAdd(&counters[1], 1);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
@@ -217,8 +237,10 @@ Datum
 win_rate_final(PG_FUNCTION_ARGS)
 {
 	const int64 *c = Counters(PG_GETARG_ARRAYTYPE_P(0));
+	int64		closed = c[0];
 
-	if (c[0] + c[1] == 0)
+	AggCountAdd(&closed, c[1]);
+	if (closed == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8((double) c[0] / (double) (c[0] + c[1]));
+	PG_RETURN_FLOAT8((double) c[0] / (double) closed);
 }

@@ -34,11 +34,32 @@
 
 #include "funnel_summary.h"
 
+/*
+ * Refuse a summary whose header does not match its size.  Every summary is
+ * made by funnel_summary_in/recv or the aggregates, which keep it right;
+ * this is the cheap guard, once per call, that no reader walks past the end
+ * of a value whatever its bytes.
+ */
+void
+SummaryCheck(const FunnelSummary *s)
+{
+	if (unlikely(VARSIZE(s) < offsetof(FunnelSummary, entries) ||
+				 s->version != FUNNEL_SUMMARY_VERSION || s->flags != 0 ||
+				 s->nentries < 0 || s->scale < 0 || s->scale > DEC_MAX_SCALE ||
+				 VARSIZE(s) != SUMMARY_SIZE(s->nentries)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt funnel summary of %u bytes", (unsigned) VARSIZE(s))));
+}
+
 /* The pipeline of a summary, or an error if it was dropped */
 FunnelPipeline *
 SummaryPipelineOrError(FunnelSummary *s)
 {
-	FunnelPipeline *pipeline = FunnelLookupPipeline(s->pipeline);
+	FunnelPipeline *pipeline;
+
+	SummaryCheck(s);
+	pipeline = FunnelLookupPipeline(s->pipeline);
 
 	if (pipeline == NULL)
 		ereport(ERROR,
@@ -153,7 +174,7 @@ funnel_summary_trans(PG_FUNCTION_ARGS)
 		i = s->nentries - 1;
 	}
 	e = &s->entries[i];
-	e->deals++;
+	AggCountAdd(&e->deals, 1);
 
 	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
@@ -166,7 +187,7 @@ funnel_summary_trans(PG_FUNCTION_ARGS)
 		else if (scale < s->scale)
 			value = DecRescale(value, scale, s->scale);
 		e->amount = DecAdd(e->amount, value);
-		e->amount_count++;
+		AggCountAdd(&e->amount_count, 1);
 	}
 	PG_RETURN_POINTER(s);
 }
@@ -192,6 +213,7 @@ funnel_summary_merge(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	s2 = PG_GETARG_SUMMARY(1);
+	SummaryCheck(s2);
 	if (PG_ARGISNULL(0))
 	{
 		/* a copy in the current context; nodeAgg copies it to its own */
@@ -203,6 +225,7 @@ funnel_summary_merge(PG_FUNCTION_ARGS)
 		s1 = (FunnelSummary *) PG_GETARG_POINTER(0);
 	else
 		s1 = (FunnelSummary *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+	SummaryCheck(s1);
 
 	SummaryCheckPipeline(s1, s2->pipeline);
 	if (s2->scale > s1->scale)
@@ -219,8 +242,8 @@ funnel_summary_merge(PG_FUNCTION_ARGS)
 			j = s1->nentries - 1;
 		}
 		e1 = &s1->entries[j];
-		e1->deals += e2->deals;
-		e1->amount_count += e2->amount_count;
+		AggCountAdd(&e1->deals, e2->deals);
+		AggCountAdd(&e1->amount_count, e2->amount_count);
 		e1->amount = DecAdd(e1->amount,
 							DecRescale(e2->amount, s2->scale, s1->scale));
 	}
@@ -293,8 +316,8 @@ funnel_report(PG_FUNCTION_ARGS)
 		amounts[i] = s->entries[j].amount;
 		if (stage->kind == STAGE_WON)
 		{
-			won_deals += deals[i];
-			won_counts += counts[i];
+			AggCountAdd(&won_deals, deals[i]);
+			AggCountAdd(&won_counts, counts[i]);
 			won_amount = DecAdd(won_amount, amounts[i]);
 		}
 	}
@@ -305,8 +328,10 @@ funnel_report(PG_FUNCTION_ARGS)
 	reached_amounts[nopen] = won_amount;
 	for (i = nopen - 1; i >= 0; i--)
 	{
-		reached[i] = reached[i + 1] + deals[i];
-		reached_counts[i] = reached_counts[i + 1] + counts[i];
+		reached[i] = reached[i + 1];
+		AggCountAdd(&reached[i], deals[i]);
+		reached_counts[i] = reached_counts[i + 1];
+		AggCountAdd(&reached_counts[i], counts[i]);
 		reached_amounts[i] = DecAdd(reached_amounts[i + 1], amounts[i]);
 	}
 

@@ -255,11 +255,15 @@ time_in_stage_deserialize(PG_FUNCTION_ARGS)
 	memcpy(&state->fraction, p, sizeof(double));
 	p += sizeof(double);
 	state->has_fraction = (*p++ != 0);
-	if (state->n < 0 ||
-		len != sizeof(int64) + sizeof(double) + 1 + state->n * sizeof(int64))
+	len -= sizeof(int64) + sizeof(double) + 1;
+	/* compare without multiplying: a huge n must not wrap the product */
+	if (state->n < 0 || len % sizeof(int64) != 0 ||
+		(uint64) state->n != len / sizeof(int64))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid time-in-stage state")));
+	if (state->has_fraction)
+		CheckFraction(state->fraction);
 	state->capacity = Max(state->n, 1);
 	state->values = MemoryContextAllocHuge(context, state->capacity * sizeof(int64));
 	memcpy(state->values, p, state->n * sizeof(int64));

@@ -41,6 +41,7 @@ typedef struct FunnelSummary
 #define DatumGetSummary(d) ((FunnelSummary *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_SUMMARY(n) DatumGetSummary(PG_GETARG_DATUM(n))
 
+extern void SummaryCheck(const FunnelSummary *s);
 extern FunnelSummary *SummaryNew(FunnelPipeline *pipeline);
 extern FunnelPipeline *SummaryPipelineOrError(FunnelSummary *s);
 extern const char *SummaryPipelineName(Oid typoid);

@@ -164,7 +164,7 @@ ReadString(SummaryReader *r)
 				{
 					unsigned int code = 0;
 					int			k;
-					unsigned char utf8[8];
+					unsigned char utf8[MAX_UNICODE_EQUIVALENT_STRING + 1];
 
 					for (k = 1; k <= 4; k++)
 					{
@@ -182,8 +182,9 @@ ReadString(SummaryReader *r)
 					}
 					if (code == 0 || (code >= 0xD800 && code <= 0xDFFF))
 						SummarySyntaxError(r, "a non-zero, non-surrogate \\u escape");
-					unicode_to_utf8(code, utf8);
-					appendBinaryStringInfo(&buf, (char *) utf8, pg_utf_mblen(utf8));
+					/* in the server encoding, whatever it is */
+					pg_unicode_to_server(code, utf8);
+					appendStringInfoString(&buf, (char *) utf8);
 					r->p += 4;
 				}
 				break;
@@ -229,15 +230,33 @@ ReadDecimal(SummaryReader *r, int *scale)
 static int64
 ReadCount(SummaryReader *r)
 {
+	const char *start;
 	int			scale;
-	int128		value = ReadDecimal(r, &scale);
+	int128		value;
 
-	if (scale != 0 || value < 0 || value > PG_INT64_MAX)
+	SkipSpace(r);
+	start = r->p;
+	value = ReadDecimal(r, &scale);
+	if (scale != 0 || value < 0)
+	{
+		r->p = start;
 		SummarySyntaxError(r, "a non-negative integer count");
+	}
+	if (value > PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("funnel summary count %.*s is out of range",
+						(int) (r->p - start), start),
+				 errdetail("Counts are bigint: at most %s.", "9223372036854775807")));
 	return (int64) value;
 }
 
-/* The summary of a pipeline name and stage names (text and binary input) */
+/*
+ * The summary of a pipeline name and stage names (text and binary input).
+ * Each stage appears at most once, with 0 <= amount_count <= deals and a
+ * zero amount when amount_count is 0: exactly the values the aggregates
+ * make, so every summary that reads in also prints, reports and merges.
+ */
 static FunnelSummary *
 SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 				 int64 *deals, int64 *amount_counts, int128 *amounts,
@@ -245,6 +264,7 @@ SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 {
 	FunnelPipeline *pipeline = FunnelLookupPipelineByName(pipeline_name);
 	FunnelSummary *s;
+	bool	   *seen;
 	int			i;
 
 	if (pipeline == NULL)
@@ -256,6 +276,7 @@ SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) : 0));
 	s = SummaryNew(pipeline);
 	s->scale = scale;
+	seen = palloc0(Max(s->nentries, 1) * sizeof(bool));
 	for (i = 0; i < n; i++)
 	{
 		FunnelStage *stage = FunnelLookupStageByName(pipeline, stage_names[i]);
@@ -269,16 +290,37 @@ SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 							pipeline_name, stage_names[i]),
 					 errdetail("Its stages are: %s.", FunnelStageList(pipeline))));
 		j = SummaryFindEntry(s, stage->label, stage->position - 1);
-		e = &s->entries[j];
+		if (j < 0)
+			elog(ERROR, "stage %u missing from a new funnel summary", stage->label);
+		if (seen[j])
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: stage \"%s\" appears more than once",
+							stage_names[i]),
+					 errdetail("A summary has one entry per stage.")));
+		seen[j] = true;
 		if (deals[i] < 0 || amount_counts[i] < 0 || amount_counts[i] > deals[i])
 			ereport(ERROR,
 					(errcode(sqlstate),
-					 errmsg("invalid funnel summary: inconsistent counts for stage \"%s\"",
-							stage_names[i]),
+					 errmsg("invalid funnel summary: stage \"%s\" has deals " INT64_FORMAT " and amount_count " INT64_FORMAT,
+							stage_names[i], deals[i], amount_counts[i]),
 					 errdetail("Counts are non-negative and amount_count is at most deals.")));
-		e->deals += deals[i];
-		e->amount_count += amount_counts[i];
-		e->amount = DecAdd(e->amount, amounts[i]);
+		if (amount_counts[i] == 0 && amounts[i] != 0)
+		{
+			StringInfoData amount;
+
+			initStringInfo(&amount);
+			DecAppend(&amount, amounts[i], scale);
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: stage \"%s\" has amount %s but amount_count 0",
+							stage_names[i], amount.data),
+					 errdetail("The amount is the total of amount_count amounts.")));
+		}
+		e = &s->entries[j];
+		e->deals = deals[i];
+		e->amount_count = amount_counts[i];
+		e->amount = amounts[i];
 	}
 	return s;
 }
@@ -371,10 +413,12 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 	{
 		FunnelStage *stage = FunnelLookupStageByLabel(s->entries[i].label);
 
-		if (stage == NULL)
+		if (stage == NULL || stage->pipeline->typoid != s->pipeline)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("funnel summary refers to a stage that does not exist")));
+					 errmsg("funnel summary refers to a stage that does not exist"),
+					 errdetail("Stage OID %u of pipeline \"%s\".", s->entries[i].label,
+							   NameStr(pipeline->name))));
 		pq_sendstring(&buf, NameStr(stage->name));
 		pq_sendint64(&buf, s->entries[i].deals);
 		pq_sendint64(&buf, s->entries[i].amount_count);
@@ -405,12 +449,19 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 						version),
 				 errhint("This server reads version %d.", FUNNEL_SUMMARY_VERSION)));
 	pipeline_name = pq_getmsgstring(buf);
-	scale = pq_getmsgint(buf, 2);
-	n = pq_getmsgint(buf, 4);
-	if (scale < 0 || scale > DEC_MAX_SCALE || n < 0 || n > 100000)
+	scale = (int16) pq_getmsgint(buf, 2);
+	n = (int32) pq_getmsgint(buf, 4);
+	if (scale < 0 || scale > DEC_MAX_SCALE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid funnel summary: scale %d, %d stages", scale, n)));
+				 errmsg("invalid funnel summary: scale %d", scale),
+				 errdetail("The scale of amounts is between 0 and %d.", DEC_MAX_SCALE)));
+	/* each stage takes at least 33 bytes: refuse a count the data cannot hold */
+	if (n < 0 || n > (buf->len - buf->cursor) / 33)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid funnel summary: stage count %d does not fit in the remaining %d bytes",
+						n, buf->len - buf->cursor)));
 	names = palloc(Max(n, 1) * sizeof(char *));
 	deals = palloc(Max(n, 1) * sizeof(int64));
 	counts = palloc(Max(n, 1) * sizeof(int64));
