@@ -18,7 +18,8 @@ OBJS = \
 	src/funnel_summary_io.o \
 	src/agg_time.o \
 	src/agg_forecast.o \
-	src/agg_window_funnel.o
+	src/agg_window_funnel.o \
+	src/agg_window_funnel_scan.o
 
 DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
@@ -73,3 +74,4 @@ $(OBJS): src/funnel.h
 src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o src/agg_window_funnel.o: src/agg.h
 src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
 src/track_cache.o src/track_history.o src/track_trigger.o: src/track.h
+src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h

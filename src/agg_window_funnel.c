@@ -25,7 +25,8 @@
  *
  * The state is internal (it grows with the input): parallel workers ship
  * it through serialize/deserialize (12 bytes per event) and the combine
- * function merges two sorted lists in one pass.
+ * function merges two sorted lists in one pass.  The sort and the scan of
+ * the final function are in agg_window_funnel_scan.c.
  *
  * src/agg_window_funnel.c
  *
@@ -35,51 +36,13 @@
 
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
-#include "port/pg_bitutils.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "agg.h"
-
-/* ClickHouse's limit, and the width of the step bitmask */
-#define WF_MAX_STEPS		32
-
-/* Modes (bits) */
-#define WF_DEDUPLICATION	0x01
-#define WF_ORDER			0x02
-#define WF_INCREASE			0x04
-#define WF_ALL_MODES		0x07
-
-#define WF_INLINE_EVENTS	4
-#define WF_RADIX_MIN		4096
-#define WF_RADIX_BITS		11
-#define WF_RADIX_BUCKETS	(1 << WF_RADIX_BITS)
-#define WF_SERIAL_VERSION	1
-#define WF_SERIAL_HEADER	(1 + 1 + 4 + 8 + 8)
-#define WF_SERIAL_EVENT		(8 + 4)
-
-/* One row of the group: when, and which steps it matched */
-typedef struct FunnelEvent
-{
-	int64		ts;
-	uint32		mask;			/* bit i = step i + 1 */
-	uint32		pad;
-} FunnelEvent;
-
-typedef struct WindowFunnelState
-{
-	MemoryContext context;		/* where the state and its events live */
-	int64		n;				/* events held */
-	int64		capacity;
-	FunnelEvent *events;		/* inline_events until it grows */
-	uint64		window;			/* window span in microseconds */
-	int32		nsteps;
-	uint8		modes;
-	bool		sorted;			/* events in timestamp order */
-	FunnelEvent inline_events[WF_INLINE_EVENTS];
-} WindowFunnelState;
+#include "window_funnel.h"
 
 /* Per call site cache (fn_extra): the parsed window and mode of the last row */
 typedef struct WindowFunnelCallCache
@@ -569,235 +532,13 @@ window_funnel_deserialize(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-/* Sort by timestamp, small arrays */
-#define ST_SORT sort_funnel_events
-#define ST_ELEMENT_TYPE FunnelEvent
-#define ST_COMPARE(a, b) (((a)->ts > (b)->ts) - ((a)->ts < (b)->ts))
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
-
-/*
- * Sort events by timestamp: an LSD radix sort on ts - min in 11-bit digits
- * for large arrays (digits every event shares are skipped, so a year of
- * microseconds takes 5 passes), sort_template's quicksort for small ones.
- */
-static void
-SortEvents(FunnelEvent *events, int64 n)
-{
-	int64		min,
-				max;
-	uint64		range;
-	int			passes;
-	int64	  (*counts)[WF_RADIX_BUCKETS];
-	FunnelEvent *buffer;
-	FunnelEvent *from;
-	FunnelEvent *to;
-	int64		i;
-	int			pass;
-
-	if (n < WF_RADIX_MIN)
-	{
-		sort_funnel_events(events, n);
-		return;
-	}
-	min = max = events[0].ts;
-	for (i = 1; i < n; i++)
-	{
-		if (events[i].ts < min)
-			min = events[i].ts;
-		if (events[i].ts > max)
-			max = events[i].ts;
-	}
-	range = (uint64) max - (uint64) min;
-	if (range == 0)
-		return;
-	passes = (pg_leftmost_one_pos64(range) + WF_RADIX_BITS) / WF_RADIX_BITS;
-
-	/* all digit histograms in one pass */
-	counts = palloc0(sizeof(int64) * WF_RADIX_BUCKETS * passes);
-	for (i = 0; i < n; i++)
-	{
-		uint64		key = (uint64) events[i].ts - (uint64) min;
-
-		for (pass = 0; pass < passes; pass++)
-			counts[pass][(key >> (pass * WF_RADIX_BITS)) & (WF_RADIX_BUCKETS - 1)]++;
-	}
-
-	buffer = palloc_extended(n * sizeof(FunnelEvent), MCXT_ALLOC_HUGE);
-	from = events;
-	to = buffer;
-	for (pass = 0; pass < passes; pass++)
-	{
-		int64	   *c = counts[pass];
-		int64		sum = 0;
-		int			shift = pass * WF_RADIX_BITS;
-		int			b;
-		bool		trivial = false;
-
-		for (b = 0; b < WF_RADIX_BUCKETS; b++)
-		{
-			int64		k = c[b];
-
-			if (k == n)
-				trivial = true;
-			c[b] = sum;
-			sum += k;
-		}
-		if (trivial)
-			continue;			/* every event has this digit */
-		for (i = 0; i < n; i++)
-		{
-			uint64		key = (uint64) from[i].ts - (uint64) min;
-
-			to[c[(key >> shift) & (WF_RADIX_BUCKETS - 1)]++] = from[i];
-		}
-		{
-			FunnelEvent *swap = from;
-
-			from = to;
-			to = swap;
-		}
-	}
-	if (from != events)
-		memcpy(events, from, n * sizeof(FunnelEvent));
-	pfree(buffer);
-	pfree(counts);
-}
-
-/* The scan of the final function: per level, the chain that reached it */
-typedef struct FunnelScan
-{
-	uint64		window;
-	int32		nsteps;
-	uint8		modes;
-	uint32		reached;		/* bit i: some chain reached step i + 1 */
-	int64		first[WF_MAX_STEPS];	/* that chain's step-1 timestamp */
-	int64		last[WF_MAX_STEPS]; /* and its step-(i+1) timestamp */
-} FunnelScan;
-
-/* The longest chain found: the highest step reached */
-static inline int32
-MaxLevel(uint32 reached)
-{
-	return reached == 0 ? 0 : pg_leftmost_one_pos32(reached) + 1;
-}
-
-/*
- * One event (timestamp ts, step idx + 1), ClickHouse's scan step: returns
- * the result when the scan ends here, -1 to go on.
- */
-static inline int32
-ScanStep(FunnelScan *sc, int64 ts, int idx)
-{
-	uint32		bit = (uint32) 1 << idx;
-	uint32		prev = bit >> 1;
-
-	if (idx == 0)
-	{
-		/* a new chain starts; longer chains found so far stay found */
-		sc->first[0] = ts;
-		sc->last[0] = ts;
-		sc->reached |= 1;
-		return sc->nsteps == 1 ? 1 : -1;
-	}
-	if ((sc->modes & WF_DEDUPLICATION) && (sc->reached & bit))
-		return MaxLevel(sc->reached);
-	if ((sc->modes & WF_ORDER) && (sc->reached & 1) && !(sc->reached & prev))
-		return pg_rightmost_one_pos32(~sc->reached);
-	if (sc->reached & prev)
-	{
-		int64		first = sc->first[idx - 1];
-		bool		matched = (uint64) ts - (uint64) first <= sc->window;
-
-		if (sc->modes & WF_INCREASE)
-			matched = matched && sc->last[idx - 1] < ts;
-		if (matched)
-		{
-			sc->first[idx] = first;
-			sc->last[idx] = ts;
-			sc->reached |= bit;
-			if (idx + 1 == sc->nsteps)
-				return sc->nsteps;
-		}
-	}
-	return -1;
-}
-
-/*
- * Walk the sorted events.  A run of equal timestamps is taken as ClickHouse
- * takes it after sorting (timestamp, step) pairs: rows matching no step
- * first, then each step in ascending order, once per row that matched it
- * (only strict_deduplication can tell once from twice).
- */
-static int32
-ScanEvents(FunnelScan *sc, const FunnelEvent *events, int64 n)
-{
-	int64		i = 0;
-
-	while (i < n)
-	{
-		int64		ts = events[i].ts;
-		uint32		steps = events[i].mask;
-		uint32		repeated = 0;
-		bool		none = (steps == 0);
-		int64		j = i + 1;
-
-		while (j < n && events[j].ts == ts)
-		{
-			uint32		mask = events[j].mask;
-
-			repeated |= steps & mask;
-			steps |= mask;
-			none = none || mask == 0;
-			j++;
-		}
-		/* strict_order only: an event outside the steps ends a started chain */
-		if (none && (sc->reached & 1))
-			break;
-		while (steps != 0)
-		{
-			int			idx = pg_rightmost_one_pos32(steps);
-			int32		result = ScanStep(sc, ts, idx);
-
-			if (result >= 0)
-				return result;
-			if (repeated & ((uint32) 1 << idx))
-			{
-				result = ScanStep(sc, ts, idx);
-				if (result >= 0)
-					return result;
-			}
-			steps &= steps - 1;
-		}
-		i = j;
-	}
-	return MaxLevel(sc->reached);
-}
-
 /* Final: the length of the longest chain, 0 without any event */
 PG_FUNCTION_INFO_V1(window_funnel_final);
 Datum
 window_funnel_final(PG_FUNCTION_ARGS)
 {
-	WindowFunnelState *state;
-	FunnelScan	sc;
-
 	if (PG_ARGISNULL(0))
 		PG_RETURN_INT32(0);
-	state = (WindowFunnelState *) PG_GETARG_POINTER(0);
-	if (state->n == 0)
-		PG_RETURN_INT32(0);
-
 	/* sorting keeps the state equivalent, so the final function may rerun */
-	if (!state->sorted)
-	{
-		SortEvents(state->events, state->n);
-		state->sorted = true;
-	}
-	sc.window = state->window;
-	sc.nsteps = state->nsteps;
-	sc.modes = state->modes;
-	sc.reached = 0;
-	PG_RETURN_INT32(ScanEvents(&sc, state->events, state->n));
+	PG_RETURN_INT32(WindowFunnelLevel((WindowFunnelState *) PG_GETARG_POINTER(0)));
 }
