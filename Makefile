@@ -17,13 +17,15 @@ OBJS = \
 	src/agg_summary.o \
 	src/funnel_summary_io.o \
 	src/agg_time.o \
-	src/agg_forecast.o
+	src/agg_forecast.o \
+	src/agg_window_funnel.o \
+	src/agg_window_funnel_scan.o
 
 DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel
+REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel window_funnel
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
@@ -105,6 +107,7 @@ results:
 
 # PGXS tracks no header dependencies
 $(OBJS): src/funnel.h
-src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o: src/agg.h
+src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o src/agg_window_funnel.o: src/agg.h
 src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
 src/track_cache.o src/track_history.o src/track_trigger.o: src/track.h
+src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h

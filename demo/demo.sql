@@ -173,3 +173,30 @@ SELECT stage, count(*) FROM crm.opportunities GROUP BY stage ORDER BY stage;
 \echo '== 11. A bad literal is refused with the valid choices'
 \set ON_ERROR_STOP 0
 SELECT 'hardware:Negotiating'::funnel.deal_stage;
+
+\set ON_ERROR_STOP 1
+\echo
+\echo '== 12. Event funnel on Olist''s marketing funnel: first contact -> closed deal within 30 / 90 days, by origin'
+CREATE TEMP TABLE olist_mql (mql_id text, first_contact_date date, landing_page_id text, origin text);
+\copy olist_mql FROM 'data/olist_marketing_funnel/olist_marketing_qualified_leads_dataset.csv' (FORMAT csv, HEADER)
+CREATE TEMP TABLE olist_deal (mql_id text, seller_id text, sdr_id text, sr_id text, won_date timestamp,
+                              business_segment text, lead_type text, lead_behaviour_profile text,
+                              has_company boolean, has_gtin boolean, average_stock text, business_type text,
+                              declared_product_catalog_size numeric, declared_monthly_revenue numeric);
+\copy olist_deal FROM 'data/olist_marketing_funnel/olist_closed_deals_dataset.csv' (FORMAT csv, HEADER)
+-- an event log: one row per first contact and per won deal
+CREATE TEMP TABLE olist_events AS
+SELECT mql_id, coalesce(origin, '(blank)') AS origin, first_contact_date::timestamp AT TIME ZONE 'UTC' AS ts, 'contact' AS event
+  FROM olist_mql
+UNION ALL
+SELECT d.mql_id, coalesce(m.origin, '(blank)'), d.won_date AT TIME ZONE 'UTC', 'won'
+  FROM olist_deal d JOIN olist_mql m USING (mql_id);
+SELECT origin, count(*) AS mqls,
+       count(*) FILTER (WHERE d30 = 2) AS won_30d,
+       count(*) FILTER (WHERE d90 = 2) AS won_90d,
+       round(100.0 * count(*) FILTER (WHERE d90 = 2) / count(*), 1) AS pct_90d
+  FROM (SELECT mql_id, origin,
+               funnel.window_funnel(interval '30 days', ts, event = 'contact', event = 'won') AS d30,
+               funnel.window_funnel(interval '90 days', ts, event = 'contact', event = 'won') AS d90
+          FROM olist_events GROUP BY mql_id, origin) f
+ GROUP BY ROLLUP (origin) ORDER BY origin IS NULL, won_90d DESC, origin;

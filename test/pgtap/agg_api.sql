@@ -38,8 +38,8 @@ SELECT is_empty($$
 SELECT set_eq($$
     SELECT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype $$,
-    ARRAY['median_time_in_stage', 'time_in_stage_percentile'],
-    'only the exact percentiles have an internal state');
+    ARRAY['median_time_in_stage', 'time_in_stage_percentile', 'window_funnel'],
+    'only the exact percentiles and window_funnel (states that grow with the input) have an internal state');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid

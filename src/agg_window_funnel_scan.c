@@ -1,0 +1,253 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_window_funnel_scan.c
+ *	  The final computation of funnel.window_funnel(): sort the events of a
+ *	  group by timestamp once, then ClickHouse's greedy scan.
+ *
+ * Sorting: nothing to do when the events arrived in order (an event log
+ * read in time order, or merged sorted runs); sort_template's quicksort
+ * for small groups; an LSD radix sort on ts - min for large ones.  The scan
+ * keeps, per step, the chain that reached it with the latest start, as
+ * ClickHouse's getEventLevel does; events of one instant are taken in
+ * ClickHouse's (timestamp, step) order, so row order never matters.
+ *
+ * src/agg_window_funnel_scan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "port/pg_bitutils.h"
+#include "utils/memutils.h"
+
+#include "window_funnel.h"
+
+#define WF_RADIX_MIN		4096
+#define WF_RADIX_BITS		11
+#define WF_RADIX_BUCKETS	(1 << WF_RADIX_BITS)
+
+/* Sort by timestamp, small arrays */
+#define ST_SORT sort_funnel_events
+#define ST_ELEMENT_TYPE FunnelEvent
+#define ST_COMPARE(a, b) (((a)->ts > (b)->ts) - ((a)->ts < (b)->ts))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/*
+ * Sort events by timestamp: an LSD radix sort on ts - min in 11-bit digits
+ * for large arrays (digits every event shares are skipped, so a year of
+ * microseconds takes 5 passes), sort_template's quicksort for small ones.
+ */
+static void
+SortEvents(FunnelEvent *events, int64 n)
+{
+	int64		min,
+				max;
+	uint64		range;
+	int			passes;
+	int64	  (*counts)[WF_RADIX_BUCKETS];
+	FunnelEvent *buffer;
+	FunnelEvent *from;
+	FunnelEvent *to;
+	int64		i;
+	int			pass;
+
+	if (n < WF_RADIX_MIN)
+	{
+		sort_funnel_events(events, n);
+		return;
+	}
+	min = max = events[0].ts;
+	for (i = 1; i < n; i++)
+	{
+		if (events[i].ts < min)
+			min = events[i].ts;
+		if (events[i].ts > max)
+			max = events[i].ts;
+	}
+	range = (uint64) max - (uint64) min;
+	if (range == 0)
+		return;
+	passes = (pg_leftmost_one_pos64(range) + WF_RADIX_BITS) / WF_RADIX_BITS;
+
+	/* all digit histograms in one pass */
+	counts = palloc0(sizeof(int64) * WF_RADIX_BUCKETS * passes);
+	for (i = 0; i < n; i++)
+	{
+		uint64		key = (uint64) events[i].ts - (uint64) min;
+
+		for (pass = 0; pass < passes; pass++)
+			counts[pass][(key >> (pass * WF_RADIX_BITS)) & (WF_RADIX_BUCKETS - 1)]++;
+	}
+
+	buffer = palloc_extended(n * sizeof(FunnelEvent), MCXT_ALLOC_HUGE);
+	from = events;
+	to = buffer;
+	for (pass = 0; pass < passes; pass++)
+	{
+		int64	   *c = counts[pass];
+		int64		sum = 0;
+		int			shift = pass * WF_RADIX_BITS;
+		int			b;
+		bool		trivial = false;
+
+		for (b = 0; b < WF_RADIX_BUCKETS; b++)
+		{
+			int64		k = c[b];
+
+			if (k == n)
+				trivial = true;
+			c[b] = sum;
+			sum += k;
+		}
+		if (trivial)
+			continue;			/* every event has this digit */
+		for (i = 0; i < n; i++)
+		{
+			uint64		key = (uint64) from[i].ts - (uint64) min;
+
+			to[c[(key >> shift) & (WF_RADIX_BUCKETS - 1)]++] = from[i];
+		}
+		{
+			FunnelEvent *swap = from;
+
+			from = to;
+			to = swap;
+		}
+	}
+	if (from != events)
+		memcpy(events, from, n * sizeof(FunnelEvent));
+	pfree(buffer);
+	pfree(counts);
+}
+
+/* The scan of the final function: per level, the chain that reached it */
+typedef struct FunnelScan
+{
+	uint64		window;
+	int32		nsteps;
+	uint8		modes;
+	uint32		reached;		/* bit i: some chain reached step i + 1 */
+	int64		first[WF_MAX_STEPS];	/* that chain's step-1 timestamp */
+	int64		last[WF_MAX_STEPS]; /* and its step-(i+1) timestamp */
+} FunnelScan;
+
+/* The longest chain found: the highest step reached */
+static inline int32
+MaxLevel(uint32 reached)
+{
+	return reached == 0 ? 0 : pg_leftmost_one_pos32(reached) + 1;
+}
+
+/*
+ * One event (timestamp ts, step idx + 1), ClickHouse's scan step: returns
+ * the result when the scan ends here, -1 to go on.
+ */
+static inline int32
+ScanStep(FunnelScan *sc, int64 ts, int idx)
+{
+	uint32		bit = (uint32) 1 << idx;
+	uint32		prev = bit >> 1;
+
+	if (idx == 0)
+	{
+		/* a new chain starts; longer chains found so far stay found */
+		sc->first[0] = ts;
+		sc->last[0] = ts;
+		sc->reached |= 1;
+		return sc->nsteps == 1 ? 1 : -1;
+	}
+	if ((sc->modes & WF_DEDUPLICATION) && (sc->reached & bit))
+		return MaxLevel(sc->reached);
+	if ((sc->modes & WF_ORDER) && (sc->reached & 1) && !(sc->reached & prev))
+		return pg_rightmost_one_pos32(~sc->reached);
+	if (sc->reached & prev)
+	{
+		int64		first = sc->first[idx - 1];
+		bool		matched = (uint64) ts - (uint64) first <= sc->window;
+
+		if (sc->modes & WF_INCREASE)
+			matched = matched && sc->last[idx - 1] < ts;
+		if (matched)
+		{
+			sc->first[idx] = first;
+			sc->last[idx] = ts;
+			sc->reached |= bit;
+			if (idx + 1 == sc->nsteps)
+				return sc->nsteps;
+		}
+	}
+	return -1;
+}
+
+/*
+ * Walk the sorted events.  A run of equal timestamps is taken as ClickHouse
+ * takes it after sorting (timestamp, step) pairs: rows matching no step
+ * first, then each step in ascending order, once per row that matched it
+ * (only strict_deduplication can tell once from twice).
+ */
+static int32
+ScanEvents(FunnelScan *sc, const FunnelEvent *events, int64 n)
+{
+	int64		i = 0;
+
+	while (i < n)
+	{
+		int64		ts = events[i].ts;
+		uint32		steps = events[i].mask;
+		uint32		repeated = 0;
+		bool		none = (steps == 0);
+		int64		j = i + 1;
+
+		while (j < n && events[j].ts == ts)
+		{
+			uint32		mask = events[j].mask;
+
+			repeated |= steps & mask;
+			steps |= mask;
+			none = none || mask == 0;
+			j++;
+		}
+		/* strict_order only: an event outside the steps ends a started chain */
+		if (none && (sc->reached & 1))
+			break;
+		while (steps != 0)
+		{
+			int			idx = pg_rightmost_one_pos32(steps);
+			int32		result = ScanStep(sc, ts, idx);
+
+			if (result >= 0)
+				return result;
+			if (repeated & ((uint32) 1 << idx))
+			{
+				result = ScanStep(sc, ts, idx);
+				if (result >= 0)
+					return result;
+			}
+			steps &= steps - 1;
+		}
+		i = j;
+	}
+	return MaxLevel(sc->reached);
+}
+
+/* The result of a state: sorts it (an equivalent state) and scans it */
+int32
+WindowFunnelLevel(WindowFunnelState *state)
+{
+	FunnelScan	sc;
+
+	if (state->n == 0)
+		return 0;
+	if (!state->sorted)
+	{
+		SortEvents(state->events, state->n);
+		state->sorted = true;
+	}
+	sc.window = state->window;
+	sc.nsteps = state->nsteps;
+	sc.modes = state->modes;
+	sc.reached = 0;
+	return ScanEvents(&sc, state->events, state->n);
+}
