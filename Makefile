@@ -9,9 +9,11 @@ OBJS = \
 	src/pipeline_cache.o \
 	src/deal_stage_io.o \
 	src/deal_stage_ops.o \
+	src/track_api.o \
 	src/track_cache.o \
 	src/track_history.o \
 	src/track_trigger.o \
+	src/track_validate.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_summary.o \
@@ -109,5 +111,5 @@ results:
 $(OBJS): src/funnel.h
 src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o src/agg_window_funnel.o: src/agg.h
 src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
-src/track_cache.o src/track_history.o src/track_trigger.o: src/track.h
+src/track_api.o src/track_cache.o src/track_history.o src/track_trigger.o src/track_validate.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h

@@ -809,10 +809,11 @@ CREATE TABLE funnel.tracked_table (
     changed_at_column name,
     rule              text NOT NULL CHECK (rule IN ('forward', 'sequential', 'any')),
     history           regclass NOT NULL,
-    tracked_at        timestamptz NOT NULL DEFAULT pg_catalog.now()
+    tracked_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    key_column        name NOT NULL
 );
 COMMENT ON TABLE funnel.tracked_table IS
-  'funnel: one row per deals table tracked by funnel.track(): its pipeline, stage column, optional effective-time column, transition rule and history table';
+  'funnel: one row per deals table tracked by funnel.track(): its pipeline, stage column, optional effective-time column, transition rule, history table and key column (the primary key when tracked)';
 
 CREATE TABLE funnel.allowed_transition (
     pipeline    text NOT NULL,
@@ -918,13 +919,20 @@ COMMENT ON FUNCTION funnel.track_truncate() IS
   'funnel internal: AFTER TRUNCATE statement trigger of a tracked table; closes every open visit (history is kept)';
 
 -- API
+--
+-- funnel.track() and funnel.untrack() are C functions running as the caller
+-- (src/track_api.c): they require ownership of the deals table, as CREATE
+-- TRIGGER does, then call the bodies funnel._track() / funnel._untrack(),
+-- which run as the extension owner to write the configuration tables and
+-- create the history table owned by the deals table's owner.  EXECUTE on
+-- the bodies is revoked from PUBLIC: only the entry points reach them.
 
-CREATE FUNCTION funnel.track(
+CREATE FUNCTION funnel._track(
     deals regclass,
     pipeline text,
-    stage_column name DEFAULT 'stage',
-    changed_at_column name DEFAULT NULL,
-    rule text DEFAULT 'forward')
+    stage_column name,
+    changed_at_column name,
+    rule text)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -940,17 +948,23 @@ DECLARE
     hist regclass;
     missing record;
 BEGIN
-    SELECT c.oid, c.relname, c.relkind, n.nspname, c.relowner::regrole AS owner
+    SELECT c.oid, c.relname, c.relkind, c.relispartition, n.nspname, c.relowner::regrole AS owner
       INTO rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = deals;
     IF rel.relkind <> 'r' THEN
         RAISE EXCEPTION '"%" is not a table', deals
             USING ERRCODE = 'wrong_object_type',
-                  DETAIL = CASE rel.relkind WHEN 'p' THEN 'Partitioned tables cannot be tracked.'
+                  DETAIL = CASE rel.relkind WHEN 'p' THEN 'Partitioned tables cannot be tracked: a statement trigger of a partition does not fire for rows inserted through its parent.'
                                             ELSE 'Only ordinary tables can be tracked.' END;
     END IF;
-    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track.deals) THEN
+    IF rel.relispartition THEN
+        RAISE EXCEPTION 'table % is a partition', deals
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Rows inserted through the partitioned table would not fire the partition''s statement triggers, so their history would be lost.',
+                  HINT = 'Detach the partition first, or keep the deals in an ordinary table.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = _track.deals) THEN
         RAISE EXCEPTION 'table % is already tracked', deals
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Call funnel.untrack() first to change how it is tracked.';
@@ -1027,7 +1041,7 @@ BEGIN
     -- required fields of the pipeline must be columns of the table
     SELECT r.stage, f.field INTO missing
       FROM funnel.required_field r, unnest(r.fields) AS f(field)
-     WHERE r.pipeline = track.pipeline
+     WHERE r.pipeline = _track.pipeline
        AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = deals AND a.attname = f.field
                           AND a.attnum > 0 AND NOT a.attisdropped)
@@ -1074,8 +1088,8 @@ BEGIN
                    deals);
     EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
 
-    INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history)
-    VALUES (deals, pipeline, stage_column, changed_at_column, rule, hist);
+    INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history, key_column)
+    VALUES (deals, pipeline, stage_column, changed_at_column, rule, hist, pk.attname);
 
     -- the triggers; the BEFORE one only for a column not bound to the pipeline
     IF stage_att.atttypmod < 0 THEN
@@ -1097,10 +1111,22 @@ BEGIN
     RETURN hist;
 END
 $$;
-COMMENT ON FUNCTION funnel.track(regclass, text, name, name, text) IS
-  'tracks a deals table: validates every stage change (rule forward, sequential or any, allow-list, retired stages, required fields) and records each visit in <table>_stage_history, which it creates and backfills; returns the history table';
+COMMENT ON FUNCTION funnel._track(regclass, text, name, name, text) IS
+  'funnel internal: body of funnel.track(), run as the extension owner after funnel.track() checked that the caller owns the table';
 
-CREATE FUNCTION funnel.untrack(deals regclass)
+CREATE FUNCTION funnel.track(
+    deals regclass,
+    pipeline text,
+    stage_column name DEFAULT 'stage',
+    changed_at_column name DEFAULT NULL,
+    rule text DEFAULT 'forward')
+RETURNS regclass
+    AS 'MODULE_PATHNAME', 'funnel_track'
+    LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION funnel.track(regclass, text, name, name, text) IS
+  'tracks a deals table the caller owns: validates every stage change (rule forward, sequential or any, allow-list, retired stages, required fields) and records each visit in <table>_stage_history, which it creates and backfills; returns the history table';
+
+CREATE FUNCTION funnel._untrack(deals regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1108,7 +1134,7 @@ AS $$
 DECLARE
     t text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
+    IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = _untrack.deals) THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
     END IF;
@@ -1118,11 +1144,18 @@ BEGIN
                                   'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
     END LOOP;
-    DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
+    DELETE FROM funnel.tracked_table tt WHERE tt.deals = _untrack.deals;
 END
 $$;
+COMMENT ON FUNCTION funnel._untrack(regclass) IS
+  'funnel internal: body of funnel.untrack(), run as the extension owner after funnel.untrack() checked that the caller owns the table';
+
+CREATE FUNCTION funnel.untrack(deals regclass)
+RETURNS void
+    AS 'MODULE_PATHNAME', 'funnel_untrack'
+    LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION funnel.untrack(regclass) IS
-  'stops tracking a deals table: drops funnel''s triggers; the history table is kept';
+  'stops tracking a deals table the caller owns: drops funnel''s triggers; the history table is kept';
 
 CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
@@ -1199,6 +1232,8 @@ COMMENT ON FUNCTION funnel.require_fields(text, text, text[]) IS
 
 REVOKE ALL ON FUNCTION funnel.track(regclass, text, name, name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.untrack(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._track(regclass, text, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._untrack(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.allow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.disallow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.require_fields(text, text, text[]) FROM PUBLIC;
@@ -1221,6 +1256,56 @@ CREATE EVENT TRIGGER funnel_track_sql_drop ON sql_drop
 COMMENT ON EVENT TRIGGER funnel_track_sql_drop IS
   'removes funnel.tracked_table rows of dropped tables';
 
+-- A tracked table attached as a partition would lose the history of rows
+-- inserted through its parent (a partition's statement triggers do not
+-- fire then); a history table attached as a partition would be written
+-- past its partition constraint.  Refused here, up front, and again by the
+-- triggers (src/track_validate.c) where event triggers are bypassed.
+CREATE FUNCTION funnel._track_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    -- the tables the command made partitions of the table it altered
+    SELECT t.deals, t.history, i.inhrelid = t.deals::pg_catalog.oid AS is_deals INTO bad
+      FROM pg_catalog.pg_event_trigger_ddl_commands() c
+      JOIN pg_catalog.pg_inherits i ON i.inhparent = c.objid
+      JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid AND p.relispartition
+      JOIN funnel.tracked_table t
+        ON i.inhrelid IN (t.deals::pg_catalog.oid, t.history::pg_catalog.oid)
+     WHERE c.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+       AND c.command_tag = 'ALTER TABLE'
+     LIMIT 1;
+    IF FOUND THEN
+        IF bad.is_deals THEN
+            RAISE EXCEPTION 'tracked table % cannot be a partition', bad.deals
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Rows inserted through the partitioned table would not fire its statement triggers, so their history would be lost.',
+                      HINT = format('Call funnel.untrack(%L) first.', bad.deals);
+        END IF;
+        RAISE EXCEPTION 'history table % of tracked table % cannot be a partition', bad.history, bad.deals
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'funnel writes the history directly, past partition routing and partition constraints.',
+                  HINT = format('Call funnel.untrack(%L) first.', bad.deals);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._track_ddl_end() IS
+  'funnel internal: refuses ALTER TABLE ... ATTACH PARTITION of a tracked table or of its history table';
+CREATE EVENT TRIGGER funnel_track_ddl_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION funnel._track_ddl_end();
+COMMENT ON EVENT TRIGGER funnel_track_ddl_end IS
+  'refuses to make a tracked table or its history table a partition';
+
+CREATE FUNCTION funnel._equality_operator(regtype) RETURNS text
+    AS 'MODULE_PATHNAME', 'funnel_equality_operator'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._equality_operator(regtype) IS
+  'funnel internal: OPERATOR(schema.=) of the equality operator of a type''s default btree operator class, for dynamic SQL';
+
 CREATE FUNCTION funnel.check_history(deals regclass)
 RETURNS TABLE (deal_id text, problem text)
 LANGUAGE plpgsql STABLE
@@ -1228,16 +1313,22 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t funnel.tracked_table;
-    pk name;
+    eq text;
 BEGIN
     SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = check_history.deals;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT a.attname INTO pk
-      FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-     WHERE i.indrelid = deals AND i.indisprimary;
+    -- the key type's own = (ltree's and citext's live outside pg_catalog)
+    SELECT funnel._equality_operator(a.atttypid) INTO eq
+      FROM pg_attribute a
+     WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'column "%" of tracked table % does not exist', t.key_column, deals
+            USING ERRCODE = 'undefined_column',
+                  HINT = 'It is the key column of the table''s tracking.';
+    END IF;
     RETURN QUERY EXECUTE format($q$
         WITH h AS (
             SELECT h.deal_id, h.stage, h.entered_at, h.left_at,
@@ -1250,16 +1341,16 @@ BEGIN
               FROM h WHERE h.left_at IS NULL GROUP BY h.deal_id
         )
         SELECT d.%3$I::text, 'no open visit'
-          FROM %1$s d WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.deal_id = d.%3$I)
+          FROM %1$s d WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.deal_id %5$s d.%3$I)
         UNION ALL
         SELECT o.deal_id::text, format('%%s open visits', o.n)
           FROM open o WHERE o.n > 1
         UNION ALL
         SELECT o.deal_id::text, 'open visit of a deal that does not exist'
-          FROM open o WHERE NOT EXISTS (SELECT 1 FROM %1$s d WHERE d.%3$I = o.deal_id)
+          FROM open o WHERE NOT EXISTS (SELECT 1 FROM %1$s d WHERE d.%3$I %5$s o.deal_id)
         UNION ALL
         SELECT o.deal_id::text, format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
-          FROM open o JOIN %1$s d ON d.%3$I = o.deal_id
+          FROM open o JOIN %1$s d ON d.%3$I %5$s o.deal_id
          WHERE o.n = 1 AND NOT (o.stage OPERATOR(funnel.=) d.%4$I)
         UNION ALL
         SELECT h.deal_id::text, format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
@@ -1267,7 +1358,7 @@ BEGIN
         UNION ALL
         SELECT h.deal_id::text, format('gap: a visit left at %%s, the next entered at %%s', h.prev_left, h.entered_at)
           FROM h WHERE h.n > 1 AND h.prev_left IS NOT NULL AND h.prev_left <> h.entered_at
-        $q$, t.deals, t.history, pk, t.stage_column);
+        $q$, t.deals, t.history, t.key_column, t.stage_column, eq);
 END
 $$;
 COMMENT ON FUNCTION funnel.check_history(regclass) IS

@@ -49,9 +49,12 @@ typedef struct TrackedTable
 	TrackRule	rule;
 	AttrNumber	stage_attnum;
 	AttrNumber	changed_at_attnum;	/* InvalidAttrNumber: use now() */
-	AttrNumber	pk_attnum;
+	AttrNumber	pk_attnum;		/* InvalidAttrNumber: the key is no longer
+								 * the primary key (an error) */
 	Oid			pk_type;
+	int32		pk_typmod;
 	Oid			pk_collation;
+	Oid			stage_type;		/* funnel.deal_stage */
 
 	Oid			history_relid;
 	Oid			history_index;	/* btree on (deal_id, entered_at) */
@@ -76,6 +79,13 @@ typedef struct TrackedTable
 
 /* track_cache.c */
 extern TrackedTable *TrackLookup(Relation deals);
+
+/* track_validate.c */
+extern void TrackValidateDeals(TrackedTable *t, Relation deals, Oid pkindex,
+							   const char *key_column);
+extern void TrackCheckHistoryColumns(TrackedTable *t, Relation history);
+extern void TrackValidateHistory(TrackedTable *t, Relation deals,
+								 Relation history);
 
 /* track_history.c */
 typedef struct HistoryWriter HistoryWriter;

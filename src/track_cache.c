@@ -27,6 +27,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -45,7 +46,8 @@
 #define Anum_tracked_changed_at_column	4
 #define Anum_tracked_rule				5
 #define Anum_tracked_history			6
-#define Natts_tracked					7
+#define Anum_tracked_key_column			8
+#define Natts_tracked					8
 
 #define Anum_allowed_pipeline			1
 #define Anum_allowed_from				2
@@ -142,7 +144,8 @@ StageLabel(FunnelPipeline *pipeline, const char *name)
 
 /* Read the row of funnel.tracked_table for this table into the entry */
 static bool
-LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name)
+LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
+			   char **key_column)
 {
 	Relation	rel = table_open(config_relids[0], AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -165,6 +168,7 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name)
 
 		found = true;
 		*pipeline_name = TextDatumGetCString(values[Anum_tracked_pipeline - 1]);
+		*key_column = pstrdup(NameStr(*DatumGetName(values[Anum_tracked_key_column - 1])));
 		t->stage_attnum = DealsColumn(deals,
 									  NameStr(*DatumGetName(values[Anum_tracked_stage_column - 1])),
 									  "stage column");
@@ -188,9 +192,12 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name)
 	return found;
 }
 
-/* The primary key column of the deals table */
+/*
+ * The key column of the deals table, the one track() saw as its primary
+ * key; pk_attnum stays invalid when it no longer is the primary key.
+ */
 static void
-LoadPrimaryKey(TrackedTable *t, Relation deals)
+LoadPrimaryKey(TrackedTable *t, Relation deals, const char *key_column)
 {
 #if PG_VERSION_NUM >= 180000
 	/* a deferrable primary key does not identify a deal (as before 18) */
@@ -198,55 +205,44 @@ LoadPrimaryKey(TrackedTable *t, Relation deals)
 #else
 	Oid			pkoid = RelationGetPrimaryKeyIndex(deals);
 #endif
-	Relation	index;
+	AttrNumber	key = DealsColumn(deals, key_column, "key column");
+	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(deals), key - 1);
 
-	if (!OidIsValid(pkoid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("tracked table \"%s\" has no primary key",
-						RelationGetRelationName(deals)),
-				 errhint("The stage history refers to deals by their primary key; add it back.")));
-	index = index_open(pkoid, AccessShareLock);
-	if (index->rd_index->indnkeyatts != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("primary key of tracked table \"%s\" has more than one column",
-						RelationGetRelationName(deals))));
-	t->pk_attnum = index->rd_index->indkey.values[0];
-	t->pk_type = TupleDescAttr(RelationGetDescr(deals), t->pk_attnum - 1)->atttypid;
-	t->pk_collation = TupleDescAttr(RelationGetDescr(deals), t->pk_attnum - 1)->attcollation;
-	index_close(index, AccessShareLock);
+	t->pk_attnum = InvalidAttrNumber;
+	if (OidIsValid(pkoid))
+	{
+		Relation	index = index_open(pkoid, AccessShareLock);
+
+		if (index->rd_index->indnkeyatts == 1 &&
+			index->rd_index->indkey.values[0] == key)
+			t->pk_attnum = key;
+		index_close(index, AccessShareLock);
+	}
+	t->pk_type = att->atttypid;
+	t->pk_typmod = att->atttypmod;
+	t->pk_collation = att->attcollation;
+	TrackValidateDeals(t, deals, pkoid, key_column);
 }
 
-/* The history table's btree index whose keys start (deal_id, entered_at) */
+/*
+ * Check the history table and find its btree index whose keys start
+ * (deal_id, entered_at).  The table stays locked for writing until the end
+ * of the transaction, so its shape cannot change before the trigger writes.
+ */
 static void
-LoadHistoryIndex(TrackedTable *t)
+LoadHistoryIndex(TrackedTable *t, Relation deals)
 {
-	Relation	history = try_table_open(t->history_relid, AccessShareLock);
+	Relation	history = try_table_open(t->history_relid, RowExclusiveLock);
 	List	   *indexes;
 	ListCell   *lc;
-	TupleDesc	desc;
 
 	if (history == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the history table of a tracked table was dropped"),
 				 errhint("Call funnel.untrack() on the deals table, then funnel.track() to start a new history.")));
+	TrackValidateHistory(t, deals, history);
 	indexes = RelationGetIndexList(history);
-	desc = RelationGetDescr(history);
-
-	if (desc->natts < Natts_history ||
-		strcmp(NameStr(TupleDescAttr(desc, Anum_history_deal_id - 1)->attname), "deal_id") != 0 ||
-		strcmp(NameStr(TupleDescAttr(desc, Anum_history_entered_at - 1)->attname), "entered_at") != 0 ||
-		strcmp(NameStr(TupleDescAttr(desc, Anum_history_left_at - 1)->attname), "left_at") != 0 ||
-		TupleDescAttr(desc, Anum_history_entered_at - 1)->atttypid != TIMESTAMPTZOID ||
-		TupleDescAttr(desc, Anum_history_left_at - 1)->atttypid != TIMESTAMPTZOID ||
-		TupleDescAttr(desc, Anum_history_entered_by - 1)->atttypid != NAMEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("history table \"%s\" does not have the layout funnel.track() created",
-						RelationGetRelationName(history)),
-				 errdetail("Expected columns deal_id, stage, entered_at, left_at, entered_by.")));
 
 	t->history_index = InvalidOid;
 	foreach(lc, indexes)
@@ -287,7 +283,7 @@ LoadHistoryIndex(TrackedTable *t)
 				 errhint("CREATE INDEX ON %s (deal_id, entered_at)",
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(history)),
 													RelationGetRelationName(history)))));
-	table_close(history, AccessShareLock);
+	table_close(history, NoLock);
 }
 
 /* The pipeline's allow-list, as pairs of stage OIDs */
@@ -398,6 +394,7 @@ TrackBuild(TrackedTable *t, Relation deals)
 {
 	MemoryContext context;
 	char	   *pipeline_name = NULL;
+	char	   *key_column = NULL;
 	FunnelPipeline *pipeline;
 	uint64		generation;
 
@@ -421,7 +418,7 @@ TrackBuild(TrackedTable *t, Relation deals)
 
 	PG_TRY();
 	{
-		if (!LoadTrackedRow(t, deals, &pipeline_name))
+		if (!LoadTrackedRow(t, deals, &pipeline_name, &key_column))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table \"%s\" is not tracked by funnel",
@@ -435,8 +432,11 @@ TrackBuild(TrackedTable *t, Relation deals)
 					 errmsg("pipeline \"%s\" of tracked table \"%s\" does not exist",
 							pipeline_name, RelationGetRelationName(deals))));
 		t->pipeline = pipeline->typoid;
-		LoadPrimaryKey(t, deals);
-		LoadHistoryIndex(t);
+		t->stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+										CStringGetDatum("deal_stage"),
+										ObjectIdGetDatum(get_namespace_oid(FUNNEL_SCHEMA, false)));
+		LoadPrimaryKey(t, deals, key_column);
+		LoadHistoryIndex(t, deals);
 		LoadTransitions(t, pipeline);
 		LoadRequired(t, pipeline, deals);
 	}
@@ -469,6 +469,14 @@ TrackLookup(Relation deals)
 		t->context = NULL;
 		t->history_relid = InvalidOid;
 	}
+
+	/*
+	 * Lock the history table before trusting the entry: taking the lock
+	 * processes pending invalidations, and holding it keeps the table's
+	 * shape until the trigger has written.
+	 */
+	if (likely(t->valid && OidIsValid(t->history_relid)))
+		LockRelationOid(t->history_relid, RowExclusiveLock);
 	if (unlikely(!t->valid || t->generation != FunnelCacheGeneration()))
 		TrackBuild(t, deals);
 	return t;

@@ -19,8 +19,11 @@
  * its history at the same time.
  *
  * History rows are written like logical replication applies changes: index
- * entries are maintained (including indexes users add), but triggers, rules
- * and CHECK constraints of the history table are not run.
+ * entries are maintained (including indexes users add) and NOT NULL and
+ * CHECK constraints are checked, but triggers and rules of the history
+ * table are not run (track_validate.c refuses a history table with
+ * constraint triggers: foreign keys, deferrable constraints).  The shape of
+ * the table is checked again each time it is opened here.
  *
  * src/track_history.c
  *
@@ -31,12 +34,14 @@
 #include "access/genam.h"
 #include "access/heapam.h"
 #include "access/relscan.h"
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
@@ -96,20 +101,49 @@ HistoryBegin(TrackedTable *t, bool batch)
 {
 	HistoryWriter *w = palloc0(sizeof(HistoryWriter));
 	RangeTblEntry *rte;
+	Bitmapset  *inserted = NULL;
+	Bitmapset  *updated;
+	int			i;
+#if PG_VERSION_NUM >= 160000
+	List	   *perminfos = NIL;
+	RTEPermissionInfo *perminfo;
+#endif
 
 	w->table = t;
 	w->rel = table_open(t->history_relid, RowExclusiveLock);
+	/* never write a datum into a column of another type */
+	TrackCheckHistoryColumns(t, w->rel);
 	w->estate = CreateExecutorState();
 
+	/*
+	 * The range table the executor helpers consult: the columns a visit
+	 * inserts, and left_at as the only column an update changes (index AMs
+	 * use it as a hint; ExecConstraints to describe a failing row).  Nothing
+	 * checks permissions here: the history is written whatever the
+	 * privileges of the writer, as foreign-key actions are.
+	 */
+	for (i = 1; i <= Natts_history; i++)
+		inserted = bms_add_member(inserted, i - FirstLowInvalidHeapAttributeNumber);
+	updated = bms_make_singleton(Anum_history_left_at - FirstLowInvalidHeapAttributeNumber);
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
 	rte->relid = t->history_relid;
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
+#if PG_VERSION_NUM >= 160000
+	/* since 16 the columns live in an RTEPermissionInfo (as in worker.c) */
+	perminfo = addRTEPermissionInfo(&perminfos, rte);
+	perminfo->insertedCols = inserted;
+	perminfo->updatedCols = updated;
+#else
+	rte->insertedCols = inserted;
+	rte->updatedCols = updated;
+#endif
 #if PG_VERSION_NUM >= 180000
-	ExecInitRangeTable(w->estate, list_make1(rte), NIL, bms_make_singleton(1));
+	ExecInitRangeTable(w->estate, list_make1(rte), perminfos,
+					   bms_make_singleton(1));
 #elif PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(w->estate, list_make1(rte), NIL);
+	ExecInitRangeTable(w->estate, list_make1(rte), perminfos);
 #else
 	ExecInitRangeTable(w->estate, list_make1(rte));
 #endif
@@ -207,6 +241,9 @@ HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)
 	slot_getallattrs(slot);
 	slot->tts_values[Anum_history_left_at - 1] = TimestampTzGetDatum(left_at);
 	slot->tts_isnull[Anum_history_left_at - 1] = false;
+	/* NOT NULL and CHECK constraints users add (a dump must restore) */
+	if (w->rel->rd_att->constr)
+		ExecConstraints(w->rri, slot, w->estate);
 
 	simple_table_tuple_update(w->rel, &w->opentid, slot, SnapshotSelf,
 							  &update_indexes);
@@ -287,6 +324,8 @@ HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 		memset(slot->tts_isnull + Natts_history, true,
 			   slot->tts_tupleDescriptor->natts - Natts_history);
 	ExecStoreVirtualTuple(slot);
+	if (w->rel->rd_att->constr)
+		ExecConstraints(w->rri, slot, w->estate);
 	/* copy a by-reference deal_id out of the caller's tuple */
 	ExecMaterializeSlot(slot);
 
