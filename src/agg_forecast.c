@@ -171,7 +171,8 @@ weighted_forecast_float8_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	p = PG_GETARG_FLOAT8(2);
-	if (unlikely(isnan(p) || p < 0.0 || p > 1.0))
+	/* NaN and infinities get numeric's 22023 error from DecFromNumeric */
+	if (unlikely(isfinite(p) && (p < 0.0 || p > 1.0)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("probability %s is not between 0 and 1",
