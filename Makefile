@@ -27,7 +27,7 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel window_funnel
+REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel window_funnel search_path
 
 EXTRA_CLEAN = results regression.diffs regression.out
 

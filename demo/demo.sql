@@ -7,9 +7,8 @@
 \pset null ''
 SET client_min_messages = warning;
 CREATE EXTENSION funnel;
--- operators live in schema funnel: put it on the search path once per database
-ALTER DATABASE funnel_demo SET search_path = "$user", public, funnel;
-SET search_path = "$user", public, funnel;
+-- the default search_path ("$user", public) is enough: operators and min/max
+-- of stages are in pg_catalog, everything else is called as funnel.*
 CREATE SCHEMA crm;
 
 \echo
@@ -141,9 +140,9 @@ SELECT funnel.track('crm.opportunities', pipeline => 'hardware');
 UPDATE crm.opportunities SET stage = 'Prospecting' WHERE id = '1C1I7A6R';
 \set ON_ERROR_STOP 1
 UPDATE crm.opportunities SET stage = 'Engaging'
- WHERE id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Prospecting'::deal_stage(hardware));
+ WHERE id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Prospecting'::funnel.deal_stage(hardware));
 SELECT deal_id, stage, left_at IS NULL AS current FROM crm.opportunities_stage_history
- WHERE deal_id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Engaging'::deal_stage(hardware)
+ WHERE deal_id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Engaging'::funnel.deal_stage(hardware)
                    AND id IN (SELECT deal_id FROM crm.opportunities_stage_history GROUP BY deal_id HAVING count(*) > 1))
  ORDER BY entered_at, left_at NULLS LAST;
 

@@ -124,15 +124,21 @@ CREATE CAST (funnel.deal_stage AS funnel.deal_stage)
 COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
   'applies the pipeline binding of funnel.deal_stage(pipeline) columns';
 
--- Assignment casts from text, so that apps binding parameters as text or
--- varchar (JDBC setString) and INSERT ... SELECT of text columns work; they go
--- through the input function, then the column's pipeline binding applies.
-CREATE CAST (text AS funnel.deal_stage) WITH INOUT AS ASSIGNMENT;
+-- Implicit casts from text and varchar, so that parameters as drivers bind
+-- them (JDBC setString sends varchar, psycopg 3 and node-postgres can send
+-- text) work wherever a stage goes: WHERE stage = $1, IN ($1, $2), CASE,
+-- funnel.conversion_rate(reached, $1, $2), INSERT and UPDATE.  They go
+-- through the input function, then a bound column's pipeline binding
+-- applies.  No built-in operator or function changes its resolution: an
+-- exact match (text = text) or PostgreSQL's preferred type text (varchar =
+-- varchar, min(varchar)) always wins over deal_stage, which is not a string
+-- type; doc/design.md has the analysis and sql/search_path.sql the proof.
+CREATE CAST (text AS funnel.deal_stage) WITH INOUT AS IMPLICIT;
 COMMENT ON CAST (text AS funnel.deal_stage) IS
-  'reads the text form ''pipeline:stage'' (or a bare stage name) on assignment';
-CREATE CAST (varchar AS funnel.deal_stage) WITH INOUT AS ASSIGNMENT;
+  'reads the text form ''pipeline:stage'' (or a bare stage name); implicit, so text parameters work where a stage goes';
+CREATE CAST (varchar AS funnel.deal_stage) WITH INOUT AS IMPLICIT;
 COMMENT ON CAST (varchar AS funnel.deal_stage) IS
-  'reads the text form ''pipeline:stage'' (or a bare stage name) on assignment';
+  'reads the text form ''pipeline:stage'' (or a bare stage name); implicit, so varchar parameters (JDBC setString) work where a stage goes';
 
 -- comparison
 
@@ -174,57 +180,64 @@ COMMENT ON FUNCTION funnel.deal_stage_hash_extended(funnel.deal_stage, bigint) I
 COMMENT ON FUNCTION funnel.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) IS 'the later of two stages in funnel order (for max)';
 COMMENT ON FUNCTION funnel.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) IS 'the earlier of two stages in funnel order (for min)';
 
-CREATE OPERATOR funnel.= (
+-- The comparison operators (and min/max below) live in pg_catalog, which
+-- every search_path includes: BI tools and application connections run with
+-- the default "$user", public, where operators in schema funnel would not be
+-- found (operator lookup, unlike ORDER BY's opclass lookup, follows the
+-- path).  They are extension members, so DROP EXTENSION removes them and
+-- pg_dump leaves them to CREATE EXTENSION.  Their argument types are
+-- funnel.deal_stage, so no built-in operator is shadowed: see doc/design.md.
+CREATE OPERATOR pg_catalog.= (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
     FUNCTION = funnel.deal_stage_eq,
-    COMMUTATOR = OPERATOR(funnel.=), NEGATOR = OPERATOR(funnel.<>),
+    COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>),
     RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
 );
-CREATE OPERATOR funnel.<> (
+CREATE OPERATOR pg_catalog.<> (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
     FUNCTION = funnel.deal_stage_ne,
-    COMMUTATOR = OPERATOR(funnel.<>), NEGATOR = OPERATOR(funnel.=),
+    COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=),
     RESTRICT = neqsel, JOIN = neqjoinsel
 );
-CREATE OPERATOR funnel.< (
+CREATE OPERATOR pg_catalog.< (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
     FUNCTION = funnel.deal_stage_lt,
-    COMMUTATOR = OPERATOR(funnel.>), NEGATOR = OPERATOR(funnel.>=),
+    COMMUTATOR = OPERATOR(pg_catalog.>), NEGATOR = OPERATOR(pg_catalog.>=),
     RESTRICT = scalarltsel, JOIN = scalarltjoinsel
 );
-CREATE OPERATOR funnel.<= (
+CREATE OPERATOR pg_catalog.<= (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
     FUNCTION = funnel.deal_stage_le,
-    COMMUTATOR = OPERATOR(funnel.>=), NEGATOR = OPERATOR(funnel.>),
+    COMMUTATOR = OPERATOR(pg_catalog.>=), NEGATOR = OPERATOR(pg_catalog.>),
     RESTRICT = scalarlesel, JOIN = scalarlejoinsel
 );
-CREATE OPERATOR funnel.> (
+CREATE OPERATOR pg_catalog.> (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
     FUNCTION = funnel.deal_stage_gt,
-    COMMUTATOR = OPERATOR(funnel.<), NEGATOR = OPERATOR(funnel.<=),
+    COMMUTATOR = OPERATOR(pg_catalog.<), NEGATOR = OPERATOR(pg_catalog.<=),
     RESTRICT = scalargtsel, JOIN = scalargtjoinsel
 );
-CREATE OPERATOR funnel.>= (
+CREATE OPERATOR pg_catalog.>= (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
     FUNCTION = funnel.deal_stage_ge,
-    COMMUTATOR = OPERATOR(funnel.<=), NEGATOR = OPERATOR(funnel.<),
+    COMMUTATOR = OPERATOR(pg_catalog.<=), NEGATOR = OPERATOR(pg_catalog.<),
     RESTRICT = scalargesel, JOIN = scalargejoinsel
 );
 
-COMMENT ON OPERATOR funnel.= (funnel.deal_stage, funnel.deal_stage) IS 'same stage';
-COMMENT ON OPERATOR funnel.<> (funnel.deal_stage, funnel.deal_stage) IS 'different stages';
-COMMENT ON OPERATOR funnel.< (funnel.deal_stage, funnel.deal_stage) IS 'earlier in funnel order';
-COMMENT ON OPERATOR funnel.<= (funnel.deal_stage, funnel.deal_stage) IS 'earlier in funnel order or same';
-COMMENT ON OPERATOR funnel.> (funnel.deal_stage, funnel.deal_stage) IS 'later in funnel order';
-COMMENT ON OPERATOR funnel.>= (funnel.deal_stage, funnel.deal_stage) IS 'later in funnel order or same';
+COMMENT ON OPERATOR pg_catalog.= (funnel.deal_stage, funnel.deal_stage) IS 'same stage';
+COMMENT ON OPERATOR pg_catalog.<> (funnel.deal_stage, funnel.deal_stage) IS 'different stages';
+COMMENT ON OPERATOR pg_catalog.< (funnel.deal_stage, funnel.deal_stage) IS 'earlier in funnel order';
+COMMENT ON OPERATOR pg_catalog.<= (funnel.deal_stage, funnel.deal_stage) IS 'earlier in funnel order or same';
+COMMENT ON OPERATOR pg_catalog.> (funnel.deal_stage, funnel.deal_stage) IS 'later in funnel order';
+COMMENT ON OPERATOR pg_catalog.>= (funnel.deal_stage, funnel.deal_stage) IS 'later in funnel order or same';
 
 CREATE OPERATOR CLASS funnel.deal_stage_ops
     DEFAULT FOR TYPE funnel.deal_stage USING btree AS
-        OPERATOR 1 funnel.< ,
-        OPERATOR 2 funnel.<= ,
-        OPERATOR 3 funnel.= ,
-        OPERATOR 4 funnel.>= ,
-        OPERATOR 5 funnel.> ,
+        OPERATOR 1 pg_catalog.< ,
+        OPERATOR 2 pg_catalog.<= ,
+        OPERATOR 3 pg_catalog.= ,
+        OPERATOR 4 pg_catalog.>= ,
+        OPERATOR 5 pg_catalog.> ,
         FUNCTION 1 funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage),
         FUNCTION 2 funnel.deal_stage_sortsupport(internal);
 COMMENT ON OPERATOR CLASS funnel.deal_stage_ops USING btree IS
@@ -232,7 +245,7 @@ COMMENT ON OPERATOR CLASS funnel.deal_stage_ops USING btree IS
 
 CREATE OPERATOR CLASS funnel.deal_stage_hash_ops
     DEFAULT FOR TYPE funnel.deal_stage USING hash AS
-        OPERATOR 1 funnel.= ,
+        OPERATOR 1 pg_catalog.= ,
         FUNCTION 1 funnel.deal_stage_hash(funnel.deal_stage),
         FUNCTION 2 funnel.deal_stage_hash_extended(funnel.deal_stage, bigint);
 COMMENT ON OPERATOR CLASS funnel.deal_stage_hash_ops USING hash IS
@@ -246,7 +259,7 @@ CREATE AGGREGATE funnel.min(funnel.deal_stage) (
     SFUNC = funnel.deal_stage_smaller,
     STYPE = funnel.deal_stage,
     COMBINEFUNC = funnel.deal_stage_smaller,
-    SORTOP = OPERATOR(funnel.<),
+    SORTOP = OPERATOR(pg_catalog.<),
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.min(funnel.deal_stage) IS 'earliest stage in funnel order';
@@ -255,10 +268,29 @@ CREATE AGGREGATE funnel.max(funnel.deal_stage) (
     SFUNC = funnel.deal_stage_larger,
     STYPE = funnel.deal_stage,
     COMBINEFUNC = funnel.deal_stage_larger,
-    SORTOP = OPERATOR(funnel.>),
+    SORTOP = OPERATOR(pg_catalog.>),
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.max(funnel.deal_stage) IS 'latest stage in funnel order';
+
+-- the same aggregates in pg_catalog, so min(stage) works on any search_path
+CREATE AGGREGATE pg_catalog.min(funnel.deal_stage) (
+    SFUNC = funnel.deal_stage_smaller,
+    STYPE = funnel.deal_stage,
+    COMBINEFUNC = funnel.deal_stage_smaller,
+    SORTOP = OPERATOR(pg_catalog.<),
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE pg_catalog.min(funnel.deal_stage) IS 'earliest stage in funnel order (same as funnel.min)';
+
+CREATE AGGREGATE pg_catalog.max(funnel.deal_stage) (
+    SFUNC = funnel.deal_stage_larger,
+    STYPE = funnel.deal_stage,
+    COMBINEFUNC = funnel.deal_stage_larger,
+    SORTOP = OPERATOR(pg_catalog.>),
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE pg_catalog.max(funnel.deal_stage) IS 'latest stage in funnel order (same as funnel.max)';
 
 -- accessors
 
@@ -737,11 +769,11 @@ BEGIN
         -- pipeline can be committed after the check
         EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
         IF col.scalar THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(funnel.>=) $1 AND %I OPERATOR(funnel.<=) $2)',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
                            col.rel, col.attname, col.attname)
                INTO used USING lo, hi;
         ELSE
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s, unnest(%I) AS v WHERE v OPERATOR(funnel.>=) $1 AND v OPERATOR(funnel.<=) $2)',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s, unnest(%I) AS v WHERE v OPERATOR(pg_catalog.>=) $1 AND v OPERATOR(pg_catalog.<=) $2)',
                            col.rel, col.attname)
                INTO used USING lo, hi;
         END IF;
@@ -1100,7 +1132,7 @@ BEGIN
                    deals);
     -- the WHEN clause is compiled for every statement: keep it to one test;
     -- a change of the key is caught by the column trigger funnel_track_key
-    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(funnel.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update()',
+    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update()',
                    deals, stage_column, stage_column);
     EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_update()',
                    pk.attname, deals);
@@ -1351,7 +1383,7 @@ BEGIN
         UNION ALL
         SELECT o.deal_id::text, format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
           FROM open o JOIN %1$s d ON d.%3$I %5$s o.deal_id
-         WHERE o.n = 1 AND NOT (o.stage OPERATOR(funnel.=) d.%4$I)
+         WHERE o.n = 1 AND NOT (o.stage OPERATOR(pg_catalog.=) d.%4$I)
         UNION ALL
         SELECT h.deal_id::text, format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
           FROM h WHERE h.left_at < h.entered_at
@@ -1471,6 +1503,16 @@ CREATE TYPE funnel.funnel_summary (
 );
 COMMENT ON TYPE funnel.funnel_summary IS
   'mergeable funnel sketch of one pipeline: per stage the deals whose furthest stage it is and their exact amount total; built by funnel.funnel(), merged by funnel.funnel(summary), read by funnel.report()';
+
+-- Implicit casts from text and varchar, so that a summary a client holds in
+-- text form and binds as a text or varchar parameter reaches funnel.report()
+-- (there is no operator on funnel_summary that this could make ambiguous).
+CREATE CAST (text AS funnel.funnel_summary) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (text AS funnel.funnel_summary) IS
+  'reads the JSON text form of a funnel summary; implicit, so funnel.report($1) takes a text parameter';
+CREATE CAST (varchar AS funnel.funnel_summary) WITH INOUT AS IMPLICIT;
+COMMENT ON CAST (varchar AS funnel.funnel_summary) IS
+  'reads the JSON text form of a funnel summary; implicit, so funnel.report($1) takes a varchar parameter (JDBC setString)';
 
 CREATE FUNCTION funnel.funnel_summary_trans(funnel.funnel_summary, funnel.deal_stage)
     RETURNS funnel.funnel_summary
@@ -1643,6 +1685,22 @@ CREATE AGGREGATE funnel.weighted_forecast(amount numeric, probability numeric) (
 );
 COMMENT ON AGGREGATE funnel.weighted_forecast(numeric, numeric) IS
   'exact numeric sum of amount x probability, probability in [0,1]; rows with a NULL are skipped, negative amounts allowed, NaN/infinity refused; NULL if no row';
+
+CREATE FUNCTION funnel.weighted_forecast_float8_trans(funnel.forecast_state, numeric, double precision)
+    RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.weighted_forecast_float8_trans(funnel.forecast_state, numeric, double precision) IS
+  'funnel internal: transition function of weighted_forecast(amount, probability float8)';
+
+CREATE AGGREGATE funnel.weighted_forecast(amount numeric, probability double precision) (
+    SFUNC = funnel.weighted_forecast_float8_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.forecast_state_final,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.weighted_forecast(numeric, double precision) IS
+  'exact numeric sum of amount x probability::numeric (15 significant digits, as for a stage), probability in [0,1], e.g. funnel.probability(stage); rows with a NULL are skipped, NaN/infinity refused; NULL if no row';
 
 -- velocity_state and sales_velocity
 

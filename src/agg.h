@@ -70,6 +70,10 @@ typedef struct AggCallCache
 	DealStage	memo_to;
 	AggStageInfo memo_from_info;	/* ... and their facts */
 	AggStageInfo memo_to_info;
+	bool		memo_float8_valid;	/* weighted_forecast(amount, float8): */
+	float8		memo_float8;	/* last probability ... */
+	int32		memo_float8_scale;	/* ... as a decimal */
+	int128		memo_float8_dec;
 	AggStageInfo slots[AGG_STAGE_SLOTS];
 } AggCallCache;
 

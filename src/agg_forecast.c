@@ -2,7 +2,7 @@
  *
  * agg_forecast.c
  *	  Money aggregates: funnel.weighted_forecast(amount, stage),
- *	  funnel.weighted_forecast(amount, probability) and
+ *	  funnel.weighted_forecast(amount, probability numeric or float8) and
  *	  funnel.sales_velocity(stage, amount, created_at, closed_at), with
  *	  their fixed-size state types funnel.forecast_state and
  *	  funnel.velocity_state.
@@ -24,6 +24,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
@@ -144,6 +146,54 @@ weighted_forecast_numeric_trans(PG_FUNCTION_ARGS)
 	amount = DecFromNumeric(PG_GETARG_DATUM(1), &amount_scale, "amount");
 	state = StateForUpdate(fcinfo, sizeof(ForecastState));
 	ForecastAdd(state, amount, amount_scale, prob, prob_scale);
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * funnel.weighted_forecast(amount, probability float8) transition: the
+ * probability becomes numeric as probability::numeric does (15 significant
+ * digits), which is also how the (amount, stage) form reads a stage's
+ * configured probability, so weighted_forecast(amount, probability(stage))
+ * equals weighted_forecast(amount, stage).  The last conversion is memoized.
+ */
+PG_FUNCTION_INFO_V1(weighted_forecast_float8_trans);
+Datum
+weighted_forecast_float8_trans(PG_FUNCTION_ARGS)
+{
+	ForecastState *state;
+	AggCallCache *cache;
+	float8		p;
+	int128		amount;
+	int			amount_scale;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	p = PG_GETARG_FLOAT8(2);
+	/* NaN and infinities get numeric's 22023 error from DecFromNumeric */
+	if (unlikely(isfinite(p) && (p < 0.0 || p > 1.0)))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("probability %s is not between 0 and 1",
+						DatumGetCString(DirectFunctionCall1(float8out,
+															Float8GetDatum(p)))),
+				 errhint("Pass a probability such as 0.25 for 25%%.")));
+	cache = AggGetCallCache(fcinfo);
+	if (!cache->memo_float8_valid || cache->memo_float8 != p)
+	{
+		cache->memo_float8_dec =
+			DecFromNumeric(DirectFunctionCall1(float8_numeric, Float8GetDatum(p)),
+						   &cache->memo_float8_scale, "probability");
+		cache->memo_float8 = p;
+		cache->memo_float8_valid = true;
+	}
+	amount = DecFromNumeric(PG_GETARG_DATUM(1), &amount_scale, "amount");
+	state = StateForUpdate(fcinfo, sizeof(ForecastState));
+	ForecastAdd(state, amount, amount_scale, cache->memo_float8_dec,
+				cache->memo_float8_scale);
 	PG_RETURN_POINTER(state);
 }
 

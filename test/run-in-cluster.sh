@@ -35,6 +35,15 @@ if ls test/pgtap/*.sql >/dev/null 2>&1; then
     add $(( ${total:-0} - bad )) "$bad" "pgTAP"
 fi
 
+# driver tests (test/drivers/run.sh): one test per TAP line
+test/drivers/run.sh >"$log" 2>&1
+status=$?
+cat "$log"
+ok=$(grep -c '^ok ' "$log")
+bad=$(grep -c '^not ok ' "$log")
+[ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+add "$ok" "$bad" "drivers"
+
 # shell tests: one test per script
 for t in test/shell/*.sh; do
     [ -e "$t" ] || continue

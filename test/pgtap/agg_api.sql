@@ -3,7 +3,7 @@
 -- that travel (no `internal` except the exact percentiles), comments.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(32);
+SELECT plan(33);
 
 SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
 SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
@@ -19,6 +19,7 @@ SELECT has_function('funnel', 'median_time_in_stage', ARRAY['timestamp with time
 SELECT has_function('funnel', 'time_in_stage_percentile', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'numeric']);
+SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'double precision']);
 SELECT has_function('funnel', 'win_rate', ARRAY['funnel.deal_stage']);
 SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
 
@@ -27,7 +28,7 @@ SELECT is(
       WHERE p.pronamespace = 'funnel'::regnamespace
         AND p.proname IN ('furthest', 'conversion_rate', 'funnel', 'median_time_in_stage',
                           'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity')),
-    11, 'eleven funnel aggregates');
+    12, 'twelve funnel aggregates');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid

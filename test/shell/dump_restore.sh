@@ -77,7 +77,7 @@ SELECT md5(string_agg(id::text, ',' ORDER BY stage, id)) FROM crm.mixed;
 SELECT md5(string_agg(s::text, ';')) FROM funnel.stages s;
 SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attrelid::regclass::text, attnum)
   FROM pg_attribute WHERE attrelid IN ('crm.deals'::regclass, 'crm.orders'::regclass, 'crm.mixed'::regclass) AND attnum > 0;
-SELECT count(*) FROM crm.deals WHERE stage OPERATOR(funnel.=) 'b2b:negotiating';
+SELECT count(*) FROM crm.deals WHERE stage OPERATOR(pg_catalog.=) 'b2b:negotiating';
 SELECT sum(funnel.position(stage)) || '/' || sum(funnel.probability(stage)) FROM crm.deals;
 "
 echo "$checks" | q fr_src > "$work/src.out"

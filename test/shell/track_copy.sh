@@ -63,7 +63,7 @@ BEGIN
 END
 $$;
 SQL
-expected=$($P -c "SELECT count(*) FROM (SELECT stage, lag(stage) OVER (PARTITION BY deal_id ORDER BY n) AS prev FROM events) x WHERE prev IS NULL OR NOT (prev OPERATOR(funnel.=) stage)")
+expected=$($P -c "SELECT count(*) FROM (SELECT stage, lag(stage) OVER (PARTITION BY deal_id ORDER BY n) AS prev FROM events) x WHERE prev IS NULL OR NOT (prev OPERATOR(pg_catalog.=) stage)")
 n=$($P -c "SELECT count(*) FROM deals_stage_history")
 problems=$($P -c "SELECT count(*) FROM funnel.check_history('deals')")
 lost=$($P -c "SELECT count(*) FROM deals WHERE funnel.kind(stage) = 'lost'")
@@ -93,7 +93,7 @@ after=$($P -c "SELECT count(*) FROM deals_stage_history")
 
 # COPY of 50k rows: 50k open visits
 $P -c "\\copy deals FROM '$WORK/bulk.csv' WITH (FORMAT csv)"
-n=$($P -c "SELECT count(*) FROM deals_stage_history WHERE deal_id > 100000000 AND left_at IS NULL AND stage OPERATOR(funnel.=) 'pipedrive:Negotiation'")
+n=$($P -c "SELECT count(*) FROM deals_stage_history WHERE deal_id > 100000000 AND left_at IS NULL AND stage OPERATOR(pg_catalog.=) 'pipedrive:Negotiation'")
 [ "$n" -eq 50000 ] || fail "COPY of 50000 deals wrote $n open visits"
 
 # INSERT ... ON CONFLICT: history only for rows inserted or moved

@@ -1,0 +1,81 @@
+"""test/drivers/python/psycopg3_test.py: funnel through psycopg 3 (Debian
+python3-psycopg), text and binary protocol, parameters bound as text,
+varchar and unknown.  Prints TAP; run by test/drivers/run.sh with
+/usr/bin/python3 against a database made from test/drivers/setup.sql."""
+import sys
+
+import psycopg
+from psycopg.types.string import StrDumper, StrDumperUnknown, StrDumperVarchar
+
+sys.path.insert(0, sys.path[0])
+from common import TAP, EXPECTED_STAGES, EXPECTED_REPORT, decode_deal_stage, decode_summary
+
+tap = TAP("psycopg3")
+conn = psycopg.connect(autocommit=True)
+SUMMARY = "SELECT funnel.funnel(stage, amount) FROM crm.deals WHERE id <= 6"
+# str parameters go out typed text, varchar or unknown (OID 0, psycopg's default in text format)
+DUMPERS = {"text": StrDumper, "varchar": StrDumperVarchar, "unknown": StrDumperUnknown}
+
+
+def q(sql, params=None, kind="unknown", binary=False, one=False):
+    cur = conn.cursor()
+    cur.adapters.register_dumper(str, DUMPERS[kind])
+    cur.execute(sql, params, binary=binary)
+    return cur.fetchone()[0] if one else [tuple(r) for r in cur.fetchall()]
+
+
+# stages: the text form in text protocol, version byte 1 + text form in binary
+tap.check("stages, text protocol", EXPECTED_STAGES,
+          lambda: q("SELECT id, stage FROM crm.deals ORDER BY stage, id"))
+tap.check("stages, binary protocol (version byte 1, then the text form)", EXPECTED_STAGES,
+          lambda: [(i, decode_deal_stage(s)) for i, s in
+                   q("SELECT id, stage FROM crm.deals ORDER BY stage, id", binary=True)])
+# report rows: numeric as Decimal, float8 as float, bigint as int
+tap.check("report rows, text protocol", EXPECTED_REPORT(),
+          lambda: q("SELECT * FROM funnel.report((%s))" % SUMMARY))
+tap.check("report rows, binary protocol", EXPECTED_REPORT(),
+          lambda: [(decode_deal_stage(r[0]),) + r[1:]
+                   for r in q("SELECT * FROM funnel.report((%s))" % SUMMARY, binary=True)])
+
+# a bare stage name that other pipelines share, into the column bound to b2b
+for n, kind in enumerate(["text", "varchar", "unknown"]):
+    tap.check("bare 'won' bound as %s into a funnel.deal_stage(b2b) column" % kind, "b2b:won",
+              lambda: q("INSERT INTO crm.deals (id, owner, amount, stage) VALUES (%s, 'drv', 1, %s) "
+                        "RETURNING stage::text", [101 + n, "won"], kind, one=True))
+for kind in ["text", "varchar", "unknown"]:
+    tap.check("WHERE stage = %%s OR stage IN (%%s, %%s), %s parameters" % kind, [1, 3, 5, 6],
+              lambda: q("SELECT array_agg(id ORDER BY id) FROM crm.deals WHERE stage = %s OR stage IN (%s, %s)",
+                        ["b2b:lead", "b2b:lost", "proposal"], kind, one=True))
+for kind in ["text", "varchar"]:
+    tap.check("conversion_rate(stage, %%s, %%s), %s parameters" % kind, 0.6,
+              lambda: q("SELECT funnel.conversion_rate(stage, %s, %s) FROM crm.deals WHERE id <= 6",
+                        ["b2b:lead", "b2b:proposal"], kind, one=True))
+
+
+# a refused move: SQLSTATE 23514, message and detail; nothing written
+def refused_move():
+    try:
+        q("UPDATE crm.deals SET stage = %s WHERE id = 3 RETURNING id", ["lead"], "varchar")
+    except psycopg.Error as e:
+        return (e.sqlstate, e.diag.message_primary, e.diag.message_detail)
+    return "no error"
+
+
+history = q("SELECT count(*) FROM crm.deals_stage_history", one=True)
+tap.check("refused move: SQLSTATE 23514, message and detail",
+          ("23514", 'invalid stage transition from "proposal" to "lead" in pipeline "b2b"',
+           'Allowed targets from "proposal": negotiation, won, lost.'), refused_move)
+tap.check("refused move wrote nothing", [(history, "b2b:proposal")],
+          lambda: q("SELECT count(*), (SELECT stage::text FROM crm.deals WHERE id = 3) FROM crm.deals_stage_history"))
+
+# a funnel_summary read in text form goes back as a text, varchar or unknown parameter
+summary = q(SUMMARY, one=True)
+tap.ok(isinstance(summary, str) and summary.startswith('{"pipeline": "b2b"'), "summary read in text form")
+for kind in ["text", "varchar", "unknown"]:
+    tap.check("report(%%s) of the summary sent back as %s" % kind, EXPECTED_REPORT(),
+              lambda: q("SELECT * FROM funnel.report(%s)", [summary], kind))
+tap.check("summary text form round-trips unchanged", summary,
+          lambda: q("SELECT %s::funnel.funnel_summary::text", [summary], "text", one=True))
+tap.check("binary summary decodes (as README describes) to the text form's values",
+          decode_summary(summary), lambda: decode_summary(q(SUMMARY, binary=True, one=True)))
+tap.done()
