@@ -166,9 +166,12 @@ EXECUTE p_text('b2b:proposal');
 EXECUTE p_varchar('b2b:proposal');
 EXECUTE p_text('proposal');            -- a bare name only b2b has
 EXECUTE p_varchar('negotiation');
-EXPLAIN (COSTS OFF) EXECUTE p_text('b2b:won');
+-- the plans use the index (sum(id): 16+ would add a Sort for array_agg's ORDER BY)
+PREPARE c_text(text) AS SELECT sum(id) FROM deals WHERE stage = $1;
+PREPARE c_varchar(varchar) AS SELECT sum(id) FROM deals WHERE stage = $1;
+EXPLAIN (COSTS OFF) EXECUTE c_text('b2b:won');
 SET plan_cache_mode = force_generic_plan;
-EXPLAIN (COSTS OFF) EXECUTE p_varchar('b2b:won');
+EXPLAIN (COSTS OFF) EXECUTE c_varchar('b2b:won');
 EXECUTE p_varchar('b2b:won');
 RESET plan_cache_mode;
 RESET enable_seqscan;
