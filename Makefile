@@ -7,9 +7,12 @@ MODULE_big = funnel
 OBJS = \
 	src/funnel.o \
 	src/pipeline_cache.o \
+	src/names.o \
+	src/pipeline_uses.o \
 	src/deal_stage_io.o \
 	src/deal_stage_ops.o \
 	src/track_api.o \
+	src/unresolved.o \
 	src/track_cache.o \
 	src/track_history.o \
 	src/track_trigger.o \

@@ -13,7 +13,8 @@ SELECT funnel.probability('b2b:lead'), funnel.position('b2b:proposal'), 'b2b:qua
 SELECT dblink_exec('other', $q$DO $d$ BEGIN PERFORM funnel.set_probability('b2b', 'lead', 0.15); END $d$$q$);
 SELECT funnel.probability('b2b:lead');
 SELECT dblink_exec('other', $q$DO $d$ BEGIN PERFORM funnel.rename_stage('b2b', 'qualified', 'sales qualified'); END $d$$q$);
-CREATE TEMP TABLE kept AS SELECT 'b2b:sales qualified'::deal_stage AS s;
+-- a plain table: drop_pipeline() in the other session must be able to read it
+CREATE TABLE kept AS SELECT 'b2b:sales qualified'::deal_stage AS s;
 SELECT s, funnel.stage_name(s) FROM kept;
 SELECT dblink_exec('other', $q$DO $d$ BEGIN PERFORM funnel.add_stage('b2b', 'demo', after => 'sales qualified'); END $d$$q$);
 SELECT 'b2b:demo'::deal_stage, funnel.position('b2b:proposal');

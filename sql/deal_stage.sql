@@ -59,13 +59,14 @@ CREATE TABLE quoted (s funnel.deal_stage("零售"), t funnel.deal_stage('retail'
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute
  WHERE attrelid = 'quoted'::regclass AND attnum > 0 ORDER BY attnum;
 DROP TABLE quoted;
--- an ambiguous bare name in an unbound column is kept unresolved: it cannot be
--- compared or shown until bound to a pipeline
+-- an ambiguous bare name is refused where no pipeline binds it, so nothing is
+-- stored that could not be read back; a cast to a bound type resolves it
 CREATE TABLE loose (s funnel.deal_stage);
 INSERT INTO loose VALUES ('won');
-SELECT s FROM loose;
-SELECT count(*) FROM loose WHERE s = 'b2b:won';
-UPDATE loose SET s = s::funnel.deal_stage(retail);
+INSERT INTO loose SELECT 'won';
+INSERT INTO loose SELECT 'won'::text;
+SELECT count(*) FROM loose;
+INSERT INTO loose VALUES ('won'::funnel.deal_stage(retail));
 SELECT s FROM loose;
 DROP TABLE loose;
 

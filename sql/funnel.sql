@@ -127,16 +127,27 @@ COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
 -- Implicit casts from text and varchar, so that parameters as drivers bind
 -- them (JDBC setString sends varchar, psycopg 3 and node-postgres can send
 -- text) work wherever a stage goes: WHERE stage = $1, IN ($1, $2), CASE,
--- funnel.conversion_rate(reached, $1, $2), INSERT and UPDATE.  They go
--- through the input function, then a bound column's pipeline binding
--- applies.  No built-in operator or function changes its resolution: an
--- exact match (text = text) or PostgreSQL's preferred type text (varchar =
--- varchar, min(varchar)) always wins over deal_stage, which is not a string
--- type; doc/design.md has the analysis and sql/search_path.sql the proof.
-CREATE CAST (text AS funnel.deal_stage) WITH INOUT AS IMPLICIT;
+-- funnel.conversion_rate(reached, $1, $2), INSERT and UPDATE, INSERT ...
+-- SELECT of text columns.  No built-in operator or function changes its
+-- resolution: an exact match (text = text) or PostgreSQL's preferred type
+-- text (varchar = varchar, min(varchar)) always wins over deal_stage, which
+-- is not a string type; doc/design.md has the analysis and
+-- sql/search_path.sql the proof.  The cast function receives the target's
+-- type modifier, so a bare stage name is read in the pipeline of a bound
+-- column; an ambiguous bare name cast to an unbound deal_stage is an error
+-- (never a value no pipeline claims).
+CREATE FUNCTION funnel.deal_stage(text, integer, boolean)
+    RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'deal_stage_from_text'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.deal_stage(text, integer, boolean) IS
+  'cast from text: reads ''pipeline:stage'', or a bare stage name in the pipeline the type modifier binds (or the only pipeline that has it)';
+CREATE CAST (text AS funnel.deal_stage)
+    WITH FUNCTION funnel.deal_stage(text, integer, boolean) AS IMPLICIT;
 COMMENT ON CAST (text AS funnel.deal_stage) IS
   'reads the text form ''pipeline:stage'' (or a bare stage name); implicit, so text parameters work where a stage goes';
-CREATE CAST (varchar AS funnel.deal_stage) WITH INOUT AS IMPLICIT;
+CREATE CAST (varchar AS funnel.deal_stage)
+    WITH FUNCTION funnel.deal_stage(text, integer, boolean) AS IMPLICIT;
 COMMENT ON CAST (varchar AS funnel.deal_stage) IS
   'reads the text form ''pipeline:stage'' (or a bare stage name); implicit, so varchar parameters (JDBC setString) work where a stage goes';
 
@@ -330,37 +341,10 @@ COMMENT ON FUNCTION funnel.kind(funnel.deal_stage) IS 'kind of a stage: open, wo
 --------------------------------------------------------------------------
 
 CREATE FUNCTION funnel._check_name(what text, name text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF name IS NULL OR name = '' THEN
-        RAISE EXCEPTION '% name must not be empty', what
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Names are non-empty UTF-8 text of at most 63 bytes.';
-    END IF;
-    IF octet_length(name) > 63 THEN
-        RAISE EXCEPTION '% name "%" is too long', what, name
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = format('It has %s bytes; the limit is 63.', octet_length(name));
-    END IF;
-    IF strpos(name, ':') > 0 THEN
-        RAISE EXCEPTION '% name "%" contains ":"', what, name
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The colon separates pipeline and stage in the text form ''pipeline:stage''.';
-    END IF;
-    IF name <> btrim(name, E' \t\r\n\f' || chr(11)) THEN
-        RAISE EXCEPTION '% name "%" has leading or trailing white space', what, name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF name ~ '[[:cntrl:]]' THEN
-        RAISE EXCEPTION '% name "%" contains a control character', what, name
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'funnel_check_name'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel._check_name(text, text) IS
-  'funnel internal: validates a pipeline or stage name (non-empty, at most 63 bytes, no ":", no surrounding white space)';
+  'funnel internal: validates a pipeline or stage name (non-empty, at most 63 bytes, no ":", no control, zero-width or bidi characters, no white space at either end, NFC in UTF-8 databases)';
 
 CREATE FUNCTION funnel._check_probability(stage text, probability double precision) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
@@ -722,6 +706,48 @@ $$;
 COMMENT ON FUNCTION funnel.retire_stage(text, text, boolean) IS
   'retires a stage (no new entries; stored values and history stay), or brings it back with retired => false';
 
+CREATE FUNCTION funnel._value_holds_pipeline(value "any", pipeline oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'funnel_value_holds_pipeline'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._value_holds_pipeline("any", oid) IS
+  'funnel internal: does a value of any type (arrays, composites, ranges, domains, anyarray) hold a deal_stage or funnel_summary of the pipeline with this enum type OID';
+
+CREATE FUNCTION funnel._expr_holds_pipeline(expr pg_node_tree, pipeline oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'funnel_expr_holds_pipeline'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._expr_holds_pipeline(pg_node_tree, oid) IS
+  'funnel internal: does a stored expression (default, constraint, view, rule, index, partition bound, policy, function body) hold a constant of the pipeline';
+
+-- Every type whose values can hold a pipeline's values: deal_stage and
+-- funnel_summary, and arrays, domains, composites, ranges and multiranges
+-- of them, recursively
+CREATE FUNCTION funnel._pipeline_value_types() RETURNS TABLE (typoid oid)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE t(typoid) AS (
+        SELECT 'funnel.deal_stage'::regtype::oid
+        UNION SELECT 'funnel.funnel_summary'::regtype::oid
+        UNION
+        SELECT c.oid FROM t, LATERAL (
+            SELECT ty.oid FROM pg_type ty
+             WHERE ty.typelem = t.typoid AND ty.typsubscript = 'array_subscript_handler'::regproc
+            UNION ALL
+            SELECT ty.oid FROM pg_type ty WHERE ty.typtype = 'd' AND ty.typbasetype = t.typoid
+            UNION ALL
+            SELECT ty.oid FROM pg_attribute a JOIN pg_type ty ON ty.typrelid = a.attrelid
+             WHERE a.atttypid = t.typoid AND a.attnum > 0 AND NOT a.attisdropped
+            UNION ALL
+            SELECT r.rngtypid FROM pg_range r WHERE r.rngsubtype = t.typoid
+            UNION ALL
+            SELECT r.rngmultitypid FROM pg_range r WHERE r.rngsubtype = t.typoid
+        ) c
+    )
+    SELECT typoid FROM t
+$$;
+COMMENT ON FUNCTION funnel._pipeline_value_types() IS
+  'funnel internal: deal_stage, funnel_summary and every array, domain, composite, range and multirange type built on them';
+
 CREATE FUNCTION funnel.drop_pipeline(pipeline text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -735,8 +761,9 @@ DECLARE
     hi funnel.deal_stage;
     col record;
     used boolean;
+    what text;
 BEGIN
-    -- columns bound to the pipeline by their type modifier
+    -- columns and domains bound to the pipeline by their type modifier
     SELECT a.attrelid::regclass AS rel, a.attname INTO col
       FROM pg_attribute a
      WHERE a.atttypid = stage_type AND a.atttypmod = typmod
@@ -747,8 +774,17 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = format('Column %s.%I is bound to it.', col.rel, col.attname);
     END IF;
+    SELECT t.oid::regtype AS typ INTO col
+      FROM pg_type t
+     WHERE t.typtype = 'd' AND t.typbasetype = stage_type AND t.typtypmod = typmod
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'pipeline "%" is in use', pipeline
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = format('Domain %s is bound to it.', col.typ);
+    END IF;
 
-    -- values of the pipeline stored in deal_stage columns (and arrays)
+    -- the values stored in tables and materialized views, at any depth
     SELECT format('%s:%s', pipeline, min(e.enumlabel::text) FILTER (WHERE e.enumsortorder = lim.lo)),
            format('%s:%s', pipeline, min(e.enumlabel::text) FILTER (WHERE e.enumsortorder = lim.hi))
       INTO lo, hi
@@ -757,25 +793,40 @@ BEGIN
               FROM pg_enum WHERE enumtypid = ptype) lim
      WHERE e.enumtypid = ptype;
     FOR col IN
-        SELECT a.attrelid::regclass AS rel, a.attname, a.atttypid = stage_type AS scalar
+        SELECT a.attrelid::regclass AS rel, a.attname, a.atttypid = stage_type AS scalar,
+               c.relpersistence = 't' AND c.relnamespace <> pg_my_temp_schema() AS foreign_temp,
+               c.relkind = 'm' AS matview
           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-         WHERE a.atttypid IN (stage_type, 'funnel.deal_stage[]'::regtype)
+         WHERE a.atttypid IN (SELECT typoid FROM funnel._pipeline_value_types())
            AND a.attnum > 0 AND NOT a.attisdropped
-           AND c.relkind IN ('r', 'p', 'm')
-           -- other sessions' temporary tables cannot be read (and end with them)
-           AND (c.relpersistence <> 't' OR c.relnamespace = pg_my_temp_schema())
+           AND (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated))
+           -- a column bound to another pipeline cannot hold this one's stages
+           AND NOT (a.atttypid = stage_type AND a.atttypmod >= 0)
+         ORDER BY c.oid, a.attnum
     LOOP
+        IF col.foreign_temp THEN
+            -- another session's temporary table cannot be read from here
+            RAISE EXCEPTION 'pipeline "%" may be in use', pipeline
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = format('Temporary table %s of another session has column %I, which can hold stages, and cannot be read from this session.',
+                                      col.rel, col.attname),
+                      HINT = 'Retry when that session has ended or dropped the table.';
+        END IF;
         -- block writers until this transaction ends, so that no row of the
-        -- pipeline can be committed after the check
-        EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
+        -- pipeline can be committed after the check (LOCK TABLE refuses
+        -- materialized views: a REFRESH reads tables locked here, or
+        -- constants of the view's query, checked below)
+        IF NOT col.matview THEN
+            EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
+        END IF;
         IF col.scalar THEN
             EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
                            col.rel, col.attname, col.attname)
                INTO used USING lo, hi;
         ELSE
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s, unnest(%I) AS v WHERE v OPERATOR(pg_catalog.>=) $1 AND v OPERATOR(pg_catalog.<=) $2)',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE funnel._value_holds_pipeline(%I, $1))',
                            col.rel, col.attname)
-               INTO used USING lo, hi;
+               INTO used USING ptype::oid;
         END IF;
         IF used THEN
             RAISE EXCEPTION 'pipeline "%" is in use', pipeline
@@ -785,13 +836,79 @@ BEGIN
         END IF;
     END LOOP;
 
+    -- constants of stored expressions, missing values and statistics
+    SELECT x.what INTO what FROM (
+        SELECT format('The default of column %s.%I', d.adrelid::regclass, a.attname) AS what
+          FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+         WHERE funnel._expr_holds_pipeline(d.adbin, ptype)
+        UNION ALL
+        SELECT format('Constraint %I of %s', c.conname,
+                      coalesce(c.conrelid::regclass::text, c.contypid::regtype::text))
+          FROM pg_constraint c WHERE funnel._expr_holds_pipeline(c.conbin, ptype)
+        UNION ALL
+        SELECT format('%s %s', CASE WHEN r.rulename <> '_RETURN' THEN 'Rule ' || quote_ident(r.rulename) || ' of'
+                                    WHEN c.relkind = 'm' THEN 'Materialized view' ELSE 'View' END,
+                      r.ev_class::regclass)
+          FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
+         WHERE funnel._expr_holds_pipeline(r.ev_action, ptype) OR funnel._expr_holds_pipeline(r.ev_qual, ptype)
+        UNION ALL
+        SELECT format('Index %s', i.indexrelid::regclass)
+          FROM pg_index i
+         WHERE funnel._expr_holds_pipeline(i.indexprs, ptype) OR funnel._expr_holds_pipeline(i.indpred, ptype)
+        UNION ALL
+        SELECT format('The partition bound of %s', c.oid::regclass)
+          FROM pg_class c WHERE c.relispartition AND funnel._expr_holds_pipeline(c.relpartbound, ptype)
+        UNION ALL
+        SELECT format('Trigger %I of %s', t.tgname, t.tgrelid::regclass)
+          FROM pg_trigger t WHERE funnel._expr_holds_pipeline(t.tgqual, ptype)
+        UNION ALL
+        SELECT format('Policy %I of %s', p.polname, p.polrelid::regclass)
+          FROM pg_policy p
+         WHERE funnel._expr_holds_pipeline(p.polqual, ptype) OR funnel._expr_holds_pipeline(p.polwithcheck, ptype)
+        UNION ALL
+        SELECT format('Function %s', p.oid::regprocedure)
+          FROM pg_proc p
+         WHERE funnel._expr_holds_pipeline(p.prosqlbody, ptype) OR funnel._expr_holds_pipeline(p.proargdefaults, ptype)
+        UNION ALL
+        SELECT format('The default of domain %s', t.oid::regtype)
+          FROM pg_type t WHERE funnel._expr_holds_pipeline(t.typdefaultbin, ptype)
+        UNION ALL
+        SELECT format('Statistics object %I', s.stxname)
+          FROM pg_statistic_ext s WHERE funnel._expr_holds_pipeline(s.stxexprs, ptype)
+        UNION ALL
+        SELECT format('The value of column %s.%I in rows older than the column', a.attrelid::regclass, a.attname)
+          FROM pg_attribute a
+         WHERE a.atthasmissing AND a.atttypid IN (SELECT typoid FROM funnel._pipeline_value_types())
+           AND funnel._value_holds_pipeline(a.attmissingval, ptype)
+        ) x LIMIT 1;
+    IF what IS NOT NULL THEN
+        RAISE EXCEPTION 'pipeline "%" is in use', pipeline
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = what || ' holds stages of it.',
+                  HINT = 'Drop or change that object first.';
+    END IF;
+
+    -- no row holds the pipeline's stages any more, but the statistics of
+    -- ANALYZE may still list some (ANALYZE of an emptied table keeps them):
+    -- they would make pg_stats and pg_dump --statistics fail; the next
+    -- ANALYZE rebuilds them
+    DELETE FROM pg_statistic s
+     USING pg_attribute a
+     WHERE a.attrelid = s.starelid AND a.attnum = s.staattnum
+       AND a.atttypid IN (SELECT typoid FROM funnel._pipeline_value_types())
+       AND (funnel._value_holds_pipeline(s.stavalues1, ptype)
+            OR funnel._value_holds_pipeline(s.stavalues2, ptype)
+            OR funnel._value_holds_pipeline(s.stavalues3, ptype)
+            OR funnel._value_holds_pipeline(s.stavalues4, ptype)
+            OR funnel._value_holds_pipeline(s.stavalues5, ptype));
+
     EXECUTE format('DROP TYPE %s', ptype);
     DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = drop_pipeline.pipeline;
     DELETE FROM funnel.pipeline p WHERE p.name = drop_pipeline.pipeline;
 END
 $$;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
-  'drops a pipeline; refused while a column is bound to it or holds any of its stages (tables with deal_stage columns are locked in SHARE mode while checked)';
+  'drops a pipeline; refused while a column or domain is bound to it, or any table, materialized view or stored expression (default, constraint, view, rule, index, partition bound, policy, function body) holds one of its stages or summaries; stale statistics listing its stages are deleted (tables that can hold them are locked in SHARE mode while checked)';
 
 REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;

@@ -288,6 +288,7 @@ funnel_report(PG_FUNCTION_ARGS)
 	int64		won_deals = 0;
 	int64		won_counts = 0;
 	int128		won_amount = 0;
+	int			prev_open = -1;
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -344,6 +345,14 @@ funnel_report(PG_FUNCTION_ARGS)
 		int64		namount;
 		int128		amount;
 
+		/*
+		 * A stage added by this uncommitted transaction has no deals (no
+		 * value of it can exist) and must not escape as a value: if the
+		 * transaction rolls back, an index could keep it with no sort
+		 * position.  Report the pipeline as other sessions see it.
+		 */
+		if (!stage->usable)
+			continue;
 		memset(nulls, false, sizeof(nulls));
 		values[0] = DealStageGetDatum(MakeDealStage(pipeline->typoid, stage->label));
 		if (i < nopen)
@@ -351,21 +360,22 @@ funnel_report(PG_FUNCTION_ARGS)
 			n = reached[i];
 			namount = reached_counts[i];
 			amount = reached_amounts[i];
-			if (i == 0)
+			if (prev_open < 0)
 				nulls[3] = true;
 			else
-				SetRatio(&values[3], &nulls[3], n, reached[i - 1]);
+				SetRatio(&values[3], &nulls[3], n, reached[prev_open]);
 			SetRatio(&values[4], &nulls[4], n, reached[0]);
 			values[5] = Int64GetDatum(n - reached[i + 1]);
+			prev_open = i;
 		}
 		else
 		{
 			n = deals[i];
 			namount = counts[i];
 			amount = amounts[i];
-			if (stage->kind == STAGE_WON && nopen > 0)
+			if (stage->kind == STAGE_WON && prev_open >= 0)
 			{
-				SetRatio(&values[3], &nulls[3], n, reached[nopen - 1]);
+				SetRatio(&values[3], &nulls[3], n, reached[prev_open]);
 				SetRatio(&values[4], &nulls[4], n, reached[0]);
 			}
 			else

@@ -7,9 +7,10 @@
  * The text form is 'pipeline:stage'.  Input also takes a bare 'stage' when
  * exactly one pipeline has it, or when the type modifier names the pipeline.
  * A bare name shared by several pipelines, read where no type modifier is
- * known (SQL literals are always read with typmod -1), becomes an unresolved
- * value that the typmod coercion of a bound column resolves; anywhere else it
- * raises the ambiguity error.  Output is always qualified, so it round-trips
+ * known (SQL literals are always read with typmod -1), raises the ambiguity
+ * error, except where unresolved.c knows the value will be resolved (the
+ * typmod coercion of a bound column, a tracked table's trigger) before it
+ * can be stored; there it becomes an unresolved value (pipeline OID 0).  Output is always qualified, so it round-trips
  * through input in every context, including pg_dump and pg_restore.
  *
  * src/deal_stage_io.c
@@ -42,15 +43,20 @@ ReportBadLiteral(const char *str, const char *detail, const char *hint)
 			 hint ? errhint("%s", hint) : 0));
 }
 
-/* Hint for names that differ from a valid one only by white space */
+/* Hint for names that differ from a valid one only by invisible characters */
 static const char *
 WhitespaceHint(const char *str)
 {
 	size_t		len = strlen(str);
+	char	   *invisible;
 
 	if (len > 0 && (isspace((unsigned char) str[0]) ||
 					isspace((unsigned char) str[len - 1])))
 		return "Names are matched exactly: remove the leading or trailing white space.";
+	invisible = FunnelNameInvisibleChar(str);
+	if (invisible != NULL)
+		return psprintf("Names are matched exactly, and no name contains the invisible or white-space character %s found in the value.",
+						invisible);
 	return NULL;
 }
 
@@ -99,23 +105,41 @@ PipelineOfTypmod(int32 typmod)
 	return pipeline;
 }
 
-/* Names of the pipelines that have a stage of this name */
-static char *
-PipelinesWithStage(const char *name)
+/* Raise the ambiguity error for a bare stage name several pipelines have */
+pg_noreturn static void
+ReportAmbiguousName(const char *name)
 {
-	StringInfoData buf;
+	StringInfoData candidates;
+	const char *example = NULL;
+	int			n = 0;
+	int			total = 0;
 	int			i;
 
-	initStringInfo(&buf);
+	for (i = 0; i < FunnelPipelineCount(); i++)
+		if (FunnelLookupStageByName(FunnelPipelineByIndex(i), name) != NULL)
+			total++;
+	initStringInfo(&candidates);
 	for (i = 0; i < FunnelPipelineCount(); i++)
 	{
 		FunnelPipeline *p = FunnelPipelineByIndex(i);
 
-		if (FunnelLookupStageByName(p, name) != NULL)
-			appendStringInfo(&buf, "%s%s", buf.len > 0 ? ", " : "",
-							 NameStr(p->name));
+		if (FunnelLookupStageByName(p, name) == NULL)
+			continue;
+		if (example == NULL)
+			example = NameStr(p->name);
+		n++;
+		appendStringInfo(&candidates, "%s'%s%c%s'",
+						 n == 1 ? "" : (n == total ? " or " : ", "),
+						 NameStr(p->name), FUNNEL_SEPARATOR, name);
 	}
-	return buf.data;
+	if (example == NULL)
+		example = "b2b";
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("stage name \"%s\" is ambiguous", name),
+			 errdetail("It could be %s.", candidates.data),
+			 errhint("Qualify it, as in '%s%c%s', or bind the column to one pipeline with the type funnel.deal_stage(%s).",
+					 example, FUNNEL_SEPARATOR, name, quote_identifier(example))));
 }
 
 /* Raise the ambiguity error for an unresolved value */
@@ -123,21 +147,24 @@ void
 DealStageReportAmbiguous(DealStage s)
 {
 	FunnelStage *candidate = FunnelLookupStageByLabel(DealStageLabelOid(s));
-	const char *name = candidate ? NameStr(candidate->name) : "?";
-	const char *example = candidate ? NameStr(candidate->pipeline->name) : "b2b";
 
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("stage name \"%s\" is ambiguous", name),
-			 errdetail("Pipelines %s all have a stage \"%s\".",
-					   PipelinesWithStage(name), name),
-			 errhint("Qualify it, as in '%s:%s', or bind the column to one pipeline with the type funnel.deal_stage(%s).",
-					 example, name, example)));
+	if (candidate == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("stage name is ambiguous"),
+				 errdetail("The value names a stage without its pipeline, and the stage (OID %u) no longer exists.",
+						   DealStageLabelOid(s))));
+	ReportAmbiguousName(NameStr(candidate->name));
 }
 
-/* Resolve a bare name where no pipeline is known */
+/*
+ * Resolve a bare name where no pipeline is known.  A name several pipelines
+ * have stays unresolved only where unresolved.c allows it (the caller is the
+ * type's input function, reading a literal whose query is checked, or a
+ * COPY into a tracked stage column); elsewhere it is an error.
+ */
 static DealStage
-ResolveBareName(const char *str)
+ResolveBareName(const char *str, bool may_stay_unresolved)
 {
 	FunnelStage *found = NULL;
 	int			nfound = 0;
@@ -175,17 +202,24 @@ ResolveBareName(const char *str)
 						 WhitespaceHint(str) ? WhitespaceHint(str) : deal_stage_syntax);
 	}
 
-	DealStageCheckUsable(found);
 	if (nfound > 1)
+	{
+		if (!may_stay_unresolved ||
+			!DealStageMayStayUnresolved(str, found->label))
+			ReportAmbiguousName(str);
 		return MakeDealStage(InvalidOid, found->label);
+	}
+	DealStageCheckUsable(found);
 	return MakeDealStage(found->pipeline->typoid, found->label);
 }
 
 /*
  * Parse the text form.  typmod >= 0 binds the value to one pipeline.
+ * from_input: called by the type's input or receive function (see
+ * ResolveBareName).
  */
 DealStage
-DealStageFromText(const char *str, int32 typmod)
+DealStageFromText(const char *str, int32 typmod, bool from_input)
 {
 	const char *separator = strchr(str, FUNNEL_SEPARATOR);
 	FunnelPipeline *pipeline;
@@ -200,7 +234,7 @@ DealStageFromText(const char *str, int32 typmod)
 			ReportBadLiteral(str, psprintf("Stage names are at most %d bytes.",
 										   FUNNEL_NAME_MAX), NULL);
 		if (typmod < 0)
-			return ResolveBareName(str);
+			return ResolveBareName(str, from_input);
 		pipeline = PipelineOfTypmod(typmod);
 		stage = StageOrError(pipeline, str, str);
 	}
@@ -281,6 +315,13 @@ DealStageResolve(DealStage s, FunnelPipeline *pipeline)
 	return MakeDealStage(pipeline->typoid, stage->label);
 }
 
+/* Resolve an unresolved value in the pipeline a type modifier binds */
+DealStage
+DealStageResolveTypmod(DealStage s, int32 typmod)
+{
+	return DealStageResolve(s, PipelineOfTypmod(typmod));
+}
+
 PG_FUNCTION_INFO_V1(deal_stage_in);
 Datum
 deal_stage_in(PG_FUNCTION_ARGS)
@@ -288,7 +329,23 @@ deal_stage_in(PG_FUNCTION_ARGS)
 	char	   *str = PG_GETARG_CSTRING(0);
 	int32		typmod = PG_GETARG_INT32(2);
 
-	PG_RETURN_DEAL_STAGE(DealStageFromText(str, typmod));
+	PG_RETURN_DEAL_STAGE(DealStageFromText(str, typmod, true));
+}
+
+/*
+ * funnel.deal_stage(text, typmod, explicit): the cast from text and varchar.
+ * Unlike an I/O conversion cast it receives the target's type modifier, so
+ * a bare name is resolved in the pipeline of a bound column; an ambiguous
+ * bare name cast to an unbound type is an error.
+ */
+PG_FUNCTION_INFO_V1(deal_stage_from_text);
+Datum
+deal_stage_from_text(PG_FUNCTION_ARGS)
+{
+	char	   *str = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int32		typmod = PG_GETARG_INT32(1);
+
+	PG_RETURN_DEAL_STAGE(DealStageFromText(str, typmod, false));
 }
 
 PG_FUNCTION_INFO_V1(deal_stage_out);
@@ -332,7 +389,11 @@ deal_stage_recv(PG_FUNCTION_ARGS)
 						version),
 				 errhint("This server reads version %d.", DEAL_STAGE_SEND_VERSION)));
 	text = pq_getmsgtext(buf, buf->len - buf->cursor, &nbytes);
-	PG_RETURN_DEAL_STAGE(DealStageFromText(text, typmod));
+	if (strlen(text) != (size_t) nbytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("binary deal_stage value contains a zero byte")));
+	PG_RETURN_DEAL_STAGE(DealStageFromText(text, typmod, true));
 }
 
 /* funnel.deal_stage(pipeline): the modifier is the pipeline's typmod */

@@ -20,11 +20,12 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Register the cache invalidation callbacks */
+/* Register the cache invalidation callbacks and the literal checks */
 void
 _PG_init(void)
 {
 	FunnelCacheRegisterCallbacks();
+	FunnelUnresolvedInit();
 }
 
 /*

@@ -43,9 +43,10 @@ typedef uint64 DealStage;
 
 /*
  * A bare stage name that exists in several pipelines, read where no pipeline
- * was known (typmod -1), is kept "unresolved": pipeline OID 0 and the label of
- * one candidate.  Only the typmod coercion of a bound column and the tracking
- * trigger resolve it; every other use raises the ambiguity error.
+ * was known (typmod -1), is kept "unresolved" (pipeline OID 0 and the label
+ * of one candidate) only where unresolved.c guarantees that the typmod
+ * coercion of a bound column or the tracking trigger resolves it before it
+ * can be stored; every other use raises the ambiguity error.
  */
 #define DealStageIsUnresolved(s)	(DealStagePipelineOid(s) == InvalidOid)
 
@@ -118,12 +119,21 @@ extern uint64 FunnelCacheGeneration(void);
 extern char *FunnelStageList(FunnelPipeline *pipeline);
 extern char *FunnelPipelineList(void);
 
+/* names.c */
+extern char *FunnelNameInvisibleChar(const char *name);
+
 /* deal_stage_io.c */
-extern DealStage DealStageFromText(const char *str, int32 typmod);
+extern DealStage DealStageFromText(const char *str, int32 typmod,
+									bool from_input);
 extern char *DealStageToText(DealStage s);
 extern DealStage DealStageResolve(DealStage s, FunnelPipeline *pipeline);
+extern DealStage DealStageResolveTypmod(DealStage s, int32 typmod);
 pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern void DealStageCheckUsable(FunnelStage *stage);
+
+/* unresolved.c */
+extern void FunnelUnresolvedInit(void);
+extern bool DealStageMayStayUnresolved(const char *str, Oid candidate_label);
 
 /* deal_stage_ops.c */
 extern int	DealStageCompare(DealStage a, DealStage b);

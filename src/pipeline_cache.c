@@ -37,6 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "funnel.h"
@@ -129,9 +130,8 @@ LabelIndexCmp(const void *a, const void *b)
 
 /* Read the stages of one pipeline from pg_enum, in sort order */
 static void
-LoadStages(FunnelPipeline *pipeline)
+LoadStages(FunnelPipeline *pipeline, Relation rel, Snapshot snapshot)
 {
-	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -140,11 +140,10 @@ LoadStages(FunnelPipeline *pipeline)
 	pipeline->stages = palloc0(allocated * sizeof(FunnelStage));
 	pipeline->nstages = 0;
 
-	rel = table_open(EnumRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_enum_enumtypid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(pipeline->typoid));
 	scan = systable_beginscan(rel, EnumTypIdSortOrderIndexId, true,
-							  NULL, 1, &key);
+							  snapshot, 1, &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_enum en = (Form_pg_enum) GETSTRUCT(tuple);
@@ -177,14 +176,13 @@ LoadStages(FunnelPipeline *pipeline)
 			(pipeline->created_here && (en->oid & 1) == 0);
 	}
 	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
 }
 
 /* Read every enum type of schema funnel_pipeline */
 static void
-LoadPipelines(FunnelCache *cache, Oid nspoid)
+LoadPipelines(FunnelCache *cache, Oid nspoid, Relation typrel,
+			  Relation enumrel, Snapshot snapshot)
 {
-	Relation	rel;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -193,10 +191,9 @@ LoadPipelines(FunnelCache *cache, Oid nspoid)
 
 	cache->pipelines = palloc0(allocated * sizeof(FunnelPipeline));
 
-	rel = table_open(TypeRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_type_typnamespace, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(nspoid));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	scan = systable_beginscan(typrel, InvalidOid, false, snapshot, 1, &key);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Form_pg_type typ = (Form_pg_type) GETSTRUCT(tuple);
@@ -217,13 +214,12 @@ LoadPipelines(FunnelCache *cache, Oid nspoid)
 		cache->npipelines++;
 	}
 	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
 
 	/* sort first: stages point back at their pipeline */
 	qsort(cache->pipelines, cache->npipelines, sizeof(FunnelPipeline),
 		  PipelineOidCmp);
 	for (i = 0; i < cache->npipelines; i++)
-		LoadStages(&cache->pipelines[i]);
+		LoadStages(&cache->pipelines[i], enumrel, snapshot);
 }
 
 /* Find a stage by pipeline and stage name while loading metadata */
@@ -259,32 +255,21 @@ StageKindFromText(const char *kind)
 
 /* Read probability, kind, stale_after and retired from funnel.pipeline_stage */
 static void
-LoadMetadata(FunnelCache *cache)
+LoadMetadata(FunnelCache *cache, Relation rel, Snapshot snapshot)
 {
-	Oid			nspoid = get_namespace_oid(FUNNEL_SCHEMA, true);
-	Relation	rel;
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	TupleDesc	tupdesc;
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
+	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
 
-	metadata_relid = OidIsValid(nspoid) ?
-		get_relname_relid("pipeline_stage", nspoid) : InvalidOid;
-	if (!OidIsValid(metadata_relid))
-		return;
-
-	rel = table_open(metadata_relid, AccessShareLock);
-	tupdesc = RelationGetDescr(rel);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		Datum		values[Natts_pipeline_stage];
-		bool		nulls[Natts_pipeline_stage];
 		FunnelStage *stage;
 		char	   *pipeline_name;
 		char	   *stage_name;
 
-		if (tupdesc->natts < Natts_pipeline_stage)
-			break;
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
 		if (nulls[Anum_pipeline_stage_pipeline - 1] ||
 			nulls[Anum_pipeline_stage_stage - 1])
@@ -308,7 +293,8 @@ LoadMetadata(FunnelCache *cache)
 			stage->retired = DatumGetBool(values[Anum_pipeline_stage_retired - 1]);
 	}
 	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
+	pfree(values);
+	pfree(nulls);
 }
 
 /* Build the label index and count the leading open stages of each pipeline */
@@ -341,7 +327,19 @@ IndexLabels(FunnelCache *cache)
 	qsort(cache->labels, cache->nlabels, sizeof(LabelIndexEntry), LabelIndexCmp);
 }
 
-/* Rebuild the cache from the catalogs */
+/*
+ * Rebuild the cache from the catalogs.
+ *
+ * pg_type, pg_enum and funnel.pipeline_stage are read with one MVCC snapshot
+ * taken after all three are locked (locking processes pending
+ * invalidations).  The API functions change an enum type and its rows in
+ * pipeline_stage in one transaction, so the snapshot sees both or neither:
+ * a stage is never seen without its attributes, nor under its old name in
+ * pg_enum and its new name in pipeline_stage.  (Scanning each table with its
+ * own catalog snapshot did exactly that while other sessions committed
+ * pipeline changes: pipeline_stage has no syscache, so its scan always took
+ * a newer snapshot than the pg_enum scan.)
+ */
 static void
 FunnelCacheBuild(void)
 {
@@ -349,6 +347,11 @@ FunnelCacheBuild(void)
 	MemoryContext oldcontext;
 	FunnelCache *cache;
 	Oid			nspoid;
+	Oid			funnel_nspoid;
+	Relation	typrel;
+	Relation	enumrel;
+	Relation	metarel = NULL;
+	Snapshot	snapshot;
 
 	/* An invalidation arriving while we build makes the next call rebuild */
 	funnel_cache_valid = true;
@@ -360,10 +363,29 @@ FunnelCacheBuild(void)
 	oldcontext = MemoryContextSwitchTo(context);
 	cache = palloc0(sizeof(FunnelCache));
 	cache->context = context;
+
+	typrel = table_open(TypeRelationId, AccessShareLock);
+	enumrel = table_open(EnumRelationId, AccessShareLock);
+	funnel_nspoid = get_namespace_oid(FUNNEL_SCHEMA, true);
+	metadata_relid = OidIsValid(funnel_nspoid) ?
+		get_relname_relid("pipeline_stage", funnel_nspoid) : InvalidOid;
+	if (OidIsValid(metadata_relid))
+		metarel = table_open(metadata_relid, AccessShareLock);
 	nspoid = get_namespace_oid(FUNNEL_PIPELINE_SCHEMA, true);
+
+	InvalidateCatalogSnapshot();
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(EnumRelationId));
 	if (OidIsValid(nspoid))
-		LoadPipelines(cache, nspoid);
-	LoadMetadata(cache);
+		LoadPipelines(cache, nspoid, typrel, enumrel, snapshot);
+	if (metarel != NULL && RelationGetDescr(metarel)->natts >= Natts_pipeline_stage)
+		LoadMetadata(cache, metarel, snapshot);
+	UnregisterSnapshot(snapshot);
+
+	if (metarel != NULL)
+		table_close(metarel, AccessShareLock);
+	table_close(enumrel, AccessShareLock);
+	table_close(typrel, AccessShareLock);
+
 	IndexLabels(cache);
 	MemoryContextSwitchTo(oldcontext);
 

@@ -74,12 +74,14 @@ SELECT is((SELECT funnel.funnel(reached)::text FROM r WHERE false), NULL, 'funne
 SELECT is((SELECT count(*)::int FROM funnel.report(NULL)), 0, 'report of NULL has no rows');
 SELECT is((SELECT funnel.furthest(stage)::text FROM h WHERE false), NULL, 'furthest of no rows is NULL');
 
--- a stage added after a summary was stored shows up with zero deals
+-- a stage added after a summary was stored: until the stage commits, report()
+-- leaves it out (no value of an uncommitted stage may escape into a table or
+-- an index); sql/aggregates.sql checks it after commit
 CREATE TEMP TABLE stored AS SELECT funnel.funnel(reached) AS f FROM r;
 SELECT funnel.add_stage('b2b', 'demo', probability => 0.4, after => 'qualified');
 SELECT is((SELECT string_agg(funnel.stage_name(stage) || '=' || deals, ',') FROM stored, funnel.report(stored.f)),
-    'lead=5,qualified=3,demo=2,proposal=2,negotiation=2,won=1,lost=1',
-    'report follows the current pipeline; a new stage counts implied passage from later stages');
+    'lead=5,qualified=3,proposal=2,negotiation=2,won=1,lost=1',
+    'report leaves out a stage added by the current transaction');
 SELECT is((SELECT string_agg(deals::text, ',') FROM funnel.report((SELECT funnel.funnel(f) FROM (SELECT f FROM stored UNION ALL SELECT f FROM stored) s))),
     (SELECT string_agg((2 * deals)::text, ',') FROM stored, funnel.report(stored.f)),
     'merging a summary with itself doubles every count');
