@@ -138,7 +138,7 @@ ReportAmbiguousName(const char *name)
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("stage name \"%s\" is ambiguous", name),
 			 errdetail("It could be %s.", candidates.data),
-			 errhint("Qualify it, as in '%s%c%s', or bind the column to one pipeline with the type funnel.deal_stage(%s).",
+			 errhint("Qualify it, as in '%s%c%s', or bind the column to one pipeline with the type funnel.deal_stage(%s); a query parameter must then be sent typed text or varchar, not unknown.",
 					 example, FUNNEL_SEPARATOR, name, quote_identifier(example))));
 }
 

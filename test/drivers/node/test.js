@@ -75,11 +75,26 @@ function p(kind, i) { return PARAM[kind].replace('$', '$' + i); }
                 .map(([s, d, o]) => [decodeStage(s), d, o]));
 
   const kinds = ['text', 'varchar', 'unknown'];
+  // text and varchar parameters carry the bound column's pipeline to the cast,
+  // so even a shared name ('won') resolves; an unknown parameter is read
+  // before any pipeline is known: a name only b2b has works, a shared one is
+  // refused with a hint
+  const insert = (kind) => `INSERT INTO crm.deals (id, owner, amount, stage) VALUES ($1, 'drv', 1, ${p(kind, 2)}) ` +
+                           'RETURNING stage::text';
   for (const [i, kind] of kinds.entries()) {
-    await check(`bare 'won' bound as ${kind} into a funnel.deal_stage(b2b) column`, 'b2b:won',
-                () => one(`INSERT INTO crm.deals (id, owner, amount, stage) VALUES ($1, 'drv', 1, ${p(kind, 2)}) ` +
-                          'RETURNING stage::text', [101 + i, 'won']));
+    const name = kind === 'unknown' ? 'negotiation' : 'won';
+    await check(`bare '${name}' bound as ${kind} into a funnel.deal_stage(b2b) column`, `b2b:${name}`,
+                () => one(insert(kind), [101 + i, name]));
   }
+  await check("bare shared 'won' bound as unknown: 22P02, HINT to send it as text", ['22P02', true],
+              async () => {
+                try {
+                  await one(insert('unknown'), [104, 'won']);
+                  return 'no error';
+                } catch (e) {
+                  return [e.code, (e.hint || '').includes('sent typed text or varchar')];
+                }
+              });
   for (const kind of kinds) {
     await check(`WHERE stage = $1 OR stage IN ($2, $3), ${kind} parameters`, ['1', '3', '5', '6'],
                 () => one('SELECT array_agg(id ORDER BY id) FROM crm.deals ' +
