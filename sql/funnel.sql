@@ -1433,6 +1433,11 @@ BEGIN
     SELECT a.attname INTO pk
       FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
      WHERE i.indrelid = deals AND i.indisprimary;
+    IF pk IS NULL THEN
+        RAISE EXCEPTION 'tracked table % has no primary key', deals
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'The stage history refers to deals by their primary key; add it back.';
+    END IF;
     amount_col := funnel._amount_column(deals);
     RETURN QUERY EXECUTE format($q$
         WITH open_visits AS (

@@ -30,6 +30,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -240,17 +241,44 @@ HistoryOpen(HistoryReader *reader, Oid relid)
 	reader->key_collation = key->attcollation;
 	reader->stage_typmod = TupleDescAttr(RelationGetDescr(rel), reader->stage - 1)->atttypmod;
 
-	reader->slot = table_slot_create(rel, NULL);
+	/* heap tables are read tuple by tuple, others through a slot */
+	if (rel->rd_tableam != GetHeapamTableAmRoutine())
+		reader->slot = table_slot_create(rel, NULL);
 	reader->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 }
 
-/* Next visit of the scan, deformed up to the last history column */
+/*
+ * Next visit of the scan into reader->values and isnull.  For a heap, the
+ * four columns are read from the tuple in the buffer (heap_getattr uses the
+ * cached offsets of the fixed-width columns), which saves the slot's
+ * bookkeeping on every row.
+ */
 bool
 HistoryNext(HistoryReader *reader)
 {
+	const AttrNumber cols[4] = {reader->deal_id, reader->stage,
+	reader->entered_at, reader->left_at};
+	int			i;
+
+	if (reader->slot == NULL)
+	{
+		HeapTuple	tuple = heap_getnext(reader->scan, ForwardScanDirection);
+		TupleDesc	desc = RelationGetDescr(reader->rel);
+
+		if (tuple == NULL)
+			return false;
+		for (i = 0; i < 4; i++)
+			reader->values[i] = heap_getattr(tuple, cols[i], desc, &reader->isnull[i]);
+		return true;
+	}
 	if (!table_scan_getnextslot(reader->scan, ForwardScanDirection, reader->slot))
 		return false;
 	slot_getsomeattrs(reader->slot, reader->maxatt);
+	for (i = 0; i < 4; i++)
+	{
+		reader->values[i] = reader->slot->tts_values[cols[i] - 1];
+		reader->isnull[i] = reader->slot->tts_isnull[cols[i] - 1];
+	}
 	return true;
 }
 
@@ -259,7 +287,8 @@ void
 HistoryClose(HistoryReader *reader)
 {
 	table_endscan(reader->scan);
-	ExecDropSingleTupleTableSlot(reader->slot);
+	if (reader->slot != NULL)
+		ExecDropSingleTupleTableSlot(reader->slot);
 	table_close(reader->rel, NoLock);
 	reader->rel = NULL;
 }

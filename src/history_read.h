@@ -32,8 +32,16 @@ typedef struct HistoryReader
 	Oid			key_collation;
 	int32		stage_typmod;	/* pipeline binding of stage, or -1 */
 	TableScanDesc scan;
-	TupleTableSlot *slot;
+	TupleTableSlot *slot;		/* NULL when reading heap tuples directly */
+	Datum		values[4];		/* the current visit, in HIST_* order */
+	bool		isnull[4];
 } HistoryReader;
+
+/* Indexes of HistoryReader.values */
+#define HIST_DEAL_ID	0
+#define HIST_STAGE		1
+#define HIST_ENTERED_AT 2
+#define HIST_LEFT_AT	3
 
 /* The columns of a deals table that the trend reads */
 typedef struct DealsColumns

@@ -189,28 +189,28 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 
 	while (HistoryNext(&reader))
 	{
-		Datum	   *v = reader.slot->tts_values;
-		bool	   *n = reader.slot->tts_isnull;
+		Datum	   *v = reader.values;
+		bool	   *n = reader.isnull;
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
 		CHECK_FOR_INTERRUPTS();
-		if (n[reader.entered_at - 1] || n[reader.stage - 1])
+		if (n[HIST_ENTERED_AT] || n[HIST_STAGE])
 			continue;
-		if (DatumGetTimestampTz(v[reader.entered_at - 1]) > as_of)
+		if (DatumGetTimestampTz(v[HIST_ENTERED_AT]) > as_of)
 			continue;
-		if (!n[reader.left_at - 1] &&
-			DatumGetTimestampTz(v[reader.left_at - 1]) <= as_of)
+		if (!n[HIST_LEFT_AT] &&
+			DatumGetTimestampTz(v[HIST_LEFT_AT]) <= as_of)
 			continue;
 
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		if (n[reader.deal_id - 1])
+		if (n[HIST_DEAL_ID])
 			nulls[0] = true;
 		else
 			values[0] = PointerGetDatum(cstring_to_text(OutputFunctionCall(&keyout,
-																		   v[reader.deal_id - 1])));
-		values[1] = v[reader.stage - 1];
-		values[2] = v[reader.entered_at - 1];
+																		   v[HIST_DEAL_ID])));
+		values[1] = v[HIST_STAGE];
+		values[2] = v[HIST_ENTERED_AT];
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
@@ -522,26 +522,26 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 
 	while (trend.ninstants > 0 && HistoryNext(&reader))
 	{
-		Datum	   *v = reader.slot->tts_values;
-		bool	   *n = reader.slot->tts_isnull;
+		Datum	   *v = reader.values;
+		bool	   *n = reader.isnull;
 		TrendStage *ts;
 		int			lo,
 					hi;
 
 		CHECK_FOR_INTERRUPTS();
-		if (n[reader.entered_at - 1] || n[reader.stage - 1])
+		if (n[HIST_ENTERED_AT] || n[HIST_STAGE])
 			continue;
-		lo = FirstInstantAtOrAfter(&trend, DatumGetTimestampTz(v[reader.entered_at - 1]));
-		hi = n[reader.left_at - 1] ? trend.ninstants :
-			FirstInstantAtOrAfter(&trend, DatumGetTimestampTz(v[reader.left_at - 1]));
+		lo = FirstInstantAtOrAfter(&trend, DatumGetTimestampTz(v[HIST_ENTERED_AT]));
+		hi = n[HIST_LEFT_AT] ? trend.ninstants :
+			FirstInstantAtOrAfter(&trend, DatumGetTimestampTz(v[HIST_LEFT_AT]));
 		if (lo >= hi)
 			continue;			/* open at none of the instants */
-		ts = &trend.stages[TrendStageIndex(&trend, DatumGetDealStage(v[reader.stage - 1]))];
+		ts = &trend.stages[TrendStageIndex(&trend, DatumGetDealStage(v[HIST_STAGE]))];
 		ts->count_diff[lo]++;
 		ts->count_diff[hi]--;
-		if (amounts != NULL && !n[reader.deal_id - 1])
+		if (amounts != NULL && !n[HIST_DEAL_ID])
 		{
-			AmountEntry *entry = amounts_lookup(amounts, v[reader.deal_id - 1]);
+			AmountEntry *entry = amounts_lookup(amounts, v[HIST_DEAL_ID]);
 
 			if (entry != NULL && entry->has_amount)
 			{

@@ -6,7 +6,7 @@
 -- (text keys); then edge instants, bad relation arguments and privileges,
 -- checked as a NOSUPERUSER role.
 BEGIN;
-SELECT plan(65);
+SELECT plan(66);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 SET TimeZone = 'UTC';
@@ -218,6 +218,12 @@ SELECT funnel.track('crm.leads', pipeline => 'pipedrive', changed_at_column => '
 INSERT INTO crm.leads SELECT id, '1', now() - interval '30 days', 'Closing' FROM generate_series(1, 3) id;
 SELECT is((SELECT format('%s %s', count(*), count(amount)) FROM funnel.stale_deals('crm.leads')), '3 0',
           'an amount column that is not numeric gives NULL amounts');
+
+SAVEPOINT before_drop;
+ALTER TABLE crm.leads DROP CONSTRAINT leads_pkey;
+SELECT throws_ok($$ SELECT * FROM funnel.stale_deals('crm.leads') $$, '55000', 'tracked table crm.leads has no primary key',
+                 'stale_deals on a tracked table whose primary key was dropped: 55000');
+ROLLBACK TO SAVEPOINT before_drop;
 
 -- bad relation arguments, privileges: as a NOSUPERUSER role
 CREATE ROLE funnel_asof_analyst NOSUPERUSER;
