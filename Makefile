@@ -24,7 +24,9 @@ OBJS = \
 	src/agg_time.o \
 	src/agg_forecast.o \
 	src/agg_window_funnel.o \
-	src/agg_window_funnel_scan.o
+	src/agg_window_funnel_scan.o \
+	src/history_read.o \
+	src/pipeline_as_of.o
 
 DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
@@ -116,3 +118,5 @@ src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/a
 src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
 src/track_api.o src/track_cache.o src/track_history.o src/track_trigger.o src/track_validate.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
+src/history_read.o src/pipeline_as_of.o: src/history_read.h
+src/pipeline_as_of.o: src/agg.h

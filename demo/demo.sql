@@ -199,3 +199,29 @@ SELECT origin, count(*) AS mqls,
                funnel.window_funnel(interval '90 days', ts, event = 'contact', event = 'won') AS d90
           FROM olist_events GROUP BY mql_id, origin) f
  GROUP BY ROLLUP (origin) ORDER BY origin IS NULL, won_90d DESC, origin;
+
+\echo
+\echo '== 13. The Pipedrive pipeline on 2024-06-01, from the history alone (pipeline_as_of)'
+SET TimeZone = 'UTC';
+SELECT stage, count(*) AS deals, min(entered_at) AS longest_there_since
+  FROM funnel.pipeline_as_of('crm.deals_stage_history', '2024-06-01') GROUP BY stage ORDER BY stage;
+
+\echo
+\echo '== 14. Pipeline trend on the first of each month (one scan): open deals, amount, weighted by current probabilities'
+SELECT instant::date AS month,
+       sum(deals) FILTER (WHERE funnel.kind(stage) = 'open') AS open_deals,
+       sum(amount) FILTER (WHERE funnel.kind(stage) = 'open') AS open_amount,
+       round(sum(weighted_amount) FILTER (WHERE funnel.kind(stage) = 'open'), 2) AS weighted,
+       sum(deals) FILTER (WHERE funnel.kind(stage) = 'lost') AS lost_so_far
+  FROM funnel.pipeline_trend('crm.deals_stage_history',
+         ARRAY(SELECT generate_series(timestamptz '2024-01-01', '2024-12-01', interval '1 month')),
+         'crm.deals')
+ GROUP BY instant ORDER BY instant;
+
+\echo
+\echo '== 15. Stale deals on 2024-06-01: Negotiation after 20 days, other stages beyond their 90th percentile'
+\o /dev/null
+SELECT funnel.set_stale_after('pipedrive', 'Negotiation', interval '20 days');
+\o
+SELECT deal_id, stage, entered_at, days_in_stage, threshold, amount
+  FROM funnel.stale_deals('crm.deals', as_of => '2024-06-01', percentile => 0.9);

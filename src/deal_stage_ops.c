@@ -21,6 +21,7 @@
 #include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/sortsupport.h"
+#include "utils/timestamp.h"
 
 #include "funnel.h"
 
@@ -231,4 +232,19 @@ deal_stage_kind(PG_FUNCTION_ARGS)
 	FunnelStage *stage = FunnelGetConfiguredStage(PG_GETARG_DEAL_STAGE(0));
 
 	PG_RETURN_TEXT_P(cstring_to_text(StageKindName(stage->kind)));
+}
+
+/* The stage's stale_after interval, or NULL when none is set */
+PG_FUNCTION_INFO_V1(deal_stage_stale_after);
+Datum
+deal_stage_stale_after(PG_FUNCTION_ARGS)
+{
+	FunnelStage *stage = FunnelGetConfiguredStage(PG_GETARG_DEAL_STAGE(0));
+	Interval   *result;
+
+	if (!stage->has_stale_after)
+		PG_RETURN_NULL();
+	result = palloc(sizeof(Interval));
+	*result = stage->stale_after;
+	PG_RETURN_INTERVAL_P(result);
 }
