@@ -1604,7 +1604,7 @@ BEGIN
                round(EXTRACT(epoch FROM $1 - v.entered_at) / 86400, 2),
                x.threshold, %4$s
           FROM open_visits v
-          LEFT JOIN learned l ON l.stage OPERATOR(funnel.=) v.stage
+          LEFT JOIN learned l ON l.stage OPERATOR(pg_catalog.=) v.stage
           LEFT JOIN %1$s d ON d.%3$I = v.deal_id
          CROSS JOIN LATERAL (SELECT coalesce(funnel.stale_after(v.stage), l.p) AS threshold) x
          WHERE $1 - v.entered_at > x.threshold
