@@ -175,6 +175,15 @@ SELECT 'hardware:Negotiating'::funnel.deal_stage;
 
 \set ON_ERROR_STOP 1
 \echo
+\echo '== 11b. The Pipedrive funnel of section 5 as a picture: funnel.funnel_svg() writes doc/funnel.svg'
+SELECT funnel.funnel_svg(funnel.funnel(h.reached, d.amount), '{"title": "Pipedrive deals: stages reached", "width": 760}')
+  FROM crm.deals d
+  JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
+          FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id
+\g (format=unaligned tuples_only=on) doc/funnel.svg
+\echo 'wrote doc/funnel.svg'
+
+\echo
 \echo '== 12. Event funnel on Olist''s marketing funnel: first contact -> closed deal within 30 / 90 days, by origin'
 CREATE TEMP TABLE olist_mql (mql_id text, first_contact_date date, landing_page_id text, origin text);
 \copy olist_mql FROM 'data/olist_marketing_funnel/olist_marketing_qualified_leads_dataset.csv' (FORMAT csv, HEADER)
