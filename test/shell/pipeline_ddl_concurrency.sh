@@ -41,7 +41,7 @@ SELECT funnel.rename_stage('b2b', 'proposal', 'offer');
 SELECT funnel.rename_stage('b2b', 'offer', 'proposal');
 SELECT funnel.retire_stage('b2b', 'negotiation');
 SELECT funnel.retire_stage('b2b', 'negotiation', false);
-SELECT funnel.set_probability('b2b', 'lead', random() * 0.2);
+SELECT funnel.set_probability('b2b', 'lead', round((random() * 0.2)::numeric, 6));
 UPDATE ddl_rounds SET n = n + 1;
 EOF2
 cat > "$WORK/aggregate.sql" <<'EOF2'
