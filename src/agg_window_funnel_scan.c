@@ -6,7 +6,10 @@
  *
  * Sorting: nothing to do when the events arrived in order (an event log
  * read in time order, or merged sorted runs); sort_template's quicksort
- * for small groups; an LSD radix sort on ts - min for large ones.  The scan
+ * for small groups; for large ones a merge of their sorted runs when there
+ * are few (a log in time order read by a synchronized scan, which starts
+ * where another scan of the table is, or by parallel workers), else an LSD
+ * radix sort on ts - min.  The scan
  * keeps, per step, the chain that reached it with the latest start, as
  * ClickHouse's getEventLevel does; events of one instant are taken in
  * ClickHouse's (timestamp, step) order, so row order never matters.
@@ -25,6 +28,7 @@
 #define WF_RADIX_MIN		4096
 #define WF_RADIX_BITS		11
 #define WF_RADIX_BUCKETS	(1 << WF_RADIX_BITS)
+#define WF_MERGE_RUNS		32	/* merge up to this many sorted runs */
 
 /* Sort by timestamp, small arrays */
 #define ST_SORT sort_funnel_events
@@ -35,13 +39,98 @@
 #include "lib/sort_template.h"
 
 /*
- * Sort events by timestamp: an LSD radix sort on ts - min in 11-bit digits
- * for large arrays (digits every event shares are skipped, so a year of
- * microseconds takes 5 passes), sort_template's quicksort for small ones.
+ * The starts of the sorted runs of events (starts[0] = 0, then each event
+ * earlier than the one before it), at most WF_MERGE_RUNS of them; returns
+ * their number, or WF_MERGE_RUNS + 1 when there are more.
+ */
+static int
+FindRuns(const FunnelEvent *events, int64 n, int64 *starts)
+{
+	int			runs = 1;
+	int64		i;
+
+	starts[0] = 0;
+	for (i = 1; i < n; i++)
+	{
+		if (likely(events[i].ts >= events[i - 1].ts))
+			continue;
+		if (runs == WF_MERGE_RUNS)
+			return WF_MERGE_RUNS + 1;
+		starts[runs++] = i;
+	}
+	return runs;
+}
+
+/* Merge two sorted runs a[0..na) and b[0..nb) into out */
+static void
+MergeTwo(const FunnelEvent *a, int64 na, const FunnelEvent *b, int64 nb,
+		 FunnelEvent *out)
+{
+	int64		i = 0,
+				j = 0;
+
+	/* a run that follows the other entirely (a rotated log) is one copy */
+	if (na > 0 && nb > 0 && b[nb - 1].ts <= a[0].ts)
+	{
+		memcpy(out, b, nb * sizeof(FunnelEvent));
+		memcpy(out + nb, a, na * sizeof(FunnelEvent));
+		return;
+	}
+	while (i < na && j < nb)
+		*out++ = (b[j].ts < a[i].ts) ? b[j++] : a[i++];
+	memcpy(out, a + i, (na - i) * sizeof(FunnelEvent));
+	memcpy(out + (na - i), b + j, (nb - j) * sizeof(FunnelEvent));
+}
+
+/*
+ * Sort events made of "runs" sorted runs starting at starts[]: merge them
+ * pairwise, pass after pass, between the events and a buffer.
+ */
+static void
+MergeRuns(FunnelEvent *events, int64 n, int64 *starts, int runs)
+{
+	FunnelEvent *buffer = palloc_extended(n * sizeof(FunnelEvent), MCXT_ALLOC_HUGE);
+	FunnelEvent *from = events;
+	FunnelEvent *to = buffer;
+
+	while (runs > 1)
+	{
+		int			merged = 0;
+		int			r;
+
+		for (r = 0; r < runs; r += 2)
+		{
+			int64		start = starts[r];
+			int64		mid = (r + 1 < runs) ? starts[r + 1] : n;
+			int64		end = (r + 2 < runs) ? starts[r + 2] : n;
+
+			MergeTwo(from + start, mid - start, from + mid, end - mid, to + start);
+			starts[merged++] = start;
+		}
+		runs = merged;
+		{
+			FunnelEvent *swap = from;
+
+			from = to;
+			to = swap;
+		}
+	}
+	if (from != events)
+		memcpy(events, from, n * sizeof(FunnelEvent));
+	pfree(buffer);
+}
+
+/*
+ * Sort events by timestamp: sort_template's quicksort for small arrays; for
+ * large ones a merge of their sorted runs when there are few, else an LSD
+ * radix sort on ts - min in 11-bit digits (digits every event shares are
+ * skipped, so a year of microseconds takes 5 passes).
  */
 static void
 SortEvents(FunnelEvent *events, int64 n)
 {
+	int64		starts[WF_MERGE_RUNS];
+	int			runs;
 	int64		min,
 				max;
 	uint64		range;
@@ -56,6 +145,12 @@ SortEvents(FunnelEvent *events, int64 n)
 	if (n < WF_RADIX_MIN)
 	{
 		sort_funnel_events(events, n);
+		return;
+	}
+	runs = FindRuns(events, n, starts);
+	if (runs <= WF_MERGE_RUNS)
+	{
+		MergeRuns(events, n, starts, runs);
 		return;
 	}
 	min = max = events[0].ts;

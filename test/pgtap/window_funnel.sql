@@ -8,7 +8,7 @@
 -- Runs as a role without superuser.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(74);
+SELECT plan(76);
 
 CREATE ROLE wf_analyst NOSUPERUSER;
 SET ROLE wf_analyst;
@@ -207,6 +207,39 @@ SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), true, t
                             true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
                             true, true, true, true, true, true, true) $$,
     '54023', 'window_funnel accepts at most 32 steps, got 33', 'more than 32 step arguments');
+
+-- one large group (over 4096 events: not quicksorted) in any input order
+-- gives the level of sorted input: a log read from its middle by a
+-- synchronized scan (two runs, one after the other), a few interleaved
+-- sorted runs (merged), many runs and random order (radix-sorted)
+CREATE TEMP TABLE big AS
+SELECT row_number() OVER (ORDER BY t, s) AS rn, t, s
+  FROM (SELECT timestamptz '2024-01-01 00:00+00' + (hashint4(i) & 65535) * interval '1 second' AS t,
+               hashint4(i + 99) & 7 AS s
+          FROM generate_series(1, 20000) i) x;
+-- one full chain, across the point where the scan of "rn >= 5001 first" wraps
+CREATE TEMP TABLE chain AS
+SELECT i AS rn, timestamptz '2024-01-01 00:00+00' + i * interval '1 second' AS t,
+       CASE i WHEN 5000 THEN 2 WHEN 5001 THEN 3 WHEN 5002 THEN 4 ELSE 1 END AS s
+  FROM generate_series(1, 10000) i;
+CREATE FUNCTION pg_temp.big_level(tbl text, ord text, win interval, mode text, sorted boolean) RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE l int;
+BEGIN
+    EXECUTE format('SELECT funnel.window_funnel(%L, %L, t, s = 1, s = 2, s = 3, s = 4 %s) FROM (SELECT * FROM %I ORDER BY %s) x',
+                   win, mode, CASE WHEN sorted THEN 'ORDER BY t, s DESC' ELSE '' END, tbl, ord) INTO l;
+    RETURN l;
+END $f$;
+CREATE TEMP TABLE big_levels AS
+SELECT tbl, o.ord, w.win, m.mode, pg_temp.big_level(tbl, o.ord, w.win, m.mode, false) AS level,
+       pg_temp.big_level(tbl, 'rn', w.win, m.mode, true) AS sorted_level
+  FROM (VALUES ('big'), ('chain')) b(tbl),
+       (VALUES ('rn'), ('rn < 12345, rn'), ('rn < 5001, rn'), ('rn % 2, rn'), ('rn % 5, rn'), ('rn % 32, rn'),
+               ('rn % 33, rn'), ('rn % 2, rn DESC'), ('hashint8(rn)')) o(ord),
+       (VALUES (interval '0'), ('10 seconds'), ('2 minutes'), ('20 minutes')) w(win),
+       (VALUES (''), ('strict_deduplication'), ('strict_order'), ('strict_increase')) m(mode);
+SELECT is((SELECT count(*)::int FROM big_levels WHERE level IS DISTINCT FROM sorted_level), 0,
+    'a large group gives the same level in every input order (merged runs, radix sort)');
+SELECT cmp_ok((SELECT count(DISTINCT sorted_level)::int FROM big_levels), '>=', 3, 'the large group reaches several levels');
 
 -- errors
 SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), VARIADIC array_fill(true, ARRAY[33])) $$,
