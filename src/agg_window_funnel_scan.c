@@ -84,12 +84,13 @@ MergeTwo(const FunnelEvent *a, int64 na, const FunnelEvent *b, int64 nb,
 
 /*
  * Sort events made of "runs" sorted runs starting at starts[]: merge them
- * pairwise, pass after pass, between the events and a buffer.
+ * pairwise, pass after pass, between the events and a buffer of the same
+ * size; returns the one that holds the result.
  */
-static void
-MergeRuns(FunnelEvent *events, int64 n, int64 *starts, int runs)
+static FunnelEvent *
+MergeRuns(FunnelEvent *events, FunnelEvent *buffer, int64 n, int64 *starts,
+		  int runs)
 {
-	FunnelEvent *buffer = palloc_extended(n * sizeof(FunnelEvent), MCXT_ALLOC_HUGE);
 	FunnelEvent *from = events;
 	FunnelEvent *to = buffer;
 
@@ -115,44 +116,28 @@ MergeRuns(FunnelEvent *events, int64 n, int64 *starts, int runs)
 			to = swap;
 		}
 	}
-	if (from != events)
-		memcpy(events, from, n * sizeof(FunnelEvent));
-	pfree(buffer);
+	return from;
 }
 
 /*
- * Sort events by timestamp: sort_template's quicksort for small arrays; for
- * large ones a merge of their sorted runs when there are few, else an LSD
- * radix sort on ts - min in 11-bit digits (digits every event shares are
- * skipped, so a year of microseconds takes 5 passes).
+ * LSD radix sort of events on ts - min in 11-bit digits (digits every
+ * event shares are skipped, so a year of microseconds takes 5 passes),
+ * between the events and a buffer of the same size; returns the one that
+ * holds the result.
  */
-static void
-SortEvents(FunnelEvent *events, int64 n)
+static FunnelEvent *
+RadixSort(FunnelEvent *events, FunnelEvent *buffer, int64 n)
 {
-	int64		starts[WF_MERGE_RUNS];
-	int			runs;
 	int64		min,
 				max;
 	uint64		range;
 	int			passes;
 	int64	  (*counts)[WF_RADIX_BUCKETS];
-	FunnelEvent *buffer;
 	FunnelEvent *from;
 	FunnelEvent *to;
 	int64		i;
 	int			pass;
 
-	if (n < WF_RADIX_MIN)
-	{
-		sort_funnel_events(events, n);
-		return;
-	}
-	runs = FindRuns(events, n, starts);
-	if (runs <= WF_MERGE_RUNS)
-	{
-		MergeRuns(events, n, starts, runs);
-		return;
-	}
 	min = max = events[0].ts;
 	for (i = 1; i < n; i++)
 	{
@@ -163,7 +148,7 @@ SortEvents(FunnelEvent *events, int64 n)
 	}
 	range = (uint64) max - (uint64) min;
 	if (range == 0)
-		return;
+		return events;
 	passes = (pg_leftmost_one_pos64(range) + WF_RADIX_BITS) / WF_RADIX_BITS;
 
 	/* all digit histograms in one pass */
@@ -176,7 +161,6 @@ SortEvents(FunnelEvent *events, int64 n)
 			counts[pass][(key >> (pass * WF_RADIX_BITS)) & (WF_RADIX_BUCKETS - 1)]++;
 	}
 
-	buffer = palloc_extended(n * sizeof(FunnelEvent), MCXT_ALLOC_HUGE);
 	from = events;
 	to = buffer;
 	for (pass = 0; pass < passes; pass++)
@@ -211,10 +195,46 @@ SortEvents(FunnelEvent *events, int64 n)
 			to = swap;
 		}
 	}
-	if (from != events)
-		memcpy(events, from, n * sizeof(FunnelEvent));
-	pfree(buffer);
 	pfree(counts);
+	return from;
+}
+
+/*
+ * Sort the events of a state by timestamp: sort_template's quicksort for
+ * small states; for large ones a merge of their sorted runs when there are
+ * few, else a radix sort.  Both work between the events and a buffer, and
+ * the state keeps whichever holds the result.
+ */
+static void
+SortEvents(WindowFunnelState *state)
+{
+	int64		n = state->n;
+	int64		starts[WF_MERGE_RUNS];
+	int			runs;
+	FunnelEvent *buffer;
+	FunnelEvent *sorted;
+
+	if (n < WF_RADIX_MIN)
+	{
+		sort_funnel_events(state->events, n);
+		return;
+	}
+	buffer = MemoryContextAllocExtended(state->context, n * sizeof(FunnelEvent),
+										MCXT_ALLOC_HUGE);
+	runs = FindRuns(state->events, n, starts);
+	if (runs <= WF_MERGE_RUNS)
+		sorted = MergeRuns(state->events, buffer, n, starts, runs);
+	else
+		sorted = RadixSort(state->events, buffer, n);
+	if (sorted == buffer)
+	{
+		/* large, so never the inline events */
+		pfree(state->events);
+		state->events = buffer;
+		state->capacity = n;
+	}
+	else
+		pfree(buffer);
 }
 
 /* The scan of the final function: per level, the chain that reached it */
@@ -337,7 +357,7 @@ WindowFunnelLevel(WindowFunnelState *state)
 		return 0;
 	if (!state->sorted)
 	{
-		SortEvents(state->events, state->n);
+		SortEvents(state);
 		state->sorted = true;
 	}
 	sc.window = state->window;
