@@ -1982,16 +1982,16 @@ COMMENT ON AGGREGATE funnel.sales_velocity(funnel.deal_stage, numeric, timestamp
 -- Event funnels (issue 10): window_funnel, ClickHouse's windowFunnel
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION funnel.window_funnel_trans(internal, interval, timestamptz, boolean[])
+CREATE FUNCTION funnel.window_funnel_trans(internal, interval, timestamptz, VARIADIC "any")
     RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.window_funnel_trans(internal, interval, timestamptz, boolean[]) IS
-  'funnel internal: transition function of window_funnel (collects (timestamp, step bitmask) events)';
-CREATE FUNCTION funnel.window_funnel_trans(internal, interval, text, timestamptz, boolean[])
+COMMENT ON FUNCTION funnel.window_funnel_trans(internal, interval, timestamptz, VARIADIC "any") IS
+  'funnel internal: transition function of window_funnel (checks the step types once, collects (timestamp, step bitmask) events)';
+CREATE FUNCTION funnel.window_funnel_trans(internal, interval, text, timestamptz, VARIADIC "any")
     RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.window_funnel_trans(internal, interval, text, timestamptz, boolean[]) IS
-  'funnel internal: transition function of window_funnel with a mode (collects (timestamp, step bitmask) events)';
+COMMENT ON FUNCTION funnel.window_funnel_trans(internal, interval, text, timestamptz, VARIADIC "any") IS
+  'funnel internal: transition function of window_funnel with a mode (checks the step types once, collects (timestamp, step bitmask) events)';
 CREATE FUNCTION funnel.window_funnel_combine(internal, internal) RETURNS internal
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.window_funnel_combine(internal, internal) IS
@@ -2009,7 +2009,7 @@ CREATE FUNCTION funnel.window_funnel_final(internal) RETURNS integer
 COMMENT ON FUNCTION funnel.window_funnel_final(internal) IS
   'funnel internal: final function of window_funnel (sorts the events once, then one greedy scan)';
 
-CREATE AGGREGATE funnel.window_funnel("window" interval, ts timestamptz, VARIADIC steps boolean[]) (
+CREATE AGGREGATE funnel.window_funnel("window" interval, ts timestamptz, VARIADIC steps "any") (
     SFUNC = funnel.window_funnel_trans,
     STYPE = internal,
     FINALFUNC = funnel.window_funnel_final,
@@ -2018,10 +2018,10 @@ CREATE AGGREGATE funnel.window_funnel("window" interval, ts timestamptz, VARIADI
     DESERIALFUNC = funnel.window_funnel_deserialize,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE funnel.window_funnel(interval, timestamptz, VARIADIC boolean[]) IS
-  'event funnel (ClickHouse windowFunnel): length of the longest chain of steps 1..k met in order, each within window of the chain''s step-1 event (ts_k - ts_1 <= window); 1 to 32 steps, NULL steps count as false, NULL timestamps skipped; 0 if none';
+COMMENT ON AGGREGATE funnel.window_funnel(interval, timestamptz, VARIADIC "any") IS
+  'event funnel (ClickHouse windowFunnel): length of the longest chain of steps 1..k met in order, each within window of the chain''s step-1 event (ts_k - ts_1 <= window); steps: 1 to 32 boolean conditions, one argument each (or VARIADIC boolean[]), NULL steps count as false; NULL timestamps skipped; 0 if none';
 
-CREATE AGGREGATE funnel.window_funnel("window" interval, mode text, ts timestamptz, VARIADIC steps boolean[]) (
+CREATE AGGREGATE funnel.window_funnel("window" interval, mode text, ts timestamptz, VARIADIC steps "any") (
     SFUNC = funnel.window_funnel_trans,
     STYPE = internal,
     FINALFUNC = funnel.window_funnel_final,
@@ -2030,7 +2030,7 @@ CREATE AGGREGATE funnel.window_funnel("window" interval, mode text, ts timestamp
     DESERIALFUNC = funnel.window_funnel_deserialize,
     PARALLEL = SAFE
 );
-COMMENT ON AGGREGATE funnel.window_funnel(interval, text, timestamptz, VARIADIC boolean[]) IS
+COMMENT ON AGGREGATE funnel.window_funnel(interval, text, timestamptz, VARIADIC "any") IS
   'event funnel (ClickHouse windowFunnel) with modes: strict_deduplication, strict_order, strict_increase, or a comma-separated list of them ('''' = default); same chain rules as window_funnel(window, ts, steps)';
 
 -- ---------------------------------------------------------------------------

@@ -13,6 +13,12 @@
  * the steps of a chain), strict_increase (timestamps strictly increasing
  * along a chain).
  *
+ * The steps are declared VARIADIC "any", so that the executor passes each
+ * condition as its own argument instead of building a boolean[] per row:
+ * the transition function checks their types once per call site (each must
+ * be boolean, or a single boolean[] passed with VARIADIC) and then reads
+ * them straight from its arguments.
+ *
  * The state is the list of (timestamp, step bitmask) events of the group:
  * rows that match no step are dropped unless strict_order needs them, rows
  * with a NULL timestamp are skipped.  The final function sorts the events
@@ -38,15 +44,23 @@
 #include "datatype/timestamp.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "agg.h"
 #include "window_funnel.h"
 
-/* Per call site cache (fn_extra): the parsed window and mode of the last row */
+/*
+ * Per call site cache (fn_extra): the shape of the arguments, checked on the
+ * first row, and the parsed window and mode of the last row
+ */
 typedef struct WindowFunnelCallCache
 {
+	int			ts_arg;			/* argument number of the timestamp */
+	int			nsteps;			/* step arguments, or -1: one boolean[] */
+	uint32		unknown_steps;	/* bit i: step i + 1 is an untyped literal */
+	bool		has_mode;
 	bool		have_window;
 	Interval	window;			/* as given */
 	uint64		window_span;
@@ -145,7 +159,7 @@ RowModes(WindowFunnelCallCache *cache, FunctionCallInfo fcinfo)
 	text	   *mode;
 	int			len;
 
-	if (PG_NARGS() < 5)
+	if (!cache->has_mode)
 		return 0;
 	if (unlikely(PG_ARGISNULL(2)))
 		ereport(ERROR,
@@ -238,6 +252,119 @@ Reserve(WindowFunnelState *state, int64 more)
 	state->capacity = capacity;
 }
 
+/* Report a step argument of a type other than boolean */
+static void
+BadStepType(int argno, int step, Oid type, bool variadic)
+{
+	if (variadic)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("window_funnel steps passed with VARIADIC must be a boolean array, not %s",
+						format_type_be(type)),
+				 errdetail("Argument %d is the array of steps.", argno),
+				 errhint("Pass the steps as boolean arguments: window_funnel(window, ts, step1, step2, ...), or VARIADIC followed by a boolean[].")));
+	ereport(ERROR,
+			(errcode(ERRCODE_DATATYPE_MISMATCH),
+			 errmsg("window_funnel argument %d (step %d) must be boolean, not %s",
+					argno, step, format_type_be(type)),
+			 errhint("Pass each step as a condition on the row, such as event = 'signup'.")));
+}
+
+/*
+ * Check the arguments of this call site once, on its first row: whether
+ * there is a mode, and that every step is a boolean (an untyped literal
+ * such as NULL is read as one) or that the steps are one boolean array.
+ * The window aggregate executor does not tell a VARIADIC call apart, so a
+ * single boolean[] step is taken as the array of steps either way.
+ */
+static void
+CheckStepArgs(WindowFunnelCallCache *cache, FunctionCallInfo fcinfo)
+{
+	FmgrInfo   *flinfo = fcinfo->flinfo;
+	int			nargs = PG_NARGS();
+	int			first;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("window_funnel_trans called in non-aggregate context")));
+	if (!OidIsValid(get_fn_expr_argtype(flinfo, 2)))
+		elog(ERROR, "could not determine the argument types of window_funnel");
+	/* (state, window, [mode text,] ts timestamptz, steps...) */
+	cache->has_mode = get_fn_expr_argtype(flinfo, 2) == TEXTOID;
+	cache->ts_arg = cache->has_mode ? 3 : 2;
+	first = cache->ts_arg + 1;
+	cache->unknown_steps = 0;
+	if (nargs <= first)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_funnel needs at least one step"),
+				 errhint("Pass the steps as boolean arguments: window_funnel(window, ts, step1, step2, ...).")));
+	if (nargs == first + 1)
+	{
+		Oid			type = getBaseType(get_fn_expr_argtype(flinfo, first));
+		Oid			element = get_element_type(type);
+
+		if (get_fn_expr_variadic(flinfo) || element == BOOLOID)
+		{
+			if (element != BOOLOID)
+				BadStepType(first, 1, type, true);
+			cache->nsteps = -1;
+			return;
+		}
+	}
+	if (nargs - first > WF_MAX_STEPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_TOO_MANY_ARGUMENTS),
+				 errmsg("window_funnel accepts at most %d steps, got %d",
+						WF_MAX_STEPS, nargs - first)));
+	for (i = first; i < nargs; i++)
+	{
+		Oid			type = getBaseType(get_fn_expr_argtype(flinfo, i));
+
+		if (type == UNKNOWNOID)
+			cache->unknown_steps |= (uint32) 1 << (i - first);
+		else if (type != BOOLOID)
+			BadStepType(i, i - first + 1, type, false);
+	}
+	cache->nsteps = nargs - first;
+}
+
+/* The step bitmask of the step arguments; NULL steps count as false */
+static uint32
+ArgStepMask(const WindowFunnelCallCache *cache, FunctionCallInfo fcinfo)
+{
+	NullableDatum *args = fcinfo->args + cache->ts_arg + 1;
+	uint32		mask = 0;
+	int			i;
+
+	for (i = 0; i < cache->nsteps; i++)
+		mask |= (uint32) (!args[i].isnull && DatumGetBool(args[i].value)) << i;
+	if (unlikely(cache->unknown_steps != 0))
+	{
+		/* untyped literals: 'true', 'f', ... as boolean input reads them */
+		for (i = 0; i < cache->nsteps; i++)
+		{
+			bool		value;
+
+			if (!(cache->unknown_steps & ((uint32) 1 << i)))
+				continue;
+			mask &= ~((uint32) 1 << i);
+			if (args[i].isnull)
+				continue;
+			if (!parse_bool(DatumGetCString(args[i].value), &value))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						 errmsg("invalid input syntax for type %s: \"%s\"",
+								"boolean", DatumGetCString(args[i].value)),
+						 errdetail("Step %d of window_funnel is an untyped literal.", i + 1)));
+			mask |= (uint32) value << i;
+		}
+	}
+	return mask;
+}
+
 /* The step bitmask of a boolean array; NULL elements count as false */
 static uint32
 StepMask(ArrayType *steps, int32 *nsteps)
@@ -282,9 +409,9 @@ StepMask(ArrayType *steps, int32 *nsteps)
 }
 
 /*
- * Transition of both forms: (state, window, [mode,] ts, steps).  Rows with
- * a NULL timestamp are skipped; rows matching no step are kept only for
- * strict_order.
+ * Transition of both forms: (state, window, [mode,] ts, steps...).  Rows
+ * with a NULL timestamp are skipped; rows matching no step are kept only
+ * for strict_order.
  */
 PG_FUNCTION_INFO_V1(window_funnel_trans);
 Datum
@@ -292,7 +419,7 @@ window_funnel_trans(PG_FUNCTION_ARGS)
 {
 	WindowFunnelCallCache *cache = (WindowFunnelCallCache *) fcinfo->flinfo->fn_extra;
 	WindowFunnelState *state;
-	int			ts_arg = PG_NARGS() - 2;
+	int			ts_arg;
 	uint64		window;
 	uint8		modes;
 	int32		nsteps;
@@ -303,16 +430,26 @@ window_funnel_trans(PG_FUNCTION_ARGS)
 	{
 		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
 									   sizeof(WindowFunnelCallCache));
+		CheckStepArgs(cache, fcinfo);
 		fcinfo->flinfo->fn_extra = cache;
 	}
+	ts_arg = cache->ts_arg;
 	window = RowWindow(cache, fcinfo);
 	modes = RowModes(cache, fcinfo);
-	if (unlikely(PG_ARGISNULL(ts_arg + 1)))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("window_funnel steps must not be NULL"),
-				 errhint("Pass the steps as boolean arguments; a NULL step counts as false.")));
-	mask = StepMask(PG_GETARG_ARRAYTYPE_P(ts_arg + 1), &nsteps);
+	if (likely(cache->nsteps > 0))
+	{
+		nsteps = cache->nsteps;
+		mask = ArgStepMask(cache, fcinfo);
+	}
+	else
+	{
+		if (unlikely(PG_ARGISNULL(ts_arg + 1)))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("window_funnel steps must not be NULL"),
+					 errhint("Pass the steps as boolean arguments; a NULL step counts as false.")));
+		mask = StepMask(PG_GETARG_ARRAYTYPE_P(ts_arg + 1), &nsteps);
+	}
 
 	if (unlikely(PG_ARGISNULL(0)))
 	{

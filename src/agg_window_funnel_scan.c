@@ -6,7 +6,10 @@
  *
  * Sorting: nothing to do when the events arrived in order (an event log
  * read in time order, or merged sorted runs); sort_template's quicksort
- * for small groups; an LSD radix sort on ts - min for large ones.  The scan
+ * for small groups; for large ones a merge of their sorted runs when there
+ * are few (a log in time order read by a synchronized scan, which starts
+ * where another scan of the table is, or by parallel workers), else an LSD
+ * radix sort on ts - min.  The scan
  * keeps, per step, the chain that reached it with the latest start, as
  * ClickHouse's getEventLevel does; events of one instant are taken in
  * ClickHouse's (timestamp, step) order, so row order never matters.
@@ -25,6 +28,7 @@
 #define WF_RADIX_MIN		4096
 #define WF_RADIX_BITS		11
 #define WF_RADIX_BUCKETS	(1 << WF_RADIX_BITS)
+#define WF_MERGE_RUNS		32	/* merge up to this many sorted runs */
 
 /* Sort by timestamp, small arrays */
 #define ST_SORT sort_funnel_events
@@ -35,29 +39,105 @@
 #include "lib/sort_template.h"
 
 /*
- * Sort events by timestamp: an LSD radix sort on ts - min in 11-bit digits
- * for large arrays (digits every event shares are skipped, so a year of
- * microseconds takes 5 passes), sort_template's quicksort for small ones.
+ * The starts of the sorted runs of events (starts[0] = 0, then each event
+ * earlier than the one before it), at most WF_MERGE_RUNS of them; returns
+ * their number, or WF_MERGE_RUNS + 1 when there are more.
  */
+static int
+FindRuns(const FunnelEvent *events, int64 n, int64 *starts)
+{
+	int			runs = 1;
+	int64		i;
+
+	starts[0] = 0;
+	for (i = 1; i < n; i++)
+	{
+		if (likely(events[i].ts >= events[i - 1].ts))
+			continue;
+		if (runs == WF_MERGE_RUNS)
+			return WF_MERGE_RUNS + 1;
+		starts[runs++] = i;
+	}
+	return runs;
+}
+
+/* Merge two sorted runs a[0..na) and b[0..nb) into out */
 static void
-SortEvents(FunnelEvent *events, int64 n)
+MergeTwo(const FunnelEvent *a, int64 na, const FunnelEvent *b, int64 nb,
+		 FunnelEvent *out)
+{
+	int64		i = 0,
+				j = 0;
+
+	/* a run that follows the other entirely (a rotated log) is one copy */
+	if (na > 0 && nb > 0 && b[nb - 1].ts <= a[0].ts)
+	{
+		memcpy(out, b, nb * sizeof(FunnelEvent));
+		memcpy(out + nb, a, na * sizeof(FunnelEvent));
+		return;
+	}
+	while (i < na && j < nb)
+		*out++ = (b[j].ts < a[i].ts) ? b[j++] : a[i++];
+	memcpy(out, a + i, (na - i) * sizeof(FunnelEvent));
+	memcpy(out + (na - i), b + j, (nb - j) * sizeof(FunnelEvent));
+}
+
+/*
+ * Sort events made of "runs" sorted runs starting at starts[]: merge them
+ * pairwise, pass after pass, between the events and a buffer of the same
+ * size; returns the one that holds the result.
+ */
+static FunnelEvent *
+MergeRuns(FunnelEvent *events, FunnelEvent *buffer, int64 n, int64 *starts,
+		  int runs)
+{
+	FunnelEvent *from = events;
+	FunnelEvent *to = buffer;
+
+	while (runs > 1)
+	{
+		int			merged = 0;
+		int			r;
+
+		for (r = 0; r < runs; r += 2)
+		{
+			int64		start = starts[r];
+			int64		mid = (r + 1 < runs) ? starts[r + 1] : n;
+			int64		end = (r + 2 < runs) ? starts[r + 2] : n;
+
+			MergeTwo(from + start, mid - start, from + mid, end - mid, to + start);
+			starts[merged++] = start;
+		}
+		runs = merged;
+		{
+			FunnelEvent *swap = from;
+
+			from = to;
+			to = swap;
+		}
+	}
+	return from;
+}
+
+/*
+ * LSD radix sort of events on ts - min in 11-bit digits (digits every
+ * event shares are skipped, so a year of microseconds takes 5 passes),
+ * between the events and a buffer of the same size; returns the one that
+ * holds the result.
+ */
+static FunnelEvent *
+RadixSort(FunnelEvent *events, FunnelEvent *buffer, int64 n)
 {
 	int64		min,
 				max;
 	uint64		range;
 	int			passes;
 	int64	  (*counts)[WF_RADIX_BUCKETS];
-	FunnelEvent *buffer;
 	FunnelEvent *from;
 	FunnelEvent *to;
 	int64		i;
 	int			pass;
 
-	if (n < WF_RADIX_MIN)
-	{
-		sort_funnel_events(events, n);
-		return;
-	}
 	min = max = events[0].ts;
 	for (i = 1; i < n; i++)
 	{
@@ -68,7 +148,7 @@ SortEvents(FunnelEvent *events, int64 n)
 	}
 	range = (uint64) max - (uint64) min;
 	if (range == 0)
-		return;
+		return events;
 	passes = (pg_leftmost_one_pos64(range) + WF_RADIX_BITS) / WF_RADIX_BITS;
 
 	/* all digit histograms in one pass */
@@ -81,7 +161,6 @@ SortEvents(FunnelEvent *events, int64 n)
 			counts[pass][(key >> (pass * WF_RADIX_BITS)) & (WF_RADIX_BUCKETS - 1)]++;
 	}
 
-	buffer = palloc_extended(n * sizeof(FunnelEvent), MCXT_ALLOC_HUGE);
 	from = events;
 	to = buffer;
 	for (pass = 0; pass < passes; pass++)
@@ -116,10 +195,46 @@ SortEvents(FunnelEvent *events, int64 n)
 			to = swap;
 		}
 	}
-	if (from != events)
-		memcpy(events, from, n * sizeof(FunnelEvent));
-	pfree(buffer);
 	pfree(counts);
+	return from;
+}
+
+/*
+ * Sort the events of a state by timestamp: sort_template's quicksort for
+ * small states; for large ones a merge of their sorted runs when there are
+ * few, else a radix sort.  Both work between the events and a buffer, and
+ * the state keeps whichever holds the result.
+ */
+static void
+SortEvents(WindowFunnelState *state)
+{
+	int64		n = state->n;
+	int64		starts[WF_MERGE_RUNS];
+	int			runs;
+	FunnelEvent *buffer;
+	FunnelEvent *sorted;
+
+	if (n < WF_RADIX_MIN)
+	{
+		sort_funnel_events(state->events, n);
+		return;
+	}
+	buffer = MemoryContextAllocExtended(state->context, n * sizeof(FunnelEvent),
+										MCXT_ALLOC_HUGE);
+	runs = FindRuns(state->events, n, starts);
+	if (runs <= WF_MERGE_RUNS)
+		sorted = MergeRuns(state->events, buffer, n, starts, runs);
+	else
+		sorted = RadixSort(state->events, buffer, n);
+	if (sorted == buffer)
+	{
+		/* large, so never the inline events */
+		pfree(state->events);
+		state->events = buffer;
+		state->capacity = n;
+	}
+	else
+		pfree(buffer);
 }
 
 /* The scan of the final function: per level, the chain that reached it */
@@ -242,7 +357,7 @@ WindowFunnelLevel(WindowFunnelState *state)
 		return 0;
 	if (!state->sorted)
 	{
-		SortEvents(state->events, state->n);
+		SortEvents(state);
 		state->sorted = true;
 	}
 	sc.window = state->window;

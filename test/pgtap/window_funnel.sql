@@ -8,7 +8,7 @@
 -- Runs as a role without superuser.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(63);
+SELECT plan(76);
 
 CREATE ROLE wf_analyst NOSUPERUSER;
 SET ROLE wf_analyst;
@@ -164,6 +164,82 @@ SELECT is((SELECT ARRAY[funnel.window_funnel(interval '1 hour', '', t, s = 1, s 
     ARRAY[2, 2], 'mode '''' and ''default'' are the default');
 SELECT is((SELECT funnel.window_funnel(interval '1 hour', t, VARIADIC ARRAY[s = 1, NULL, s = 3]) FROM (VALUES (now(), 1)) v(t, s)),
     1, 'NULL array elements are false');
+
+-- the steps are VARIADIC "any": each condition reaches the aggregate as its
+-- own argument (no boolean[] built per row); types are checked on the first row
+SELECT results_eq($$ SELECT pg_get_function_arguments(oid) FROM pg_proc
+                     WHERE pronamespace = 'funnel'::regnamespace AND proname = 'window_funnel' ORDER BY 1 $$,
+    $$ VALUES ('"window" interval, mode text, ts timestamp with time zone, VARIADIC steps "any"'),
+              ('"window" interval, ts timestamp with time zone, VARIADIC steps "any"') $$,
+    'window_funnel takes its steps as VARIADIC "any"');
+CREATE TEMP VIEW wf_call AS
+    SELECT funnel.window_funnel(interval '1 hour', t, s = 1, s = 2) AS l FROM (VALUES (now(), 1)) v(t, s);
+SELECT is(pg_get_viewdef('wf_call') !~ 'ARRAY', true, 'a call passes its steps as arguments, not as an array');
+CREATE TEMP TABLE wf_types (t timestamp, e text);
+INSERT INTO wf_types VALUES ('2024-01-01 10:00', 'a'), ('2024-01-01 10:01', 'd'), ('2024-01-01 10:02', 'b');
+SELECT is((SELECT ARRAY[funnel.window_funnel('1 day', t, e = 'a', e = 'b'),
+                        funnel.window_funnel('1 day', 'strict_order', t, e = 'a', e = 'b'),
+                        funnel.window_funnel('1 day', 'strict_order', t::timestamptz, e = 'a', e = 'b'),
+                        funnel.window_funnel('1 day', t::date, e = 'a', e = 'b'),
+                        funnel.window_funnel('1 day', 'strict_order', t, VARIADIC ARRAY[e = 'a', e = 'b']),
+                        funnel.window_funnel('1 day', t, VARIADIC ARRAY[e = 'a', e = 'b'])] FROM wf_types),
+    ARRAY[2, 1, 1, 2, 1, 2], 'untyped window and mode literals pick the right form, with timestamp, timestamptz and date');
+SELECT is((SELECT ARRAY[funnel.window_funnel(interval '1 day', t, e = 'a', NULL, e = 'b'),
+                        funnel.window_funnel(interval '1 day', t, e = 'a', 'true', e = 'b'),
+                        funnel.window_funnel(interval '1 day', t, e = 'a', NULL::boolean, e = 'b'),
+                        funnel.window_funnel(interval '1 day', t, e = 'a', CASE WHEN e = 'd' THEN NULL ELSE e = 'd' END)] FROM wf_types),
+    ARRAY[1, 3, 1, 1], 'NULL steps (typed, untyped, or NULL on a row) are false; an untyped ''true'' is true');
+SELECT results_eq($$ SELECT funnel.window_funnel(interval '1 day', 'strict_order', t, e = 'a', e = 'b') OVER (ORDER BY t),
+                            funnel.window_funnel(interval '1 day', t, VARIADIC ARRAY[e = 'a', e = 'b']) OVER (ORDER BY t)
+                       FROM wf_types ORDER BY t $$,
+    $$ VALUES (1, 1), (1, 1), (1, 2) $$, 'as window functions, with arguments and with VARIADIC ARRAY');
+SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), true, 1) $$,
+    '42804', 'window_funnel argument 4 (step 2) must be boolean, not integer', 'a step of another type');
+SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', 'strict_order', now(), 'x'::text, true) $$,
+    '42804', 'window_funnel argument 4 (step 1) must be boolean, not text', 'a step of another type, mode form');
+SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), VARIADIC ARRAY[1, 2]) $$,
+    '42804', 'window_funnel steps passed with VARIADIC must be a boolean array, not integer[]', 'VARIADIC array of another type');
+SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), true, ARRAY[true]) $$,
+    '42804', 'window_funnel argument 4 (step 2) must be boolean, not boolean[]', 'an array among the steps');
+SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), true, 'maybe') $$,
+    '22P02', 'invalid input syntax for type boolean: "maybe"', 'an untyped literal that is no boolean');
+SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), true, true, true, true, true, true, true, true, true, true,
+                            true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true,
+                            true, true, true, true, true, true, true) $$,
+    '54023', 'window_funnel accepts at most 32 steps, got 33', 'more than 32 step arguments');
+
+-- one large group (over 4096 events: not quicksorted) in any input order
+-- gives the level of sorted input: a log read from its middle by a
+-- synchronized scan (two runs, one after the other), a few interleaved
+-- sorted runs (merged), many runs and random order (radix-sorted)
+CREATE TEMP TABLE big AS
+SELECT row_number() OVER (ORDER BY t, s) AS rn, t, s
+  FROM (SELECT timestamptz '2024-01-01 00:00+00' + (hashint4(i) & 65535) * interval '1 second' AS t,
+               hashint4(i + 99) & 7 AS s
+          FROM generate_series(1, 20000) i) x;
+-- one full chain, across the point where the scan of "rn >= 5001 first" wraps
+CREATE TEMP TABLE chain AS
+SELECT i AS rn, timestamptz '2024-01-01 00:00+00' + i * interval '1 second' AS t,
+       CASE i WHEN 5000 THEN 2 WHEN 5001 THEN 3 WHEN 5002 THEN 4 ELSE 1 END AS s
+  FROM generate_series(1, 10000) i;
+CREATE FUNCTION pg_temp.big_level(tbl text, ord text, win interval, mode text, sorted boolean) RETURNS int LANGUAGE plpgsql AS $f$
+DECLARE l int;
+BEGIN
+    EXECUTE format('SELECT funnel.window_funnel(%L, %L, t, s = 1, s = 2, s = 3, s = 4 %s) FROM (SELECT * FROM %I ORDER BY %s) x',
+                   win, mode, CASE WHEN sorted THEN 'ORDER BY t, s DESC' ELSE '' END, tbl, ord) INTO l;
+    RETURN l;
+END $f$;
+CREATE TEMP TABLE big_levels AS
+SELECT tbl, o.ord, w.win, m.mode, pg_temp.big_level(tbl, o.ord, w.win, m.mode, false) AS level,
+       pg_temp.big_level(tbl, 'rn', w.win, m.mode, true) AS sorted_level
+  FROM (VALUES ('big'), ('chain')) b(tbl),
+       (VALUES ('rn'), ('rn < 12345, rn'), ('rn < 5001, rn'), ('rn % 2, rn'), ('rn % 5, rn'), ('rn % 32, rn'),
+               ('rn % 33, rn'), ('rn % 2, rn DESC'), ('hashint8(rn)')) o(ord),
+       (VALUES (interval '0'), ('10 seconds'), ('2 minutes'), ('20 minutes')) w(win),
+       (VALUES (''), ('strict_deduplication'), ('strict_order'), ('strict_increase')) m(mode);
+SELECT is((SELECT count(*)::int FROM big_levels WHERE level IS DISTINCT FROM sorted_level), 0,
+    'a large group gives the same level in every input order (merged runs, radix sort)');
+SELECT cmp_ok((SELECT count(DISTINCT sorted_level)::int FROM big_levels), '>=', 3, 'the large group reaches several levels');
 
 -- errors
 SELECT throws_ok($$ SELECT funnel.window_funnel(interval '1 day', now(), VARIADIC array_fill(true, ARRAY[33])) $$,
