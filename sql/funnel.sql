@@ -1305,7 +1305,7 @@ CREATE FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) RETURNS bigin
 COMMENT ON FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) IS
   'funnel internal: combine function of conversion_rate and win_rate (adds two bigint[2] counter states)';
 
-CREATE FUNCTION funnel.funnel_counters_ratio(bigint[]) RETURNS double precision
+CREATE FUNCTION funnel.funnel_counters_ratio(bigint[]) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.funnel_counters_ratio(bigint[]) IS
   'funnel internal: final function of conversion_rate: counters[2] / counters[1], NULL if counters[1] = 0';
@@ -1332,7 +1332,7 @@ CREATE FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) RETURNS bigin
 COMMENT ON FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) IS
   'funnel internal: transition function of win_rate; state {won, lost}';
 
-CREATE FUNCTION funnel.win_rate_final(bigint[]) RETURNS double precision
+CREATE FUNCTION funnel.win_rate_final(bigint[]) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.win_rate_final(bigint[]) IS
   'funnel internal: final function of win_rate: won / (won + lost), NULL if no deal is closed';
@@ -1426,8 +1426,8 @@ COMMENT ON AGGREGATE funnel.funnel(funnel.funnel_summary) IS
 
 CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
     RETURNS TABLE (stage funnel.deal_stage, deals bigint, amount numeric,
-                   conversion_from_previous double precision,
-                   conversion_from_first double precision, drop_off bigint)
+                   conversion_from_previous numeric,
+                   conversion_from_first numeric, drop_off bigint)
     AS 'MODULE_PATHNAME', 'funnel_report'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS

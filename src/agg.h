@@ -77,6 +77,7 @@ extern AggCallCache *AggNewCallCache(FunctionCallInfo fcinfo);
 extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
 pg_noreturn extern void AggReportProbability(const AggStageInfo *info);
 pg_noreturn extern void AggReportCountOverflow(void);
+extern Datum AggRatio(int64 num, int64 den);
 
 /* *count += n, or the 22003 error: counters never wrap */
 static inline void

@@ -258,7 +258,7 @@ SetRatio(Datum *value, bool *isnull, int64 num, int64 den)
 		*isnull = true;
 	else
 	{
-		*value = Float8GetDatum((double) num / (double) den);
+		*value = AggRatio(num, den);
 		*isnull = false;
 	}
 }

@@ -80,15 +80,15 @@ SELECT is_empty($$
     'every C function of funnel (but triggers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
-SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'double precision');
+SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
 SELECT function_returns('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric'], 'funnel.funnel_summary');
 SELECT function_returns('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone'], 'interval');
 SELECT function_returns('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage'], 'numeric');
-SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'double precision');
+SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'numeric');
 SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'numeric');
 
 SELECT is(pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
-    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous double precision, conversion_from_first double precision, drop_off bigint)',
+    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous numeric, conversion_from_first numeric, drop_off bigint)',
     'report() columns are those of the product brief');
 
 SELECT * FROM finish();

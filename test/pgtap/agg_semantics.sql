@@ -25,7 +25,7 @@ SELECT results_eq($$ SELECT deal, reached::text FROM r ORDER BY deal $$,
     'furthest: won if won, else furthest open stage, else lost');
 
 SELECT results_eq($$
-    SELECT stage::text, deals, amount, round(conversion_from_previous::numeric, 4), round(conversion_from_first::numeric, 4), drop_off
+    SELECT stage::text, deals, amount, round(conversion_from_previous, 4), round(conversion_from_first, 4), drop_off
       FROM funnel.report((SELECT funnel.funnel(r.reached, d.amount) FROM r JOIN d USING (deal))) $$,
     $$ VALUES ('b2b:lead', 5::bigint, 1650.50::numeric, NULL::numeric, 1.0000::numeric, 2::bigint),
               ('b2b:qualified', 3, 1150.50, 0.6000, 0.6000, 1),
@@ -35,14 +35,14 @@ SELECT results_eq($$
               ('b2b:lost', 1, 10.00, NULL, NULL, NULL) $$,
     'report: implied passage for open stages, deals ending there for won/lost');
 
-SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:lead', 'b2b:proposal') FROM r), 2::float8 / 5, 'conversion lead -> proposal (skips count)');
-SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:won') FROM r), 1::float8 / 3, 'conversion qualified -> won');
-SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:lost', 'b2b:lost') FROM r), 1::float8, 'lost reached only by lost deals');
-SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:won', 'b2b:lead') FROM r), 1::float8, 'a won deal passed every open stage');
-SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:lead', 'b2b:won') FROM r WHERE deal = 5), NULL::float8, 'NULL when nobody reached from_stage');
+SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:lead', 'b2b:proposal') FROM r), 2::numeric / 5, 'conversion lead -> proposal (skips count)');
+SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:won') FROM r), 1::numeric / 3, 'conversion qualified -> won');
+SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:lost', 'b2b:lost') FROM r), 1::numeric, 'lost reached only by lost deals');
+SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:won', 'b2b:lead') FROM r), 1::numeric, 'a won deal passed every open stage');
+SELECT is((SELECT funnel.conversion_rate(reached, 'b2b:lead', 'b2b:won') FROM r WHERE deal = 5), NULL::numeric, 'NULL when nobody reached from_stage');
 
-SELECT is((SELECT funnel.win_rate(stage) FROM h), 1::float8 / 3, 'win rate over visits: won / (won + lost)');
-SELECT is((SELECT funnel.win_rate(stage) FROM h WHERE funnel.kind(stage) = 'open'), NULL::float8,
+SELECT is((SELECT funnel.win_rate(stage) FROM h), 1::numeric / 3, 'win rate over visits: won / (won + lost)');
+SELECT is((SELECT funnel.win_rate(stage) FROM h WHERE funnel.kind(stage) = 'open'), NULL::numeric,
     'win rate NULL without closed deals');
 
 SELECT is((SELECT funnel.median_time_in_stage(entered_at, left_at) FROM h), interval '1 day', 'median over closed visits only');

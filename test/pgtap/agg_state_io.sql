@@ -171,10 +171,10 @@ SELECT is((SELECT v::text FROM io_velocities WHERE id = 6), '(1,1,0,1,12.345,1,1
           'velocity_state of a direct transition call');
 
 -- counters: bigint[] keeps its own I/O; the extremes still combine and finish
-SELECT is(funnel.funnel_counters_ratio('{9223372036854775807,9223372036854775807}'), 1::float8,
+SELECT is(funnel.funnel_counters_ratio('{9223372036854775807,9223372036854775807}'), 1::numeric,
           'conversion_rate final at the largest counts');
 SELECT is(funnel.win_rate_final('{4611686018427387904,4611686018427387903}'),
-          4611686018427387904::float8 / 9223372036854775807::float8, 'win_rate final at large counts');
+          4611686018427387904::numeric / 9223372036854775807, 'win_rate final at large counts');
 
 ----------------------------------------------------------------------
 -- 3. counters never wrap: 22003 in inputs, transitions, combines, report
@@ -413,7 +413,7 @@ SELECT is((SELECT array_agg(p::text || ': ' || detail) FROM io_prob_check WHERE 
 UPDATE funnel.pipeline_stage SET probability = 1e-40 WHERE pipeline = 'b2b' AND stage = 'qualified';
 SELECT is((SELECT funnel.furthest(stage)::text || ' ' || funnel.win_rate(stage)
                   || ' ' || funnel.conversion_rate(stage, 'b2b:lead', 'b2b:qualified')
-             FROM io_prob_rows), 'b2b:won 0.5 ' || (2 / 6::float8),
+             FROM io_prob_rows), 'b2b:won ' || (1 / 2::numeric) || ' ' || (2 / 6::numeric),
     'a stage whose stored probability has 40 decimals does not break furthest, win_rate, conversion_rate');
 SELECT is((SELECT (SELECT deals FROM funnel.report(funnel.funnel(stage, amount)) r WHERE r.stage::text = 'b2b:qualified')
              FROM io_prob_rows), 2::bigint, '... nor funnel() and report()');
