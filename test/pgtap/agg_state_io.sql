@@ -413,7 +413,7 @@ SELECT is((SELECT array_agg(p::text || ': ' || detail) FROM io_prob_check WHERE 
 UPDATE funnel.pipeline_stage SET probability = 1e-40 WHERE pipeline = 'b2b' AND stage = 'qualified';
 SELECT is((SELECT funnel.furthest(stage)::text || ' ' || funnel.win_rate(stage)
                   || ' ' || funnel.conversion_rate(stage, 'b2b:lead', 'b2b:qualified')
-             FROM io_prob_rows), 'b2b:won ' || (1 / 2::numeric) || ' ' || (2 / 6::numeric),
+             FROM io_prob_rows), 'b2b:won 0.5 0.33333333333333333333',
     'a stage whose stored probability has 40 decimals does not break furthest, win_rate, conversion_rate');
 SELECT is((SELECT (SELECT deals FROM funnel.report(funnel.funnel(stage, amount)) r WHERE r.stage::text = 'b2b:qualified')
              FROM io_prob_rows), 2::bigint, '... nor funnel() and report()');
