@@ -14,8 +14,11 @@ OBJS = \
 	src/track_trigger.o \
 	src/agg_common.o \
 	src/agg_stage.o \
+	src/agg_json.o \
 	src/agg_summary.o \
+	src/agg_report.o \
 	src/funnel_summary_io.o \
+	src/agg_journey.o \
 	src/agg_time.o \
 	src/agg_forecast.o
 
@@ -23,7 +26,7 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel
+REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel journey
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
@@ -105,6 +108,7 @@ results:
 
 # PGXS tracks no header dependencies
 $(OBJS): src/funnel.h
-src/agg_common.o src/agg_stage.o src/agg_summary.o src/funnel_summary_io.o src/agg_time.o src/agg_forecast.o: src/agg.h
-src/agg_summary.o src/funnel_summary_io.o: src/funnel_summary.h
+src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_time.o src/agg_forecast.o: src/agg.h
+src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
+src/agg_summary.o src/agg_journey.o: src/journey.h
 src/track_cache.o src/track_history.o src/track_trigger.o: src/track.h

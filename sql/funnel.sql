@@ -1348,6 +1348,82 @@ CREATE AGGREGATE funnel.win_rate(stage funnel.deal_stage) (
 COMMENT ON AGGREGATE funnel.win_rate(funnel.deal_stage) IS
   'won / (won + lost) over deals'' current stages; open deals and NULLs are ignored; NULL if no deal is closed';
 
+-- journey: one deal's path (issue 9)
+
+CREATE TYPE funnel.journey;
+CREATE FUNCTION funnel.journey_in(cstring) RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_in(cstring) IS
+  'text input of journey (JSON with pipeline and stage names)';
+CREATE FUNCTION funnel.journey_out(funnel.journey) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_out(funnel.journey) IS
+  'text output of journey: {"pipeline", "outcome", "current", "current_entered_at", "furthest", "last_open", "last_open_entered_at", "first_entered_at"}';
+CREATE FUNCTION funnel.journey_recv(internal) RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_recv(internal) IS
+  'binary input of journey (names, not OIDs)';
+CREATE FUNCTION funnel.journey_send(funnel.journey) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_send(funnel.journey) IS
+  'binary output of journey (names, not OIDs)';
+CREATE TYPE funnel.journey (
+    INPUT = funnel.journey_in,
+    OUTPUT = funnel.journey_out,
+    RECEIVE = funnel.journey_recv,
+    SEND = funnel.journey_send,
+    INTERNALLENGTH = 48,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE funnel.journey IS
+  'one deal''s path through its pipeline (funnel.journey() over its visits): current stage and outcome, furthest open stage, last open stage, first entry and close time; the input of funnel.funnel(journey [, amount])';
+
+CREATE FUNCTION funnel.journey_trans(funnel.journey, funnel.deal_stage, timestamptz)
+    RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_trans(funnel.journey, funnel.deal_stage, timestamptz) IS
+  'funnel internal: transition function of funnel.journey()';
+CREATE FUNCTION funnel.journey_combine(funnel.journey, funnel.journey)
+    RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_combine(funnel.journey, funnel.journey) IS
+  'funnel internal: combine function of funnel.journey() (two partial journeys of one deal)';
+
+CREATE AGGREGATE funnel.journey(stage funnel.deal_stage, entered_at timestamptz) (
+    SFUNC = funnel.journey_trans,
+    STYPE = funnel.journey,
+    COMBINEFUNC = funnel.journey_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.journey(funnel.deal_stage, timestamptz) IS
+  'over one deal''s visits: its journey (current stage = stage of the latest entered_at, ties to the later stage; outcome; furthest open stage; last open stage; first entered_at); the input of funnel.funnel(journey [, amount])';
+
+CREATE FUNCTION funnel.outcome(journey funnel.journey) RETURNS text
+    AS 'MODULE_PATHNAME', 'journey_outcome' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.outcome(funnel.journey) IS
+  'the outcome of a journey: won, lost or open (the kind of its current stage)';
+CREATE FUNCTION funnel.current_stage(journey funnel.journey) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'journey_current_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.current_stage(funnel.journey) IS
+  'the stage of the journey''s latest visit';
+CREATE FUNCTION funnel.furthest_stage(journey funnel.journey) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'journey_furthest_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.furthest_stage(funnel.journey) IS
+  'the furthest open stage the deal visited; NULL if it visited none';
+CREATE FUNCTION funnel.last_open_stage(journey funnel.journey) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'journey_last_open_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.last_open_stage(funnel.journey) IS
+  'the open stage of the deal''s latest open visit (for a lost deal: the stage it was lost from); NULL if it visited none';
+CREATE FUNCTION funnel.started_at(journey funnel.journey) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'journey_started_at' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.started_at(funnel.journey) IS
+  'the earliest entered_at of the deal''s visits';
+CREATE FUNCTION funnel.closed_at(journey funnel.journey) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'journey_closed_at' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.closed_at(funnel.journey) IS
+  'when the deal entered its won or lost stage; NULL while it is open';
+
 -- funnel_summary: a mergeable per-pipeline sketch
 
 CREATE TYPE funnel.funnel_summary;
@@ -1396,6 +1472,21 @@ CREATE FUNCTION funnel.funnel_summary_merge(funnel.funnel_summary, funnel.funnel
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.funnel_summary_merge(funnel.funnel_summary, funnel.funnel_summary) IS
   'funnel internal: merges two funnel summaries of the same pipeline (combine function of funnel.funnel)';
+CREATE FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey) IS
+  'funnel internal: transition function of funnel.funnel(journey)';
+CREATE FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey, numeric)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey, numeric) IS
+  'funnel internal: transition function of funnel.funnel(journey, amount)';
+CREATE FUNCTION funnel.funnel_summary_current_trans(funnel.funnel_summary, funnel.deal_stage, numeric, funnel.deal_stage)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_current_trans(funnel.funnel_summary, funnel.deal_stage, numeric, funnel.deal_stage) IS
+  'funnel internal: transition function of funnel.funnel(stage, amount, lost_at)';
 
 CREATE AGGREGATE funnel.funnel(reached funnel.deal_stage) (
     SFUNC = funnel.funnel_summary_trans,
@@ -1415,6 +1506,33 @@ CREATE AGGREGATE funnel.funnel(reached funnel.deal_stage, amount numeric) (
 COMMENT ON AGGREGATE funnel.funnel(funnel.deal_stage, numeric) IS
   'funnel summary of deals given their furthest stage and amount (NULL amounts count the deal, not the amount); read it with funnel.report()';
 
+CREATE AGGREGATE funnel.funnel(journey funnel.journey) (
+    SFUNC = funnel.funnel_summary_journey_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.journey) IS
+  'funnel summary of deals given their journeys (see funnel.journey): knows outcomes, so report() adds won, lost, open, lost_here, open_here and win_rate';
+
+CREATE AGGREGATE funnel.funnel(journey funnel.journey, amount numeric) (
+    SFUNC = funnel.funnel_summary_journey_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.journey, numeric) IS
+  'funnel summary of deals given their journeys and amounts (NULL amounts count the deal, not the amount); report() adds the outcome columns';
+
+CREATE AGGREGATE funnel.funnel(stage funnel.deal_stage, amount numeric, lost_at funnel.deal_stage) (
+    SFUNC = funnel.funnel_summary_current_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.deal_stage, numeric, funnel.deal_stage) IS
+  'funnel summary of deals given their CURRENT stage (no history) and amount; lost_at is the open stage a lost deal was lost from (NULL: unknown, counted at the first open stage); report() adds the outcome columns';
+
 CREATE AGGREGATE funnel.funnel(summary funnel.funnel_summary) (
     SFUNC = funnel.funnel_summary_merge,
     STYPE = funnel.funnel_summary,
@@ -1427,11 +1545,13 @@ COMMENT ON AGGREGATE funnel.funnel(funnel.funnel_summary) IS
 CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
     RETURNS TABLE (stage funnel.deal_stage, deals bigint, amount numeric,
                    conversion_from_previous numeric,
-                   conversion_from_first numeric, drop_off bigint)
+                   conversion_from_first numeric, drop_off bigint,
+                   won bigint, lost bigint, open bigint,
+                   lost_here bigint, open_here bigint, win_rate numeric)
     AS 'MODULE_PATHNAME', 'funnel_report'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
-  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off to the next open stage (or won); won and lost rows count the deals that ended there';
+  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there (doc/metrics.md)';
 
 -- time in stage: exact percentile_cont over left_at - entered_at
 

@@ -135,6 +135,31 @@ extern const char *DecParse(const char *str, int128 *value, int *scale);
 extern int128 DecRescaleSlow(int128 value, int from, int to);
 pg_noreturn extern void DecReportOverflow(void);
 
+/*
+ * agg_json.c: a strict reader of the JSON text forms of the state types.
+ * type names the type in syntax errors, noun the value in range errors,
+ * hint shows a valid value.
+ */
+typedef struct JsonReader
+{
+	const char *input;
+	const char *p;
+	const char *type;			/* e.g. "funnel_summary" */
+	const char *noun;			/* e.g. "funnel summary" */
+	const char *hint;			/* what a valid value looks like */
+} JsonReader;
+
+pg_noreturn extern void JsonSyntaxError(JsonReader *r, const char *expected);
+extern void JsonSkipSpace(JsonReader *r);
+extern void JsonExpect(JsonReader *r, char c);
+extern bool JsonAccept(JsonReader *r, char c);
+extern bool JsonAcceptNull(JsonReader *r);
+extern char *JsonReadString(JsonReader *r);
+extern void JsonExpectKey(JsonReader *r, const char *key);
+extern int128 JsonReadDecimal(JsonReader *r, int *scale);
+extern int64 JsonReadCount(JsonReader *r);
+extern void JsonExpectEnd(JsonReader *r);
+
 /* Two int64 halves of an int128 for the binary protocol */
 extern void DecSend(StringInfo buf, int128 value);
 extern int128 DecRecv(StringInfo buf);
