@@ -1553,6 +1553,32 @@ CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
   'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there (doc/metrics.md)';
 
+-- learned vs configured probabilities (issue 9.3)
+
+CREATE FUNCTION funnel.learned_probabilities(summary funnel.funnel_summary)
+    RETURNS TABLE (stage funnel.deal_stage, configured numeric, learned numeric,
+                   closed bigint, lower numeric, upper numeric)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Wilson score interval, 95% (z = 1.959963984540054), from the closed
+    -- deals (won + lost) among those that reached each open stage
+    SELECT r.stage, funnel.probability(r.stage)::numeric, r.win_rate, r.won + r.lost,
+           CASE WHEN w.half IS NOT NULL THEN round(greatest(w.center - w.half, 0), 6) END,
+           CASE WHEN w.half IS NOT NULL THEN round(least(w.center + w.half, 1), 6) END
+      FROM funnel.report(summary) r
+      LEFT JOIN LATERAL (
+            SELECT (p + z2 / (2 * n)) / (1 + z2 / n) AS center,
+                   z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n) AS half
+              FROM (SELECT r.won / nullif(r.won + r.lost, 0)::numeric AS p,
+                           nullif(r.won + r.lost, 0)::numeric AS n,
+                           1.959963984540054 AS z, 1.959963984540054 ^ 2 AS z2) c
+             WHERE n > 0) w ON true
+     WHERE funnel.kind(r.stage) = 'open'
+$$;
+COMMENT ON FUNCTION funnel.learned_probabilities(funnel.funnel_summary) IS
+  'per open stage: the configured probability, the learned one (win rate of the closed deals that reached it), the closed deals it rests on and its 95% Wilson score interval; NULL where the summary has no outcomes or no closed deal. Apply with funnel.set_probability()';
+
 -- time in stage: exact percentile_cont over left_at - entered_at
 
 CREATE FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz)

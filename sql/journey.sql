@@ -169,6 +169,31 @@ SELECT count(*) AS rows,
                                e.won, e.lost, e.open, e.lost_here, e.open_here, e.win_rate)) AS equal
   FROM maven_report r JOIN j_expected e ON e.pos = funnel.position(r.stage);
 
+-- learned probabilities: the win rate of the closed deals that reached each
+-- open stage, with a 95% Wilson interval (the formula written out here)
+SELECT l.stage, l.configured, round(l.learned, 4) AS learned, l.closed, l.lower, l.upper
+  FROM funnel.learned_probabilities((SELECT funnel.funnel(mj.j) FROM maven_journeys mj)) l;
+WITH c AS (SELECT count(*) FILTER (WHERE deal_stage = 'Won')::numeric AS won,
+                  count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost'))::numeric AS n,
+                  1.959963984540054::numeric AS z FROM maven)
+SELECT l.learned = c.won / c.n AS learned_ok, l.closed = c.n AS closed_ok,
+       l.lower = round((c.won / c.n + c.z ^ 2 / (2 * c.n)) / (1 + c.z ^ 2 / c.n)
+                       - c.z / (1 + c.z ^ 2 / c.n) * sqrt(c.won / c.n * (1 - c.won / c.n) / c.n + c.z ^ 2 / (4 * c.n ^ 2)), 6) AS lower_ok,
+       l.upper = round((c.won / c.n + c.z ^ 2 / (2 * c.n)) / (1 + c.z ^ 2 / c.n)
+                       + c.z / (1 + c.z ^ 2 / c.n) * sqrt(c.won / c.n * (1 - c.won / c.n) / c.n + c.z ^ 2 / (4 * c.n ^ 2)), 6) AS upper_ok
+  FROM funnel.learned_probabilities((SELECT funnel.funnel(mj.j) FROM maven_journeys mj)) l, c
+ WHERE funnel.stage_name(l.stage) = 'Engaging';
+-- every deal won, or none: the interval still lies in [0, 1]; no closed deal: NULLs
+SELECT funnel.stage_name(stage), learned, closed, lower, upper
+  FROM funnel.learned_probabilities((SELECT funnel.funnel(s::funnel.deal_stage, NULL, NULL)
+                                       FROM (VALUES ('maven:Won'), ('maven:Won'), ('maven:Engaging')) v(s)));
+SELECT funnel.stage_name(stage), learned, closed, lower, upper
+  FROM funnel.learned_probabilities((SELECT funnel.funnel(s::funnel.deal_stage, NULL, NULL)
+                                       FROM (VALUES ('maven:Lost'), ('maven:Engaging')) v(s)));
+-- a summary without outcomes (furthest input) learns nothing
+SELECT funnel.stage_name(stage), configured, learned, closed, lower
+  FROM funnel.learned_probabilities((SELECT funnel.funnel('maven:Won'::funnel.deal_stage)));
+
 -- current stage only (one row per deal, no history): without lost_at a lost
 -- deal counts as reached and lost at the first open stage
 SELECT stage, deals, won, lost, open, lost_here, open_here, round(win_rate, 4) AS win_rate

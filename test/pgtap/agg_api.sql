@@ -3,7 +3,7 @@
 -- that travel (no `internal` except the exact percentiles), comments.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(38);
+SELECT plan(39);
 
 SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
 SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
@@ -20,6 +20,7 @@ SELECT has_function('funnel', 'funnel', ARRAY['funnel.journey']);
 SELECT has_function('funnel', 'funnel', ARRAY['funnel.journey', 'numeric']);
 SELECT has_function('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric', 'funnel.deal_stage']);
 SELECT has_function('funnel', 'report', ARRAY['funnel.funnel_summary']);
+SELECT has_function('funnel', 'learned_probabilities', ARRAY['funnel.funnel_summary']);
 SELECT has_function('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone']);
 SELECT has_function('funnel', 'time_in_stage_percentile', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage']);
