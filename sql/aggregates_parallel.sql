@@ -42,7 +42,11 @@ SELECT funnel.furthest(stage)::text AS s_furthest,
        funnel.weighted_forecast(amount, stage)::text AS s_fc_stage,
        funnel.weighted_forecast(amount, p)::text AS s_fc_numeric,
        funnel.win_rate(stage)::text AS s_win_rate,
-       funnel.sales_velocity(stage, amount, entered_at, left_at)::text AS s_velocity
+       funnel.sales_velocity(stage, amount, entered_at, left_at)::text AS s_velocity,
+       funnel.avg_time_in_stage(entered_at, left_at)::text AS s_avg,
+       funnel.avg_time_in_stage_days(entered_at, left_at)::text AS s_avg_days,
+       funnel.median_time_in_stage_days(entered_at, left_at)::text AS s_median_days,
+       funnel.time_in_stage_percentile_days(entered_at, left_at, 0.9)::text AS s_p90_days
   FROM par_visits \gset
 SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:negotiation')::text AS s_conversion,
        funnel.funnel(reached)::text AS s_funnel,
@@ -99,6 +103,12 @@ SELECT funnel.furthest(stage)::text = :'s_furthest' AS furthest,
        funnel.weighted_forecast(amount, p)::text = :'s_fc_numeric' AS forecast_numeric,
        funnel.win_rate(stage)::text = :'s_win_rate' AS win_rate,
        funnel.sales_velocity(stage, amount, entered_at, left_at)::text = :'s_velocity' AS velocity
+  FROM par_visits;
+EXPLAIN (COSTS OFF) SELECT funnel.avg_time_in_stage(entered_at, left_at) FROM par_visits;
+SELECT funnel.avg_time_in_stage(entered_at, left_at)::text = :'s_avg' AS avg,
+       funnel.avg_time_in_stage_days(entered_at, left_at)::text = :'s_avg_days' AS avg_days,
+       funnel.median_time_in_stage_days(entered_at, left_at)::text = :'s_median_days' AS median_days,
+       funnel.time_in_stage_percentile_days(entered_at, left_at, 0.9)::text = :'s_p90_days' AS p90_days
   FROM par_visits;
 SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:negotiation')::text = :'s_conversion' AS conversion,
        funnel.funnel(reached)::text = :'s_funnel' AS funnel,

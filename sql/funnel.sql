@@ -1632,6 +1632,37 @@ CREATE AGGREGATE funnel.time_in_stage_percentile(entered_at timestamptz, left_at
 COMMENT ON AGGREGATE funnel.time_in_stage_percentile(timestamptz, timestamptz, double precision) IS
   'exact percentile_cont(fraction) of left_at - entered_at over closed visits; fraction in [0,1], the same on every row; open visits are skipped; NULL if none';
 
+-- numeric-days forms of the percentiles (issue 9.4)
+
+CREATE FUNCTION funnel.time_in_stage_final_days(internal) RETURNS numeric
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_final_days(internal) IS
+  'funnel internal: final function of the *_days time-in-stage percentiles (the percentile in days, numeric)';
+
+CREATE AGGREGATE funnel.median_time_in_stage_days(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.time_in_stage_trans,
+    STYPE = internal,
+    FINALFUNC = funnel.time_in_stage_final_days,
+    COMBINEFUNC = funnel.time_in_stage_combine,
+    SERIALFUNC = funnel.time_in_stage_serialize,
+    DESERIALFUNC = funnel.time_in_stage_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.median_time_in_stage_days(timestamptz, timestamptz) IS
+  'median_time_in_stage in days as numeric (for BI tools that cannot chart intervals): the exact median microseconds / 86400000000';
+
+CREATE AGGREGATE funnel.time_in_stage_percentile_days(entered_at timestamptz, left_at timestamptz, fraction double precision) (
+    SFUNC = funnel.time_in_stage_trans,
+    STYPE = internal,
+    FINALFUNC = funnel.time_in_stage_final_days,
+    COMBINEFUNC = funnel.time_in_stage_combine,
+    SERIALFUNC = funnel.time_in_stage_serialize,
+    DESERIALFUNC = funnel.time_in_stage_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.time_in_stage_percentile_days(timestamptz, timestamptz, double precision) IS
+  'time_in_stage_percentile in days as numeric (for BI tools that cannot chart intervals)';
+
 -- forecast_state and weighted_forecast
 
 CREATE TYPE funnel.forecast_state;
@@ -1657,7 +1688,7 @@ CREATE TYPE funnel.forecast_state (
     STORAGE = plain
 );
 COMMENT ON TYPE funnel.forecast_state IS
-  'transition state of funnel.weighted_forecast: row count and exact sum of amount x probability (128-bit fixed point)';
+  'a row count and an exact 128-bit fixed-point sum: the transition state of funnel.weighted_forecast (sum of amount x probability) and funnel.avg_time_in_stage (sum of microseconds)';
 
 CREATE FUNCTION funnel.weighted_forecast_stage_trans(funnel.forecast_state, numeric, funnel.deal_stage)
     RETURNS funnel.forecast_state
@@ -1698,6 +1729,42 @@ CREATE AGGREGATE funnel.weighted_forecast(amount numeric, probability numeric) (
 );
 COMMENT ON AGGREGATE funnel.weighted_forecast(numeric, numeric) IS
   'exact numeric sum of amount x probability, probability in [0,1]; rows with a NULL are skipped, negative amounts allowed, NaN/infinity refused; NULL if no row';
+
+-- average time in stage (issue 9.4): an exact microsecond total in a forecast_state
+
+CREATE FUNCTION funnel.avg_time_in_stage_trans(funnel.forecast_state, timestamptz, timestamptz)
+    RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.avg_time_in_stage_trans(funnel.forecast_state, timestamptz, timestamptz) IS
+  'funnel internal: transition function of avg_time_in_stage (closed visits and their total microseconds)';
+CREATE FUNCTION funnel.avg_time_in_stage_final(funnel.forecast_state) RETURNS interval
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.avg_time_in_stage_final(funnel.forecast_state) IS
+  'funnel internal: final function of avg_time_in_stage (mean, rounded to the microsecond, justified)';
+CREATE FUNCTION funnel.avg_time_in_stage_final_days(funnel.forecast_state) RETURNS numeric
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.avg_time_in_stage_final_days(funnel.forecast_state) IS
+  'funnel internal: final function of avg_time_in_stage_days (mean in days, numeric)';
+
+CREATE AGGREGATE funnel.avg_time_in_stage(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.avg_time_in_stage_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.avg_time_in_stage_final,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.avg_time_in_stage(timestamptz, timestamptz) IS
+  'mean of left_at - entered_at over closed visits, rounded to the microsecond, as a justified interval (days and time, no months); open visits skipped; NULL if none';
+
+CREATE AGGREGATE funnel.avg_time_in_stage_days(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.avg_time_in_stage_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.avg_time_in_stage_final_days,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.avg_time_in_stage_days(timestamptz, timestamptz) IS
+  'mean of left_at - entered_at over closed visits in days, as numeric (for BI tools that cannot chart intervals)';
 
 -- velocity_state and sales_velocity
 

@@ -60,6 +60,19 @@ typedef struct AggStageInfo
 	int128		prob;			/* ... prob / 10^prob_scale */
 } AggStageInfo;
 
+/*
+ * funnel.forecast_state: a row count and an exact sum.  The state of
+ * weighted_forecast (sum of amount x probability) and of avg_time_in_stage
+ * (sum of microseconds, scale 0).
+ */
+typedef struct ForecastState
+{
+	int128		sum;			/* scaled by 10^scale */
+	int64		n;				/* rows added */
+	int32		scale;
+	int32		pad;
+} ForecastState;
+
 #define AGG_STAGE_SLOTS 64
 
 /* Per call site (fn_extra) cache of a transition function */
@@ -78,6 +91,7 @@ extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
 pg_noreturn extern void AggReportProbability(const AggStageInfo *info);
 pg_noreturn extern void AggReportCountOverflow(void);
 extern Datum AggRatio(int64 num, int64 den);
+extern Datum AggDays(int128 usecs, int64 n);
 
 /* *count += n, or the 22003 error: counters never wrap */
 static inline void

@@ -158,6 +158,20 @@ AggRatio(int64 num, int64 den)
 	return DirectFunctionCall1(numeric_trim_scale, ratio);
 }
 
+/*
+ * usecs / (n days) as numeric, trailing zeros trimmed: a duration total of
+ * n durations as an average number of days; n > 0
+ */
+Datum
+AggDays(int128 usecs, int64 n)
+{
+	Datum		ratio;
+
+	ratio = DirectFunctionCall2(numeric_div, DecToNumeric(usecs, 0),
+								DecToNumeric((int128) n * USECS_PER_DAY, 0));
+	return DirectFunctionCall1(numeric_trim_scale, ratio);
+}
+
 /* Raise the out-of-range error of a counter */
 void
 AggReportCountOverflow(void)

@@ -32,15 +32,6 @@
 
 #include "agg.h"
 
-/* State of weighted_forecast: sum(amount * probability) */
-typedef struct ForecastState
-{
-	int128		sum;			/* scaled by 10^scale */
-	int64		n;				/* rows added */
-	int32		scale;
-	int32		pad;
-} ForecastState;
-
 /* State of sales_velocity */
 typedef struct VelocityState
 {

@@ -3,7 +3,7 @@
 -- that travel (no `internal` except the exact percentiles), comments.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(39);
+SELECT plan(43);
 
 SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
 SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
@@ -24,6 +24,10 @@ SELECT has_function('funnel', 'learned_probabilities', ARRAY['funnel.funnel_summ
 SELECT has_function('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone']);
 SELECT has_function('funnel', 'time_in_stage_percentile', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage']);
+SELECT has_function('funnel', 'avg_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'avg_time_in_stage_days', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'median_time_in_stage_days', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'time_in_stage_percentile_days', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'numeric']);
 SELECT has_function('funnel', 'win_rate', ARRAY['funnel.deal_stage']);
 SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
@@ -33,8 +37,9 @@ SELECT is(
       WHERE p.pronamespace = 'funnel'::regnamespace
         AND p.proname IN ('furthest', 'conversion_rate', 'funnel', 'median_time_in_stage',
                           'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity',
-                          'journey')),
-    15, 'fifteen funnel aggregates');
+                          'journey', 'avg_time_in_stage', 'avg_time_in_stage_days', 'median_time_in_stage_days',
+                          'time_in_stage_percentile_days')),
+    19, 'nineteen funnel aggregates');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
@@ -45,7 +50,7 @@ SELECT is_empty($$
 SELECT set_eq($$
     SELECT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype $$,
-    ARRAY['median_time_in_stage', 'time_in_stage_percentile'],
+    ARRAY['median_time_in_stage', 'time_in_stage_percentile', 'median_time_in_stage_days', 'time_in_stage_percentile_days'],
     'only the exact percentiles have an internal state');
 
 SELECT is_empty($$
