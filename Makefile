@@ -110,5 +110,5 @@ results:
 $(OBJS): src/funnel.h
 src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_time.o src/agg_forecast.o: src/agg.h
 src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
-src/agg_summary.o src/agg_journey.o: src/journey.h
+src/agg_summary.o src/agg_journey.o src/agg_forecast.o: src/journey.h
 src/track_cache.o src/track_history.o src/track_trigger.o: src/track.h

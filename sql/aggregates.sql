@@ -201,15 +201,15 @@ SELECT sales_agent, funnel.win_rate(stage) = (count(*) FILTER (WHERE deal_stage 
                                 / nullif(count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost')), 0) AS equal
   FROM maven GROUP BY sales_agent ORDER BY sales_agent LIMIT 5;
 SELECT funnel.win_rate(stage) IS NULL AS open_only_is_null FROM maven WHERE deal_stage = 'Engaging';
--- velocity = N x win rate x avg won amount / avg cycle days (cycle over closed deals)
+-- velocity = open deals x win rate x avg won amount / avg cycle days of won deals
 WITH v AS (
   SELECT funnel.sales_velocity(stage, close_value, engage_date::timestamptz, close_date::timestamptz) AS got,
-         count(*)::numeric AS n,
+         count(*) FILTER (WHERE deal_stage IN ('Prospecting', 'Engaging'))::numeric AS n,
          count(*) FILTER (WHERE deal_stage = 'Won')::numeric
            / count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost')) AS win_rate,
          avg(close_value) FILTER (WHERE deal_stage = 'Won') AS avg_won,
          avg(extract(epoch FROM close_date::timestamptz - engage_date::timestamptz) / 86400)
-           FILTER (WHERE deal_stage IN ('Won', 'Lost')) AS avg_days
+           FILTER (WHERE deal_stage = 'Won') AS avg_days
     FROM maven)
 SELECT round(got, 6) AS velocity, round(n * win_rate * avg_won / avg_days, 6) AS expected,
        round(got, 6) = round(n * win_rate * avg_won / avg_days, 6) AS equal
@@ -368,7 +368,7 @@ CREATE TABLE agg_states AS
 SELECT (SELECT funnel.funnel(reached, amount) FROM agg_reached JOIN agg_deals USING (deal_id)) AS summary,
        (SELECT funnel.funnel(s::funnel.deal_stage, 1) FROM (VALUES ('零售:商机'), ('零售:成交')) v(s)) AS summary_cn,
        '(3,1250.50)'::funnel.forecast_state AS fc,
-       '(10,3,2,3,4500.00,5,864000000000)'::funnel.velocity_state AS vel;
+       '(10,3,2,3,4500.00,3,864000000000)'::funnel.velocity_state AS vel;
 \copy agg_states TO 'results/funnel_agg_states.bin' (FORMAT binary)
 CREATE TABLE agg_states_back (LIKE agg_states);
 \copy agg_states_back FROM 'results/funnel_agg_states.bin' (FORMAT binary)

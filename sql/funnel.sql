@@ -1793,7 +1793,7 @@ CREATE TYPE funnel.velocity_state (
     STORAGE = plain
 );
 COMMENT ON TYPE funnel.velocity_state IS
-  'transition state of funnel.sales_velocity: deal, won and lost counts, exact won amount total, closed cycle count and total microseconds';
+  'transition state of funnel.sales_velocity: deal, won and lost counts, exact won amount total, won cycle count and total microseconds';
 
 CREATE FUNCTION funnel.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz)
     RETURNS funnel.velocity_state
@@ -1819,4 +1819,59 @@ CREATE AGGREGATE funnel.sales_velocity(stage funnel.deal_stage, amount numeric,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.sales_velocity(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
-  'amount per day: (deals x win rate x average won amount) / average cycle days; deals = all rows with a stage, cycle = closed_at - created_at over won and lost deals; NULL when a factor is undefined';
+  'amount per day: open deals x win rate x average won amount / average cycle of won deals in days (cycle = closed_at - created_at); one row per deal, its current stage; NULL when a factor is undefined (doc/metrics.md)';
+
+CREATE FUNCTION funnel.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric)
+    RETURNS funnel.velocity_state
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric) IS
+  'funnel internal: transition function of sales_velocity(journey, amount)';
+
+CREATE AGGREGATE funnel.sales_velocity(journey funnel.journey, amount numeric) (
+    SFUNC = funnel.sales_velocity_journey_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_final,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity(funnel.journey, numeric) IS
+  'sales velocity from journeys: outcome from the current stage, cycle = first entry to close of won deals';
+
+CREATE TYPE funnel.velocity AS (
+    open_deals bigint, won bigint, lost bigint, win_rate numeric,
+    avg_won_amount numeric, avg_won_cycle_days numeric, velocity numeric);
+COMMENT ON TYPE funnel.velocity IS
+  'sales velocity and its inputs: open deals x win_rate x avg_won_amount / avg_won_cycle_days = velocity (amount per day)';
+
+CREATE FUNCTION funnel.velocity_state_parts(funnel.velocity_state) RETURNS funnel.velocity
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_parts(funnel.velocity_state) IS
+  'funnel internal: final function of sales_velocity_parts';
+
+CREATE AGGREGATE funnel.sales_velocity_parts(stage funnel.deal_stage, amount numeric,
+                                             created_at timestamptz, closed_at timestamptz) (
+    SFUNC = funnel.sales_velocity_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_parts,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity_parts(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
+  'sales_velocity with each input visible: (open_deals, won, lost, win_rate, avg_won_amount, avg_won_cycle_days, velocity)';
+
+CREATE AGGREGATE funnel.sales_velocity_parts(journey funnel.journey, amount numeric) (
+    SFUNC = funnel.sales_velocity_journey_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_parts,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity_parts(funnel.journey, numeric) IS
+  'sales_velocity(journey, amount) with each input visible';
+
+CREATE FUNCTION funnel.sales_cycle(journey funnel.journey) RETURNS interval
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT funnel.closed_at(journey) - funnel.started_at(journey) $$;
+COMMENT ON FUNCTION funnel.sales_cycle(funnel.journey) IS
+  'a closed deal''s sales cycle: from its first entry to its won or lost stage (days and time); NULL while open';

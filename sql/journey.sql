@@ -5,6 +5,7 @@
 --
 CREATE EXTENSION funnel;
 SET timezone = 'UTC';
+SET intervalstyle = 'postgres';
 SET search_path = public, funnel;
 
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation'],
@@ -193,6 +194,50 @@ SELECT funnel.stage_name(stage), learned, closed, lower, upper
 -- a summary without outcomes (furthest input) learns nothing
 SELECT funnel.stage_name(stage), configured, learned, closed, lower
   FROM funnel.learned_probabilities((SELECT funnel.funnel('maven:Won'::funnel.deal_stage)));
+
+-- sales cycle per closed deal (first entry to won/lost), by outcome, vs plain SQL
+SELECT funnel.outcome(mj.j), count(*) AS deals,
+       funnel.median_time_in_stage(funnel.started_at(mj.j), funnel.closed_at(mj.j)) AS median_cycle,
+       funnel.avg_time_in_stage(funnel.started_at(mj.j), funnel.closed_at(mj.j)) AS avg_cycle,
+       round(funnel.avg_time_in_stage_days(funnel.started_at(mj.j), funnel.closed_at(mj.j)), 3) AS avg_cycle_days
+  FROM maven_journeys mj GROUP BY 1 ORDER BY 1;
+SELECT m.deal_stage,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY m.close_date - m.engage_date) AS median_days,
+       round(avg(m.close_date - m.engage_date), 3) AS avg_days,
+       bool_and(funnel.sales_cycle(mj.j) = (m.close_date - m.engage_date) * interval '1 day') AS cycle_ok
+  FROM maven m JOIN maven_journeys mj ON mj.deal = m.opportunity_id
+ WHERE m.deal_stage IN ('Won', 'Lost') GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS open_deals_without_cycle FROM maven_journeys WHERE funnel.sales_cycle(j) IS NULL;
+
+-- sales velocity = open deals x win rate x average won amount / average won
+-- cycle (days), every input visible, vs plain SQL over the CSV
+SELECT (v).* FROM (SELECT funnel.sales_velocity_parts(mj.j, m.close_value) AS v
+                     FROM maven_journeys mj JOIN maven m ON m.opportunity_id = mj.deal) x;
+WITH e AS (
+  SELECT count(*) FILTER (WHERE deal_stage IN ('Prospecting', 'Engaging')) AS open_deals,
+         count(*) FILTER (WHERE deal_stage = 'Won')::numeric / count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost')) AS win_rate,
+         avg(close_value) FILTER (WHERE deal_stage = 'Won') AS avg_won,
+         avg(close_date - engage_date) FILTER (WHERE deal_stage = 'Won') AS avg_days
+    FROM maven),
+v AS (SELECT funnel.sales_velocity_parts(mj.j, m.close_value) AS p, funnel.sales_velocity(mj.j, m.close_value) AS s,
+             funnel.sales_velocity(('maven:' || m.deal_stage)::funnel.deal_stage, m.close_value,
+                                   m.engage_date, m.close_date) AS by_stage
+        FROM maven_journeys mj JOIN maven m ON m.opportunity_id = mj.deal)
+SELECT (v.p).open_deals = e.open_deals AS open_ok, (v.p).win_rate = e.win_rate AS win_rate_ok,
+       round((v.p).avg_won_amount, 10) = round(e.avg_won, 10) AS avg_won_ok,
+       round((v.p).avg_won_cycle_days, 10) = round(e.avg_days, 10) AS cycle_ok,
+       round((v.p).velocity, 6) = round(e.open_deals * e.win_rate * e.avg_won / e.avg_days, 6) AS velocity_ok,
+       v.s = (v.p).velocity AS same_as_sales_velocity,
+       v.by_stage = v.s AS stage_form_agrees
+  FROM v, e;
+-- edge cases: no won deal, no open deal, no closed deal, a zero cycle
+SELECT x.label, (funnel.sales_velocity_parts(s::funnel.deal_stage, a::numeric, c::timestamptz, d::timestamptz)).*
+  FROM (VALUES ('no won', 'maven:Lost', 10, '2024-01-01', '2024-01-05'), ('no won', 'maven:Engaging', 10, NULL, NULL),
+               ('no open', 'maven:Won', 100, '2024-01-01', '2024-01-11'), ('no open', 'maven:Lost', 10, '2024-01-01', '2024-01-05'),
+               ('open only', 'maven:Engaging', 10, '2024-01-01', NULL),
+               ('zero cycle', 'maven:Won', 100, '2024-01-01', '2024-01-01'), ('zero cycle', 'maven:Engaging', 5, NULL, NULL))
+       x(label, s, a, c, d)
+ GROUP BY x.label ORDER BY x.label;
 
 -- current stage only (one row per deal, no history): without lost_at a lost
 -- deal counts as reached and lost at the first open stage

@@ -3,7 +3,7 @@
 -- that travel (no `internal` except the exact percentiles), comments.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(43);
+SELECT plan(47);
 
 SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
 SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
@@ -31,6 +31,10 @@ SELECT has_function('funnel', 'time_in_stage_percentile_days', ARRAY['timestamp 
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'numeric']);
 SELECT has_function('funnel', 'win_rate', ARRAY['funnel.deal_stage']);
 SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.journey', 'numeric']);
+SELECT has_function('funnel', 'sales_velocity_parts', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'sales_velocity_parts', ARRAY['funnel.journey', 'numeric']);
+SELECT has_function('funnel', 'sales_cycle', ARRAY['funnel.journey']);
 
 SELECT is(
     (SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
@@ -38,8 +42,8 @@ SELECT is(
         AND p.proname IN ('furthest', 'conversion_rate', 'funnel', 'median_time_in_stage',
                           'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity',
                           'journey', 'avg_time_in_stage', 'avg_time_in_stage_days', 'median_time_in_stage_days',
-                          'time_in_stage_percentile_days')),
-    19, 'nineteen funnel aggregates');
+                          'time_in_stage_percentile_days', 'sales_velocity_parts')),
+    22, 'twenty-two funnel aggregates');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
