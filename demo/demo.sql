@@ -60,7 +60,7 @@ SELECT stage, count(*) AS deals, sum(amount) AS amount,
 \echo
 \echo '== 3. Per manager: win rate = won / (won + lost), weighted forecast of the open pipeline'
 SELECT manager, count(*) AS deals,
-       round(funnel.win_rate(stage)::numeric, 3) AS win_rate,
+       round(funnel.win_rate(stage), 3) AS win_rate,
        round(funnel.weighted_forecast(amount, stage) FILTER (WHERE funnel.kind(stage) = 'open'), 2) AS open_forecast
   FROM crm.opportunities GROUP BY manager ORDER BY win_rate DESC;
 
@@ -106,8 +106,8 @@ SELECT (SELECT count(*) FROM crm.deals) AS deals,
 
 \echo
 \echo '== 5. Funnel report from the history: deals that reached each stage (skipped stages count as passed)'
-SELECT r.stage, r.deals, r.amount, round(r.conversion_from_previous::numeric, 3) AS from_previous,
-       round(r.conversion_from_first::numeric, 3) AS from_first, r.drop_off
+SELECT r.stage, r.deals, r.amount, round(r.conversion_from_previous, 3) AS from_previous,
+       round(r.conversion_from_first, 3) AS from_first, r.drop_off
   FROM funnel.report((
          SELECT funnel.funnel(h.reached, d.amount)
            FROM crm.deals d
@@ -124,8 +124,8 @@ SELECT stage, count(left_at) AS closed_visits,
 \echo
 \echo '== 7. Conversion from the first stage to the later ones, top owners by deals'
 SELECT d.owner, count(*) AS deals,
-       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Proposal/Quote Preparation')::numeric, 3) AS lead_to_proposal,
-       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Closing')::numeric, 3) AS lead_to_closing
+       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Proposal/Quote Preparation'), 3) AS lead_to_proposal,
+       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Closing'), 3) AS lead_to_closing
   FROM crm.deals d
   JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
           FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id
