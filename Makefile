@@ -35,7 +35,7 @@ DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
-REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel journey window_funnel search_path
+REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel window_funnel search_path journey
 
 EXTRA_CLEAN = results regression.diffs regression.out
 
