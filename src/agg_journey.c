@@ -92,7 +92,9 @@ journey_trans(PG_FUNCTION_ARGS)
 	AggCallCache *cache = AggGetCallCache(fcinfo);
 	DealStage	stage;
 	TimestampTz at;
-	AggStageInfo info;
+	const AggStageInfo *info;
+	int32		position;
+	bool		open;
 	Journey    *j;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -110,8 +112,10 @@ journey_trans(PG_FUNCTION_ARGS)
 						DatumGetCString(DirectFunctionCall1(timestamptz_out,
 															TimestampTzGetDatum(at)))),
 				 errdetail("funnel.journey() orders a deal's visits by entered_at.")));
-	/* a copy: the lookups below may reuse its slot */
-	info = *AggLookupStageIn(cache, stage);
+	info = AggLookupStageIn(cache, stage);
+	/* copies: a later lookup may reuse the slot */
+	position = info->position;
+	open = (info->kind == STAGE_OPEN);
 
 	if (PG_ARGISNULL(0))
 	{
@@ -119,7 +123,7 @@ journey_trans(PG_FUNCTION_ARGS)
 		j = palloc0(sizeof(Journey));
 		j->current = stage;
 		j->current_at = j->first_at = at;
-		if (info.kind == STAGE_OPEN)
+		if (open)
 		{
 			j->furthest = j->last_open = stage;
 			j->last_open_at = at;
@@ -127,30 +131,28 @@ journey_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(j);
 	}
 	j = JourneyForUpdate(fcinfo, cache);
-	if (unlikely(DealStagePipelineOid(j->current) != info.pipeline))
-		CheckJourneyPipeline(DealStagePipelineOid(j->current), info.pipeline);
+	if (unlikely(DealStagePipelineOid(j->current) != info->pipeline))
+		CheckJourneyPipeline(DealStagePipelineOid(j->current), info->pipeline);
 
 	if (at < j->first_at)
 		j->first_at = at;
-	if (at >= j->current_at && stage != j->current &&
-		LaterVisit(at, &info, j->current_at, AggLookupStageIn(cache, j->current)))
+	/* a later visit, or one at the same time in a later stage */
+	if (at > j->current_at ||
+		(at == j->current_at && stage != j->current &&
+		 position > AggLookupStageIn(cache, j->current)->position))
 	{
 		j->current = stage;
 		j->current_at = at;
 	}
-	else if (at > j->current_at)
-		j->current_at = at;		/* the same stage, visited again later */
-	if (info.kind == STAGE_OPEN)
+	if (open)
 	{
 		if (j->furthest == 0 ||
 			(stage != j->furthest &&
-			 info.position > AggLookupStageIn(cache, j->furthest)->position))
+			 position > AggLookupStageIn(cache, j->furthest)->position))
 			j->furthest = stage;
-		if (j->last_open == 0 ||
-			(at >= j->last_open_at &&
-			 (stage == j->last_open ? at > j->last_open_at :
-			  LaterVisit(at, &info, j->last_open_at,
-						 AggLookupStageIn(cache, j->last_open)))))
+		if (j->last_open == 0 || at > j->last_open_at ||
+			(at == j->last_open_at && stage != j->last_open &&
+			 position > AggLookupStageIn(cache, j->last_open)->position))
 		{
 			j->last_open = stage;
 			j->last_open_at = at;
