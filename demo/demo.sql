@@ -204,7 +204,7 @@ SELECT 'hardware:Negotiating'::funnel.deal_stage;
 
 \set ON_ERROR_STOP 1
 \echo
-\echo '== 11b. The Pipedrive funnel of section 5 as a picture: funnel.funnel_svg() writes doc/funnel.svg'
+\echo '== 11b. The Pipedrive funnel (section 4's tracked table) as a picture: funnel.funnel_svg() writes doc/funnel.svg'
 SELECT funnel.funnel_svg(funnel.funnel(h.reached, d.amount), '{"title": "Pipedrive deals: stages reached", "width": 760}')
   FROM crm.deals d
   JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
