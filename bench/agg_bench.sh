@@ -8,7 +8,8 @@
 # Connection settings come from the usual PG* environment variables.
 # Each timing is the best of BENCH_REPS runs (psql \timing, wall clock).
 # Expect about 2-4 minutes on 2 cores.  BENCH_KEEP=1 keeps the database,
-# BENCH_BUILD_ONLY=1 only builds it (for profiling).
+# BENCH_BUILD_ONLY=1 only builds it (for profiling); BENCH_JOURNEY_ONLY=1
+# stops after the journey-vs-furthest report comparison.
 set -eu
 ROWS=${BENCH_ROWS:-5000000}
 REPS=${BENCH_REPS:-3}
@@ -105,6 +106,22 @@ $sql;
 CNT="SELECT count(*) FROM bench_visits"
 set -- $(time_set 0 "$CNT"); COUNT0=$1; COUNTCPU=$2
 set -- $(time_set 2 "$CNT"); COUNT2=$1
+
+# The journey report (issue 9) next to the furthest-based report of 0.1: per
+# deal (GROUP BY deal_id, 1.25M deals), then funnel() with amounts and
+# report(), interleaved in one session; target: journey within 1.3x
+FURTHEST_REPORT="SELECT r.* FROM funnel.report((SELECT funnel.funnel(f, a) FROM (SELECT funnel.furthest(stage) AS f, max(amount) AS a FROM bench_visits GROUP BY deal_id) x)) r"
+JOURNEY_REPORT="SELECT r.* FROM funnel.report((SELECT funnel.funnel(j, a) FROM (SELECT funnel.journey(stage, entered_at) AS j, max(amount) AS a FROM bench_visits GROUP BY deal_id) x)) r"
+echo
+echo "== journey + funnel + report vs furthest + funnel + report, best of $REPS runs, ms"
+printf "%-10s %10s %10s %8s %8s  %s\n" "workers" "furthest" "journey" "ratio" "cpu ratio" "target"
+for w in 0 2; do
+    set -- $(time_set $w "$FURTHEST_REPORT" "$JOURNEY_REPORT"); f=$1 fc=$2 j=$3 jc=$4
+    awk -v w=$w -v f=$f -v j=$j -v fc=$fc -v jc=$jc 'BEGIN {
+        rc = (fc == "-" || jc == "-" || fc == 0) ? "-" : sprintf("%.2f", jc / fc);
+        printf "%-10s %10d %10d %8.2f %8s  <=1.3x: %s\n", "w" w, f, j, j / f, rc, (j / f <= 1.3) ? "ok" : "MISSED" }'
+done
+[ -z "${BENCH_JOURNEY_ONLY:-}" ] || { [ -n "${BENCH_KEEP:-}" ] || $PSQL -d postgres -c "DROP DATABASE $DB" >/dev/null; exit 0; }
 
 # label | funnel query | plain-SQL equivalent | target vs count(*)
 QUERIES=$(cat <<'EOF'

@@ -1,7 +1,8 @@
 -- demo/demo.sql: the funnel tour on public CRM data.
 --   Maven CRM opportunities (data/maven_crm): current stages, win rate, forecast
 --   Pipedrive-style change log (data/pipedrive_deal_changes): replayed through a
---   tracked table, then funnel reports and time in stage from its history
+--   tracked table, then journey funnel reports, learned probabilities, sales
+--   cycle and velocity, and time in stage from its history
 --   a pipeline with Chinese stage names
 \pset footer off
 \pset null ''
@@ -60,7 +61,7 @@ SELECT stage, count(*) AS deals, sum(amount) AS amount,
 \echo
 \echo '== 3. Per manager: win rate = won / (won + lost), weighted forecast of the open pipeline'
 SELECT manager, count(*) AS deals,
-       round(funnel.win_rate(stage)::numeric, 3) AS win_rate,
+       round(funnel.win_rate(stage), 3) AS win_rate,
        round(funnel.weighted_forecast(amount, stage) FILTER (WHERE funnel.kind(stage) = 'open'), 2) AS open_forecast
   FROM crm.opportunities GROUP BY manager ORDER BY win_rate DESC;
 
@@ -105,13 +106,41 @@ SELECT (SELECT count(*) FROM crm.deals) AS deals,
        (SELECT count(*) FROM funnel.check_history('crm.deals')) AS invariant_violations;
 
 \echo
-\echo '== 5. Funnel report from the history: deals that reached each stage (skipped stages count as passed)'
-SELECT r.stage, r.deals, r.amount, round(r.conversion_from_previous::numeric, 3) AS from_previous,
-       round(r.conversion_from_first::numeric, 3) AS from_first, r.drop_off
+\echo '== 5. Funnel report from each deal''s journey: Maven replayed as history (engaged at engage_date, won/lost at close_date)'
+CREATE TEMP TABLE maven_history AS
+SELECT opportunity_id AS deal_id, 'hardware:Prospecting'::funnel.deal_stage AS stage, timestamptz '2016-10-01' AS entered_at
+  FROM maven WHERE engage_date IS NULL
+UNION ALL
+SELECT opportunity_id, 'hardware:Engaging', engage_date FROM maven WHERE engage_date IS NOT NULL
+UNION ALL
+SELECT opportunity_id, ('hardware:' || deal_stage)::funnel.deal_stage, close_date FROM maven WHERE deal_stage IN ('Won', 'Lost');
+CREATE TEMP TABLE journeys AS
+SELECT h.deal_id, o.owner, o.amount, funnel.journey(h.stage, h.entered_at) AS j
+  FROM maven_history h JOIN crm.opportunities o ON o.id = h.deal_id GROUP BY h.deal_id, o.owner, o.amount;
+SELECT r.stage, r.deals, r.won, r.lost, r.open, r.lost_here, r.open_here, r.drop_off,
+       round(r.win_rate, 3) AS win_rate, round(r.conversion_from_first, 3) AS from_first
+  FROM funnel.report((SELECT funnel.funnel(j, amount) FROM journeys)) r;
+
+\echo
+\echo '== 5b. Learned vs configured probabilities (95% Wilson interval), sales cycle, sales velocity'
+SELECT stage, configured, round(learned, 3) AS learned, closed, lower, upper
+  FROM funnel.learned_probabilities((SELECT funnel.funnel(j) FROM journeys));
+SELECT funnel.outcome(j) AS outcome, count(*) AS deals,
+       funnel.median_time_in_stage(funnel.started_at(j), funnel.closed_at(j)) AS median_cycle,
+       funnel.avg_time_in_stage(funnel.started_at(j), funnel.closed_at(j)) AS avg_cycle,
+       round(funnel.avg_time_in_stage_days(funnel.started_at(j), funnel.closed_at(j)), 1) AS avg_cycle_days
+  FROM journeys GROUP BY 1 ORDER BY 1;
+SELECT open_deals, won, lost, round(win_rate, 3) AS win_rate, round(avg_won_amount, 2) AS avg_won_amount,
+       round(avg_won_cycle_days, 1) AS avg_won_cycle_days, round(velocity, 2) AS velocity_per_day
+  FROM (SELECT (funnel.sales_velocity_parts(j, amount)).* FROM journeys) v;
+
+\echo
+\echo '== 5c. The Pipedrive history: where deals were lost (every deal of this log ends lost)'
+SELECT r.stage, r.deals, r.lost_here, r.open_here, r.drop_off, round(r.conversion_from_first, 3) AS from_first
   FROM funnel.report((
-         SELECT funnel.funnel(h.reached, d.amount)
+         SELECT funnel.funnel(h.j, d.amount)
            FROM crm.deals d
-           JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
+           JOIN (SELECT deal_id, funnel.journey(stage, entered_at) AS j
                    FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id)) r;
 
 \echo
@@ -124,8 +153,8 @@ SELECT stage, count(left_at) AS closed_visits,
 \echo
 \echo '== 7. Conversion from the first stage to the later ones, top owners by deals'
 SELECT d.owner, count(*) AS deals,
-       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Proposal/Quote Preparation')::numeric, 3) AS lead_to_proposal,
-       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Closing')::numeric, 3) AS lead_to_closing
+       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Proposal/Quote Preparation'), 3) AS lead_to_proposal,
+       round(funnel.conversion_rate(h.reached, 'pipedrive:Lead Generation', 'pipedrive:Closing'), 3) AS lead_to_closing
   FROM crm.deals d
   JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
           FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id
@@ -175,7 +204,7 @@ SELECT 'hardware:Negotiating'::funnel.deal_stage;
 
 \set ON_ERROR_STOP 1
 \echo
-\echo '== 11b. The Pipedrive funnel of section 5 as a picture: funnel.funnel_svg() writes doc/funnel.svg'
+\echo '== 11b. The Pipedrive funnel (section 4's tracked table) as a picture: funnel.funnel_svg() writes doc/funnel.svg'
 SELECT funnel.funnel_svg(funnel.funnel(h.reached, d.amount), '{"title": "Pipedrive deals: stages reached", "width": 760}')
   FROM crm.deals d
   JOIN (SELECT deal_id, funnel.furthest(stage) AS reached

@@ -81,7 +81,7 @@ WITH pairs AS (SELECT a.name AS from_name, a.pos AS from_pos, b.name AS to_name,
                     (SELECT funnel.conversion_rate(r.reached, ('b2b:' || p.from_name)::funnel.deal_stage,
                                                    ('b2b:' || p.to_name)::funnel.deal_stage)
                        FROM agg_reached r) AS rate,
-                    (SELECT count(*) FILTER (WHERE pg_temp.reached_sql(r.rpos, p.from_pos) AND pg_temp.reached_sql(r.rpos, p.to_pos))::float8
+                    (SELECT count(*) FILTER (WHERE pg_temp.reached_sql(r.rpos, p.from_pos) AND pg_temp.reached_sql(r.rpos, p.to_pos))::numeric
                             / nullif(count(*) FILTER (WHERE pg_temp.reached_sql(r.rpos, p.from_pos)), 0)
                        FROM agg_reached r) AS expected
                FROM pairs p)
@@ -107,9 +107,9 @@ WITH per_stage AS (
     FROM agg_stage_map m CROSS JOIN agg_reached r JOIN agg_deals d USING (deal_id)
    GROUP BY m.name, m.pos, m.kind)
 SELECT name, pos, deals, amount,
-       CASE WHEN kind = 'open' AND pos > 1 THEN deals::float8 / nullif(lag(deals) OVER (ORDER BY pos), 0)
-            WHEN kind = 'won' THEN deals::float8 / nullif(lag(deals) OVER (ORDER BY pos), 0) END AS conversion_from_previous,
-       CASE WHEN kind IN ('open', 'won') THEN deals::float8 / nullif(first_value(deals) OVER (ORDER BY pos), 0) END AS conversion_from_first,
+       CASE WHEN kind = 'open' AND pos > 1 THEN deals::numeric / nullif(lag(deals) OVER (ORDER BY pos), 0)
+            WHEN kind = 'won' THEN deals::numeric / nullif(lag(deals) OVER (ORDER BY pos), 0) END AS conversion_from_previous,
+       CASE WHEN kind IN ('open', 'won') THEN deals::numeric / nullif(first_value(deals) OVER (ORDER BY pos), 0) END AS conversion_from_first,
        CASE WHEN kind = 'open' THEN deals - lead(deals) OVER (ORDER BY pos) END AS drop_off
   FROM per_stage;
 SELECT * FROM agg_report ORDER BY stage;
@@ -170,12 +170,12 @@ WITH pairs AS (SELECT a.stage_id AS f, b.stage_id AS t, a.stage_name AS fn, b.st
      got AS (SELECT f, t,
                     (SELECT funnel.conversion_rate(reached, ('pipedrive:' || fn)::funnel.deal_stage,
                                                    ('pipedrive:' || tn)::funnel.deal_stage) FROM pd_reached) AS rate,
-                    (SELECT count(*) FILTER (WHERE rid BETWEEN f AND 9 AND rid >= t)::float8
+                    (SELECT count(*) FILTER (WHERE rid BETWEEN f AND 9 AND rid >= t)::numeric
                             / nullif(count(*) FILTER (WHERE rid BETWEEN f AND 9), 0) FROM pd_reached) AS expected
                FROM pairs)
 SELECT count(*) AS pairs, count(*) FILTER (WHERE rate IS NOT DISTINCT FROM expected) AS equal FROM got;
 -- report vs plain SQL counts
-SELECT r.stage, r.deals, r.drop_off, round(r.conversion_from_previous::numeric, 4) AS conv_prev,
+SELECT r.stage, r.deals, r.drop_off, round(r.conversion_from_previous, 4) AS conv_prev,
        r.deals = CASE WHEN funnel.kind(r.stage) = 'open'
                       THEN (SELECT count(*) FROM pd_reached WHERE rid BETWEEN funnel.position(r.stage) AND 9)
                       ELSE (SELECT count(*) FROM pd_reached WHERE rid = funnel.position(r.stage)) END AS deals_ok
@@ -192,24 +192,24 @@ ALTER TABLE maven ADD COLUMN stage funnel.deal_stage;
 UPDATE maven SET stage = ('maven:' || deal_stage)::funnel.deal_stage;
 SELECT deal_stage, count(*) FROM maven GROUP BY 1 ORDER BY 1;
 SELECT funnel.win_rate(stage) AS win_rate,
-       4238::float8 / 6711 AS expected,
-       funnel.win_rate(stage) = 4238::float8 / 6711 AS equal,
-       funnel.win_rate(stage) = (count(*) FILTER (WHERE deal_stage = 'Won'))::float8
+       4238::numeric / 6711 AS expected,
+       funnel.win_rate(stage) = 4238::numeric / 6711 AS equal,
+       funnel.win_rate(stage) = (count(*) FILTER (WHERE deal_stage = 'Won'))::numeric
                                 / count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost')) AS equal_sql
   FROM maven;
-SELECT sales_agent, funnel.win_rate(stage) = (count(*) FILTER (WHERE deal_stage = 'Won'))::float8
+SELECT sales_agent, funnel.win_rate(stage) = (count(*) FILTER (WHERE deal_stage = 'Won'))::numeric
                                 / nullif(count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost')), 0) AS equal
   FROM maven GROUP BY sales_agent ORDER BY sales_agent LIMIT 5;
 SELECT funnel.win_rate(stage) IS NULL AS open_only_is_null FROM maven WHERE deal_stage = 'Engaging';
--- velocity = N x win rate x avg won amount / avg cycle days (cycle over closed deals)
+-- velocity = open deals x win rate x avg won amount / avg cycle days of won deals
 WITH v AS (
   SELECT funnel.sales_velocity(stage, close_value, engage_date::timestamptz, close_date::timestamptz) AS got,
-         count(*)::numeric AS n,
+         count(*) FILTER (WHERE deal_stage IN ('Prospecting', 'Engaging'))::numeric AS n,
          count(*) FILTER (WHERE deal_stage = 'Won')::numeric
            / count(*) FILTER (WHERE deal_stage IN ('Won', 'Lost')) AS win_rate,
          avg(close_value) FILTER (WHERE deal_stage = 'Won') AS avg_won,
          avg(extract(epoch FROM close_date::timestamptz - engage_date::timestamptz) / 86400)
-           FILTER (WHERE deal_stage IN ('Won', 'Lost')) AS avg_days
+           FILTER (WHERE deal_stage = 'Won') AS avg_days
     FROM maven)
 SELECT round(got, 6) AS velocity, round(n * win_rate * avg_won / avg_days, 6) AS expected,
        round(got, 6) = round(n * win_rate * avg_won / avg_days, 6) AS equal
@@ -368,7 +368,7 @@ CREATE TABLE agg_states AS
 SELECT (SELECT funnel.funnel(reached, amount) FROM agg_reached JOIN agg_deals USING (deal_id)) AS summary,
        (SELECT funnel.funnel(s::funnel.deal_stage, 1) FROM (VALUES ('零售:商机'), ('零售:成交')) v(s)) AS summary_cn,
        '(3,1250.50)'::funnel.forecast_state AS fc,
-       '(10,3,2,3,4500.00,5,864000000000)'::funnel.velocity_state AS vel;
+       '(10,3,2,3,4500.00,3,864000000000)'::funnel.velocity_state AS vel;
 \copy agg_states TO 'results/funnel_agg_states.bin' (FORMAT binary)
 CREATE TABLE agg_states_back (LIKE agg_states);
 \copy agg_states_back FROM 'results/funnel_agg_states.bin' (FORMAT binary)

@@ -29,7 +29,10 @@ SELECT deal_id, min(owner) AS owner, funnel.furthest(stage) AS reached, max(amou
 CREATE TABLE par_owner_summary AS
 SELECT owner, deal_id % 500 AS bucket, funnel.funnel(reached, amount) AS f
   FROM par_reached GROUP BY owner, deal_id % 500;
-ANALYZE par_visits, par_reached, par_owner_summary;
+CREATE TABLE par_journeys AS
+SELECT deal_id, min(owner) AS owner, funnel.journey(stage, entered_at) AS j, max(amount) AS amount
+  FROM par_visits GROUP BY deal_id;
+ANALYZE par_visits, par_reached, par_owner_summary, par_journeys;
 
 -- serial results
 SET max_parallel_workers_per_gather = 0;
@@ -39,13 +42,24 @@ SELECT funnel.furthest(stage)::text AS s_furthest,
        funnel.weighted_forecast(amount, stage)::text AS s_fc_stage,
        funnel.weighted_forecast(amount, p)::text AS s_fc_numeric,
        funnel.win_rate(stage)::text AS s_win_rate,
-       funnel.sales_velocity(stage, amount, entered_at, left_at)::text AS s_velocity
+       funnel.sales_velocity(stage, amount, entered_at, left_at)::text AS s_velocity,
+       funnel.avg_time_in_stage(entered_at, left_at)::text AS s_avg,
+       funnel.avg_time_in_stage_days(entered_at, left_at)::text AS s_avg_days,
+       funnel.median_time_in_stage_days(entered_at, left_at)::text AS s_median_days,
+       funnel.time_in_stage_percentile_days(entered_at, left_at, 0.9)::text AS s_p90_days
   FROM par_visits \gset
 SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:negotiation')::text AS s_conversion,
        funnel.funnel(reached)::text AS s_funnel,
        funnel.funnel(reached, amount)::text AS s_funnel_amount
   FROM par_reached \gset
 SELECT funnel.funnel(f)::text AS s_merged FROM par_owner_summary \gset
+SELECT funnel.journey(stage, entered_at)::text AS s_journey,
+       funnel.funnel(stage, amount, NULL)::text AS s_funnel_current
+  FROM par_visits \gset
+SELECT funnel.funnel(j)::text AS s_funnel_journey, funnel.funnel(j, amount)::text AS s_funnel_journey_amount
+  FROM par_journeys \gset
+SELECT md5(string_agg(owner || ':' || j::text, ',' ORDER BY owner)) AS s_journey_per_owner
+  FROM (SELECT owner, funnel.journey(stage, entered_at) AS j FROM par_visits GROUP BY owner) x \gset
 SELECT string_agg(deal_id || ':' || reached::text, ',' ORDER BY deal_id) AS s_furthest_per_deal
   FROM (SELECT deal_id, funnel.furthest(stage) AS reached FROM par_visits GROUP BY deal_id) x \gset
 SELECT string_agg(owner || ':' || reached::text, ',' ORDER BY owner) AS s_furthest_per_owner
@@ -90,6 +104,12 @@ SELECT funnel.furthest(stage)::text = :'s_furthest' AS furthest,
        funnel.win_rate(stage)::text = :'s_win_rate' AS win_rate,
        funnel.sales_velocity(stage, amount, entered_at, left_at)::text = :'s_velocity' AS velocity
   FROM par_visits;
+EXPLAIN (COSTS OFF) SELECT funnel.avg_time_in_stage(entered_at, left_at) FROM par_visits;
+SELECT funnel.avg_time_in_stage(entered_at, left_at)::text = :'s_avg' AS avg,
+       funnel.avg_time_in_stage_days(entered_at, left_at)::text = :'s_avg_days' AS avg_days,
+       funnel.median_time_in_stage_days(entered_at, left_at)::text = :'s_median_days' AS median_days,
+       funnel.time_in_stage_percentile_days(entered_at, left_at, 0.9)::text = :'s_p90_days' AS p90_days
+  FROM par_visits;
 SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:negotiation')::text = :'s_conversion' AS conversion,
        funnel.funnel(reached)::text = :'s_funnel' AS funnel,
        funnel.funnel(reached, amount)::text = :'s_funnel_amount' AS funnel_amount
@@ -97,6 +117,14 @@ SELECT funnel.conversion_rate(reached, 'b2b:qualified', 'b2b:negotiation')::text
 SELECT funnel.funnel(f)::text = :'s_merged' AS merged,
        funnel.funnel(f)::text = :'s_funnel_amount' AS merged_equals_overall
   FROM par_owner_summary;
+EXPLAIN (COSTS OFF) SELECT funnel.journey(stage, entered_at) FROM par_visits;
+EXPLAIN (COSTS OFF) SELECT funnel.funnel(j, amount) FROM par_journeys;
+SELECT funnel.journey(stage, entered_at)::text = :'s_journey' AS journey,
+       funnel.funnel(stage, amount, NULL)::text = :'s_funnel_current' AS funnel_current
+  FROM par_visits;
+SELECT funnel.funnel(j)::text = :'s_funnel_journey' AS funnel_journey,
+       funnel.funnel(j, amount)::text = :'s_funnel_journey_amount' AS funnel_journey_amount
+  FROM par_journeys;
 
 -- grouped parallel aggregation (Partial/Finalize per group)
 CREATE FUNCTION pg_temp.plan_has(query text, pattern text) RETURNS boolean
@@ -110,7 +138,11 @@ BEGIN
 END $$;
 SELECT pg_temp.plan_has('SELECT owner, funnel.furthest(stage) FROM par_visits GROUP BY owner', 'Partial') AS furthest_grouped_partial,
        pg_temp.plan_has('SELECT stage, funnel.median_time_in_stage(entered_at, left_at) FROM par_visits GROUP BY stage', 'Partial') AS median_grouped_partial,
-       pg_temp.plan_has('SELECT owner, funnel.funnel(reached, amount) FROM par_reached GROUP BY owner', 'Partial') AS funnel_grouped_partial;
+       pg_temp.plan_has('SELECT owner, funnel.funnel(reached, amount) FROM par_reached GROUP BY owner', 'Partial') AS funnel_grouped_partial,
+       pg_temp.plan_has('SELECT owner, funnel.journey(stage, entered_at) FROM par_visits GROUP BY owner', 'Partial') AS journey_grouped_partial;
+-- partial journeys of one owner from several workers, combined
+SELECT md5(string_agg(owner || ':' || j::text, ',' ORDER BY owner)) = :'s_journey_per_owner' AS journey_per_owner
+  FROM (SELECT owner, funnel.journey(stage, entered_at) AS j FROM par_visits GROUP BY owner) x;
 SELECT string_agg(deal_id || ':' || reached::text, ',' ORDER BY deal_id) = :'s_furthest_per_deal' AS furthest_per_deal
   FROM (SELECT deal_id, funnel.furthest(stage) AS reached FROM par_visits GROUP BY deal_id) x;
 SELECT string_agg(owner || ':' || reached::text, ',' ORDER BY owner) = :'s_furthest_per_owner' AS furthest_per_owner
@@ -156,5 +188,5 @@ SELECT pg_temp.workers_launched('SELECT funnel.median_time_in_stage(entered_at, 
        pg_temp.workers_launched('SELECT funnel.funnel(reached, amount) FROM par_reached') AS funnel_workers;
 
 RESET ALL;
-DROP TABLE par_visits, par_reached, par_owner_summary;
+DROP TABLE par_visits, par_reached, par_owner_summary, par_journeys;
 DROP EXTENSION funnel CASCADE;

@@ -1649,7 +1649,7 @@ CREATE FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) RETURNS bigin
 COMMENT ON FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) IS
   'funnel internal: combine function of conversion_rate and win_rate (adds two bigint[2] counter states)';
 
-CREATE FUNCTION funnel.funnel_counters_ratio(bigint[]) RETURNS double precision
+CREATE FUNCTION funnel.funnel_counters_ratio(bigint[]) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.funnel_counters_ratio(bigint[]) IS
   'funnel internal: final function of conversion_rate: counters[2] / counters[1], NULL if counters[1] = 0';
@@ -1676,7 +1676,7 @@ CREATE FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) RETURNS bigin
 COMMENT ON FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) IS
   'funnel internal: transition function of win_rate; state {won, lost}';
 
-CREATE FUNCTION funnel.win_rate_final(bigint[]) RETURNS double precision
+CREATE FUNCTION funnel.win_rate_final(bigint[]) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.win_rate_final(bigint[]) IS
   'funnel internal: final function of win_rate: won / (won + lost), NULL if no deal is closed';
@@ -1691,6 +1691,82 @@ CREATE AGGREGATE funnel.win_rate(stage funnel.deal_stage) (
 );
 COMMENT ON AGGREGATE funnel.win_rate(funnel.deal_stage) IS
   'won / (won + lost) over deals'' current stages; open deals and NULLs are ignored; NULL if no deal is closed';
+
+-- journey: one deal's path (issue 9)
+
+CREATE TYPE funnel.journey;
+CREATE FUNCTION funnel.journey_in(cstring) RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_in(cstring) IS
+  'text input of journey (JSON with pipeline and stage names)';
+CREATE FUNCTION funnel.journey_out(funnel.journey) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_out(funnel.journey) IS
+  'text output of journey: {"pipeline", "outcome", "current", "current_entered_at", "furthest", "last_open", "last_open_entered_at", "first_entered_at"}';
+CREATE FUNCTION funnel.journey_recv(internal) RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_recv(internal) IS
+  'binary input of journey (names, not OIDs)';
+CREATE FUNCTION funnel.journey_send(funnel.journey) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_send(funnel.journey) IS
+  'binary output of journey (names, not OIDs)';
+CREATE TYPE funnel.journey (
+    INPUT = funnel.journey_in,
+    OUTPUT = funnel.journey_out,
+    RECEIVE = funnel.journey_recv,
+    SEND = funnel.journey_send,
+    INTERNALLENGTH = 48,
+    ALIGNMENT = double,
+    STORAGE = plain
+);
+COMMENT ON TYPE funnel.journey IS
+  'one deal''s path through its pipeline (funnel.journey() over its visits): current stage and outcome, furthest open stage, last open stage, first entry and close time; the input of funnel.funnel(journey [, amount])';
+
+CREATE FUNCTION funnel.journey_trans(funnel.journey, funnel.deal_stage, timestamptz)
+    RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_trans(funnel.journey, funnel.deal_stage, timestamptz) IS
+  'funnel internal: transition function of funnel.journey()';
+CREATE FUNCTION funnel.journey_combine(funnel.journey, funnel.journey)
+    RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.journey_combine(funnel.journey, funnel.journey) IS
+  'funnel internal: combine function of funnel.journey() (two partial journeys of one deal)';
+
+CREATE AGGREGATE funnel.journey(stage funnel.deal_stage, entered_at timestamptz) (
+    SFUNC = funnel.journey_trans,
+    STYPE = funnel.journey,
+    COMBINEFUNC = funnel.journey_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.journey(funnel.deal_stage, timestamptz) IS
+  'over one deal''s visits: its journey (current stage = stage of the latest entered_at, ties to the later stage; outcome; furthest open stage; last open stage; first entered_at); the input of funnel.funnel(journey [, amount])';
+
+CREATE FUNCTION funnel.outcome(journey funnel.journey) RETURNS text
+    AS 'MODULE_PATHNAME', 'journey_outcome' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.outcome(funnel.journey) IS
+  'the outcome of a journey: won, lost or open (the kind of its current stage)';
+CREATE FUNCTION funnel.current_stage(journey funnel.journey) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'journey_current_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.current_stage(funnel.journey) IS
+  'the stage of the journey''s latest visit';
+CREATE FUNCTION funnel.furthest_stage(journey funnel.journey) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'journey_furthest_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.furthest_stage(funnel.journey) IS
+  'the furthest open stage the deal visited; NULL if it visited none';
+CREATE FUNCTION funnel.last_open_stage(journey funnel.journey) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'journey_last_open_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.last_open_stage(funnel.journey) IS
+  'the open stage of the deal''s latest open visit (for a lost deal: the stage it was lost from); NULL if it visited none';
+CREATE FUNCTION funnel.started_at(journey funnel.journey) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'journey_started_at' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.started_at(funnel.journey) IS
+  'the earliest entered_at of the deal''s visits';
+CREATE FUNCTION funnel.closed_at(journey funnel.journey) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'journey_closed_at' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.closed_at(funnel.journey) IS
+  'when the deal entered its won or lost stage; NULL while it is open';
 
 -- funnel_summary: a mergeable per-pipeline sketch
 
@@ -1750,6 +1826,21 @@ CREATE FUNCTION funnel.funnel_summary_merge(funnel.funnel_summary, funnel.funnel
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.funnel_summary_merge(funnel.funnel_summary, funnel.funnel_summary) IS
   'funnel internal: merges two funnel summaries of the same pipeline (combine function of funnel.funnel)';
+CREATE FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey) IS
+  'funnel internal: transition function of funnel.funnel(journey)';
+CREATE FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey, numeric)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_journey_trans(funnel.funnel_summary, funnel.journey, numeric) IS
+  'funnel internal: transition function of funnel.funnel(journey, amount)';
+CREATE FUNCTION funnel.funnel_summary_current_trans(funnel.funnel_summary, funnel.deal_stage, numeric, funnel.deal_stage)
+    RETURNS funnel.funnel_summary
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.funnel_summary_current_trans(funnel.funnel_summary, funnel.deal_stage, numeric, funnel.deal_stage) IS
+  'funnel internal: transition function of funnel.funnel(stage, amount, lost_at)';
 
 CREATE AGGREGATE funnel.funnel(reached funnel.deal_stage) (
     SFUNC = funnel.funnel_summary_trans,
@@ -1769,6 +1860,33 @@ CREATE AGGREGATE funnel.funnel(reached funnel.deal_stage, amount numeric) (
 COMMENT ON AGGREGATE funnel.funnel(funnel.deal_stage, numeric) IS
   'funnel summary of deals given their furthest stage and amount (NULL amounts count the deal, not the amount); read it with funnel.report()';
 
+CREATE AGGREGATE funnel.funnel(journey funnel.journey) (
+    SFUNC = funnel.funnel_summary_journey_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.journey) IS
+  'funnel summary of deals given their journeys (see funnel.journey): knows outcomes, so report() adds won, lost, open, lost_here, open_here and win_rate';
+
+CREATE AGGREGATE funnel.funnel(journey funnel.journey, amount numeric) (
+    SFUNC = funnel.funnel_summary_journey_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.journey, numeric) IS
+  'funnel summary of deals given their journeys and amounts (NULL amounts count the deal, not the amount); report() adds the outcome columns';
+
+CREATE AGGREGATE funnel.funnel(stage funnel.deal_stage, amount numeric, lost_at funnel.deal_stage) (
+    SFUNC = funnel.funnel_summary_current_trans,
+    STYPE = funnel.funnel_summary,
+    COMBINEFUNC = funnel.funnel_summary_merge,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.funnel(funnel.deal_stage, numeric, funnel.deal_stage) IS
+  'funnel summary of deals given their CURRENT stage (no history) and amount; lost_at is the open stage a lost deal was lost from (NULL: unknown, counted at the first open stage); report() adds the outcome columns';
+
 CREATE AGGREGATE funnel.funnel(summary funnel.funnel_summary) (
     SFUNC = funnel.funnel_summary_merge,
     STYPE = funnel.funnel_summary,
@@ -1780,12 +1898,40 @@ COMMENT ON AGGREGATE funnel.funnel(funnel.funnel_summary) IS
 
 CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
     RETURNS TABLE (stage funnel.deal_stage, deals bigint, amount numeric,
-                   conversion_from_previous double precision,
-                   conversion_from_first double precision, drop_off bigint)
+                   conversion_from_previous numeric,
+                   conversion_from_first numeric, drop_off bigint,
+                   won bigint, lost bigint, open bigint,
+                   lost_here bigint, open_here bigint, win_rate numeric)
     AS 'MODULE_PATHNAME', 'funnel_report'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
-  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off to the next open stage (or won); won and lost rows count the deals that ended there';
+  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there (doc/metrics.md)';
+
+-- learned vs configured probabilities (issue 9.3)
+
+CREATE FUNCTION funnel.learned_probabilities(summary funnel.funnel_summary)
+    RETURNS TABLE (stage funnel.deal_stage, configured numeric, learned numeric,
+                   closed bigint, lower numeric, upper numeric)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE ROWS 10
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Wilson score interval, 95% (z = 1.959963984540054), from the closed
+    -- deals (won + lost) among those that reached each open stage
+    SELECT r.stage, funnel.probability(r.stage)::numeric, r.win_rate, r.won + r.lost,
+           CASE WHEN w.half IS NOT NULL THEN round(greatest(w.center - w.half, 0), 6) END,
+           CASE WHEN w.half IS NOT NULL THEN round(least(w.center + w.half, 1), 6) END
+      FROM funnel.report(summary) r
+      LEFT JOIN LATERAL (
+            SELECT (p + z2 / (2 * n)) / (1 + z2 / n) AS center,
+                   z * sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n) AS half
+              FROM (SELECT r.won / nullif(r.won + r.lost, 0)::numeric AS p,
+                           nullif(r.won + r.lost, 0)::numeric AS n,
+                           1.959963984540054 AS z, 1.959963984540054 ^ 2 AS z2) c
+             WHERE n > 0) w ON true
+     WHERE funnel.kind(r.stage) = 'open'
+$$;
+COMMENT ON FUNCTION funnel.learned_probabilities(funnel.funnel_summary) IS
+  'per open stage: the configured probability, the learned one (win rate of the closed deals that reached it), the closed deals it rests on and its 95% Wilson score interval; NULL where the summary has no outcomes or no closed deal. Apply with funnel.set_probability()';
 
 -- time in stage: exact percentile_cont over left_at - entered_at
 
@@ -1840,6 +1986,37 @@ CREATE AGGREGATE funnel.time_in_stage_percentile(entered_at timestamptz, left_at
 COMMENT ON AGGREGATE funnel.time_in_stage_percentile(timestamptz, timestamptz, double precision) IS
   'exact percentile_cont(fraction) of left_at - entered_at over closed visits; fraction in [0,1], the same on every row; open visits are skipped; NULL if none';
 
+-- numeric-days forms of the percentiles (issue 9.4)
+
+CREATE FUNCTION funnel.time_in_stage_final_days(internal) RETURNS numeric
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.time_in_stage_final_days(internal) IS
+  'funnel internal: final function of the *_days time-in-stage percentiles (the percentile in days, numeric)';
+
+CREATE AGGREGATE funnel.median_time_in_stage_days(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.time_in_stage_trans,
+    STYPE = internal,
+    FINALFUNC = funnel.time_in_stage_final_days,
+    COMBINEFUNC = funnel.time_in_stage_combine,
+    SERIALFUNC = funnel.time_in_stage_serialize,
+    DESERIALFUNC = funnel.time_in_stage_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.median_time_in_stage_days(timestamptz, timestamptz) IS
+  'median_time_in_stage in days as numeric (for BI tools that cannot chart intervals): the exact median microseconds / 86400000000';
+
+CREATE AGGREGATE funnel.time_in_stage_percentile_days(entered_at timestamptz, left_at timestamptz, fraction double precision) (
+    SFUNC = funnel.time_in_stage_trans,
+    STYPE = internal,
+    FINALFUNC = funnel.time_in_stage_final_days,
+    COMBINEFUNC = funnel.time_in_stage_combine,
+    SERIALFUNC = funnel.time_in_stage_serialize,
+    DESERIALFUNC = funnel.time_in_stage_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.time_in_stage_percentile_days(timestamptz, timestamptz, double precision) IS
+  'time_in_stage_percentile in days as numeric (for BI tools that cannot chart intervals)';
+
 -- forecast_state and weighted_forecast
 
 CREATE TYPE funnel.forecast_state;
@@ -1865,7 +2042,7 @@ CREATE TYPE funnel.forecast_state (
     STORAGE = plain
 );
 COMMENT ON TYPE funnel.forecast_state IS
-  'transition state of funnel.weighted_forecast: row count and exact sum of amount x probability (128-bit fixed point)';
+  'a row count and an exact 128-bit fixed-point sum: the transition state of funnel.weighted_forecast (sum of amount x probability) and funnel.avg_time_in_stage (sum of microseconds)';
 
 CREATE FUNCTION funnel.weighted_forecast_stage_trans(funnel.forecast_state, numeric, funnel.deal_stage)
     RETURNS funnel.forecast_state
@@ -1923,6 +2100,42 @@ CREATE AGGREGATE funnel.weighted_forecast(amount numeric, probability double pre
 COMMENT ON AGGREGATE funnel.weighted_forecast(numeric, double precision) IS
   'exact numeric sum of amount x probability::numeric (15 significant digits, as for a stage), probability in [0,1], e.g. funnel.probability(stage); rows with a NULL are skipped, NaN/infinity refused; NULL if no row';
 
+-- average time in stage (issue 9.4): an exact microsecond total in a forecast_state
+
+CREATE FUNCTION funnel.avg_time_in_stage_trans(funnel.forecast_state, timestamptz, timestamptz)
+    RETURNS funnel.forecast_state
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.avg_time_in_stage_trans(funnel.forecast_state, timestamptz, timestamptz) IS
+  'funnel internal: transition function of avg_time_in_stage (closed visits and their total microseconds)';
+CREATE FUNCTION funnel.avg_time_in_stage_final(funnel.forecast_state) RETURNS interval
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.avg_time_in_stage_final(funnel.forecast_state) IS
+  'funnel internal: final function of avg_time_in_stage (mean, rounded to the microsecond, justified)';
+CREATE FUNCTION funnel.avg_time_in_stage_final_days(funnel.forecast_state) RETURNS numeric
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.avg_time_in_stage_final_days(funnel.forecast_state) IS
+  'funnel internal: final function of avg_time_in_stage_days (mean in days, numeric)';
+
+CREATE AGGREGATE funnel.avg_time_in_stage(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.avg_time_in_stage_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.avg_time_in_stage_final,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.avg_time_in_stage(timestamptz, timestamptz) IS
+  'mean of left_at - entered_at over closed visits, rounded to the microsecond, as a justified interval (days and time, no months); open visits skipped; NULL if none';
+
+CREATE AGGREGATE funnel.avg_time_in_stage_days(entered_at timestamptz, left_at timestamptz) (
+    SFUNC = funnel.avg_time_in_stage_trans,
+    STYPE = funnel.forecast_state,
+    FINALFUNC = funnel.avg_time_in_stage_final_days,
+    COMBINEFUNC = funnel.forecast_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.avg_time_in_stage_days(timestamptz, timestamptz) IS
+  'mean of left_at - entered_at over closed visits in days, as numeric (for BI tools that cannot chart intervals)';
+
 -- velocity_state and sales_velocity
 
 CREATE TYPE funnel.velocity_state;
@@ -1950,7 +2163,7 @@ CREATE TYPE funnel.velocity_state (
     STORAGE = plain
 );
 COMMENT ON TYPE funnel.velocity_state IS
-  'transition state of funnel.sales_velocity: deal, won and lost counts, exact won amount total, closed cycle count and total microseconds';
+  'transition state of funnel.sales_velocity: deal, won and lost counts, exact won amount total, won cycle count and total microseconds';
 
 CREATE FUNCTION funnel.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz)
     RETURNS funnel.velocity_state
@@ -1976,7 +2189,62 @@ CREATE AGGREGATE funnel.sales_velocity(stage funnel.deal_stage, amount numeric,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.sales_velocity(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
-  'amount per day: (deals x win rate x average won amount) / average cycle days; deals = all rows with a stage, cycle = closed_at - created_at over won and lost deals; NULL when a factor is undefined';
+  'amount per day: open deals x win rate x average won amount / average cycle of won deals in days (cycle = closed_at - created_at); one row per deal, its current stage; NULL when a factor is undefined (doc/metrics.md)';
+
+CREATE FUNCTION funnel.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric)
+    RETURNS funnel.velocity_state
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric) IS
+  'funnel internal: transition function of sales_velocity(journey, amount)';
+
+CREATE AGGREGATE funnel.sales_velocity(journey funnel.journey, amount numeric) (
+    SFUNC = funnel.sales_velocity_journey_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_final,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity(funnel.journey, numeric) IS
+  'sales velocity from journeys: outcome from the current stage, cycle = first entry to close of won deals';
+
+CREATE TYPE funnel.velocity AS (
+    open_deals bigint, won bigint, lost bigint, win_rate numeric,
+    avg_won_amount numeric, avg_won_cycle_days numeric, velocity numeric);
+COMMENT ON TYPE funnel.velocity IS
+  'sales velocity and its inputs: open deals x win_rate x avg_won_amount / avg_won_cycle_days = velocity (amount per day)';
+
+CREATE FUNCTION funnel.velocity_state_parts(funnel.velocity_state) RETURNS funnel.velocity
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.velocity_state_parts(funnel.velocity_state) IS
+  'funnel internal: final function of sales_velocity_parts';
+
+CREATE AGGREGATE funnel.sales_velocity_parts(stage funnel.deal_stage, amount numeric,
+                                             created_at timestamptz, closed_at timestamptz) (
+    SFUNC = funnel.sales_velocity_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_parts,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity_parts(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
+  'sales_velocity with each input visible: (open_deals, won, lost, win_rate, avg_won_amount, avg_won_cycle_days, velocity)';
+
+CREATE AGGREGATE funnel.sales_velocity_parts(journey funnel.journey, amount numeric) (
+    SFUNC = funnel.sales_velocity_journey_trans,
+    STYPE = funnel.velocity_state,
+    FINALFUNC = funnel.velocity_state_parts,
+    COMBINEFUNC = funnel.velocity_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.sales_velocity_parts(funnel.journey, numeric) IS
+  'sales_velocity(journey, amount) with each input visible';
+
+CREATE FUNCTION funnel.sales_cycle(journey funnel.journey) RETURNS interval
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT funnel.closed_at(journey) - funnel.started_at(journey) $$;
+COMMENT ON FUNCTION funnel.sales_cycle(funnel.journey) IS
+  'a closed deal''s sales cycle: from its first entry to its won or lost stage (days and time); NULL while open';
 
 -- ---------------------------------------------------------------------------
 -- Event funnels (issue 10): window_funnel, ClickHouse's windowFunnel

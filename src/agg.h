@@ -60,6 +60,19 @@ typedef struct AggStageInfo
 	int128		prob;			/* ... prob / 10^prob_scale */
 } AggStageInfo;
 
+/*
+ * funnel.forecast_state: a row count and an exact sum.  The state of
+ * weighted_forecast (sum of amount x probability) and of avg_time_in_stage
+ * (sum of microseconds, scale 0).
+ */
+typedef struct ForecastState
+{
+	int128		sum;			/* scaled by 10^scale */
+	int64		n;				/* rows added */
+	int32		scale;
+	int32		pad;
+} ForecastState;
+
 #define AGG_STAGE_SLOTS 64
 
 /* Per call site (fn_extra) cache of a transition function */
@@ -81,6 +94,8 @@ extern AggCallCache *AggNewCallCache(FunctionCallInfo fcinfo);
 extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
 pg_noreturn extern void AggReportProbability(const AggStageInfo *info);
 pg_noreturn extern void AggReportCountOverflow(void);
+extern Datum AggRatio(int64 num, int64 den);
+extern Datum AggDays(int128 usecs, int64 n);
 
 /* *count += n, or the 22003 error: counters never wrap */
 static inline void
@@ -137,6 +152,31 @@ extern void DecAppend(StringInfo buf, int128 value, int scale);
 extern const char *DecParse(const char *str, int128 *value, int *scale);
 extern int128 DecRescaleSlow(int128 value, int from, int to);
 pg_noreturn extern void DecReportOverflow(void);
+
+/*
+ * agg_json.c: a strict reader of the JSON text forms of the state types.
+ * type names the type in syntax errors, noun the value in range errors,
+ * hint shows a valid value.
+ */
+typedef struct JsonReader
+{
+	const char *input;
+	const char *p;
+	const char *type;			/* e.g. "funnel_summary" */
+	const char *noun;			/* e.g. "funnel summary" */
+	const char *hint;			/* what a valid value looks like */
+} JsonReader;
+
+pg_noreturn extern void JsonSyntaxError(JsonReader *r, const char *expected);
+extern void JsonSkipSpace(JsonReader *r);
+extern void JsonExpect(JsonReader *r, char c);
+extern bool JsonAccept(JsonReader *r, char c);
+extern bool JsonAcceptNull(JsonReader *r);
+extern char *JsonReadString(JsonReader *r);
+extern void JsonExpectKey(JsonReader *r, const char *key);
+extern int128 JsonReadDecimal(JsonReader *r, int *scale);
+extern int64 JsonReadCount(JsonReader *r);
+extern void JsonExpectEnd(JsonReader *r);
 
 /* Two int64 halves of an int128 for the binary protocol */
 extern void DecSend(StringInfo buf, int128 value);

@@ -142,6 +142,36 @@ AggReportProbability(const AggStageInfo *info)
 					 FUNNEL_PROB_MAX_SCALE)));
 }
 
+/*
+ * num / den as numeric: the value num::numeric / den gives in SQL (so
+ * round(rate, 3) works without a cast), trailing zeros trimmed (1, 0.5,
+ * 0.66666666666666666667); den > 0
+ */
+Datum
+AggRatio(int64 num, int64 den)
+{
+	Datum		ratio;
+
+	ratio = DirectFunctionCall2(numeric_div,
+								DirectFunctionCall1(int8_numeric, Int64GetDatum(num)),
+								DirectFunctionCall1(int8_numeric, Int64GetDatum(den)));
+	return DirectFunctionCall1(numeric_trim_scale, ratio);
+}
+
+/*
+ * usecs / (n days) as numeric, trailing zeros trimmed: a duration total of
+ * n durations as an average number of days; n > 0
+ */
+Datum
+AggDays(int128 usecs, int64 n)
+{
+	Datum		ratio;
+
+	ratio = DirectFunctionCall2(numeric_div, DecToNumeric(usecs, 0),
+								DecToNumeric((int128) n * USECS_PER_DAY, 0));
+	return DirectFunctionCall1(numeric_trim_scale, ratio);
+}
+
 /* Raise the out-of-range error of a counter */
 void
 AggReportCountOverflow(void)

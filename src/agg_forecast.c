@@ -2,10 +2,11 @@
  *
  * agg_forecast.c
  *	  Money aggregates: funnel.weighted_forecast(amount, stage),
- *	  funnel.weighted_forecast(amount, probability numeric or float8) and
- *	  funnel.sales_velocity(stage, amount, created_at, closed_at), with
- *	  their fixed-size state types funnel.forecast_state and
- *	  funnel.velocity_state.
+ *	  funnel.weighted_forecast(amount, probability numeric or float8),
+ *	  funnel.sales_velocity(stage, amount, created_at, closed_at) and
+ *	  (journey, amount), funnel.sales_velocity_parts() (every factor of the
+ *	  velocity), with their fixed-size state types funnel.forecast_state
+ *	  and funnel.velocity_state.
  *
  * Totals are exact: each amount (and probability) is read as a scaled
  * 128-bit integer (see agg_common.c), products are exact, and the sum
@@ -27,34 +28,27 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
-#include "agg.h"
-
-/* State of weighted_forecast: sum(amount * probability) */
-typedef struct ForecastState
-{
-	int128		sum;			/* scaled by 10^scale */
-	int64		n;				/* rows added */
-	int32		scale;
-	int32		pad;
-} ForecastState;
+#include "journey.h"
 
 /* State of sales_velocity */
 typedef struct VelocityState
 {
-	int64		deals;			/* rows with a stage (N) */
+	int64		deals;			/* rows with a stage (open = deals - won - lost) */
 	int64		won;
 	int64		lost;
 	int64		won_amount_count;	/* won rows with an amount */
 	int128		won_amount;		/* their total, scaled by 10^amount_scale */
 	int32		amount_scale;
 	int32		pad;
-	int64		cycles;			/* closed rows with both timestamps */
-	int128		cycle_usecs;	/* total of closed_at - created_at */
+	int64		cycles;			/* won rows with both timestamps */
+	int128		cycle_usecs;	/* total of their closed_at - created_at */
 } VelocityState;
 
 StaticAssertDecl(sizeof(ForecastState) == 32, "forecast_state is 32 bytes");
@@ -374,6 +368,41 @@ forecast_state_recv(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Count one deal in a velocity state: its kind, its amount (won deals) and
+ * its cycle, closed_at - created_at (won deals with both timestamps).
+ */
+static void
+VelocityAdd(VelocityState *state, StageKind kind, bool has_amount, Datum amount,
+			bool has_cycle, TimestampTz created_at, TimestampTz closed_at)
+{
+	AggCountAdd(&state->deals, 1);
+	if (kind == STAGE_LOST)
+		AggCountAdd(&state->lost, 1);
+	if (kind != STAGE_WON)
+		return;
+	AggCountAdd(&state->won, 1);
+	if (has_amount)
+	{
+		int128		value;
+		int			scale;
+
+		value = DecFromNumeric(amount, &scale, "amount");
+		DecAddScaled(&state->won_amount, &state->amount_scale, value, scale);
+		AggCountAdd(&state->won_amount_count, 1);
+	}
+	if (has_cycle)
+	{
+		if (TIMESTAMP_NOT_FINITE(created_at) || TIMESTAMP_NOT_FINITE(closed_at))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("cannot subtract infinite timestamps")));
+		state->cycle_usecs = DecAdd(state->cycle_usecs,
+									(int128) closed_at - (int128) created_at);
+		AggCountAdd(&state->cycles, 1);
+	}
+}
+
+/*
  * funnel.sales_velocity(stage, amount, created_at, closed_at) transition.
  * Rows with a NULL stage are skipped; a NULL amount or timestamp only
  * leaves the row out of the average it would feed.
@@ -393,39 +422,36 @@ sales_velocity_trans(PG_FUNCTION_ARGS)
 	}
 	state = StateForUpdate(fcinfo, sizeof(VelocityState));
 	info = AggLookupStage(fcinfo, PG_GETARG_DEAL_STAGE(1));
-	AggCountAdd(&state->deals, 1);
-	if (info->kind == STAGE_OPEN)
-		PG_RETURN_POINTER(state);
+	VelocityAdd(state, info->kind, !PG_ARGISNULL(2), PG_GETARG_DATUM(2),
+				!PG_ARGISNULL(3) && !PG_ARGISNULL(4),
+				PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3),
+				PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4));
+	PG_RETURN_POINTER(state);
+}
 
-	if (info->kind == STAGE_WON)
+/*
+ * funnel.sales_velocity(journey, amount) transition: the journey gives the
+ * kind (its outcome) and the cycle (first entry to close).
+ */
+PG_FUNCTION_INFO_V1(sales_velocity_journey_trans);
+Datum
+sales_velocity_journey_trans(PG_FUNCTION_ARGS)
+{
+	VelocityState *state;
+	const Journey *j;
+	const AggStageInfo *info;
+
+	if (PG_ARGISNULL(1))
 	{
-		AggCountAdd(&state->won, 1);
-		if (!PG_ARGISNULL(2))
-		{
-			int128		amount;
-			int			scale;
-
-			amount = DecFromNumeric(PG_GETARG_DATUM(2), &scale, "amount");
-			DecAddScaled(&state->won_amount, &state->amount_scale, amount, scale);
-			AggCountAdd(&state->won_amount_count, 1);
-		}
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	else
-		AggCountAdd(&state->lost, 1);
-
-	if (!PG_ARGISNULL(3) && !PG_ARGISNULL(4))
-	{
-		TimestampTz created_at = PG_GETARG_TIMESTAMPTZ(3);
-		TimestampTz closed_at = PG_GETARG_TIMESTAMPTZ(4);
-
-		if (TIMESTAMP_NOT_FINITE(created_at) || TIMESTAMP_NOT_FINITE(closed_at))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-					 errmsg("cannot subtract infinite timestamps")));
-		state->cycle_usecs = DecAdd(state->cycle_usecs,
-									(int128) closed_at - (int128) created_at);
-		AggCountAdd(&state->cycles, 1);
-	}
+	state = StateForUpdate(fcinfo, sizeof(VelocityState));
+	j = PG_GETARG_JOURNEY(1);
+	info = AggLookupStage(fcinfo, j->current);
+	VelocityAdd(state, info->kind, !PG_ARGISNULL(2), PG_GETARG_DATUM(2),
+				true, j->first_at, j->current_at);
 	PG_RETURN_POINTER(state);
 }
 
@@ -455,6 +481,14 @@ NumMul(Datum a, Datum b)
 	return DirectFunctionCall2(numeric_mul, a, b);
 }
 
+/* numeric without trailing zeros */
+static Datum
+NumTrim(Datum v)
+{
+	return DirectFunctionCall1(numeric_trim_scale, v);
+}
+
+/* numeric of a bigint */
 static Datum
 NumInt(int64 v)
 {
@@ -462,33 +496,79 @@ NumInt(int64 v)
 }
 
 /*
- * (N x win rate x average won amount) / average cycle days
- *   = N won A C 86400e6 / ((won + lost) n_A U)
- * with A the won amount total over n_A won rows with an amount, C the
- * number of closed cycles and U their total in microseconds.  NULL when a
- * factor is undefined (no closed deal, no won amount, no cycle, or an
- * average cycle of zero).
+ * The factors of sales velocity: open deals x win rate x average won
+ * amount / average won cycle in days.  Each is NULL when undefined (no
+ * closed deal, no won amount, no won cycle); velocity is NULL when a
+ * factor is, or the average cycle is not positive:
+ *   velocity = open won A C 86400e6 / ((won + lost) n_A U)
+ * with A the won amount total over n_A won deals with an amount, C the won
+ * cycles and U their total in microseconds, computed as one division.
  */
+static void
+VelocityFactors(const VelocityState *state, Datum *values, bool *nulls)
+{
+	int64		closed = state->won;
+	int64		open;
+
+	AggCountAdd(&closed, state->lost);
+	open = state->deals - closed;
+	values[0] = Int64GetDatum(open);
+	values[1] = Int64GetDatum(state->won);
+	values[2] = Int64GetDatum(state->lost);
+	nulls[0] = nulls[1] = nulls[2] = false;
+	if ((nulls[3] = (closed == 0)) == false)
+		values[3] = AggRatio(state->won, closed);
+	if ((nulls[4] = (state->won_amount_count == 0)) == false)
+		values[4] = NumTrim(DirectFunctionCall2(numeric_div,
+												DecToNumeric(state->won_amount, state->amount_scale),
+												NumInt(state->won_amount_count)));
+	if ((nulls[5] = (state->cycles == 0)) == false)
+		values[5] = AggDays(state->cycle_usecs, state->cycles);
+	nulls[6] = nulls[3] || nulls[4] || nulls[5] || state->cycle_usecs <= 0;
+	if (!nulls[6])
+	{
+		Datum		num;
+		Datum		den;
+
+		num = NumMul(NumInt(open), NumInt(state->won));
+		num = NumMul(num, DecToNumeric(state->won_amount, state->amount_scale));
+		num = NumMul(num, NumInt(state->cycles));
+		num = NumMul(num, NumInt(USECS_PER_DAY));
+		den = NumMul(NumInt(closed), NumInt(state->won_amount_count));
+		den = NumMul(den, DecToNumeric(state->cycle_usecs, 0));
+		values[6] = NumTrim(DirectFunctionCall2(numeric_div, num, den));
+	}
+}
+
+/* Final of sales_velocity: the velocity, amount per day */
 PG_FUNCTION_INFO_V1(velocity_state_final);
 Datum
 velocity_state_final(PG_FUNCTION_ARGS)
 {
-	VelocityState *state = (VelocityState *) PG_GETARG_POINTER(0);
-	Datum		num;
-	Datum		den;
-	int64		closed = state->won;
+	Datum		values[7];
+	bool		nulls[7];
 
-	AggCountAdd(&closed, state->lost);
-	if (closed == 0 || state->won_amount_count == 0 ||
-		state->cycles == 0 || state->cycle_usecs == 0)
+	VelocityFactors((VelocityState *) PG_GETARG_POINTER(0), values, nulls);
+	if (nulls[6])
 		PG_RETURN_NULL();
-	num = NumMul(NumInt(state->deals), NumInt(state->won));
-	num = NumMul(num, DecToNumeric(state->won_amount, state->amount_scale));
-	num = NumMul(num, NumInt(state->cycles));
-	num = NumMul(num, NumInt(USECS_PER_DAY));
-	den = NumMul(NumInt(closed), NumInt(state->won_amount_count));
-	den = NumMul(den, DecToNumeric(state->cycle_usecs, 0));
-	PG_RETURN_DATUM(DirectFunctionCall2(numeric_div, num, den));
+	PG_RETURN_DATUM(values[6]);
+}
+
+/* Final of sales_velocity_parts: every factor and the velocity */
+PG_FUNCTION_INFO_V1(velocity_state_parts);
+Datum
+velocity_state_parts(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != 7)
+		elog(ERROR, "sales_velocity_parts must return funnel.velocity");
+	VelocityFactors((VelocityState *) PG_GETARG_POINTER(0), values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc),
+													  values, nulls)));
 }
 
 /* Text form: (deals,won,lost,won_amount_count,won_amount,cycles,cycle_usecs) */
@@ -513,7 +593,7 @@ velocity_state_out(PG_FUNCTION_ARGS)
 /*
  * Refuse a velocity_state the aggregate cannot make (text and binary
  * input): negative counts, won + lost above deals, more won amounts than
- * won deals, more cycles than closed deals, totals without their count.
+ * won deals, more cycles than won deals, totals without their count.
  */
 static void
 VelocityCheck(const VelocityState *state, int sqlstate)
@@ -548,12 +628,13 @@ VelocityCheck(const VelocityState *state, int sqlstate)
 				 errmsg("invalid velocity_state: won_amount_count " INT64_FORMAT
 						" exceeds won " INT64_FORMAT,
 						state->won_amount_count, state->won)));
-	if (state->cycles > closed)
+	if (state->cycles > state->won)
 		ereport(ERROR,
 				(errcode(sqlstate),
 				 errmsg("invalid velocity_state: cycles " INT64_FORMAT
-						" exceeds won + lost " INT64_FORMAT,
-						state->cycles, closed)));
+						" exceeds won " INT64_FORMAT,
+						state->cycles, state->won),
+				 errdetail("Cycles are those of won deals.")));
 	if (state->won_amount_count == 0 && state->won_amount != 0)
 		ereport(ERROR,
 				(errcode(sqlstate),

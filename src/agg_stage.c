@@ -211,7 +211,7 @@ funnel_counters_ratio(PG_FUNCTION_ARGS)
 				 errdetail("The deals that reached to_stage are among those that reached from_stage.")));
 	if (c[0] == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8((double) c[1] / (double) c[0]);
+	PG_RETURN_DATUM(AggRatio(c[1], c[0]));
 }
 
 /* funnel.win_rate(stage) transition: counters {won, lost} */
@@ -242,5 +242,5 @@ win_rate_final(PG_FUNCTION_ARGS)
 	AggCountAdd(&closed, c[1]);
 	if (closed == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8((double) c[0] / (double) closed);
+	PG_RETURN_DATUM(AggRatio(c[0], closed));
 }

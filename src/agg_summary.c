@@ -1,24 +1,33 @@
 /*-------------------------------------------------------------------------
  *
  * agg_summary.c
- *	  The aggregates funnel.funnel(stage [, amount]) and
- *	  funnel.funnel(summary) over the type funnel.funnel_summary, and the
- *	  set-returning function funnel.report(summary).  The type's text and
- *	  binary I/O is in funnel_summary_io.c.
+ *	  The aggregates funnel.funnel(stage [, amount]), funnel.funnel(stage,
+ *	  amount, lost_at), funnel.funnel(journey [, amount]) and
+ *	  funnel.funnel(summary) over the type funnel.funnel_summary.  The
+ *	  type's text and binary I/O is in funnel_summary_io.c, report() in
+ *	  agg_report.c.
  *
  * A summary is a small mergeable sketch of one pipeline: for each stage the
- * number of deals whose input ("reached") stage is exactly that stage, how
- * many of them had an amount, and the exact total of those amounts.  The
+ * number of deals whose "reached" stage is exactly that stage, how many of
+ * them had an amount, and the exact total of those amounts.  The
  * implied-passage counts of the report (a deal in "proposal" also passed
  * "qualified") are derived at report time, so merging two summaries is a
  * plain element-wise addition and summaries can be stored, merged per group
  * or across Citus nodes without losing exactness.
  *
+ * Summaries built from journeys (or from current stages with the lost_at
+ * argument) also know each deal's outcome and carry, per stage, the deals
+ * still open among those that reached it, the lost deals whose last open
+ * stage it was, and the deals (and amounts) whose current stage it is; the
+ * flag SUMMARY_OUTCOMES says so.  A summary fed by stages alone
+ * (funnel.furthest() output) cannot tell a lost deal from an open one and
+ * has no such counters; merging it into an outcome summary drops them.
+ *
  * In memory (and on disk) a summary refers to its pipeline and stages by
  * OID; its text and binary forms use the pipeline and stage NAMES, so a
  * summary moves between databases whose OIDs differ.  The text form is JSON.
  *
- * The summary is also the transition state of both funnel() aggregates: it
+ * The summary is also the transition state of the funnel() aggregates: it
  * is created in the per-tuple context on the first row (the executor copies
  * it into the aggregate context) and then updated in place.
  *
@@ -33,6 +42,44 @@
 #include "utils/tuplestore.h"
 
 #include "funnel_summary.h"
+#include "journey.h"
+
+StaticAssertDecl(sizeof(SummaryEntry) == 88, "summary entries are 88 bytes");
+StaticAssertDecl(sizeof(SummaryEntryV1) == 40, "0.1 summary entries are 40 bytes");
+
+/*
+ * A summary argument, detoasted; a summary stored by funnel 0.1 (format
+ * version 1, entries without outcome counters) is converted to the current
+ * layout, without outcomes.
+ */
+FunnelSummary *
+SummaryFromDatum(Datum d)
+{
+	FunnelSummary *s = (FunnelSummary *) PG_DETOAST_DATUM(d);
+	FunnelSummary *n;
+	const SummaryEntryV1 *old;
+	int			i;
+
+	if (likely(VARSIZE(s) < offsetof(FunnelSummary, entries) ||
+			   s->version != FUNNEL_SUMMARY_VERSION_1))
+		return s;
+	if (s->nentries < 0 || s->flags != 0 ||
+		VARSIZE(s) != SUMMARY_SIZE_V1(s->nentries))
+		SummaryCheck(s);		/* reports the corruption */
+	n = palloc0(SUMMARY_SIZE(s->nentries));
+	memcpy(n, s, offsetof(FunnelSummary, entries));
+	SET_VARSIZE(n, SUMMARY_SIZE(s->nentries));
+	n->version = FUNNEL_SUMMARY_VERSION;
+	old = (const SummaryEntryV1 *) ((const char *) s + offsetof(FunnelSummary, entries));
+	for (i = 0; i < s->nentries; i++)
+	{
+		n->entries[i].label = old[i].label;
+		n->entries[i].deals = old[i].deals;
+		n->entries[i].amount_count = old[i].amount_count;
+		n->entries[i].amount = old[i].amount;
+	}
+	return n;
+}
 
 /*
  * Refuse a summary whose header does not match its size.  Every summary is
@@ -44,7 +91,8 @@ void
 SummaryCheck(const FunnelSummary *s)
 {
 	if (unlikely(VARSIZE(s) < offsetof(FunnelSummary, entries) ||
-				 s->version != FUNNEL_SUMMARY_VERSION || s->flags != 0 ||
+				 s->version != FUNNEL_SUMMARY_VERSION ||
+				 (s->flags & ~SUMMARY_OUTCOMES) != 0 ||
 				 s->nentries < 0 || s->scale < 0 || s->scale > DEC_MAX_SCALE ||
 				 VARSIZE(s) != SUMMARY_SIZE(s->nentries)))
 		ereport(ERROR,
@@ -116,7 +164,11 @@ SummaryRescale(FunnelSummary *s, int scale)
 	if (scale <= s->scale)
 		return;
 	for (i = 0; i < s->nentries; i++)
+	{
 		s->entries[i].amount = DecRescale(s->entries[i].amount, s->scale, scale);
+		s->entries[i].current_amount =
+			DecRescale(s->entries[i].current_amount, s->scale, scale);
+	}
 	s->scale = scale;
 }
 
@@ -133,6 +185,132 @@ SummaryAddEntry(FunnelSummary *s, Oid label)
 	return n;
 }
 
+/* A copy of a summary in the current context */
+static FunnelSummary *
+SummaryCopy(const FunnelSummary *s)
+{
+	FunnelSummary *n = palloc(VARSIZE(s));
+
+	memcpy(n, s, VARSIZE(s));
+	return n;
+}
+
+/* Forget the outcome counters: the summary now has deals of unknown outcome */
+static void
+SummaryDropOutcomes(FunnelSummary *s)
+{
+	int			i;
+
+	for (i = 0; i < s->nentries; i++)
+	{
+		SummaryEntry *e = &s->entries[i];
+
+		e->open = e->lost_here = e->current = e->current_amount_count = 0;
+		e->current_amount = 0;
+	}
+	s->flags &= ~SUMMARY_OUTCOMES;
+}
+
+/*
+ * The transition state of a funnel() aggregate for a row of the pipeline
+ * of info: the state, or a new summary on the first row, checked to be of
+ * that pipeline.
+ */
+static inline FunnelSummary *
+SummaryState(FunctionCallInfo fcinfo, AggCallCache *cache,
+			 const AggStageInfo *info, uint8 flags)
+{
+	FunnelSummary *s;
+
+	if (unlikely(!cache->in_aggregate))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("funnel_summary_trans called in non-aggregate context")));
+	if (PG_ARGISNULL(0))
+	{
+		s = SummaryNew(FunnelLookupPipeline(info->pipeline));	/* copied by nodeAgg */
+		s->flags = flags;
+	}
+	else
+		s = (FunnelSummary *) PG_GETARG_POINTER(0);
+	if (unlikely(s->pipeline != info->pipeline))
+		SummaryCheckPipeline(s, info->pipeline);
+	return s;
+}
+
+/*
+ * The index of the entry of a stage, adding one (and possibly moving the
+ * summary: *s is updated) for a stage added after the summary was made
+ */
+static inline int
+SummaryEntryIndex(FunnelSummary **s, const AggStageInfo *info)
+{
+	int			i = SummaryFindEntry(*s, info->label, info->position - 1);
+
+	if (unlikely(i < 0))
+	{
+		*s = SummaryAddEntry(*s, info->label);
+		i = (*s)->nentries - 1;
+	}
+	return i;
+}
+
+/* Decode an amount argument at the summary's scale, rescaling the summary */
+static inline int128
+SummaryAmount(FunnelSummary *s, Datum amount)
+{
+	int128		value;
+	int			scale;
+
+	value = DecFromNumeric(amount, &scale, "amount");
+	if (unlikely(scale > s->scale))
+		SummaryRescale(s, scale);
+	else if (scale < s->scale)
+		value = DecRescale(value, scale, s->scale);
+	return value;
+}
+
+/*
+ * Count one deal of known outcome: reach is the stage it reached (its
+ * furthest open stage, or its won stage, or its lost stage if it never
+ * was in an open stage), current its current stage, last_open (lost
+ * deals) the open stage it was lost from, or NULL.
+ */
+static FunnelSummary *
+SummaryAddOutcome(FunnelSummary *s, const AggStageInfo *reach,
+				  const AggStageInfo *current, const AggStageInfo *last_open,
+				  bool has_amount, Datum amount)
+{
+	SummaryEntry *e;
+	int			ir = SummaryEntryIndex(&s, reach);
+	int			ic = SummaryEntryIndex(&s, current);
+	int			il = last_open ? SummaryEntryIndex(&s, last_open) : -1;
+	int128		value = 0;
+
+	if (has_amount)
+		value = SummaryAmount(s, amount);
+
+	e = &s->entries[ir];
+	AggCountAdd(&e->deals, 1);
+	if (current->kind == STAGE_OPEN)
+		AggCountAdd(&e->open, 1);
+	if (has_amount)
+	{
+		e->amount = DecAdd(e->amount, value);
+		AggCountAdd(&e->amount_count, 1);
+	}
+	e = &s->entries[ic];
+	AggCountAdd(&e->current, 1);
+	if (has_amount)
+	{
+		e->current_amount = DecAdd(e->current_amount, value);
+		AggCountAdd(&e->current_amount_count, 1);
+	}
+	if (il >= 0)
+		AggCountAdd(&s->entries[il].lost_here, 1);
+	return s;
+}
+
 /*
  * funnel.funnel(reached deal_stage [, amount numeric]) transition.
  * NULL stages are skipped; NULL amounts count the deal but add no amount.
@@ -147,11 +325,6 @@ funnel_summary_trans(PG_FUNCTION_ARGS)
 	SummaryEntry *e;
 	int			i;
 
-	if (unlikely(!cache->in_aggregate))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("funnel_summary_trans called in non-aggregate context")));
-
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
@@ -159,36 +332,117 @@ funnel_summary_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	info = AggLookupStageIn(cache, PG_GETARG_DEAL_STAGE(1));
-
-	if (PG_ARGISNULL(0))
-		s = SummaryNew(FunnelLookupPipeline(info->pipeline));	/* copied by nodeAgg */
-	else
-		s = (FunnelSummary *) PG_GETARG_POINTER(0);
-	if (unlikely(s->pipeline != info->pipeline))
-		SummaryCheckPipeline(s, info->pipeline);
-
-	i = SummaryFindEntry(s, info->label, info->position - 1);
-	if (unlikely(i < 0))
-	{
-		s = SummaryAddEntry(s, info->label);
-		i = s->nentries - 1;
-	}
-	e = &s->entries[i];
-	AggCountAdd(&e->deals, 1);
-
+	s = SummaryState(fcinfo, cache, info, 0);
+	i = SummaryEntryIndex(&s, info);
 	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
 	{
-		int128		value;
-		int			scale;
+		int128		value = SummaryAmount(s, PG_GETARG_DATUM(2));
 
-		value = DecFromNumeric(PG_GETARG_DATUM(2), &scale, "amount");
-		if (unlikely(scale > s->scale))
-			SummaryRescale(s, scale);
-		else if (scale < s->scale)
-			value = DecRescale(value, scale, s->scale);
+		e = &s->entries[i];
 		e->amount = DecAdd(e->amount, value);
 		AggCountAdd(&e->amount_count, 1);
 	}
+	e = &s->entries[i];
+	AggCountAdd(&e->deals, 1);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * funnel.funnel(stage deal_stage, amount numeric, lost_at deal_stage)
+ * transition: one row per deal, its current stage (no history).  An open
+ * deal reached its stage and is open there; a won deal reached every open
+ * stage; a lost deal reached lost_at (the open stage it was lost from) and
+ * was lost there, or, when lost_at is NULL, the first open stage.  lost_at
+ * is ignored on rows that are not lost, and must be an open stage of the
+ * same pipeline.
+ */
+PG_FUNCTION_INFO_V1(funnel_summary_current_trans);
+Datum
+funnel_summary_current_trans(PG_FUNCTION_ARGS)
+{
+	AggCallCache *cache = AggGetCallCache(fcinfo);
+	FunnelSummary *s;
+	AggStageInfo current;
+	const AggStageInfo *reach = &current;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	/* copy: the next lookup may reuse the slot */
+	current = *AggLookupStageIn(cache, PG_GETARG_DEAL_STAGE(1));
+	s = SummaryState(fcinfo, cache, &current, SUMMARY_OUTCOMES);
+	if (current.kind == STAGE_LOST)
+	{
+		if (!PG_ARGISNULL(3))
+		{
+			reach = AggLookupStageIn(cache, PG_GETARG_DEAL_STAGE(3));
+			if (unlikely(reach->pipeline != current.pipeline ||
+						 reach->kind != STAGE_OPEN))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("lost_at stage \"%s\" is not an open stage of pipeline \"%s\"",
+								DealStageToText(PG_GETARG_DEAL_STAGE(3)),
+								SummaryPipelineName(current.pipeline)),
+						 errdetail("lost_at is the open stage a lost deal was lost from."),
+						 errhint("Pass NULL when it is unknown: the deal then counts as lost at the first open stage.")));
+		}
+		else
+		{
+			FunnelPipeline *pipeline = FunnelLookupPipeline(current.pipeline);
+
+			if (pipeline->nopen > 0)
+				reach = AggLookupStageIn(cache,
+										 MakeDealStage(pipeline->typoid,
+													   pipeline->stages[0].label));
+		}
+	}
+	s = SummaryAddOutcome(s, reach, &current,
+						  current.kind == STAGE_LOST && reach != &current ? reach : NULL,
+						  PG_NARGS() > 2 && !PG_ARGISNULL(2),
+						  PG_NARGS() > 2 ? PG_GETARG_DATUM(2) : (Datum) 0);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * funnel.funnel(journey [, amount]) transition: one row per deal, its
+ * journey (funnel.journey() over its visits).  The deal reached its
+ * furthest open stage (a won deal: its won stage, which passes every open
+ * stage; a lost deal that never was in an open stage: its lost stage).
+ */
+PG_FUNCTION_INFO_V1(funnel_summary_journey_trans);
+Datum
+funnel_summary_journey_trans(PG_FUNCTION_ARGS)
+{
+	AggCallCache *cache = AggGetCallCache(fcinfo);
+	FunnelSummary *s;
+	const Journey *j;
+	AggStageInfo current;
+	AggStageInfo reach;
+	AggStageInfo last_open;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	j = PG_GETARG_JOURNEY(1);
+	/* copies: a later lookup may reuse the slot of an earlier one */
+	current = *AggLookupStageIn(cache, j->current);
+	s = SummaryState(fcinfo, cache, &current, SUMMARY_OUTCOMES);
+	if (current.kind == STAGE_WON || j->furthest == 0)
+		reach = current;
+	else
+		reach = *AggLookupStageIn(cache, j->furthest);
+	if (current.kind == STAGE_LOST && j->last_open != 0)
+		last_open = *AggLookupStageIn(cache, j->last_open);
+	s = SummaryAddOutcome(s, &reach, &current,
+						  current.kind == STAGE_LOST && j->last_open != 0 ? &last_open : NULL,
+						  PG_NARGS() > 2 && !PG_ARGISNULL(2),
+						  PG_NARGS() > 2 ? PG_GETARG_DATUM(2) : (Datum) 0);
 	PG_RETURN_POINTER(s);
 }
 
@@ -217,14 +471,12 @@ funnel_summary_merge(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 	{
 		/* a copy in the current context; nodeAgg copies it to its own */
-		s1 = palloc(VARSIZE(s2));
-		memcpy(s1, s2, VARSIZE(s2));
-		PG_RETURN_POINTER(s1);
+		PG_RETURN_POINTER(SummaryCopy(s2));
 	}
 	if (AggCheckCallContext(fcinfo, NULL))
 		s1 = (FunnelSummary *) PG_GETARG_POINTER(0);
 	else
-		s1 = (FunnelSummary *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0));
+		s1 = SummaryCopy(PG_GETARG_SUMMARY(0));
 	SummaryCheck(s1);
 
 	SummaryCheckPipeline(s1, s2->pipeline);
@@ -246,148 +498,18 @@ funnel_summary_merge(PG_FUNCTION_ARGS)
 		AggCountAdd(&e1->amount_count, e2->amount_count);
 		e1->amount = DecAdd(e1->amount,
 							DecRescale(e2->amount, s2->scale, s1->scale));
+		if (s1->flags & s2->flags & SUMMARY_OUTCOMES)
+		{
+			AggCountAdd(&e1->open, e2->open);
+			AggCountAdd(&e1->lost_here, e2->lost_here);
+			AggCountAdd(&e1->current, e2->current);
+			AggCountAdd(&e1->current_amount_count, e2->current_amount_count);
+			e1->current_amount = DecAdd(e1->current_amount,
+										DecRescale(e2->current_amount, s2->scale, s1->scale));
+		}
 	}
+	if ((s1->flags & SUMMARY_OUTCOMES) && !(s2->flags & SUMMARY_OUTCOMES))
+		SummaryDropOutcomes(s1);
 	PG_RETURN_POINTER(s1);
 }
 
-/* A conversion ratio, NULL when the base is zero */
-static inline void
-SetRatio(Datum *value, bool *isnull, int64 num, int64 den)
-{
-	if (den <= 0)
-		*isnull = true;
-	else
-	{
-		*value = Float8GetDatum((double) num / (double) den);
-		*isnull = false;
-	}
-}
-
-/*
- * funnel.report(summary): one row per stage of the pipeline in funnel
- * order.  Open stages: the deals that reached the stage (implied passage:
- * their input is this or a later open stage, or a won stage), their amount,
- * conversions and drop-off; won and lost stages: the deals whose input is
- * that stage.
- */
-PG_FUNCTION_INFO_V1(funnel_report);
-Datum
-funnel_report(PG_FUNCTION_ARGS)
-{
-	FunnelSummary *s = PG_GETARG_SUMMARY(0);
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	FunnelPipeline *pipeline;
-	int			nstages;
-	int			nopen;
-	int64	   *deals;
-	int64	   *counts;
-	int128	   *amounts;
-	int64	   *reached;
-	int64	   *reached_counts;
-	int128	   *reached_amounts;
-	int64		won_deals = 0;
-	int64		won_counts = 0;
-	int128		won_amount = 0;
-	int			prev_open = -1;
-	int			i;
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	pipeline = SummaryPipelineOrError(s);
-	FunnelCheckConfigured(pipeline);
-	nstages = pipeline->nstages;
-	nopen = pipeline->nopen;
-	deals = palloc0(Max(nstages, 1) * sizeof(int64));
-	counts = palloc0(Max(nstages, 1) * sizeof(int64));
-	amounts = palloc0(Max(nstages, 1) * sizeof(int128));
-	reached = palloc0((nopen + 1) * sizeof(int64));
-	reached_counts = palloc0((nopen + 1) * sizeof(int64));
-	reached_amounts = palloc0((nopen + 1) * sizeof(int128));
-
-	/* the summary's counts, by the pipeline's current stage order */
-	for (i = 0; i < nstages; i++)
-	{
-		FunnelStage *stage = &pipeline->stages[i];
-		int			j = SummaryFindEntry(s, stage->label, i);
-
-		if (j < 0)
-			continue;
-		deals[i] = s->entries[j].deals;
-		counts[i] = s->entries[j].amount_count;
-		amounts[i] = s->entries[j].amount;
-		if (stage->kind == STAGE_WON)
-		{
-			AggCountAdd(&won_deals, deals[i]);
-			AggCountAdd(&won_counts, counts[i]);
-			won_amount = DecAdd(won_amount, amounts[i]);
-		}
-	}
-
-	/* reached[i]: input is open stage i or later, or won */
-	reached[nopen] = won_deals;
-	reached_counts[nopen] = won_counts;
-	reached_amounts[nopen] = won_amount;
-	for (i = nopen - 1; i >= 0; i--)
-	{
-		reached[i] = reached[i + 1];
-		AggCountAdd(&reached[i], deals[i]);
-		reached_counts[i] = reached_counts[i + 1];
-		AggCountAdd(&reached_counts[i], counts[i]);
-		reached_amounts[i] = DecAdd(reached_amounts[i + 1], amounts[i]);
-	}
-
-	for (i = 0; i < nstages; i++)
-	{
-		FunnelStage *stage = &pipeline->stages[i];
-		Datum		values[6];
-		bool		nulls[6];
-		int64		n;
-		int64		namount;
-		int128		amount;
-
-		/*
-		 * A stage added by this uncommitted transaction has no deals (no
-		 * value of it can exist) and must not escape as a value: if the
-		 * transaction rolls back, an index could keep it with no sort
-		 * position.  Report the pipeline as other sessions see it.
-		 */
-		if (!stage->usable)
-			continue;
-		memset(nulls, false, sizeof(nulls));
-		values[0] = DealStageGetDatum(MakeDealStage(pipeline->typoid, stage->label));
-		if (i < nopen)
-		{
-			n = reached[i];
-			namount = reached_counts[i];
-			amount = reached_amounts[i];
-			if (prev_open < 0)
-				nulls[3] = true;
-			else
-				SetRatio(&values[3], &nulls[3], n, reached[prev_open]);
-			SetRatio(&values[4], &nulls[4], n, reached[0]);
-			values[5] = Int64GetDatum(n - reached[i + 1]);
-			prev_open = i;
-		}
-		else
-		{
-			n = deals[i];
-			namount = counts[i];
-			amount = amounts[i];
-			if (stage->kind == STAGE_WON && prev_open >= 0)
-			{
-				SetRatio(&values[3], &nulls[3], n, reached[prev_open]);
-				SetRatio(&values[4], &nulls[4], n, reached[0]);
-			}
-			else
-				nulls[3] = nulls[4] = true;
-			nulls[5] = true;
-		}
-		values[1] = Int64GetDatum(n);
-		if (namount > 0)
-			values[2] = DecToNumeric(amount, s->scale);
-		else
-			nulls[2] = true;
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	return (Datum) 0;
-}

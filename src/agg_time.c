@@ -2,7 +2,9 @@
  *
  * agg_time.c
  *	  Exact time-in-stage percentiles: funnel.median_time_in_stage() and
- *	  funnel.time_in_stage_percentile().
+ *	  funnel.time_in_stage_percentile(), as justified intervals (days and
+ *	  time, never months, never 24 hours or more), and their numeric-days
+ *	  forms median_time_in_stage_days() and time_in_stage_percentile_days().
  *
  * The result must equal percentile_cont(f) WITHIN GROUP (ORDER BY left_at -
  * entered_at) to the microsecond, so the state keeps every closed visit's
@@ -416,12 +418,10 @@ DurationInterval(int64 usecs)
 	return DirectFunctionCall1(interval_justify_hours, IntervalPGetDatum(iv));
 }
 
-/* Final: percentile_cont over the durations */
-PG_FUNCTION_INFO_V1(time_in_stage_final);
-Datum
-time_in_stage_final(PG_FUNCTION_ARGS)
+/* percentile_cont over the durations of a non-empty state */
+static Datum
+TimePercentile(TimeState *state)
 {
-	TimeState  *state;
 	double		fraction;
 	int64		first_row;
 	int64		second_row;
@@ -432,11 +432,6 @@ time_in_stage_final(PG_FUNCTION_ARGS)
 	Datum		hi;
 	Datum		diff;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	state = (TimeState *) PG_GETARG_POINTER(0);
-	if (state->n == 0 || !state->has_fraction)
-		PG_RETURN_NULL();
 	fraction = state->fraction;
 
 	/* as percentile_cont_final_common */
@@ -448,11 +443,142 @@ time_in_stage_final(PG_FUNCTION_ARGS)
 				second_row == first_row ? NULL : &second_value);
 	lo = DurationInterval(first_value);
 	if (second_row == first_row)
-		PG_RETURN_DATUM(lo);
+		return lo;
 	hi = DurationInterval(second_value);
 
 	proportion = (fraction * (state->n - 1)) - first_row;
 	diff = DirectFunctionCall2(interval_mi, hi, lo);
 	diff = DirectFunctionCall2(interval_mul, diff, Float8GetDatum(proportion));
-	PG_RETURN_DATUM(DirectFunctionCall2(interval_pl, diff, lo));
+	/* interpolation can leave 26:00:00 or "1 day -02:00:00": justify */
+	return DirectFunctionCall1(interval_justify_hours,
+							   DirectFunctionCall2(interval_pl, diff, lo));
+}
+
+/* Final of the interval forms: percentile_cont, as a justified interval */
+PG_FUNCTION_INFO_V1(time_in_stage_final);
+Datum
+time_in_stage_final(PG_FUNCTION_ARGS)
+{
+	TimeState  *state;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (TimeState *) PG_GETARG_POINTER(0);
+	if (state->n == 0 || !state->has_fraction)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(TimePercentile(state));
+}
+
+/* Final of the *_days forms: the same percentile in days, as numeric */
+PG_FUNCTION_INFO_V1(time_in_stage_final_days);
+Datum
+time_in_stage_final_days(PG_FUNCTION_ARGS)
+{
+	TimeState  *state;
+	Interval   *iv;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (TimeState *) PG_GETARG_POINTER(0);
+	if (state->n == 0 || !state->has_fraction)
+		PG_RETURN_NULL();
+	iv = DatumGetIntervalP(TimePercentile(state));
+	PG_RETURN_DATUM(AggDays((int128) iv->day * USECS_PER_DAY + iv->time, 1));
+}
+
+/*
+ * funnel.avg_time_in_stage(entered_at, left_at) transition: the state is a
+ * funnel.forecast_state holding the closed visits and their total
+ * microseconds (an exact 128-bit sum, scale 0).  Open visits and rows with
+ * a NULL entered_at are skipped.
+ */
+PG_FUNCTION_INFO_V1(avg_time_in_stage_trans);
+Datum
+avg_time_in_stage_trans(PG_FUNCTION_ARGS)
+{
+	AggCallCache *cache = AggGetCallCache(fcinfo);
+	ForecastState *state;
+	TimestampTz entered_at;
+	TimestampTz left_at;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	entered_at = PG_GETARG_TIMESTAMPTZ(1);
+	left_at = PG_GETARG_TIMESTAMPTZ(2);
+	if (unlikely(TIMESTAMP_NOT_FINITE(entered_at) || TIMESTAMP_NOT_FINITE(left_at)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("cannot subtract infinite timestamps")));
+	if (PG_ARGISNULL(0))
+		state = palloc0(sizeof(ForecastState));	/* copied by nodeAgg */
+	else if (likely(cache->in_aggregate))
+		state = (ForecastState *) PG_GETARG_POINTER(0);
+	else
+	{
+		state = palloc(sizeof(ForecastState));
+		memcpy(state, PG_GETARG_POINTER(0), sizeof(ForecastState));
+	}
+	if (unlikely(state->scale != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid avg_time_in_stage state: scale %d", state->scale),
+				 errdetail("The state holds whole microseconds (scale 0).")));
+	state->sum = DecAdd(state->sum, (int128) left_at - (int128) entered_at);
+	AggCountAdd(&state->n, 1);
+	PG_RETURN_POINTER(state);
+}
+
+/* A state of avg_time_in_stage, checked: scale 0 */
+static ForecastState *
+AvgState(FunctionCallInfo fcinfo)
+{
+	ForecastState *state = (ForecastState *) PG_GETARG_POINTER(0);
+
+	if (state->scale != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid avg_time_in_stage state: scale %d", state->scale),
+				 errdetail("The state holds whole microseconds (scale 0).")));
+	return state;
+}
+
+/*
+ * Final of avg_time_in_stage: the mean duration, rounded half away from
+ * zero to the microsecond, as a justified interval (days and time)
+ */
+PG_FUNCTION_INFO_V1(avg_time_in_stage_final);
+Datum
+avg_time_in_stage_final(PG_FUNCTION_ARGS)
+{
+	ForecastState *state = AvgState(fcinfo);
+	int128		q;
+	int128		r;
+
+	if (state->n == 0)
+		PG_RETURN_NULL();
+	q = state->sum / state->n;
+	r = state->sum % state->n;
+	if (r < 0 ? -2 * r >= state->n : 2 * r >= state->n)
+		q += (r < 0) ? -1 : 1;
+	if (q > PG_INT64_MAX || q < PG_INT64_MIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range")));
+	PG_RETURN_DATUM(DurationInterval((int64) q));
+}
+
+/* Final of avg_time_in_stage_days: the mean duration in days, numeric */
+PG_FUNCTION_INFO_V1(avg_time_in_stage_final_days);
+Datum
+avg_time_in_stage_final_days(PG_FUNCTION_ARGS)
+{
+	ForecastState *state = AvgState(fcinfo);
+
+	if (state->n == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(AggDays(state->sum, state->n));
 }

@@ -14,22 +14,48 @@
 
 #include "agg.h"
 
-#define FUNNEL_SUMMARY_VERSION 1
+/*
+ * Format versions.  Version 2 is the in-memory and on-disk layout below;
+ * version 1 (funnel 0.1) had entries without the outcome counters and is
+ * still read from disk (SummaryFromDatum converts it) and is the text and
+ * binary form of a summary without outcomes, byte for byte as 0.1 wrote it.
+ */
+#define FUNNEL_SUMMARY_VERSION 2
+#define FUNNEL_SUMMARY_VERSION_1 1
+
+/* flags: every deal of the summary came with its outcome (journey input) */
+#define SUMMARY_OUTCOMES	0x01
 
 typedef struct SummaryEntry
 {
 	Oid			label;			/* stage (pg_enum OID) */
 	int32		pad;
-	int64		deals;			/* deals whose input is this stage */
+	int64		deals;			/* deals whose reached stage is this */
 	int64		amount_count;	/* of those, the ones with an amount */
 	int128		amount;			/* their total, scaled by 10^scale */
+	/* outcome counters: zero unless flags has SUMMARY_OUTCOMES */
+	int64		open;			/* of deals, the ones still open */
+	int64		lost_here;		/* lost deals whose last open stage is this */
+	int64		current;		/* deals whose current stage is this */
+	int64		current_amount_count;	/* of those, the ones with an amount */
+	int128		current_amount; /* their total, scaled by 10^scale */
 } SummaryEntry;
+
+/* An entry of a version 1 (funnel 0.1) summary, as stored on disk */
+typedef struct SummaryEntryV1
+{
+	Oid			label;
+	int32		pad;
+	int64		deals;
+	int64		amount_count;
+	int128		amount;
+} SummaryEntryV1;
 
 typedef struct FunnelSummary
 {
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	uint8		version;
-	uint8		flags;			/* reserved, 0 */
+	uint8		flags;			/* SUMMARY_OUTCOMES or 0 */
 	int16		scale;			/* decimal scale of every amount */
 	Oid			pipeline;		/* pipeline enum type OID */
 	int32		nentries;
@@ -38,9 +64,10 @@ typedef struct FunnelSummary
 } FunnelSummary;
 
 #define SUMMARY_SIZE(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntry))
-#define DatumGetSummary(d) ((FunnelSummary *) PG_DETOAST_DATUM(d))
-#define PG_GETARG_SUMMARY(n) DatumGetSummary(PG_GETARG_DATUM(n))
+#define SUMMARY_SIZE_V1(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntryV1))
+#define PG_GETARG_SUMMARY(n) SummaryFromDatum(PG_GETARG_DATUM(n))
 
+extern FunnelSummary *SummaryFromDatum(Datum d);
 extern void SummaryCheck(const FunnelSummary *s);
 extern FunnelSummary *SummaryNew(FunnelPipeline *pipeline);
 extern FunnelPipeline *SummaryPipelineOrError(FunnelSummary *s);
@@ -48,6 +75,8 @@ extern const char *SummaryPipelineName(Oid typoid);
 extern void SummaryCheckPipeline(FunnelSummary *s, Oid pipeline);
 extern void SummaryRescale(FunnelSummary *s, int scale);
 extern FunnelSummary *SummaryAddEntry(FunnelSummary *s, Oid label);
+extern void SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s,
+								 int sqlstate);
 
 /*
  * The entry of a stage; "guess" is its likely index.  Returns -1 if the

@@ -1,11 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * funnel_summary_io.c
- *	  Text (JSON) and binary I/O of funnel.funnel_summary.
+ *	  Text (JSON) and binary I/O of funnel.funnel_summary, and the rules a
+ *	  summary read from outside must keep.
  *
  * In memory a summary refers to its pipeline and stages by OID; its text and
  * binary forms use the pipeline and stage NAMES, so a summary moves between
  * databases (and Citus nodes) whose OIDs differ.
+ *
+ * A summary without outcomes (fed by stages) prints and sends exactly as
+ * funnel 0.1 did (binary format version 1); a summary with outcomes (fed
+ * by journeys) adds five counters per stage (binary format version 2).
+ * Both forms are read.
  *
  * src/funnel_summary_io.c
  *
@@ -14,7 +20,6 @@
 #include "postgres.h"
 
 #include "libpq/pqformat.h"
-#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 
@@ -24,13 +29,39 @@
  * Text form (JSON):
  * {"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 3,
  *   "amount_count": 2, "amount": 150.00}, ...]}
+ * with outcomes, each stage also has
+ *   "open": 1, "lost_here": 1, "current": 1, "current_amount_count": 1,
+ *   "current_amount": 50.00
  */
+#define SUMMARY_HINT "A summary is written as {\"pipeline\": \"b2b\", \"stages\": [{\"stage\": \"lead\", \"deals\": 3, \"amount_count\": 2, \"amount\": 150.00}]}."
 
-/* Append a JSON string */
-static void
-AppendJsonString(StringInfo buf, const char *str)
+/* One stage of a summary as read, before its names are resolved */
+typedef struct SummaryInput
 {
-	escape_json(buf, str);
+	char	   *name;
+	int64		deals;
+	int64		amount_count;
+	int128		amount;
+	int64		open;
+	int64		lost_here;
+	int64		current;
+	int64		current_amount_count;
+	int128		current_amount;
+} SummaryInput;
+
+/* The stage of an entry, or an error naming the OID */
+static FunnelStage *
+EntryStage(FunnelSummary *s, FunnelPipeline *pipeline, Oid label)
+{
+	FunnelStage *stage = FunnelLookupStageByLabel(label);
+
+	if (stage == NULL || stage->pipeline->typoid != s->pipeline)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("funnel summary refers to a stage that does not exist"),
+				 errdetail("Stage OID %u of pipeline \"%s\".", label,
+						   NameStr(pipeline->name))));
+	return stage;
 }
 
 PG_FUNCTION_INFO_V1(funnel_summary_out);
@@ -44,223 +75,160 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"pipeline\": ");
-	AppendJsonString(&buf, NameStr(pipeline->name));
+	escape_json(&buf, NameStr(pipeline->name));
 	appendStringInfoString(&buf, ", \"stages\": [");
 	for (i = 0; i < s->nentries; i++)
 	{
 		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = FunnelLookupStageByLabel(e->label);
+		FunnelStage *stage = EntryStage(s, pipeline, e->label);
 
-		if (stage == NULL || stage->pipeline->typoid != s->pipeline)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("funnel summary refers to a stage that does not exist"),
-					 errdetail("Stage OID %u of pipeline \"%s\".", e->label,
-							   NameStr(pipeline->name))));
 		appendStringInfoString(&buf, i > 0 ? ", {\"stage\": " : "{\"stage\": ");
-		AppendJsonString(&buf, NameStr(stage->name));
+		escape_json(&buf, NameStr(stage->name));
 		appendStringInfo(&buf, ", \"deals\": " INT64_FORMAT
 						 ", \"amount_count\": " INT64_FORMAT ", \"amount\": ",
 						 e->deals, e->amount_count);
 		DecAppend(&buf, e->amount, s->scale);
+		if (s->flags & SUMMARY_OUTCOMES)
+		{
+			appendStringInfo(&buf, ", \"open\": " INT64_FORMAT
+							 ", \"lost_here\": " INT64_FORMAT
+							 ", \"current\": " INT64_FORMAT
+							 ", \"current_amount_count\": " INT64_FORMAT
+							 ", \"current_amount\": ",
+							 e->open, e->lost_here, e->current,
+							 e->current_amount_count);
+			DecAppend(&buf, e->current_amount, s->scale);
+		}
 		appendStringInfoChar(&buf, '}');
 	}
 	appendStringInfoString(&buf, "]}");
 	PG_RETURN_CSTRING(buf.data);
 }
 
-/* A tiny reader for exactly the JSON shape funnel_summary_out writes */
-typedef struct SummaryReader
-{
-	const char *input;
-	const char *p;
-} SummaryReader;
-
-static void
-SummarySyntaxError(SummaryReader *r, const char *expected)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type funnel_summary: \"%s\"", r->input),
-			 errdetail("Expected %s at character %d.", expected,
-					   (int) (r->p - r->input) + 1),
-			 errhint("A summary is written as {\"pipeline\": \"b2b\", \"stages\": [{\"stage\": \"lead\", \"deals\": 3, \"amount_count\": 2, \"amount\": 150.00}]}.")));
-}
-
-static void
-SkipSpace(SummaryReader *r)
-{
-	while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')
-		r->p++;
-}
-
-/* Consume one punctuation character, or fail */
-static void
-Expect(SummaryReader *r, char c)
-{
-	char		what[4] = {'"', c, '"', '\0'};
-
-	SkipSpace(r);
-	if (*r->p != c)
-		SummarySyntaxError(r, what);
-	r->p++;
-}
-
-/* Consume c if it comes next */
-static bool
-Accept(SummaryReader *r, char c)
-{
-	SkipSpace(r);
-	if (*r->p != c)
-		return false;
-	r->p++;
-	return true;
-}
-
-/* A JSON string (escapes \" \\ \/ \b \f \n \r \t \uXXXX) */
+/* A count for messages */
 static char *
-ReadString(SummaryReader *r)
+CountText(int128 v)
 {
 	StringInfoData buf;
 
-	SkipSpace(r);
-	if (*r->p != '"')
-		SummarySyntaxError(r, "a double-quoted string");
-	r->p++;
 	initStringInfo(&buf);
-	while (*r->p != '"')
-	{
-		if (*r->p == '\0')
-			SummarySyntaxError(r, "a closing double quote");
-		if (*r->p != '\\')
-		{
-			appendStringInfoChar(&buf, *r->p++);
-			continue;
-		}
-		r->p++;
-		switch (*r->p)
-		{
-			case '"':
-			case '\\':
-			case '/':
-				appendStringInfoChar(&buf, *r->p);
-				break;
-			case 'b':
-				appendStringInfoChar(&buf, '\b');
-				break;
-			case 'f':
-				appendStringInfoChar(&buf, '\f');
-				break;
-			case 'n':
-				appendStringInfoChar(&buf, '\n');
-				break;
-			case 'r':
-				appendStringInfoChar(&buf, '\r');
-				break;
-			case 't':
-				appendStringInfoChar(&buf, '\t');
-				break;
-			case 'u':
-				{
-					unsigned int code = 0;
-					int			k;
-					unsigned char utf8[MAX_UNICODE_EQUIVALENT_STRING + 1];
-
-					for (k = 1; k <= 4; k++)
-					{
-						char		h = r->p[k];
-
-						code <<= 4;
-						if (h >= '0' && h <= '9')
-							code |= h - '0';
-						else if (h >= 'a' && h <= 'f')
-							code |= h - 'a' + 10;
-						else if (h >= 'A' && h <= 'F')
-							code |= h - 'A' + 10;
-						else
-							SummarySyntaxError(r, "four hexadecimal digits after \\u");
-					}
-					if (code == 0 || (code >= 0xD800 && code <= 0xDFFF))
-						SummarySyntaxError(r, "a non-zero, non-surrogate \\u escape");
-					/* in the server encoding, whatever it is */
-					pg_unicode_to_server(code, utf8);
-					appendStringInfoString(&buf, (char *) utf8);
-					r->p += 4;
-				}
-				break;
-			default:
-				SummarySyntaxError(r, "a valid escape after \\");
-		}
-		r->p++;
-	}
-	r->p++;
+	DecAppend(&buf, v, 0);
 	return buf.data;
 }
 
-/* "key": */
-static void
-ExpectKey(SummaryReader *r, const char *key)
+/*
+ * Refuse the outcome counters of a summary that no journeys can make:
+ * per stage, open <= deals, current_amount_count <= current, no
+ * current_amount without a count; on won and lost stages no open or
+ * lost_here deals; on won stages the current deals are the deals (and
+ * amounts); and across stages (from the last open stage back to each
+ * one), the lost deals last open there or later are at most the lost
+ * deals that reached it, the open deals now there or later at most the
+ * open deals that reached it, with equality over all open stages, and the
+ * deals ending in lost stages are the lost deals.
+ */
+void
+SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 {
-	const char *start = r->p;
-	char	   *found = ReadString(r);
+	int128		lost_reached = 0;	/* from the last open stage back */
+	int128		lost_here = 0;
+	int128		open_reached = 0;
+	int128		open_here = 0;
+	int128		lost_current = 0;
+	int128		lost_deals = 0;
+	int			i;
 
-	if (strcmp(found, key) != 0)
+	for (i = 0; i < s->nentries; i++)
 	{
-		r->p = start;
-		SkipSpace(r);
-		SummarySyntaxError(r, psprintf("key \"%s\"", key));
+		const SummaryEntry *e = &s->entries[i];
+		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const char *name = NameStr(stage->name);
+
+		if (e->open < 0 || e->lost_here < 0 || e->current < 0 ||
+			e->current_amount_count < 0 || e->open > e->deals ||
+			e->current_amount_count > e->current)
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: stage \"%s\" has deals " INT64_FORMAT
+							", open " INT64_FORMAT ", lost_here " INT64_FORMAT
+							", current " INT64_FORMAT " and current_amount_count " INT64_FORMAT,
+							name, e->deals, e->open, e->lost_here, e->current,
+							e->current_amount_count),
+					 errdetail("Counts are non-negative, open is at most deals and current_amount_count at most current.")));
+		if (e->current_amount_count == 0 && e->current_amount != 0)
+		{
+			StringInfoData amount;
+
+			initStringInfo(&amount);
+			DecAppend(&amount, e->current_amount, s->scale);
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: stage \"%s\" has current_amount %s but current_amount_count 0",
+							name, amount.data)));
+		}
+		if (stage->kind != STAGE_OPEN && (e->open != 0 || e->lost_here != 0))
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: %s stage \"%s\" has open " INT64_FORMAT
+							" and lost_here " INT64_FORMAT,
+							StageKindName(stage->kind), name, e->open, e->lost_here),
+					 errdetail("Only open stages have open deals and deals lost from them.")));
+		if (stage->kind == STAGE_WON &&
+			(e->current != e->deals || e->current_amount_count != e->amount_count ||
+			 e->current_amount != e->amount))
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: won stage \"%s\" has deals " INT64_FORMAT
+							" but current " INT64_FORMAT, name, e->deals, e->current),
+					 errdetail("A won deal reached its won stage and is there now: current, current_amount_count and current_amount equal deals, amount_count and amount.")));
+		if (stage->kind == STAGE_LOST)
+		{
+			lost_current += e->current;
+			lost_deals += e->deals;
+		}
 	}
-	Expect(r, ':');
-}
 
-static int128
-ReadDecimal(SummaryReader *r, int *scale)
-{
-	int128		value;
-	const char *end;
-
-	SkipSpace(r);
-	end = DecParse(r->p, &value, scale);
-	if (end == NULL)
-		SummarySyntaxError(r, "a number");
-	r->p = end;
-	return value;
-}
-
-static int64
-ReadCount(SummaryReader *r)
-{
-	const char *start;
-	int			scale;
-	int128		value;
-
-	SkipSpace(r);
-	start = r->p;
-	value = ReadDecimal(r, &scale);
-	if (scale != 0 || value < 0)
+	/* open stages, from the last one back: the entries are in stage order */
+	for (i = pipeline->nopen - 1; i >= 0; i--)
 	{
-		r->p = start;
-		SummarySyntaxError(r, "a non-negative integer count");
+		int			j = SummaryFindEntry(s, pipeline->stages[i].label, i);
+		const SummaryEntry *e;
+
+		if (j < 0)
+			continue;
+		e = &s->entries[j];
+		lost_reached += e->deals - e->open;
+		lost_here += e->lost_here;
+		open_reached += e->open;
+		open_here += e->current;
+		if (lost_here > lost_reached || open_here > open_reached ||
+			(i == 0 && (lost_here != lost_reached || open_here != open_reached)))
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: from stage \"%s\" on, %s lost deals were lost there but %s reached it, %s open deals are there but %s reached it",
+							NameStr(pipeline->stages[i].name),
+							CountText(lost_here), CountText(lost_reached),
+							CountText(open_here), CountText(open_reached)),
+					 errdetail("A deal is lost from, or now in, an open stage it reached: over all open stages the counts are equal.")));
 	}
-	if (value > PG_INT64_MAX)
+	if (lost_current != lost_deals + lost_reached)
 		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("funnel summary count %.*s is out of range",
-						(int) (r->p - start), start),
-				 errdetail("Counts are bigint: at most %s.", "9223372036854775807")));
-	return (int64) value;
+				(errcode(sqlstate),
+				 errmsg("invalid funnel summary: %s deals ended in lost stages but %s are lost",
+						CountText(lost_current), CountText(lost_deals + lost_reached)),
+				 errdetail("Every lost deal is in one lost stage.")));
 }
 
 /*
  * The summary of a pipeline name and stage names (text and binary input).
  * Each stage appears at most once, with 0 <= amount_count <= deals and a
- * zero amount when amount_count is 0: exactly the values the aggregates
- * make, so every summary that reads in also prints, reports and merges.
+ * zero amount when amount_count is 0, and outcome counters that journeys
+ * can make: exactly the values the aggregates make, so every summary that
+ * reads in also prints, reports and merges.
  */
 static FunnelSummary *
-SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
-				 int64 *deals, int64 *amount_counts, int128 *amounts,
-				 int scale, int sqlstate)
+SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
+				 bool outcomes, int scale, int sqlstate)
 {
 	FunnelPipeline *pipeline = FunnelLookupPipelineByName(pipeline_name);
 	FunnelSummary *s;
@@ -276,10 +244,11 @@ SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) : 0));
 	s = SummaryNew(pipeline);
 	s->scale = scale;
+	s->flags = outcomes ? SUMMARY_OUTCOMES : 0;
 	seen = palloc0(Max(s->nentries, 1) * sizeof(bool));
 	for (i = 0; i < n; i++)
 	{
-		FunnelStage *stage = FunnelLookupStageByName(pipeline, stage_names[i]);
+		FunnelStage *stage = FunnelLookupStageByName(pipeline, in[i].name);
 		SummaryEntry *e;
 		int			j;
 
@@ -287,7 +256,7 @@ SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: pipeline \"%s\" has no stage \"%s\"",
-							pipeline_name, stage_names[i]),
+							pipeline_name, in[i].name),
 					 errdetail("Its stages are: %s.", FunnelStageList(pipeline))));
 		j = SummaryFindEntry(s, stage->label, stage->position - 1);
 		if (j < 0)
@@ -296,32 +265,40 @@ SummaryFromNames(const char *pipeline_name, int n, char **stage_names,
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" appears more than once",
-							stage_names[i]),
+							in[i].name),
 					 errdetail("A summary has one entry per stage.")));
 		seen[j] = true;
-		if (deals[i] < 0 || amount_counts[i] < 0 || amount_counts[i] > deals[i])
+		if (in[i].deals < 0 || in[i].amount_count < 0 ||
+			in[i].amount_count > in[i].deals)
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" has deals " INT64_FORMAT " and amount_count " INT64_FORMAT,
-							stage_names[i], deals[i], amount_counts[i]),
+							in[i].name, in[i].deals, in[i].amount_count),
 					 errdetail("Counts are non-negative and amount_count is at most deals.")));
-		if (amount_counts[i] == 0 && amounts[i] != 0)
+		if (in[i].amount_count == 0 && in[i].amount != 0)
 		{
 			StringInfoData amount;
 
 			initStringInfo(&amount);
-			DecAppend(&amount, amounts[i], scale);
+			DecAppend(&amount, in[i].amount, scale);
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" has amount %s but amount_count 0",
-							stage_names[i], amount.data),
+							in[i].name, amount.data),
 					 errdetail("The amount is the total of amount_count amounts.")));
 		}
 		e = &s->entries[j];
-		e->deals = deals[i];
-		e->amount_count = amount_counts[i];
-		e->amount = amounts[i];
+		e->deals = in[i].deals;
+		e->amount_count = in[i].amount_count;
+		e->amount = in[i].amount;
+		e->open = in[i].open;
+		e->lost_here = in[i].lost_here;
+		e->current = in[i].current;
+		e->current_amount_count = in[i].current_amount_count;
+		e->current_amount = in[i].current_amount;
 	}
+	if (outcomes)
+		SummaryCheckOutcomes(pipeline, s, sqlstate);
 	return s;
 }
 
@@ -329,71 +306,96 @@ PG_FUNCTION_INFO_V1(funnel_summary_in);
 Datum
 funnel_summary_in(PG_FUNCTION_ARGS)
 {
-	SummaryReader r;
+	JsonReader	r;
 	char	   *pipeline_name;
 	int			allocated = 16;
 	int			n = 0;
 	int			scale = 0;
-	char	  **names = palloc(allocated * sizeof(char *));
-	int64	   *deals = palloc(allocated * sizeof(int64));
-	int64	   *counts = palloc(allocated * sizeof(int64));
-	int128	   *amounts = palloc(allocated * sizeof(int128));
-	int		   *scales = palloc(allocated * sizeof(int));
+	bool		outcomes = false;
+	SummaryInput *in = palloc0(allocated * sizeof(SummaryInput));
+	int		   *scales = palloc(allocated * 2 * sizeof(int));
 	int			i;
 
 	r.input = r.p = PG_GETARG_CSTRING(0);
-	Expect(&r, '{');
-	ExpectKey(&r, "pipeline");
-	pipeline_name = ReadString(&r);
-	Expect(&r, ',');
-	ExpectKey(&r, "stages");
-	Expect(&r, '[');
-	if (!Accept(&r, ']'))
+	r.type = "funnel_summary";
+	r.noun = "funnel summary";
+	r.hint = SUMMARY_HINT;
+	JsonExpect(&r, '{');
+	JsonExpectKey(&r, "pipeline");
+	pipeline_name = JsonReadString(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "stages");
+	JsonExpect(&r, '[');
+	if (!JsonAccept(&r, ']'))
 	{
 		do
 		{
 			if (n == allocated)
 			{
 				allocated *= 2;
-				names = repalloc(names, allocated * sizeof(char *));
-				deals = repalloc(deals, allocated * sizeof(int64));
-				counts = repalloc(counts, allocated * sizeof(int64));
-				amounts = repalloc(amounts, allocated * sizeof(int128));
-				scales = repalloc(scales, allocated * sizeof(int));
+				in = repalloc(in, allocated * sizeof(SummaryInput));
+				scales = repalloc(scales, allocated * 2 * sizeof(int));
 			}
-			Expect(&r, '{');
-			ExpectKey(&r, "stage");
-			names[n] = ReadString(&r);
-			Expect(&r, ',');
-			ExpectKey(&r, "deals");
-			deals[n] = ReadCount(&r);
-			Expect(&r, ',');
-			ExpectKey(&r, "amount_count");
-			counts[n] = ReadCount(&r);
-			Expect(&r, ',');
-			ExpectKey(&r, "amount");
-			amounts[n] = ReadDecimal(&r, &scales[n]);
-			scale = Max(scale, scales[n]);
-			Expect(&r, '}');
+			memset(&in[n], 0, sizeof(SummaryInput));
+			scales[2 * n + 1] = 0;
+			JsonExpect(&r, '{');
+			JsonExpectKey(&r, "stage");
+			in[n].name = JsonReadString(&r);
+			JsonExpect(&r, ',');
+			JsonExpectKey(&r, "deals");
+			in[n].deals = JsonReadCount(&r);
+			JsonExpect(&r, ',');
+			JsonExpectKey(&r, "amount_count");
+			in[n].amount_count = JsonReadCount(&r);
+			JsonExpect(&r, ',');
+			JsonExpectKey(&r, "amount");
+			in[n].amount = JsonReadDecimal(&r, &scales[2 * n]);
+			scale = Max(scale, scales[2 * n]);
+			/* the outcome counters: on every stage, or on none */
+			if (n == 0)
+				outcomes = JsonAccept(&r, ',');
+			else if (outcomes)
+				JsonExpect(&r, ',');
+			if (outcomes)
+			{
+				JsonExpectKey(&r, "open");
+				in[n].open = JsonReadCount(&r);
+				JsonExpect(&r, ',');
+				JsonExpectKey(&r, "lost_here");
+				in[n].lost_here = JsonReadCount(&r);
+				JsonExpect(&r, ',');
+				JsonExpectKey(&r, "current");
+				in[n].current = JsonReadCount(&r);
+				JsonExpect(&r, ',');
+				JsonExpectKey(&r, "current_amount_count");
+				in[n].current_amount_count = JsonReadCount(&r);
+				JsonExpect(&r, ',');
+				JsonExpectKey(&r, "current_amount");
+				in[n].current_amount = JsonReadDecimal(&r, &scales[2 * n + 1]);
+				scale = Max(scale, scales[2 * n + 1]);
+			}
+			JsonExpect(&r, '}');
 			n++;
-		} while (Accept(&r, ','));
-		Expect(&r, ']');
+		} while (JsonAccept(&r, ','));
+		JsonExpect(&r, ']');
 	}
-	Expect(&r, '}');
-	SkipSpace(&r);
-	if (*r.p != '\0')
-		SummarySyntaxError(&r, "the end of the input");
+	JsonExpect(&r, '}');
+	JsonExpectEnd(&r);
 
 	for (i = 0; i < n; i++)
-		amounts[i] = DecRescale(amounts[i], scales[i], scale);
-	PG_RETURN_POINTER(SummaryFromNames(pipeline_name, n, names, deals, counts,
-									   amounts, scale,
+	{
+		in[i].amount = DecRescale(in[i].amount, scales[2 * i], scale);
+		in[i].current_amount = DecRescale(in[i].current_amount, scales[2 * i + 1], scale);
+	}
+	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,
 									   ERRCODE_INVALID_TEXT_REPRESENTATION));
 }
 
 /*
  * Binary form: version byte, pipeline name, int16 scale, int32 count, then
- * per stage: name, int64 deals, int64 amount_count, int128 amount.
+ * per stage: name, int64 deals, int64 amount_count, int128 amount; with
+ * version 2 (outcomes) also int64 open, lost_here, current,
+ * current_amount_count and int128 current_amount.
  */
 PG_FUNCTION_INFO_V1(funnel_summary_send);
 Datum
@@ -401,28 +403,32 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
+	bool		outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
 	StringInfoData buf;
 	int			i;
 
 	pq_begintypsend(&buf);
-	pq_sendint8(&buf, FUNNEL_SUMMARY_VERSION);
+	pq_sendint8(&buf, outcomes ? FUNNEL_SUMMARY_VERSION : FUNNEL_SUMMARY_VERSION_1);
 	pq_sendstring(&buf, NameStr(pipeline->name));
 	pq_sendint16(&buf, s->scale);
 	pq_sendint32(&buf, s->nentries);
 	for (i = 0; i < s->nentries; i++)
 	{
-		FunnelStage *stage = FunnelLookupStageByLabel(s->entries[i].label);
+		const SummaryEntry *e = &s->entries[i];
+		FunnelStage *stage = EntryStage(s, pipeline, e->label);
 
-		if (stage == NULL || stage->pipeline->typoid != s->pipeline)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("funnel summary refers to a stage that does not exist"),
-					 errdetail("Stage OID %u of pipeline \"%s\".", s->entries[i].label,
-							   NameStr(pipeline->name))));
 		pq_sendstring(&buf, NameStr(stage->name));
-		pq_sendint64(&buf, s->entries[i].deals);
-		pq_sendint64(&buf, s->entries[i].amount_count);
-		DecSend(&buf, s->entries[i].amount);
+		pq_sendint64(&buf, e->deals);
+		pq_sendint64(&buf, e->amount_count);
+		DecSend(&buf, e->amount);
+		if (outcomes)
+		{
+			pq_sendint64(&buf, e->open);
+			pq_sendint64(&buf, e->lost_here);
+			pq_sendint64(&buf, e->current);
+			pq_sendint64(&buf, e->current_amount_count);
+			DecSend(&buf, e->current_amount);
+		}
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
@@ -433,21 +439,21 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			version = pq_getmsgint(buf, 1);
+	bool		outcomes = (version == FUNNEL_SUMMARY_VERSION);
 	const char *pipeline_name;
 	int			scale;
 	int			n;
-	char	  **names;
-	int64	   *deals;
-	int64	   *counts;
-	int128	   *amounts;
+	int			min_size;
+	SummaryInput *in;
 	int			i;
 
-	if (version != FUNNEL_SUMMARY_VERSION)
+	if (version != FUNNEL_SUMMARY_VERSION && version != FUNNEL_SUMMARY_VERSION_1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported binary format version %d of type funnel_summary",
 						version),
-				 errhint("This server reads version %d.", FUNNEL_SUMMARY_VERSION)));
+				 errhint("This server reads versions %d and %d.",
+						 FUNNEL_SUMMARY_VERSION_1, FUNNEL_SUMMARY_VERSION)));
 	pipeline_name = pq_getmsgstring(buf);
 	scale = (int16) pq_getmsgint(buf, 2);
 	n = (int32) pq_getmsgint(buf, 4);
@@ -456,24 +462,29 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid funnel summary: scale %d", scale),
 				 errdetail("The scale of amounts is between 0 and %d.", DEC_MAX_SCALE)));
-	/* each stage takes at least 33 bytes: refuse a count the data cannot hold */
-	if (n < 0 || n > (buf->len - buf->cursor) / 33)
+	/* each stage takes at least 33 (81) bytes: refuse a count the data cannot hold */
+	min_size = outcomes ? 81 : 33;
+	if (n < 0 || n > (buf->len - buf->cursor) / min_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid funnel summary: stage count %d does not fit in the remaining %d bytes",
 						n, buf->len - buf->cursor)));
-	names = palloc(Max(n, 1) * sizeof(char *));
-	deals = palloc(Max(n, 1) * sizeof(int64));
-	counts = palloc(Max(n, 1) * sizeof(int64));
-	amounts = palloc(Max(n, 1) * sizeof(int128));
+	in = palloc0(Max(n, 1) * sizeof(SummaryInput));
 	for (i = 0; i < n; i++)
 	{
-		names[i] = pstrdup(pq_getmsgstring(buf));
-		deals[i] = pq_getmsgint64(buf);
-		counts[i] = pq_getmsgint64(buf);
-		amounts[i] = DecRecv(buf);
+		in[i].name = pstrdup(pq_getmsgstring(buf));
+		in[i].deals = pq_getmsgint64(buf);
+		in[i].amount_count = pq_getmsgint64(buf);
+		in[i].amount = DecRecv(buf);
+		if (outcomes)
+		{
+			in[i].open = pq_getmsgint64(buf);
+			in[i].lost_here = pq_getmsgint64(buf);
+			in[i].current = pq_getmsgint64(buf);
+			in[i].current_amount_count = pq_getmsgint64(buf);
+			in[i].current_amount = DecRecv(buf);
+		}
 	}
-	PG_RETURN_POINTER(SummaryFromNames(pipeline_name, n, names, deals, counts,
-									   amounts, scale,
+	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,
 									   ERRCODE_INVALID_BINARY_REPRESENTATION));
 }

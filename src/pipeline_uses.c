@@ -167,7 +167,7 @@ DatumHoldsPipeline(Datum value, Oid type, PipelineTypes *types)
 	if (type == types->stage_type)
 		return DealStagePipelineOid(DatumGetDealStage(value)) == types->pipeline;
 	if (type == types->summary_type)
-		return DatumGetSummary(value)->pipeline == types->pipeline;
+		return SummaryFromDatum(value)->pipeline == types->pipeline;
 	if (type == ANYARRAYOID)
 		return ArrayHoldsPipeline(DatumGetArrayTypeP(value), types);
 

@@ -3,32 +3,48 @@
 -- that travel (no `internal` except the exact percentiles), comments.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(33);
+SELECT plan(48);
 
 SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
 SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
 SELECT has_type('funnel', 'velocity_state', 'type funnel.velocity_state exists');
+SELECT has_type('funnel', 'journey', 'type funnel.journey exists');
 
 SELECT has_function('funnel', 'furthest', ARRAY['funnel.deal_stage']);
 SELECT has_function('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage']);
 SELECT has_function('funnel', 'funnel', ARRAY['funnel.deal_stage']);
 SELECT has_function('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric']);
 SELECT has_function('funnel', 'funnel', ARRAY['funnel.funnel_summary']);
+SELECT has_function('funnel', 'journey', ARRAY['funnel.deal_stage', 'timestamp with time zone']);
+SELECT has_function('funnel', 'funnel', ARRAY['funnel.journey']);
+SELECT has_function('funnel', 'funnel', ARRAY['funnel.journey', 'numeric']);
+SELECT has_function('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric', 'funnel.deal_stage']);
 SELECT has_function('funnel', 'report', ARRAY['funnel.funnel_summary']);
+SELECT has_function('funnel', 'learned_probabilities', ARRAY['funnel.funnel_summary']);
 SELECT has_function('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone']);
 SELECT has_function('funnel', 'time_in_stage_percentile', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage']);
+SELECT has_function('funnel', 'avg_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'avg_time_in_stage_days', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'median_time_in_stage_days', ARRAY['timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'time_in_stage_percentile_days', ARRAY['timestamp with time zone', 'timestamp with time zone', 'double precision']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'numeric']);
 SELECT has_function('funnel', 'weighted_forecast', ARRAY['numeric', 'double precision']);
 SELECT has_function('funnel', 'win_rate', ARRAY['funnel.deal_stage']);
 SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'sales_velocity', ARRAY['funnel.journey', 'numeric']);
+SELECT has_function('funnel', 'sales_velocity_parts', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone']);
+SELECT has_function('funnel', 'sales_velocity_parts', ARRAY['funnel.journey', 'numeric']);
+SELECT has_function('funnel', 'sales_cycle', ARRAY['funnel.journey']);
 
 SELECT is(
     (SELECT count(*)::int FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
       WHERE p.pronamespace = 'funnel'::regnamespace
         AND p.proname IN ('furthest', 'conversion_rate', 'funnel', 'median_time_in_stage',
-                          'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity')),
-    12, 'twelve funnel aggregates');
+                          'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity',
+                          'journey', 'avg_time_in_stage', 'avg_time_in_stage_days', 'median_time_in_stage_days',
+                          'time_in_stage_percentile_days', 'sales_velocity_parts')),
+    23, 'twenty-three funnel aggregates');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
@@ -39,7 +55,8 @@ SELECT is_empty($$
 SELECT set_eq($$
     SELECT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype $$,
-    ARRAY['median_time_in_stage', 'time_in_stage_percentile', 'window_funnel'],
+    ARRAY['median_time_in_stage', 'time_in_stage_percentile', 'median_time_in_stage_days',
+          'time_in_stage_percentile_days', 'window_funnel'],
     'only the exact percentiles and window_funnel (states that grow with the input) have an internal state');
 
 SELECT is_empty($$
@@ -59,7 +76,7 @@ SELECT set_eq($$
     SELECT DISTINCT a.aggtranstype::regtype::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND p.proname NOT IN ('min', 'max') $$,
     ARRAY['funnel.deal_stage', 'bigint[]', 'funnel.funnel_summary', 'internal',
-          'funnel.forecast_state', 'funnel.velocity_state'],
+          'funnel.forecast_state', 'funnel.velocity_state', 'funnel.journey'],
     'state types');
 
 SELECT is_empty($$
@@ -85,15 +102,16 @@ SELECT is_empty($$
     'every C function of funnel (but triggers, the DDL of track/untrack and table readers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
-SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'double precision');
+SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
 SELECT function_returns('funnel', 'funnel', ARRAY['funnel.deal_stage', 'numeric'], 'funnel.funnel_summary');
+SELECT function_returns('funnel', 'journey', ARRAY['funnel.deal_stage', 'timestamp with time zone'], 'funnel.journey');
 SELECT function_returns('funnel', 'median_time_in_stage', ARRAY['timestamp with time zone', 'timestamp with time zone'], 'interval');
 SELECT function_returns('funnel', 'weighted_forecast', ARRAY['numeric', 'funnel.deal_stage'], 'numeric');
-SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'double precision');
+SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'numeric');
 SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'numeric');
 
 SELECT is(pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
-    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous double precision, conversion_from_first double precision, drop_off bigint)',
+    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous numeric, conversion_from_first numeric, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate numeric)',
     'report() columns are those of the product brief');
 
 SELECT * FROM finish();

@@ -5,6 +5,7 @@
 -- refused with a binary-format or range error, or read into a value that
 -- keeps the types' rules (checked independently from its JSON/tuple text),
 -- prints and reads back, sends, merges and reports (issue 7, item 4).
+-- Journeys and summaries with outcomes (issue 9) are fuzzed the same way.
 BEGIN;
 CREATE EXTENSION funnel;
 SELECT plan(8);
@@ -16,6 +17,8 @@ SELECT funnel.create_pipeline('零售', ARRAY['潜在客户','商机'], ARRAY[0.
 CREATE TEMP TABLE recv_funnel_summary (v funnel.funnel_summary);
 CREATE TEMP TABLE recv_forecast_state (v funnel.forecast_state);
 CREATE TEMP TABLE recv_velocity_state (v funnel.velocity_state);
+CREATE TEMP TABLE recv_journey (v funnel.journey);
+SET timezone = 'UTC';
 
 -- the seeds: binary forms of valid values
 CREATE TEMP TABLE fuzz_seed (typ text, b bytea);
@@ -25,11 +28,28 @@ SELECT 'funnel_summary', funnel.funnel_summary_send(s::funnel.funnel_summary) FR
     ('{"pipeline": "零售", "stages": [{"stage": "商机", "deals": 9223372036854775807, "amount_count": 1, "amount": 1}]}'),
     ('{"pipeline": "b2b", "stages": []}')) v(s)
 UNION ALL
+SELECT 'funnel_summary', funnel.funnel_summary_send(s) FROM (
+    SELECT funnel.funnel(j, a) FROM (
+        SELECT deal, funnel.journey(st::funnel.deal_stage, at::timestamptz) AS j FROM (VALUES
+            (1, 'b2b:lead', '2024-01-01'), (1, 'b2b:won', '2024-01-03'), (2, 'b2b:qualified', '2024-01-01'),
+            (3, 'b2b:proposal', '2024-01-01'), (3, 'b2b:lost', '2024-01-02'), (4, 'b2b:lost', '2024-01-02')) v(deal, st, at)
+         GROUP BY deal) x, LATERAL (SELECT x.deal * 100.25 AS a) y
+    UNION ALL
+    SELECT funnel.funnel(st::funnel.deal_stage, 7, l::funnel.deal_stage)
+      FROM (VALUES ('零售:流失', '零售:商机'), ('零售:流失', NULL), ('零售:潜在客户', NULL), ('零售:成交', NULL)) v(st, l)) z(s)
+UNION ALL
+SELECT 'journey', funnel.journey_send(j) FROM (
+    SELECT funnel.journey(st::funnel.deal_stage, at::timestamptz) AS j FROM (VALUES
+        (1, 'b2b:lead', '2024-01-01'), (1, 'b2b:proposal', '2024-01-02 10:00:00.5'), (1, 'b2b:won', '2024-01-03'),
+        (2, 'b2b:lost', '2024-01-02'),
+        (3, '零售:潜在客户', '2024-01-01'), (3, '零售:商机', '2024-01-05')) v(deal, st, at)
+     GROUP BY deal) x
+UNION ALL
 SELECT 'forecast_state', funnel.forecast_state_send(s::funnel.forecast_state)
   FROM (VALUES ('(3,1250.50)'), ('(0,0)'), ('(9223372036854775807,-0.000001)')) v(s)
 UNION ALL
 SELECT 'velocity_state', funnel.velocity_state_send(s::funnel.velocity_state)
-  FROM (VALUES ('(10,3,2,3,4500.00,5,864000000000)'), ('(0,0,0,0,0,0,0)'), ('(7,1,6,1,-1.5,7,-3)')) v(s);
+  FROM (VALUES ('(10,3,2,3,4500.00,3,864000000000)'), ('(0,0,0,0,0,0,0)'), ('(7,1,6,1,-1.5,1,-3)')) v(s);
 
 CREATE FUNCTION pg_temp.random_bytes(n int) RETURNS bytea LANGUAGE sql AS $$
     SELECT coalesce(string_agg(set_byte('\x00'::bytea, 0, floor(random() * 256)::int), ''::bytea), ''::bytea)
@@ -75,6 +95,12 @@ CREATE FUNCTION pg_temp.keeps_rules(typ text, t text) RETURNS boolean LANGUAGE p
 DECLARE
     f numeric[];
 BEGIN
+    IF typ = 'journey' THEN
+        RETURN pg_temp.journey_keeps_rules(t::jsonb);
+    END IF;
+    IF typ = 'funnel_summary' AND t::jsonb #> '{stages,0,open}' IS NOT NULL THEN
+        RETURN pg_temp.outcome_summary_keeps_rules(t::jsonb);
+    END IF;
     IF typ = 'funnel_summary' THEN
         RETURN NOT EXISTS (
             SELECT 1 FROM jsonb_array_elements(t::jsonb -> 'stages') e
@@ -89,9 +115,53 @@ BEGIN
     END IF;
     -- deals, won, lost, won_amount_count, won_amount, cycles, cycle_usecs
     RETURN f[1] >= 0 AND f[2] >= 0 AND f[3] >= 0 AND f[4] >= 0 AND f[6] >= 0
-       AND f[2] + f[3] <= f[1] AND f[4] <= f[2] AND f[6] <= f[2] + f[3]
+       AND f[2] + f[3] <= f[1] AND f[4] <= f[2] AND f[6] <= f[2]
        AND (f[4] > 0 OR f[5] = 0) AND (f[6] > 0 OR f[7] = 0);
 END
+$$;
+
+-- a journey: stages of its pipeline, kinds and order that visits can make
+CREATE FUNCTION pg_temp.journey_keeps_rules(j jsonb) RETURNS boolean LANGUAGE sql AS $$
+    WITH s AS (SELECT stage, kind, position FROM funnel.stages WHERE pipeline = j->>'pipeline'),
+         c AS (SELECT * FROM s WHERE stage = j->>'current'),
+         f AS (SELECT * FROM s WHERE stage = j->>'furthest'),
+         l AS (SELECT * FROM s WHERE stage = j->>'last_open')
+    SELECT (SELECT kind FROM c) = j->>'outcome'
+       AND (j->>'furthest' IS NULL) = (j->>'last_open' IS NULL)
+       AND (j->>'last_open' IS NULL) = (j->>'last_open_entered_at' IS NULL)
+       AND (j->>'furthest' IS NULL OR ((SELECT kind FROM f) = 'open' AND (SELECT kind FROM l) = 'open'
+                                       AND (SELECT position FROM l) <= (SELECT position FROM f)))
+       AND (j->>'first_entered_at')::timestamptz <= (j->>'current_entered_at')::timestamptz
+       AND (j->>'last_open' IS NULL OR (j->>'last_open_entered_at')::timestamptz
+                                       BETWEEN (j->>'first_entered_at')::timestamptz AND (j->>'current_entered_at')::timestamptz)
+       AND (j->>'outcome' <> 'open' OR (j->>'last_open' = j->>'current'
+                                        AND j->>'last_open_entered_at' = j->>'current_entered_at'))
+$$;
+-- a summary with outcomes: per stage and over the open stages, the counts journeys make
+CREATE FUNCTION pg_temp.outcome_summary_keeps_rules(t jsonb) RETURNS boolean LANGUAGE sql AS $$
+    WITH e AS (
+        SELECT x->>'stage' AS stage, (x->>'deals')::numeric AS deals, (x->>'amount_count')::numeric AS amount_count,
+               (x->>'amount')::numeric AS amount, (x->>'open')::numeric AS open, (x->>'lost_here')::numeric AS lost_here,
+               (x->>'current')::numeric AS cur, (x->>'current_amount_count')::numeric AS cur_count,
+               (x->>'current_amount')::numeric AS cur_amount, s.kind, s.position
+          FROM jsonb_array_elements(t -> 'stages') x JOIN funnel.stages s ON s.pipeline = t->>'pipeline' AND s.stage = x->>'stage'),
+         o AS (SELECT position,
+                      sum(deals - open) OVER w AS lost_reached, sum(lost_here) OVER w AS lost_from,
+                      sum(open) OVER w AS open_reached, sum(cur) OVER w AS open_now
+                 FROM e WHERE kind = 'open' WINDOW w AS (ORDER BY position DESC))
+    SELECT NOT EXISTS (SELECT 1 FROM e WHERE deals < 0 OR amount_count < 0 OR amount_count > deals
+                                          OR (amount_count = 0 AND amount <> 0) OR open < 0 OR open > deals
+                                          OR lost_here < 0 OR cur < 0 OR cur_count < 0 OR cur_count > cur
+                                          OR (cur_count = 0 AND cur_amount <> 0)
+                                          OR (kind <> 'open' AND (open <> 0 OR lost_here <> 0))
+                                          OR (kind = 'won' AND (cur <> deals OR cur_count <> amount_count OR cur_amount <> amount)))
+       AND NOT EXISTS (SELECT 1 FROM o WHERE lost_from > lost_reached OR open_now > open_reached
+                                          OR (position = (SELECT min(position) FROM o)
+                                              AND (lost_from <> lost_reached OR open_now <> open_reached)))
+       AND (SELECT coalesce(sum(cur), 0) FROM e WHERE kind = 'lost')
+           = (SELECT coalesce(sum(deals), 0) FROM e WHERE kind = 'lost') + (SELECT coalesce(sum(deals - open), 0) FROM e WHERE kind = 'open')
+       AND (SELECT count(*) = count(DISTINCT stage) FROM e)
+       AND (SELECT count(*) FROM e) = jsonb_array_length(t -> 'stages')
 $$;
 
 CREATE TEMP TABLE fuzz_log (typ text, input bytea, outcome text, detail text);
@@ -130,7 +200,10 @@ BEGIN
                     CONTINUE;
                 END IF;
                 EXECUTE format('SELECT funnel.%I(v) FROM pg_temp.%I', seed.typ || '_send', 'recv_' || seed.typ);
-                IF seed.typ = 'funnel_summary' THEN
+                IF seed.typ = 'journey' THEN
+                    PERFORM count(*) FROM funnel.report((SELECT funnel.funnel(v, 1) FROM pg_temp.recv_journey));
+                    PERFORM funnel.outcome(v), funnel.closed_at(v), funnel.journey_combine(v, v) FROM pg_temp.recv_journey;
+                ELSIF seed.typ = 'funnel_summary' THEN
                     BEGIN
                         PERFORM count(*) FROM pg_temp.recv_funnel_summary, funnel.report(v);
                         PERFORM funnel.funnel(v) FROM pg_temp.recv_funnel_summary, generate_series(1, 2);
@@ -156,7 +229,7 @@ BEGIN
 END
 $$;
 
-SELECT is((SELECT count(*)::int FROM fuzz_log), 6300, '6300 mutated byte strings tried (700 per seed value)');
+SELECT is((SELECT count(*)::int FROM fuzz_log), 9800, '9800 mutated byte strings tried (700 per seed value)');
 SELECT is((SELECT array_agg(DISTINCT outcome || ': ' || detail) FROM fuzz_log
             WHERE outcome LIKE 'refused%'
               AND outcome NOT IN ('refused 22P03', 'refused 08P01', 'refused 22003', 'refused 22021')),
@@ -170,7 +243,7 @@ SELECT is((SELECT array_agg(DISTINCT outcome || ': ' || detail) FROM fuzz_log WH
           'every accepted value sends, merges, reports and finishes (or says 22003)');
 SELECT cmp_ok((SELECT count(*)::int FROM fuzz_log WHERE outcome = 'accepted'), '>=', 300,
           'the fuzzer reaches the accepting path');
-SELECT cmp_ok((SELECT count(DISTINCT typ)::int FROM fuzz_log WHERE outcome = 'accepted'), '=', 3,
+SELECT cmp_ok((SELECT count(DISTINCT typ)::int FROM fuzz_log WHERE outcome = 'accepted'), '=', 4,
           '... for every state type');
 SELECT cmp_ok((SELECT count(*)::int FROM fuzz_log WHERE outcome = 'refused 22P03'), '>=', 1000,
           'most mutations are refused as invalid binary representation');

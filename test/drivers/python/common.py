@@ -12,15 +12,20 @@ EXPECTED_STAGES = [(1, "b2b:lead"), (2, "b2b:qualified"), (3, "b2b:proposal"),
 
 
 def EXPECTED_REPORT():
-    """report() of funnel(stage, amount) over deals 1-6: open stages count the
-    deals that reached them (lead: 1,2,3,4,6; qualified: 2,3,4,6; proposal:
-    3,4,6; negotiation: 4, the won deal), amounts are their sums."""
-    return [("b2b:lead", 5, Decimal("1600.75"), None, 1.0, 1),
-            ("b2b:qualified", 4, Decimal("1500.75"), 0.8, 0.8, 1),
-            ("b2b:proposal", 3, Decimal("1300.25"), 0.75, 0.6, 2),
-            ("b2b:negotiation", 1, Decimal("400.25"), 1 / 3, 0.2, 0),
-            ("b2b:won", 1, Decimal("400.25"), 1.0, 0.2, None),
+    """report() of funnel(stage, amount) over deals 1-6, its first six columns
+    (REPORT_COLUMNS): open stages count the deals that reached them (lead:
+    1,2,3,4,6; qualified: 2,3,4,6; proposal: 3,4,6; negotiation: 4, the won
+    deal), amounts are their sums, conversions are numeric."""
+    return [("b2b:lead", 5, Decimal("1600.75"), None, Decimal("1"), 1),
+            ("b2b:qualified", 4, Decimal("1500.75"), Decimal("0.8"), Decimal("0.8"), 1),
+            ("b2b:proposal", 3, Decimal("1300.25"), Decimal("0.75"), Decimal("0.6"), 2),
+            ("b2b:negotiation", 1, Decimal("400.25"), Decimal("0.33333333333333333333"), Decimal("0.2"), 0),
+            ("b2b:won", 1, Decimal("400.25"), Decimal("1"), Decimal("0.2"), None),
             ("b2b:lost", 1, Decimal("500.00"), None, None, None)]
+
+
+# the columns of report() the drivers check (the others are NULL for furthest-style input)
+REPORT_COLUMNS = "stage, deals, amount, conversion_from_previous, conversion_from_first, drop_off"
 
 
 def decode_deal_stage(data):

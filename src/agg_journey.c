@@ -1,0 +1,580 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_journey.c
+ *	  The per-deal aggregate funnel.journey(stage, entered_at) over a deal's
+ *	  visits, its type funnel.journey (text and binary I/O) and accessors.
+ *
+ * A journey says where a deal went: the furthest open stage it visited,
+ * its current stage (the stage of its latest visit) and so its outcome
+ * (won, lost or open), the open stage it was in last (for a lost deal: the
+ * stage it was lost from), when it first entered the pipeline and when it
+ * entered its current stage (for a closed deal: when it closed).
+ * funnel.funnel(journey [, amount]) turns journeys into a summary that
+ * knows outcomes.
+ *
+ * Visits are compared by entered_at; visits with the same entered_at (moves
+ * in one transaction) by funnel order, the later stage counting as the
+ * later visit (open stages by position, then won, then lost stages), so
+ * the result does not depend on the order of the rows.
+ *
+ * The state is the journey itself: 48 bytes, pass by reference, created in
+ * the per-tuple context on the first row (nodeAgg copies it into the
+ * aggregate context) and updated in place; combine merges two partial
+ * journeys of one deal.  Stages are deal_stage values (OIDs); the text form
+ * (JSON) and binary form carry names.
+ *
+ * src/agg_journey.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "journey.h"
+
+StaticAssertDecl(sizeof(Journey) == JOURNEY_SIZE, "journey is 48 bytes");
+
+#define JOURNEY_BINARY_VERSION 1
+
+#define JOURNEY_HINT "A journey is written as {\"pipeline\": \"b2b\", \"outcome\": \"lost\", \"current\": \"lost\", \"current_entered_at\": \"2024-01-11T00:00:00+00:00\", \"furthest\": \"proposal\", \"last_open\": \"proposal\", \"last_open_entered_at\": \"2024-01-05T00:00:00+00:00\", \"first_entered_at\": \"2024-01-01T00:00:00+00:00\"}."
+
+/* Is the visit (a_at, a) later than (b_at, b)?  Ties: the later stage */
+static inline bool
+LaterVisit(TimestampTz a_at, const AggStageInfo *a,
+		   TimestampTz b_at, const AggStageInfo *b)
+{
+	return a_at > b_at || (a_at == b_at && a->position > b->position);
+}
+
+/* Refuse visits of two pipelines in one journey */
+static void
+CheckJourneyPipeline(Oid have, Oid got)
+{
+	if (have != got)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("funnel.journey() cannot mix stages of pipelines \"%s\" and \"%s\"",
+						NameStr(FunnelLookupPipeline(have)->name),
+						NameStr(FunnelLookupPipeline(got)->name)),
+				 errhint("Group by the deal: a deal's visits are in one pipeline.")));
+}
+
+/* The state argument, writable in place inside an aggregate */
+static Journey *
+JourneyForUpdate(FunctionCallInfo fcinfo, AggCallCache *cache)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+
+	if (!cache->in_aggregate)
+	{
+		Journey    *copy = palloc(sizeof(Journey));
+
+		memcpy(copy, j, sizeof(Journey));
+		j = copy;
+	}
+	return j;
+}
+
+/*
+ * funnel.journey(stage, entered_at) transition.  Rows with a NULL stage or
+ * entered_at are skipped; infinite timestamps are refused.
+ */
+PG_FUNCTION_INFO_V1(journey_trans);
+Datum
+journey_trans(PG_FUNCTION_ARGS)
+{
+	AggCallCache *cache = AggGetCallCache(fcinfo);
+	DealStage	stage;
+	TimestampTz at;
+	const AggStageInfo *info;
+	int32		position;
+	bool		open;
+	Journey    *j;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	stage = PG_GETARG_DEAL_STAGE(1);
+	at = PG_GETARG_TIMESTAMPTZ(2);
+	if (unlikely(TIMESTAMP_NOT_FINITE(at)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("entered_at must be finite, not %s",
+						DatumGetCString(DirectFunctionCall1(timestamptz_out,
+															TimestampTzGetDatum(at)))),
+				 errdetail("funnel.journey() orders a deal's visits by entered_at.")));
+	info = AggLookupStageIn(cache, stage);
+	/* copies: a later lookup may reuse the slot */
+	position = info->position;
+	open = (info->kind == STAGE_OPEN);
+
+	if (PG_ARGISNULL(0))
+	{
+		/* the first visit; nodeAgg copies the state into its context */
+		j = palloc0(sizeof(Journey));
+		j->current = stage;
+		j->current_at = j->first_at = at;
+		if (open)
+		{
+			j->furthest = j->last_open = stage;
+			j->last_open_at = at;
+		}
+		PG_RETURN_POINTER(j);
+	}
+	j = JourneyForUpdate(fcinfo, cache);
+	if (unlikely(DealStagePipelineOid(j->current) != info->pipeline))
+		CheckJourneyPipeline(DealStagePipelineOid(j->current), info->pipeline);
+
+	if (at < j->first_at)
+		j->first_at = at;
+	/* a later visit, or one at the same time in a later stage */
+	if (at > j->current_at ||
+		(at == j->current_at && stage != j->current &&
+		 position > AggLookupStageIn(cache, j->current)->position))
+	{
+		j->current = stage;
+		j->current_at = at;
+	}
+	if (open)
+	{
+		if (j->furthest == 0 ||
+			(stage != j->furthest &&
+			 position > AggLookupStageIn(cache, j->furthest)->position))
+			j->furthest = stage;
+		if (j->last_open == 0 || at > j->last_open_at ||
+			(at == j->last_open_at && stage != j->last_open &&
+			 position > AggLookupStageIn(cache, j->last_open)->position))
+		{
+			j->last_open = stage;
+			j->last_open_at = at;
+		}
+	}
+	PG_RETURN_POINTER(j);
+}
+
+/* Combine two partial journeys of one deal */
+PG_FUNCTION_INFO_V1(journey_combine);
+Datum
+journey_combine(PG_FUNCTION_ARGS)
+{
+	AggCallCache *cache = AggGetCallCache(fcinfo);
+	Journey    *j = JourneyForUpdate(fcinfo, cache);
+	const Journey *k = PG_GETARG_JOURNEY(1);
+	AggStageInfo a;
+
+	CheckJourneyPipeline(DealStagePipelineOid(j->current),
+						 DealStagePipelineOid(k->current));
+	if (k->first_at < j->first_at)
+		j->first_at = k->first_at;
+	a = *AggLookupStageIn(cache, k->current);
+	if (LaterVisit(k->current_at, &a, j->current_at,
+				   AggLookupStageIn(cache, j->current)))
+	{
+		j->current = k->current;
+		j->current_at = k->current_at;
+	}
+	if (k->furthest != 0)
+	{
+		a = *AggLookupStageIn(cache, k->furthest);
+		if (j->furthest == 0 ||
+			a.position > AggLookupStageIn(cache, j->furthest)->position)
+			j->furthest = k->furthest;
+	}
+	if (k->last_open != 0)
+	{
+		a = *AggLookupStageIn(cache, k->last_open);
+		if (j->last_open == 0 ||
+			LaterVisit(k->last_open_at, &a, j->last_open_at,
+					   AggLookupStageIn(cache, j->last_open)))
+		{
+			j->last_open = k->last_open;
+			j->last_open_at = k->last_open_at;
+		}
+	}
+	PG_RETURN_POINTER(j);
+}
+
+/* The configured stage of a journey's deal_stage, or an error */
+static FunnelStage *
+JourneyStage(DealStage s)
+{
+	return FunnelGetConfiguredStage(s);
+}
+
+/* Append a timestamp as a JSON string (ISO 8601, as to_json() writes it) */
+static void
+AppendTimestamp(StringInfo buf, TimestampTz t)
+{
+	char		iso[MAXDATELEN + 1];
+
+	appendStringInfoChar(buf, '"');
+	appendStringInfoString(buf, JsonEncodeDateTime(iso, TimestampTzGetDatum(t),
+												   TIMESTAMPTZOID, NULL));
+	appendStringInfoChar(buf, '"');
+}
+
+/* Append "key": "stage name" or null */
+static void
+AppendStage(StringInfo buf, const char *key, DealStage s)
+{
+	appendStringInfo(buf, ", \"%s\": ", key);
+	if (s == 0)
+		appendStringInfoString(buf, "null");
+	else
+		escape_json(buf, NameStr(JourneyStage(s)->name));
+}
+
+/*
+ * Text form (JSON), keys in this order:
+ * {"pipeline", "outcome", "current", "current_entered_at", "furthest",
+ *  "last_open", "last_open_entered_at", "first_entered_at"}
+ */
+PG_FUNCTION_INFO_V1(journey_out);
+Datum
+journey_out(PG_FUNCTION_ARGS)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+	FunnelStage *current = JourneyStage(j->current);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"pipeline\": ");
+	escape_json(&buf, NameStr(current->pipeline->name));
+	appendStringInfo(&buf, ", \"outcome\": \"%s\"", StageKindName(current->kind));
+	AppendStage(&buf, "current", j->current);
+	appendStringInfoString(&buf, ", \"current_entered_at\": ");
+	AppendTimestamp(&buf, j->current_at);
+	AppendStage(&buf, "furthest", j->furthest);
+	AppendStage(&buf, "last_open", j->last_open);
+	appendStringInfoString(&buf, ", \"last_open_entered_at\": ");
+	if (j->last_open == 0)
+		appendStringInfoString(&buf, "null");
+	else
+		AppendTimestamp(&buf, j->last_open_at);
+	appendStringInfoString(&buf, ", \"first_entered_at\": ");
+	AppendTimestamp(&buf, j->first_at);
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_CSTRING(buf.data);
+}
+
+/* A journey as read, before its names are resolved */
+typedef struct JourneyInput
+{
+	char	   *pipeline;
+	char	   *outcome;		/* NULL in the binary form */
+	char	   *current;
+	char	   *furthest;		/* NULL: none */
+	char	   *last_open;		/* NULL: none */
+	TimestampTz current_at;
+	TimestampTz last_open_at;
+	bool		has_last_open_at;
+	TimestampTz first_at;
+} JourneyInput;
+
+/* A stage of the journey's pipeline by name, or the input error */
+static FunnelStage *
+InputStage(FunnelPipeline *pipeline, const char *what, const char *name,
+		   int sqlstate)
+{
+	FunnelStage *stage = FunnelLookupStageByName(pipeline, name);
+
+	if (stage == NULL)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: pipeline \"%s\" has no stage \"%s\" (%s)",
+						NameStr(pipeline->name), name, what),
+				 errdetail("Its stages are: %s.", FunnelStageList(pipeline))));
+	return stage;
+}
+
+/* A timestamp for messages */
+static char *
+TimestampText(TimestampTz t)
+{
+	return DatumGetCString(DirectFunctionCall1(timestamptz_out, TimestampTzGetDatum(t)));
+}
+
+/*
+ * The journey of the input, or an error: every value journey() can make
+ * and nothing else.  The pipeline and stages exist; the outcome is the
+ * kind of the current stage; furthest and last_open are open stages, both
+ * or neither, with last_open_entered_at exactly when last_open; the last
+ * open stage is not beyond the furthest; a deal whose current stage is
+ * open was last open there, at the same time; timestamps are finite and
+ * first_entered_at <= last_open_entered_at <= current_entered_at.
+ */
+static Journey *
+JourneyFromInput(JourneyInput *in, int sqlstate)
+{
+	FunnelPipeline *pipeline = FunnelLookupPipelineByName(in->pipeline);
+	FunnelStage *current;
+	FunnelStage *furthest = NULL;
+	FunnelStage *last_open = NULL;
+	Journey    *j = palloc0(sizeof(Journey));
+
+	if (pipeline == NULL)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: pipeline \"%s\" does not exist", in->pipeline),
+				 FunnelPipelineCount() > 0 ?
+				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) : 0));
+	current = InputStage(pipeline, "current", in->current, sqlstate);
+	if (in->outcome && strcmp(in->outcome, StageKindName(current->kind)) != 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: outcome \"%s\" but current stage \"%s\" is %s",
+						in->outcome, in->current, StageKindName(current->kind)),
+				 errdetail("The outcome is the kind of the current stage.")));
+	if (in->furthest)
+		furthest = InputStage(pipeline, "furthest", in->furthest, sqlstate);
+	if (in->last_open)
+		last_open = InputStage(pipeline, "last_open", in->last_open, sqlstate);
+	if ((furthest == NULL) != (last_open == NULL) ||
+		(furthest && furthest->kind != STAGE_OPEN) ||
+		(last_open && last_open->kind != STAGE_OPEN) ||
+		(last_open && last_open->position > furthest->position))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: furthest \"%s\" and last_open \"%s\"",
+						in->furthest ? in->furthest : "null",
+						in->last_open ? in->last_open : "null"),
+				 errdetail("Both are open stages, or both null; last_open is not beyond furthest.")));
+	if (last_open != NULL && !in->has_last_open_at)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: last_open \"%s\" without last_open_entered_at",
+						in->last_open)));
+	if (last_open == NULL && in->has_last_open_at)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: last_open_entered_at without last_open")));
+	if (!IS_VALID_TIMESTAMP(in->current_at) || !IS_VALID_TIMESTAMP(in->first_at) ||
+		(last_open && !IS_VALID_TIMESTAMP(in->last_open_at)))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: timestamps must be finite and in range")));
+	if (in->first_at > in->current_at ||
+		(last_open && (in->last_open_at < in->first_at ||
+					   in->last_open_at > in->current_at)))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: first_entered_at %s, last_open_entered_at %s, current_entered_at %s are out of order",
+						TimestampText(in->first_at),
+						last_open ? TimestampText(in->last_open_at) : "null",
+						TimestampText(in->current_at)),
+				 errdetail("A deal enters its first stage first and its current stage last.")));
+	if (current->kind == STAGE_OPEN &&
+		(last_open != current || in->last_open_at != in->current_at))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: open current stage \"%s\" but last_open \"%s\"",
+						in->current, in->last_open ? in->last_open : "null"),
+				 errdetail("A deal in an open stage was last open there, since it entered it.")));
+	j->current = MakeDealStage(pipeline->typoid, current->label);
+	j->current_at = in->current_at;
+	j->first_at = in->first_at;
+	if (last_open)
+	{
+		j->furthest = MakeDealStage(pipeline->typoid, furthest->label);
+		j->last_open = MakeDealStage(pipeline->typoid, last_open->label);
+		j->last_open_at = in->last_open_at;
+	}
+	return j;
+}
+
+/* A JSON string holding a timestamp */
+static TimestampTz
+ReadTimestamp(JsonReader *r)
+{
+	char	   *text = JsonReadString(r);
+
+	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												   CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+}
+
+/* A JSON string, or null (NULL) */
+static char *
+ReadStringOrNull(JsonReader *r)
+{
+	if (JsonAcceptNull(r))
+		return NULL;
+	return JsonReadString(r);
+}
+
+PG_FUNCTION_INFO_V1(journey_in);
+Datum
+journey_in(PG_FUNCTION_ARGS)
+{
+	JsonReader	r;
+	JourneyInput in;
+
+	memset(&in, 0, sizeof(in));
+	r.input = r.p = PG_GETARG_CSTRING(0);
+	r.type = "journey";
+	r.noun = "journey";
+	r.hint = JOURNEY_HINT;
+	JsonExpect(&r, '{');
+	JsonExpectKey(&r, "pipeline");
+	in.pipeline = JsonReadString(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "outcome");
+	in.outcome = JsonReadString(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "current");
+	in.current = JsonReadString(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "current_entered_at");
+	in.current_at = ReadTimestamp(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "furthest");
+	in.furthest = ReadStringOrNull(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "last_open");
+	in.last_open = ReadStringOrNull(&r);
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "last_open_entered_at");
+	if (!JsonAcceptNull(&r))
+	{
+		in.last_open_at = ReadTimestamp(&r);
+		in.has_last_open_at = true;
+	}
+	JsonExpect(&r, ',');
+	JsonExpectKey(&r, "first_entered_at");
+	in.first_at = ReadTimestamp(&r);
+	JsonExpect(&r, '}');
+	JsonExpectEnd(&r);
+	PG_RETURN_POINTER(JourneyFromInput(&in, ERRCODE_INVALID_TEXT_REPRESENTATION));
+}
+
+/*
+ * Binary form: version byte, pipeline name, current stage name, furthest
+ * and last_open names ("" for none), int64 current_entered_at,
+ * last_open_entered_at (0 when there is no last open stage) and
+ * first_entered_at (microseconds since 2000-01-01, as timestamptz_send).
+ */
+PG_FUNCTION_INFO_V1(journey_send);
+Datum
+journey_send(PG_FUNCTION_ARGS)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+	FunnelStage *current = JourneyStage(j->current);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint8(&buf, JOURNEY_BINARY_VERSION);
+	pq_sendstring(&buf, NameStr(current->pipeline->name));
+	pq_sendstring(&buf, NameStr(current->name));
+	pq_sendstring(&buf, j->furthest ? NameStr(JourneyStage(j->furthest)->name) : "");
+	pq_sendstring(&buf, j->last_open ? NameStr(JourneyStage(j->last_open)->name) : "");
+	pq_sendint64(&buf, j->current_at);
+	pq_sendint64(&buf, j->last_open ? j->last_open_at : 0);
+	pq_sendint64(&buf, j->first_at);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(journey_recv);
+Datum
+journey_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int			version = pq_getmsgint(buf, 1);
+	JourneyInput in;
+
+	if (version != JOURNEY_BINARY_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("unsupported binary format version %d of type journey", version),
+				 errhint("This server reads version %d.", JOURNEY_BINARY_VERSION)));
+	memset(&in, 0, sizeof(in));
+	in.pipeline = pstrdup(pq_getmsgstring(buf));
+	in.current = pstrdup(pq_getmsgstring(buf));
+	in.furthest = pstrdup(pq_getmsgstring(buf));
+	in.last_open = pstrdup(pq_getmsgstring(buf));
+	in.current_at = pq_getmsgint64(buf);
+	in.last_open_at = pq_getmsgint64(buf);
+	in.first_at = pq_getmsgint64(buf);
+	if (in.furthest[0] == '\0')
+		in.furthest = NULL;
+	if (in.last_open[0] == '\0')
+		in.last_open = NULL;
+	else
+		in.has_last_open_at = true;
+	if (in.last_open == NULL && in.last_open_at != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid journey: last_open_entered_at without last_open")));
+	PG_RETURN_POINTER(JourneyFromInput(&in, ERRCODE_INVALID_BINARY_REPRESENTATION));
+}
+
+/* funnel.outcome(journey): 'won', 'lost' or 'open' */
+PG_FUNCTION_INFO_V1(journey_outcome);
+Datum
+journey_outcome(PG_FUNCTION_ARGS)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+
+	PG_RETURN_TEXT_P(cstring_to_text(StageKindName(JourneyStage(j->current)->kind)));
+}
+
+/* funnel.current_stage(journey) */
+PG_FUNCTION_INFO_V1(journey_current_stage);
+Datum
+journey_current_stage(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DEAL_STAGE(PG_GETARG_JOURNEY(0)->current);
+}
+
+/* funnel.furthest_stage(journey): NULL if no open stage was visited */
+PG_FUNCTION_INFO_V1(journey_furthest_stage);
+Datum
+journey_furthest_stage(PG_FUNCTION_ARGS)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+
+	if (j->furthest == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DEAL_STAGE(j->furthest);
+}
+
+/* funnel.last_open_stage(journey): NULL if no open stage was visited */
+PG_FUNCTION_INFO_V1(journey_last_open_stage);
+Datum
+journey_last_open_stage(PG_FUNCTION_ARGS)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+
+	if (j->last_open == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_DEAL_STAGE(j->last_open);
+}
+
+/* funnel.started_at(journey): the first entered_at */
+PG_FUNCTION_INFO_V1(journey_started_at);
+Datum
+journey_started_at(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TIMESTAMPTZ(PG_GETARG_JOURNEY(0)->first_at);
+}
+
+/* funnel.closed_at(journey): entered_at of the won or lost stage, else NULL */
+PG_FUNCTION_INFO_V1(journey_closed_at);
+Datum
+journey_closed_at(PG_FUNCTION_ARGS)
+{
+	Journey    *j = PG_GETARG_JOURNEY(0);
+
+	if (JourneyStage(j->current)->kind == STAGE_OPEN)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(j->current_at);
+}
