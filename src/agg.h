@@ -321,4 +321,12 @@ slow:
 	return DecFromNumericSlow(num, scale, what);
 }
 
+/* agg_forecast.c: helpers of the fixed-size states (also agg_velocity.c) */
+extern void *AggStateForUpdate(FunctionCallInfo fcinfo, Size size);
+pg_noreturn extern void AggStateSyntaxError(const char *type, const char *str,
+											const char *example);
+extern bool AggParseTuple(const char *str, int n, int128 *values, int *scales);
+extern bool AggIsCount(int128 value, int scale, const char *type);
+extern char *AggDecText(int128 value, int scale);
+
 #endif							/* FUNNEL_AGG_H */
