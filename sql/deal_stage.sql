@@ -23,24 +23,39 @@ SELECT count(*) AS stages, count(*) FILTER (WHERE v::text::deal_stage = v) AS ro
   FROM (SELECT (pipeline || ':' || stage)::deal_stage AS v FROM funnel.stages) s;
 
 -- bad literals: 22P02 naming the value and the valid choices
-\set VERBOSITY verbose
+-- each error shows its SQLSTATE after it (not VERBOSITY verbose, whose LOCATION lines change with every C edit)
 SELECT 'b2b:nope'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'nope:lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'nope'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'won'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT ''::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT ':lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'b2b:'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'b2b::lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT ' b2b:lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'b2b:lead '::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'b2b: lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT 'B2B:lead'::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT (repeat('x', 64) || ':lead')::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT ('b2b:' || repeat('y', 64))::deal_stage;
+\echo :LAST_ERROR_SQLSTATE
 SELECT repeat('z', 64)::deal_stage;
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 
 -- a column bound to one pipeline takes bare names, even shared ones
 CREATE TABLE deals (id int PRIMARY KEY, stage funnel.deal_stage(b2b) NOT NULL);

@@ -176,10 +176,11 @@ EXECUTE p_varchar('b2b:won');
 RESET plan_cache_mode;
 RESET enable_seqscan;
 -- a bad value raises the usual 22P02 error, a shared bare name the ambiguity error
-\set VERBOSITY verbose
+-- each error shows its SQLSTATE after it (not VERBOSITY verbose, whose LOCATION lines change with every C edit)
 EXECUTE p_text('b2b:nope');
+\echo :LAST_ERROR_SQLSTATE
 EXECUTE p_varchar('won');
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 PREPARE p_cmp(text, varchar) AS
 SELECT array_agg(id ORDER BY id) FILTER (WHERE stage <> $1) AS ne,
        array_agg(id ORDER BY id) FILTER (WHERE stage < $1) AS lt,
@@ -237,9 +238,9 @@ EXECUTE p_report_varchar(:'summary');
 SELECT (SELECT array_agg(r ORDER BY r.stage) FROM summary_text, funnel.report(s) r)
      = (SELECT array_agg(r ORDER BY r.stage) FROM funnel.report((SELECT funnel.funnel(reached) FROM reached)) r)
        AS same_report_as_summary;
-\set VERBOSITY verbose
+-- each error shows its SQLSTATE after it (not VERBOSITY verbose, whose LOCATION lines change with every C edit)
 EXECUTE p_report('{"pipeline": "b2b"');
-\set VERBOSITY default
+\echo :LAST_ERROR_SQLSTATE
 -- funnel.funnel() given text stays a deliberate choice: stage or summary?
 SELECT funnel.funnel(s) FROM summary_text;
 
