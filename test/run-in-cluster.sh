@@ -44,6 +44,16 @@ bad=$(grep -c '^not ok ' "$log")
 [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 add "$ok" "$bad" "drivers"
 
+# Citus (test/citus/run.sh, its own 3-node cluster; skipped without Citus):
+# one test per TAP line
+test/citus/run.sh >"$log" 2>&1
+status=$?
+cat "$log"
+ok=$(grep -c '^ok ' "$log")
+bad=$(grep -c '^not ok ' "$log")
+[ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+add "$ok" "$bad" "citus"
+
 # shell tests: one test per script
 for t in test/shell/*.sh; do
     [ -e "$t" ] || continue
