@@ -20,7 +20,7 @@ dir=${FUNNEL_CHROOTS:-/var/lib/funnel/chroots}/$suite
 
 # one run at a time per major (set-up, install and tests)
 if [ -z "${FUNNEL_PG_LOCKED:-}" ]; then
-    FUNNEL_PG_LOCKED=1 exec flock "/tmp/funnel-pg$PG_MAJOR.lock" "$0" "$@"
+    FUNNEL_PG_LOCKED=1 exec flock -o "/tmp/funnel-pg$PG_MAJOR.lock" "$0" "$@"
 fi
 
 "$here/setup.sh" "$PG_MAJOR" "$dir"
