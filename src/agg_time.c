@@ -34,6 +34,7 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/expandeddatum.h"
@@ -85,17 +86,25 @@ CopySample(Datum d, MemoryContext parent, int64 more)
  * expanded state the executor hands back is ours to change in place;
  * anything else (a flat value, a call outside an aggregate) is copied.
  */
-static ExpandedDurationSample *
+static inline ExpandedDurationSample *
 SampleForUpdate(FunctionCallInfo fcinfo, int64 more)
 {
 	MemoryContext aggcontext;
-	bool		in_aggregate = AggCheckCallContext(fcinfo, &aggcontext) != 0;
-	MemoryContext parent = in_aggregate ? aggcontext : CurrentMemoryContext;
+	MemoryContext parent;
 
+	/* the common row: AggCheckCallContext's test, without the call */
+	if (likely(!PG_ARGISNULL(0) && fcinfo->context != NULL &&
+			   (IsA(fcinfo->context, AggState) ||
+				IsA(fcinfo->context, WindowAggState))))
+	{
+		ExpandedDurationSample *s = DurationSampleGetRW(PG_GETARG_DATUM(0));
+
+		if (likely(s != NULL))
+			return s;
+	}
+	parent = AggCheckCallContext(fcinfo, &aggcontext) ? aggcontext : CurrentMemoryContext;
 	if (PG_ARGISNULL(0))
 		return DurationSampleNew(parent, more);
-	if (likely(in_aggregate && DurationSampleIsExpanded(PG_GETARG_DATUM(0))))
-		return DurationSampleGetExpanded(PG_GETARG_DATUM(0));
 	return CopySample(PG_GETARG_DATUM(0), parent, more);
 }
 

@@ -85,7 +85,7 @@ DurationSampleFlatten(ExpandedObjectHeader *eohptr, void *result,
 	memcpy(flat->values, s->values, s->n * sizeof(int64));
 }
 
-static const ExpandedObjectMethods DurationSampleMethods = {
+const ExpandedObjectMethods DurationSampleMethods = {
 	DurationSampleFlatSize,
 	DurationSampleFlatten
 };
@@ -114,13 +114,6 @@ DurationSampleNew(MemoryContext parent, int64 capacity)
 	s->capacity = Max(capacity, DURATION_SAMPLE_INITIAL);
 	s->values = MemoryContextAllocHuge(context, s->capacity * sizeof(int64));
 	return s;
-}
-
-/* Is d a read-write pointer to an expanded sample? */
-bool
-DurationSampleIsExpanded(Datum d)
-{
-	return VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d));
 }
 
 /* The expanded sample a read-write or read-only pointer refers to */

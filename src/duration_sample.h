@@ -63,12 +63,30 @@ typedef struct DurationView
 	const int64 *values;
 } DurationView;
 
+extern const ExpandedObjectMethods DurationSampleMethods;
+
 extern ExpandedDurationSample *DurationSampleNew(MemoryContext parent,
 												 int64 capacity);
-extern bool DurationSampleIsExpanded(Datum d);
 extern ExpandedDurationSample *DurationSampleGetExpanded(Datum d);
 extern void DurationSampleView(Datum d, DurationView *view);
 extern void DurationSampleReserve(ExpandedDurationSample *s, int64 more);
 extern void DurationCheckFraction(double fraction);
+
+/*
+ * The expanded sample a read-write pointer refers to, or NULL if d is not
+ * one (inline: the transition function asks on every row)
+ */
+static inline ExpandedDurationSample *
+DurationSampleGetRW(Datum d)
+{
+	varatt_expanded ptr;
+
+	if (!VARATT_IS_EXTERNAL_EXPANDED_RW(DatumGetPointer(d)))
+		return NULL;
+	memcpy(&ptr, VARDATA_EXTERNAL(DatumGetPointer(d)), sizeof(ptr));
+	if (unlikely(ptr.eohptr->eoh_methods != &DurationSampleMethods))
+		elog(ERROR, "expanded object is not a duration sample");
+	return (ExpandedDurationSample *) ptr.eohptr;
+}
 
 #endif							/* DURATION_SAMPLE_H */
