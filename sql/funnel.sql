@@ -1935,40 +1935,60 @@ COMMENT ON FUNCTION funnel.learned_probabilities(funnel.funnel_summary) IS
 
 -- time in stage: exact percentile_cont over left_at - entered_at
 
-CREATE FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz)
-    RETURNS internal
+CREATE TYPE funnel.duration_sample;
+CREATE FUNCTION funnel.duration_sample_in(cstring) RETURNS funnel.duration_sample
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.duration_sample_in(cstring) IS
+  'text input of duration_sample: {"fraction": 0.5 or null, "durations_us": [microseconds, ...]}';
+CREATE FUNCTION funnel.duration_sample_out(funnel.duration_sample) RETURNS cstring
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.duration_sample_out(funnel.duration_sample) IS
+  'text output of duration_sample: {"fraction": 0.5 or null, "durations_us": [microseconds, ...]}';
+CREATE FUNCTION funnel.duration_sample_recv(internal) RETURNS funnel.duration_sample
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.duration_sample_recv(internal) IS
+  'binary input of duration_sample (every field checked)';
+CREATE FUNCTION funnel.duration_sample_send(funnel.duration_sample) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.duration_sample_send(funnel.duration_sample) IS
+  'binary output of duration_sample: version, flags, fraction, count, then 8 bytes per duration';
+CREATE TYPE funnel.duration_sample (
+    INPUT = funnel.duration_sample_in,
+    OUTPUT = funnel.duration_sample_out,
+    RECEIVE = funnel.duration_sample_recv,
+    SEND = funnel.duration_sample_send,
+    INTERNALLENGTH = VARIABLE,
+    ALIGNMENT = double,
+    STORAGE = extended
+);
+COMMENT ON TYPE funnel.duration_sample IS
+  'every closed visit''s duration (8 bytes per visit) and the percentile fraction: the transition state of the exact time-in-stage percentiles, mergeable across parallel and Citus workers';
+
+CREATE FUNCTION funnel.time_in_stage_trans(funnel.duration_sample, timestamptz, timestamptz)
+    RETURNS funnel.duration_sample
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION funnel.time_in_stage_trans(funnel.duration_sample, timestamptz, timestamptz) IS
   'funnel internal: transition function of median_time_in_stage (collects closed visit durations)';
-CREATE FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz, double precision)
-    RETURNS internal
+CREATE FUNCTION funnel.time_in_stage_trans(funnel.duration_sample, timestamptz, timestamptz, double precision)
+    RETURNS funnel.duration_sample
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_trans(internal, timestamptz, timestamptz, double precision) IS
+COMMENT ON FUNCTION funnel.time_in_stage_trans(funnel.duration_sample, timestamptz, timestamptz, double precision) IS
   'funnel internal: transition function of time_in_stage_percentile (collects closed visit durations)';
-CREATE FUNCTION funnel.time_in_stage_combine(internal, internal) RETURNS internal
+CREATE FUNCTION funnel.time_in_stage_combine(funnel.duration_sample, funnel.duration_sample)
+    RETURNS funnel.duration_sample
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_combine(internal, internal) IS
+COMMENT ON FUNCTION funnel.time_in_stage_combine(funnel.duration_sample, funnel.duration_sample) IS
   'funnel internal: combine function of the time-in-stage percentiles (appends durations)';
-CREATE FUNCTION funnel.time_in_stage_serialize(internal) RETURNS bytea
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_serialize(internal) IS
-  'funnel internal: serializes a time-in-stage state for parallel workers (8 bytes per visit)';
-CREATE FUNCTION funnel.time_in_stage_deserialize(bytea, internal) RETURNS internal
-    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_deserialize(bytea, internal) IS
-  'funnel internal: deserializes a time-in-stage state';
-CREATE FUNCTION funnel.time_in_stage_final(internal) RETURNS interval
+CREATE FUNCTION funnel.time_in_stage_final(funnel.duration_sample) RETURNS interval
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_final(internal) IS
+COMMENT ON FUNCTION funnel.time_in_stage_final(funnel.duration_sample) IS
   'funnel internal: final function of the time-in-stage percentiles (selection + percentile_cont interpolation)';
 
 CREATE AGGREGATE funnel.median_time_in_stage(entered_at timestamptz, left_at timestamptz) (
     SFUNC = funnel.time_in_stage_trans,
-    STYPE = internal,
+    STYPE = funnel.duration_sample,
     FINALFUNC = funnel.time_in_stage_final,
     COMBINEFUNC = funnel.time_in_stage_combine,
-    SERIALFUNC = funnel.time_in_stage_serialize,
-    DESERIALFUNC = funnel.time_in_stage_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.median_time_in_stage(timestamptz, timestamptz) IS
@@ -1976,11 +1996,9 @@ COMMENT ON AGGREGATE funnel.median_time_in_stage(timestamptz, timestamptz) IS
 
 CREATE AGGREGATE funnel.time_in_stage_percentile(entered_at timestamptz, left_at timestamptz, fraction double precision) (
     SFUNC = funnel.time_in_stage_trans,
-    STYPE = internal,
+    STYPE = funnel.duration_sample,
     FINALFUNC = funnel.time_in_stage_final,
     COMBINEFUNC = funnel.time_in_stage_combine,
-    SERIALFUNC = funnel.time_in_stage_serialize,
-    DESERIALFUNC = funnel.time_in_stage_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.time_in_stage_percentile(timestamptz, timestamptz, double precision) IS
@@ -1988,18 +2006,16 @@ COMMENT ON AGGREGATE funnel.time_in_stage_percentile(timestamptz, timestamptz, d
 
 -- numeric-days forms of the percentiles (issue 9.4)
 
-CREATE FUNCTION funnel.time_in_stage_final_days(internal) RETURNS numeric
+CREATE FUNCTION funnel.time_in_stage_final_days(funnel.duration_sample) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.time_in_stage_final_days(internal) IS
+COMMENT ON FUNCTION funnel.time_in_stage_final_days(funnel.duration_sample) IS
   'funnel internal: final function of the *_days time-in-stage percentiles (the percentile in days, numeric)';
 
 CREATE AGGREGATE funnel.median_time_in_stage_days(entered_at timestamptz, left_at timestamptz) (
     SFUNC = funnel.time_in_stage_trans,
-    STYPE = internal,
+    STYPE = funnel.duration_sample,
     FINALFUNC = funnel.time_in_stage_final_days,
     COMBINEFUNC = funnel.time_in_stage_combine,
-    SERIALFUNC = funnel.time_in_stage_serialize,
-    DESERIALFUNC = funnel.time_in_stage_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.median_time_in_stage_days(timestamptz, timestamptz) IS
@@ -2007,11 +2023,9 @@ COMMENT ON AGGREGATE funnel.median_time_in_stage_days(timestamptz, timestamptz) 
 
 CREATE AGGREGATE funnel.time_in_stage_percentile_days(entered_at timestamptz, left_at timestamptz, fraction double precision) (
     SFUNC = funnel.time_in_stage_trans,
-    STYPE = internal,
+    STYPE = funnel.duration_sample,
     FINALFUNC = funnel.time_in_stage_final_days,
     COMBINEFUNC = funnel.time_in_stage_combine,
-    SERIALFUNC = funnel.time_in_stage_serialize,
-    DESERIALFUNC = funnel.time_in_stage_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.time_in_stage_percentile_days(timestamptz, timestamptz, double precision) IS

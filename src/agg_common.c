@@ -59,7 +59,8 @@ const int64 DecPow10[19] = {
  * concurrent set_probability() or add_stage() is seen by the next query,
  * never half-way through this one (a stage the cache has not seen yet is
  * still looked up, through the rebuilt pipeline cache).  The slots copy
- * values, never pointers into the pipeline cache.
+ * values, never pointers into the pipeline cache.  A new cache is cheap to
+ * fill: its slots are copied from the backend-level table below.
  */
 AggCallCache *
 AggNewCallCache(FunctionCallInfo fcinfo)
@@ -101,14 +102,92 @@ ProbabilityDecimal(double probability, int32 *scale)
 	return DecFromNumeric(num, scale, "probability");
 }
 
-/* Fill the slot of a stage from the pipeline cache (the slow path) */
+/*
+ * Backend-level table of filled stage slots (open addressing on the label
+ * OID), valid for one generation of the pipeline cache and emptied when
+ * it is rebuilt, i.e. after the same invalidations.  A call site whose
+ * fn_extra cache is new (every query, and every row under Citus's
+ * worker_partial_agg, which calls fmgr_info per row) fills its slots from
+ * here with a copy: no catalog access, no numeric conversion.
+ */
+static AggStageInfo *known_stages = NULL;
+static int	known_size = 0;			/* power of 2 */
+static int	known_used = 0;
+static uint64 known_generation = 0;
+
+/* The table entry of a label: its own, or the empty one it would take */
+static AggStageInfo *
+KnownStageEntry(Oid label)
+{
+	uint32		i = (label * 0x9E3779B1u) & (known_size - 1);
+
+	while (known_stages[i].label != label && known_stages[i].label != InvalidOid)
+		i = (i + 1) & (known_size - 1);
+	return &known_stages[i];
+}
+
+/* Remember a filled slot for the rest of this pipeline cache generation */
+static void
+RememberStage(const AggStageInfo *info)
+{
+	AggStageInfo *entry;
+
+	if ((known_used + 1) * 2 > known_size)
+	{
+		AggStageInfo *old = known_stages;
+		int			old_size = known_size;
+		int			i;
+
+		known_size = Max(known_size * 2, 64);
+		known_stages = MemoryContextAllocZero(TopMemoryContext,
+											  known_size * sizeof(AggStageInfo));
+		for (i = 0; i < old_size; i++)
+			if (old[i].label != InvalidOid)
+				*KnownStageEntry(old[i].label) = old[i];
+		if (old != NULL)
+			pfree(old);
+	}
+	entry = KnownStageEntry(info->label);
+	if (entry->label == InvalidOid)
+		known_used++;
+	*entry = *info;
+}
+
+/*
+ * Fill the slot of a stage (the slow path): from the backend-level table,
+ * or from the pipeline cache, converting its probability once per
+ * generation.  The generation is read first: facts read after a rebuild
+ * that happens in between are kept under the old generation, which the
+ * next call finds stale.
+ */
 const AggStageInfo *
 AggFillStage(AggCallCache *cache, DealStage s)
 {
-	FunnelStage *stage = FunnelGetConfiguredStage(s);
+	uint64		generation = FunnelCacheGeneration();
 	AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
+	FunnelStage *stage;
 	int32		prob_scale;
 
+	if (generation != known_generation)
+	{
+		if (known_stages != NULL)
+			memset(known_stages, 0, known_size * sizeof(AggStageInfo));
+		known_used = 0;
+		known_generation = generation;
+	}
+	else if (known_stages != NULL && !DealStageIsUnresolved(s))
+	{
+		const AggStageInfo *known = KnownStageEntry(DealStageLabelOid(s));
+
+		if (known->label == DealStageLabelOid(s) &&
+			known->pipeline == DealStagePipelineOid(s))
+		{
+			*slot = *known;
+			return slot;
+		}
+	}
+
+	stage = FunnelGetConfiguredStage(s);
 	slot->label = stage->label;
 	slot->pipeline = stage->pipeline->typoid;
 	slot->position = stage->position;
@@ -116,6 +195,7 @@ AggFillStage(AggCallCache *cache, DealStage s)
 	slot->kind = stage->kind;
 	slot->prob = ProbabilityDecimal(stage->probability, &prob_scale);
 	slot->prob_scale = prob_scale;
+	RememberStage(slot);
 	return slot;
 }
 

@@ -19,9 +19,11 @@
  * of the total microseconds, so sorting the microseconds sorts the
  * intervals; the final function rebuilds the same justified intervals.
  *
- * This is the one aggregate family with an `internal` state (it grows with
- * the input): parallel workers ship it through serialize/deserialize, and
- * on Citus the rows are gathered to the coordinator.
+ * The state is the SQL type funnel.duration_sample (duration_sample.c):
+ * an expanded object appended to in place while aggregating, flattened
+ * (8 bytes per visit) only when it leaves the aggregate, so parallel
+ * workers and Citus workers ship partial samples and the leader or the
+ * coordinator combines them.
  *
  * src/agg_time.c
  *
@@ -32,66 +34,18 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "agg.h"
-
-#define TIME_STATE_INITIAL	1024
-
-typedef struct TimeState
-{
-	MemoryContext context;		/* where the state and its values live */
-	int64		n;				/* durations held */
-	int64		capacity;
-	bool		has_fraction;
-	double		fraction;		/* from the first row that gave one */
-	int64	   *values;			/* microseconds */
-} TimeState;
-
-/* Refuse a fraction outside [0,1] */
-static void
-CheckFraction(double fraction)
-{
-	if (isnan(fraction) || fraction < 0 || fraction > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("percentile fraction %g is not between 0 and 1", fraction),
-				 errhint("Pass a fraction such as 0.5 for the median or 0.9 for the 90th percentile.")));
-}
-
-/* A new empty state in the aggregate context */
-static TimeState *
-NewTimeState(MemoryContext context, int64 capacity)
-{
-	TimeState  *state = MemoryContextAllocZero(context, sizeof(TimeState));
-
-	state->context = context;
-	state->capacity = Max(capacity, TIME_STATE_INITIAL);
-	state->values = MemoryContextAllocHuge(context,
-										   state->capacity * sizeof(int64));
-	return state;
-}
-
-/* Make room for at least "more" further values */
-static void
-Reserve(TimeState *state, int64 more)
-{
-	int64		needed = state->n + more;
-
-	if (needed <= state->capacity)
-		return;
-	while (state->capacity < needed)
-		state->capacity *= 2;
-	state->values = repalloc_huge(state->values,
-								  state->capacity * sizeof(int64));
-}
+#include "duration_sample.h"
 
 /* The fraction of the state, or of this row, checked */
 static void
-SetFraction(TimeState *state, double fraction)
+SetFraction(ExpandedDurationSample *state, double fraction)
 {
 	if (state->has_fraction)
 	{
@@ -103,9 +57,55 @@ SetFraction(TimeState *state, double fraction)
 					 errhint("Call time_in_stage_percentile once per fraction.")));
 		return;
 	}
-	CheckFraction(fraction);
+	DurationCheckFraction(fraction);
 	state->fraction = fraction;
 	state->has_fraction = true;
+}
+
+/*
+ * A writable expanded copy of a sample (flat, or an expanded one we may not
+ * change), with room for "more" further durations
+ */
+static ExpandedDurationSample *
+CopySample(Datum d, MemoryContext parent, int64 more)
+{
+	DurationView v;
+	ExpandedDurationSample *s;
+
+	DurationSampleView(d, &v);
+	s = DurationSampleNew(parent, v.n + more);
+	s->has_fraction = v.has_fraction;
+	s->fraction = v.fraction;
+	memcpy(s->values, v.values, v.n * sizeof(int64));
+	s->n = v.n;
+	return s;
+}
+
+/*
+ * The sample argument to update: inside an aggregate, the read-write
+ * expanded state the executor hands back is ours to change in place;
+ * anything else (a flat value, a call outside an aggregate) is copied.
+ */
+static inline ExpandedDurationSample *
+SampleForUpdate(FunctionCallInfo fcinfo, int64 more)
+{
+	MemoryContext aggcontext;
+	MemoryContext parent;
+
+	/* the common row: AggCheckCallContext's test, without the call */
+	if (likely(!PG_ARGISNULL(0) && fcinfo->context != NULL &&
+			   (IsA(fcinfo->context, AggState) ||
+				IsA(fcinfo->context, WindowAggState))))
+	{
+		ExpandedDurationSample *s = DurationSampleGetRW(PG_GETARG_DATUM(0));
+
+		if (likely(s != NULL))
+			return s;
+	}
+	parent = AggCheckCallContext(fcinfo, &aggcontext) ? aggcontext : CurrentMemoryContext;
+	if (PG_ARGISNULL(0))
+		return DurationSampleNew(parent, more);
+	return CopySample(PG_GETARG_DATUM(0), parent, more);
 }
 
 /*
@@ -116,27 +116,17 @@ PG_FUNCTION_INFO_V1(time_in_stage_trans);
 Datum
 time_in_stage_trans(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	TimeState  *state;
+	ExpandedDurationSample *state;
 	TimestampTz entered_at;
 	TimestampTz left_at;
+	bool		created = PG_ARGISNULL(0);
 
-	if (unlikely(PG_ARGISNULL(0)))
+	state = SampleForUpdate(fcinfo, 0);
+	if (unlikely(created) && PG_NARGS() == 3)
 	{
-		/* an internal state only ever comes from here, inside an aggregate */
-		if (!AggCheckCallContext(fcinfo, &aggcontext))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("time_in_stage_trans called in non-aggregate context")));
-		state = NewTimeState(aggcontext, TIME_STATE_INITIAL);
-		if (PG_NARGS() == 3)
-		{
-			state->fraction = 0.5;
-			state->has_fraction = true;
-		}
+		state->fraction = 0.5;
+		state->has_fraction = true;
 	}
-	else
-		state = (TimeState *) PG_GETARG_POINTER(0);
 
 	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 	{
@@ -147,7 +137,7 @@ time_in_stage_trans(PG_FUNCTION_ARGS)
 	}
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(state);
+		PG_RETURN_DATUM(EOHPGetRWDatum(&state->hdr));
 	entered_at = PG_GETARG_TIMESTAMPTZ(1);
 	left_at = PG_GETARG_TIMESTAMPTZ(2);
 	if (unlikely(TIMESTAMP_NOT_FINITE(entered_at) || TIMESTAMP_NOT_FINITE(left_at)))
@@ -156,120 +146,37 @@ time_in_stage_trans(PG_FUNCTION_ARGS)
 				 errmsg("cannot subtract infinite timestamps")));
 
 	if (unlikely(state->n == state->capacity))
-		Reserve(state, 1);
+		DurationSampleReserve(state, 1);
 	state->values[state->n++] = left_at - entered_at;
-	PG_RETURN_POINTER(state);
+	PG_RETURN_DATUM(EOHPGetRWDatum(&state->hdr));
 }
 
-/* Combine: append the second state's durations to the first */
+/* Combine: append the second sample's durations to the first */
 PG_FUNCTION_INFO_V1(time_in_stage_combine);
 Datum
 time_in_stage_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	TimeState  *state1;
-	TimeState  *state2;
+	ExpandedDurationSample *state;
+	DurationView v;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("time_in_stage_combine called in non-aggregate context")));
 	if (PG_ARGISNULL(1))
 	{
 		if (PG_ARGISNULL(0))
 			PG_RETURN_NULL();
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
-	state2 = (TimeState *) PG_GETARG_POINTER(1);
-	if (PG_ARGISNULL(0))
-	{
-		/* deserialized into the aggregate context: adopt it, no copy */
-		if (state2->context == aggcontext)
-			PG_RETURN_POINTER(state2);
-		state1 = NewTimeState(aggcontext, state2->n);
-		state1->has_fraction = state2->has_fraction;
-		state1->fraction = state2->fraction;
-	}
-	else
-		state1 = (TimeState *) PG_GETARG_POINTER(0);
-
-	if (state2->has_fraction)
-		SetFraction(state1, state2->fraction);
-	Reserve(state1, state2->n);
-	memcpy(state1->values + state1->n, state2->values, state2->n * sizeof(int64));
-	state1->n += state2->n;
-	PG_RETURN_POINTER(state1);
-}
-
-/* Serialize: n, has_fraction, fraction, then the durations */
-PG_FUNCTION_INFO_V1(time_in_stage_serialize);
-Datum
-time_in_stage_serialize(PG_FUNCTION_ARGS)
-{
-	TimeState  *state = (TimeState *) PG_GETARG_POINTER(0);
-	Size		size = VARHDRSZ + sizeof(int64) + sizeof(double) + 1 +
-		state->n * sizeof(int64);
-	bytea	   *result;
-	char	   *p;
-
-	if (!AllocSizeIsValid(size))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many visits for a parallel time-in-stage percentile"),
-				 errdetail("A worker's state holds " INT64_FORMAT " durations; the limit is about 134 million.",
-						   state->n),
-				 errhint("Disable parallel aggregation for this query: SET max_parallel_workers_per_gather = 0.")));
-	result = palloc(size);
-	SET_VARSIZE(result, size);
-	p = VARDATA(result);
-	memcpy(p, &state->n, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(p, &state->fraction, sizeof(double));
-	p += sizeof(double);
-	*p++ = state->has_fraction ? 1 : 0;
-	memcpy(p, state->values, state->n * sizeof(int64));
-	PG_RETURN_BYTEA_P(result);
-}
-
-/* Deserialize (into the aggregate context when called by one) */
-PG_FUNCTION_INFO_V1(time_in_stage_deserialize);
-Datum
-time_in_stage_deserialize(PG_FUNCTION_ARGS)
-{
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	const char *p = VARDATA_ANY(data);
-	Size		len = VARSIZE_ANY_EXHDR(data);
-	MemoryContext context;
-	TimeState  *state;
-
-	/* straight into the aggregate context, so the combine can adopt it */
-	if (!AggCheckCallContext(fcinfo, &context))
-		context = CurrentMemoryContext;
-	state = MemoryContextAllocZero(context, sizeof(TimeState));
-	state->context = context;
-
-	if (len < sizeof(int64) + sizeof(double) + 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid time-in-stage state")));
-	memcpy(&state->n, p, sizeof(int64));
-	p += sizeof(int64);
-	memcpy(&state->fraction, p, sizeof(double));
-	p += sizeof(double);
-	state->has_fraction = (*p++ != 0);
-	len -= sizeof(int64) + sizeof(double) + 1;
-	/* compare without multiplying: a huge n must not wrap the product */
-	if (state->n < 0 || len % sizeof(int64) != 0 ||
-		(uint64) state->n != len / sizeof(int64))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid time-in-stage state")));
-	if (state->has_fraction)
-		CheckFraction(state->fraction);
-	state->capacity = Max(state->n, 1);
-	state->values = MemoryContextAllocHuge(context, state->capacity * sizeof(int64));
-	memcpy(state->values, p, state->n * sizeof(int64));
-	PG_RETURN_POINTER(state);
+	DurationSampleView(PG_GETARG_DATUM(1), &v);
+	state = SampleForUpdate(fcinfo, v.n);
+	/* the same object twice: append from a copy (Reserve may move it) */
+	if (v.values == state->values)
+		v.values = memcpy(palloc_extended(v.n * sizeof(int64) + 1, MCXT_ALLOC_HUGE),
+						  v.values, v.n * sizeof(int64));
+	if (v.has_fraction)
+		SetFraction(state, v.fraction);
+	DurationSampleReserve(state, v.n);
+	memcpy(state->values + state->n, v.values, v.n * sizeof(int64));
+	state->n += v.n;
+	PG_RETURN_DATUM(EOHPGetRWDatum(&state->hdr));
 }
 
 /*
@@ -420,7 +327,7 @@ DurationInterval(int64 usecs)
 
 /* percentile_cont over the durations of a non-empty state */
 static Datum
-TimePercentile(TimeState *state)
+TimePercentile(const DurationView *state)
 {
 	double		fraction;
 	int64		first_row;
@@ -459,14 +366,14 @@ PG_FUNCTION_INFO_V1(time_in_stage_final);
 Datum
 time_in_stage_final(PG_FUNCTION_ARGS)
 {
-	TimeState  *state;
+	DurationView state;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	state = (TimeState *) PG_GETARG_POINTER(0);
-	if (state->n == 0 || !state->has_fraction)
+	DurationSampleView(PG_GETARG_DATUM(0), &state);
+	if (state.n == 0 || !state.has_fraction)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(TimePercentile(state));
+	PG_RETURN_DATUM(TimePercentile(&state));
 }
 
 /* Final of the *_days forms: the same percentile in days, as numeric */
@@ -474,15 +381,15 @@ PG_FUNCTION_INFO_V1(time_in_stage_final_days);
 Datum
 time_in_stage_final_days(PG_FUNCTION_ARGS)
 {
-	TimeState  *state;
+	DurationView state;
 	Interval   *iv;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	state = (TimeState *) PG_GETARG_POINTER(0);
-	if (state->n == 0 || !state->has_fraction)
+	DurationSampleView(PG_GETARG_DATUM(0), &state);
+	if (state.n == 0 || !state.has_fraction)
 		PG_RETURN_NULL();
-	iv = DatumGetIntervalP(TimePercentile(state));
+	iv = DatumGetIntervalP(TimePercentile(&state));
 	PG_RETURN_DATUM(AggDays((int128) iv->day * USECS_PER_DAY + iv->time, 1));
 }
 

@@ -1,6 +1,6 @@
 -- test/pgtap/agg_api.sql: the SQL surface of the funnel aggregates (issue 4):
 -- names and signatures, parallel safety, combine functions, state types
--- that travel (no `internal` except the exact percentiles), comments.
+-- that travel (no `internal` except window_funnel), comments.
 BEGIN;
 CREATE EXTENSION funnel;
 SELECT plan(48);
@@ -55,9 +55,8 @@ SELECT is_empty($$
 SELECT set_eq($$
     SELECT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype $$,
-    ARRAY['median_time_in_stage', 'time_in_stage_percentile', 'median_time_in_stage_days',
-          'time_in_stage_percentile_days', 'window_funnel'],
-    'only the exact percentiles and window_funnel (states that grow with the input) have an internal state');
+    ARRAY['window_funnel'],
+    'only window_funnel has an internal state (the exact percentiles keep a funnel.duration_sample)');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
@@ -76,7 +75,7 @@ SELECT set_eq($$
     SELECT DISTINCT a.aggtranstype::regtype::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND p.proname NOT IN ('min', 'max') $$,
     ARRAY['funnel.deal_stage', 'bigint[]', 'funnel.funnel_summary', 'internal',
-          'funnel.forecast_state', 'funnel.velocity_state', 'funnel.journey'],
+          'funnel.forecast_state', 'funnel.velocity_state', 'funnel.journey', 'funnel.duration_sample'],
     'state types');
 
 SELECT is_empty($$

@@ -5,7 +5,8 @@
 -- refused with a binary-format or range error, or read into a value that
 -- keeps the types' rules (checked independently from its JSON/tuple text),
 -- prints and reads back, sends, merges and reports (issue 7, item 4).
--- Journeys and summaries with outcomes (issue 9) are fuzzed the same way.
+-- Journeys and summaries with outcomes (issue 9) and duration samples (the
+-- percentiles' state, issue 11) are fuzzed the same way.
 BEGIN;
 CREATE EXTENSION funnel;
 SELECT plan(8);
@@ -18,6 +19,7 @@ CREATE TEMP TABLE recv_funnel_summary (v funnel.funnel_summary);
 CREATE TEMP TABLE recv_forecast_state (v funnel.forecast_state);
 CREATE TEMP TABLE recv_velocity_state (v funnel.velocity_state);
 CREATE TEMP TABLE recv_journey (v funnel.journey);
+CREATE TEMP TABLE recv_duration_sample (v funnel.duration_sample);
 SET timezone = 'UTC';
 
 -- the seeds: binary forms of valid values
@@ -49,7 +51,12 @@ SELECT 'forecast_state', funnel.forecast_state_send(s::funnel.forecast_state)
   FROM (VALUES ('(3,1250.50)'), ('(0,0)'), ('(9223372036854775807,-0.000001)')) v(s)
 UNION ALL
 SELECT 'velocity_state', funnel.velocity_state_send(s::funnel.velocity_state)
-  FROM (VALUES ('(10,3,2,3,4500.00,3,864000000000)'), ('(0,0,0,0,0,0,0)'), ('(7,1,6,1,-1.5,1,-3)')) v(s);
+  FROM (VALUES ('(10,3,2,3,4500.00,3,864000000000)'), ('(0,0,0,0,0,0,0)'), ('(7,1,6,1,-1.5,1,-3)')) v(s)
+UNION ALL
+SELECT 'duration_sample', funnel.duration_sample_send(s::funnel.duration_sample)
+  FROM (VALUES ('{"fraction": 0.5, "durations_us": [3600000000,86400000000,-1,0]}'),
+               ('{"fraction": null, "durations_us": [9223372036854775807,-9223372036854775808,7]}'),
+               ('{"fraction": 0.9, "durations_us": []}')) v(s);
 
 CREATE FUNCTION pg_temp.random_bytes(n int) RETURNS bytea LANGUAGE sql AS $$
     SELECT coalesce(string_agg(set_byte('\x00'::bytea, 0, floor(random() * 256)::int), ''::bytea), ''::bytea)
@@ -97,6 +104,13 @@ DECLARE
 BEGIN
     IF typ = 'journey' THEN
         RETURN pg_temp.journey_keeps_rules(t::jsonb);
+    END IF;
+    IF typ = 'duration_sample' THEN
+        -- fraction null or in [0,1]; durations whole bigint microseconds
+        RETURN coalesce((t::jsonb ->> 'fraction')::float8 BETWEEN 0 AND 1, t::jsonb -> 'fraction' = 'null'::jsonb)
+           AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text(t::jsonb -> 'durations_us') d
+                            WHERE d::numeric <> trunc(d::numeric)
+                               OR d::numeric NOT BETWEEN -9223372036854775808 AND 9223372036854775807);
     END IF;
     IF typ = 'funnel_summary' AND t::jsonb #> '{stages,0,open}' IS NOT NULL THEN
         RETURN pg_temp.outcome_summary_keeps_rules(t::jsonb);
@@ -210,6 +224,10 @@ BEGIN
                     EXCEPTION WHEN numeric_value_out_of_range THEN
                         NULL;       -- 22003: totals beyond bigint, said so
                     END;
+                ELSIF seed.typ = 'duration_sample' THEN
+                    PERFORM funnel.time_in_stage_final(funnel.time_in_stage_combine(v, v)),
+                            funnel.time_in_stage_final_days(v)
+                       FROM pg_temp.recv_duration_sample;
                 ELSE
                     BEGIN
                         EXECUTE format('SELECT funnel.%I(v, v) FROM pg_temp.%I',
@@ -229,7 +247,7 @@ BEGIN
 END
 $$;
 
-SELECT is((SELECT count(*)::int FROM fuzz_log), 9800, '9800 mutated byte strings tried (700 per seed value)');
+SELECT is((SELECT count(*)::int FROM fuzz_log), 11900, '11900 mutated byte strings tried (700 per seed value)');
 SELECT is((SELECT array_agg(DISTINCT outcome || ': ' || detail) FROM fuzz_log
             WHERE outcome LIKE 'refused%'
               AND outcome NOT IN ('refused 22P03', 'refused 08P01', 'refused 22003', 'refused 22021')),
@@ -243,7 +261,7 @@ SELECT is((SELECT array_agg(DISTINCT outcome || ': ' || detail) FROM fuzz_log WH
           'every accepted value sends, merges, reports and finishes (or says 22003)');
 SELECT cmp_ok((SELECT count(*)::int FROM fuzz_log WHERE outcome = 'accepted'), '>=', 300,
           'the fuzzer reaches the accepting path');
-SELECT cmp_ok((SELECT count(DISTINCT typ)::int FROM fuzz_log WHERE outcome = 'accepted'), '=', 4,
+SELECT cmp_ok((SELECT count(DISTINCT typ)::int FROM fuzz_log WHERE outcome = 'accepted'), '=', 5,
           '... for every state type');
 SELECT cmp_ok((SELECT count(*)::int FROM fuzz_log WHERE outcome = 'refused 22P03'), '>=', 1000,
           'most mutations are refused as invalid binary representation');
