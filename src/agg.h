@@ -90,7 +90,11 @@ typedef struct AggCallCache
 	AggStageInfo slots[AGG_STAGE_SLOTS];
 } AggCallCache;
 
+/* Longest input quoted in a state type's syntax error (AggQuoteInput) */
+#define AGG_QUOTE_MAX	80
+
 extern AggCallCache *AggNewCallCache(FunctionCallInfo fcinfo);
+extern const char *AggQuoteInput(const char *str);
 extern const AggStageInfo *AggFillStage(AggCallCache *cache, DealStage s);
 pg_noreturn extern void AggReportProbability(const AggStageInfo *info);
 pg_noreturn extern void AggReportCountOverflow(void);

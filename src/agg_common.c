@@ -19,6 +19,7 @@
 #include <math.h>
 
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -71,6 +72,24 @@ AggNewCallCache(FunctionCallInfo fcinfo)
 	cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
 	fcinfo->flinfo->fn_extra = cache;
 	return cache;
+}
+
+/*
+ * The input of a state literal as quoted in an error message: at most
+ * AGG_QUOTE_MAX bytes (whole characters) and "...", so a syntax error in a
+ * megabyte-long sample does not put the megabyte into the server log and
+ * the client's message.
+ */
+const char *
+AggQuoteInput(const char *str)
+{
+	size_t		len = strlen(str);
+	int			keep;
+
+	if (len <= AGG_QUOTE_MAX)
+		return str;
+	keep = pg_mbcliplen(str, (int) len, AGG_QUOTE_MAX);
+	return psprintf("%.*s...", keep, str);
 }
 
 /*
@@ -483,8 +502,9 @@ DecParse(const char *str, int128 *value, int *scale)
 	if (overflow)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("number \"%.*s\" is out of range for a funnel total",
-						(int) (str - start), start),
+				 errmsg("number \"%.*s%s\" is out of range for a funnel total",
+						(int) Min(str - start, AGG_QUOTE_MAX), start,
+						str - start > AGG_QUOTE_MAX ? "..." : ""),
 				 errdetail("Totals are exact 128-bit fixed-point decimals: at most 38 significant digits and %d digits after the decimal point.",
 						   DEC_MAX_SCALE)));
 	*value = acc;

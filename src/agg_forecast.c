@@ -221,7 +221,8 @@ AggStateSyntaxError(const char *type, const char *str, const char *example)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type %s: \"%s\"", type, str),
+			 errmsg("invalid input syntax for type %s: \"%s\"", type,
+					AggQuoteInput(str)),
 			 errhint("A %s is written as %s.", type, example)));
 }
 

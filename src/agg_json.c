@@ -27,7 +27,8 @@ JsonSyntaxError(JsonReader *r, const char *expected)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("invalid input syntax for type %s: \"%s\"", r->type, r->input),
+			 errmsg("invalid input syntax for type %s: \"%s\"", r->type,
+					AggQuoteInput(r->input)),
 			 errdetail("Expected %s at character %d.", expected,
 					   (int) (r->p - r->input) + 1),
 			 errhint("%s", r->hint)));
@@ -205,8 +206,9 @@ JsonReadCount(JsonReader *r)
 	if (value > PG_INT64_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("%s count %.*s is out of range", r->noun,
-						(int) (r->p - start), start),
+				 errmsg("%s count %.*s%s is out of range", r->noun,
+						(int) Min(r->p - start, AGG_QUOTE_MAX), start,
+						r->p - start > AGG_QUOTE_MAX ? "..." : ""),
 				 errdetail("Counts are bigint: at most %s.", "9223372036854775807")));
 	return (int64) value;
 }

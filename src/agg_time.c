@@ -40,6 +40,7 @@
 #include "utils/expandeddatum.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "common/int.h"
 
 #include "duration_sample.h"
 
@@ -147,7 +148,12 @@ time_in_stage_trans(PG_FUNCTION_ARGS)
 
 	if (unlikely(state->n == state->capacity))
 		DurationSampleReserve(state, 1);
-	state->values[state->n++] = left_at - entered_at;
+	if (unlikely(pg_sub_s64_overflow(left_at, entered_at, &state->values[state->n])))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("interval out of range"),
+				 errdetail("left_at - entered_at of a visit does not fit in an interval.")));
+	state->n++;
 	PG_RETURN_DATUM(EOHPGetRWDatum(&state->hdr));
 }
 

@@ -34,10 +34,12 @@
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
@@ -57,7 +59,39 @@ RelName(Oid relid)
 											   ObjectIdGetDatum(relid)));
 }
 
-/* Refuse anything but an existing ordinary table */
+/*
+ * Whether Citus manages the relation (a row in pg_dist_partition): on this
+ * node it is then an empty shell whose rows live in shards, so a scan of it
+ * would see no rows and report an empty pipeline instead of failing.  Citus
+ * is optional, so its catalog is looked up by name.
+ */
+static bool
+IsCitusTable(Oid relid)
+{
+	Oid			dist_partition = get_relname_relid("pg_dist_partition",
+												   PG_CATALOG_NAMESPACE);
+	AttrNumber	attnum;
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	if (!OidIsValid(dist_partition))
+		return false;
+	attnum = get_attnum(dist_partition, "logicalrelid");
+	if (attnum == InvalidAttrNumber)
+		return false;
+	rel = table_open(dist_partition, AccessShareLock);
+	ScanKeyInit(&key, attnum, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	found = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/* Refuse anything but an existing ordinary table that holds its rows here */
 static void
 CheckIsTable(Oid relid, const char *what, const char *hint)
 {
@@ -65,7 +99,15 @@ CheckIsTable(Oid relid, const char *what, const char *hint)
 	const char *kind;
 
 	if (relkind == RELKIND_RELATION)
+	{
+		if (IsCitusTable(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("\"%s\" is a Citus table", RelName(relid)),
+					 errdetail("Its rows are in shards, which this function does not read; on this node the table is empty."),
+					 errhint("Use funnel's aggregates, which Citus runs on the shards, or call this function on a local copy of the table.")));
 		return;
+	}
 	if (relkind == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

@@ -7,7 +7,7 @@
 -- the aggregates stay equal to percentile_cont.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(34);
+SELECT plan(39);
 
 -- the aggregates' state is the type, with no serialize functions
 SELECT is((SELECT array_agg(DISTINCT aggtranstype::regtype::text) FROM pg_aggregate
@@ -150,6 +150,33 @@ SELECT is((SELECT count(*)::int FROM (
                        FROM (SELECT * FROM v WHERE stage = 1 ORDER BY entered_at, left_at LIMIT 200) z) x) w
             WHERE m IS NOT DISTINCT FROM em),
           200, 'a running median (window aggregate) equals percentile_cont over the rows so far');
+
+-- a visit whose duration does not fit in an interval: 22008 (PostgreSQL 15's
+-- timestamptz_mi wraps around there instead); the widest one that fits is exact
+SELECT throws_ok($$ SELECT funnel.median_time_in_stage(e, l)
+                      FROM (VALUES ('4713-01-01 BC'::timestamptz, '294276-12-31'::timestamptz)) v(e, l) $$,
+                 '22008', 'interval out of range', 'median_time_in_stage refuses a duration that overflows');
+SELECT is((SELECT funnel.median_time_in_stage(e, l)
+             FROM (VALUES ('4713-01-01 BC'::timestamptz, '200000-01-01'::timestamptz)) v(e, l)),
+          justify_hours('200000-01-01'::timestamptz - '4713-01-01 BC'::timestamptz),
+          'a 204,713-year visit is still exact');
+
+-- a syntax error quotes at most 80 bytes of a long state literal, not the whole literal
+CREATE FUNCTION pg_temp.error_text(lit text, typ regtype) RETURNS text LANGUAGE plpgsql AS $f$
+BEGIN
+    EXECUTE format('SELECT %L::%s', lit, typ);
+    RETURN NULL;
+EXCEPTION WHEN invalid_text_representation THEN
+    RETURN SQLERRM;
+END $f$;
+SELECT cmp_ok(length(pg_temp.error_text('{"fraction": 0.5, "durations_us": [' || repeat('1,', 500000) || 'x]}',
+                                        'funnel.duration_sample')), '<', 200,
+              'a 1 MB duration_sample literal with a syntax error gives a short message');
+SELECT cmp_ok(length(pg_temp.error_text('(1,1x' || repeat('1', 500000) || ')', 'funnel.forecast_state')), '<', 200,
+              'a 500 kB forecast_state literal with a syntax error gives a short message');
+SELECT throws_ok(format('SELECT %L::funnel.forecast_state', '(' || repeat('1', 500000) || ',1)'),
+                 '22003', 'number "' || repeat('1', 80) || '..." is out of range for a funnel total',
+                 'an out-of-range number is quoted to 80 digits');
 
 SELECT * FROM finish();
 ROLLBACK;
