@@ -46,11 +46,12 @@ add "$ok" "$bad" "drivers"
 
 # Citus (test/citus/run.sh, its own 3-node cluster; skipped without Citus):
 # one test per TAP line
+# ("not ok ... # TODO" lines are expected failures: pg_prove passes them)
 test/citus/run.sh >"$log" 2>&1
 status=$?
 cat "$log"
 ok=$(grep -c '^ok ' "$log")
-bad=$(grep -c '^not ok ' "$log")
+bad=$(grep '^not ok ' "$log" | grep -vc '# TODO')
 [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 add "$ok" "$bad" "citus"
 
