@@ -357,26 +357,22 @@ SELECT is(p.agg::text = ANY (pg_temp.partial_aggs(p.query)), a.aggtranstype <> '
                       ELSE 'input rows pulled to the coordinator' END))
   FROM pushdown p JOIN pg_aggregate a ON a.aggfnoid = p.agg ORDER BY p.agg::text;
 SELECT is((SELECT count(*)::int FROM pushdown p JOIN pg_aggregate a ON a.aggfnoid = p.agg
-            WHERE a.aggtranstype <> 'internal'::regtype), 23, '23 aggregates have a real SQL state type');
+            WHERE a.aggtranstype <> 'internal'::regtype), 27, '27 aggregates have a real SQL state type (all but window_funnel)');
 
--- Expected to flip when branch pctstate lands (the exact percentile state
--- becomes a real SQL type): then these pass and the todo() goes.
-SELECT todo('percentile state is internal until the pctstate branch lands', 4);
+-- the exact percentiles keep a funnel.duration_sample: partial aggregation
+-- on the workers, durations shipped instead of visit rows
 SELECT ok(p.agg::text = ANY (pg_temp.partial_aggs(p.query)), 'pushed down (partial aggregation on the workers): ' || p.agg)
   FROM pushdown p
  WHERE p.agg::text ~ '^funnel\.(median_time_in_stage|time_in_stage_percentile)'
  ORDER BY p.agg::text;
 
--- Found here: pipeline_as_of and pipeline_trend read the relation they are
--- given on the coordinator, where a distributed table's shell is empty, so
--- they return no rows without an error.
-SELECT todo('pipeline_as_of / pipeline_trend scan the coordinator''s empty shell of a distributed table', 2);
-SELECT results_eq($$SELECT * FROM funnel.pipeline_as_of('visits', '2017-06-30') ORDER BY deal_id$$,
-                  $$SELECT * FROM funnel.pipeline_as_of('visits_local', '2017-06-30') ORDER BY deal_id$$,
-                  'distributed = local: pipeline_as_of');
-SELECT results_eq($$SELECT * FROM funnel.pipeline_trend('visits', ARRAY['2017-03-31', '2017-06-30', '2017-09-30']::timestamptz[])$$,
-                  $$SELECT * FROM funnel.pipeline_trend('visits_local', ARRAY['2017-03-31', '2017-06-30', '2017-09-30']::timestamptz[])$$,
-                  'distributed = local: pipeline_trend');
+-- pipeline_as_of and pipeline_trend scan the table they are given on this
+-- node, where a distributed table is an empty shell: refused, not an empty
+-- pipeline
+SELECT throws_ok($$SELECT * FROM funnel.pipeline_as_of('visits', '2017-06-30')$$,
+                 '0A000', '"visits" is a Citus table', 'pipeline_as_of refuses a distributed table');
+SELECT throws_ok($$SELECT * FROM funnel.pipeline_trend('visits', ARRAY['2017-03-31', '2017-06-30']::timestamptz[])$$,
+                 '0A000', '"visits" is a Citus table', 'pipeline_trend refuses a distributed table');
 
 SELECT * FROM finish();
 DROP TABLE visits, visits_local;
