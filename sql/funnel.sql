@@ -1603,7 +1603,7 @@ BEGIN
         -- Citus copies reference tables to new nodes lazily; this copy runs
         -- in its own transaction and fires no trigger: the insert below
         -- makes the new nodes apply the whole log
-        PERFORM replicate_reference_tables();
+        PERFORM replicate_reference_tables('block_writes');
     END IF;
     PERFORM funnel._pipeline_nodes_ready('sync_pipeline_nodes');
     PERFORM funnel._pipeline_log_append('sync', NULL, NULL, NULL);
