@@ -6,7 +6,7 @@
 -- compares the text it returns.
 \set ON_ERROR_STOP 1
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
-SELECT plan(42);
+SELECT plan(43);
 
 -- the same query here and on every worker: NULL when all agree, else what differs
 CREATE FUNCTION pg_temp.differs(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -88,6 +88,16 @@ SELECT is((SELECT count(*)::int FROM run_command_on_all_nodes($$SELECT count(*) 
             WHERE success AND result = '0'), 3, 'rolled back: no node has the added or renamed stage');
 SELECT is((SELECT count(*)::int FROM run_command_on_all_nodes($$SELECT funnel.probability('ddl_sales:qualified')$$)
             WHERE success AND result = '0.3'), 3, 'rolled back: every node keeps the old probability');
+BEGIN;
+SAVEPOINT before_gone;
+SELECT funnel.create_pipeline('ddl_sp_gone', ARRAY['a']);
+ROLLBACK TO SAVEPOINT before_gone;
+SELECT funnel.create_pipeline('ddl_sp_kept', ARRAY['a']);
+COMMIT;
+SELECT is((SELECT string_agg(result, ',') FROM run_command_on_all_nodes($$SELECT string_agg(name, ' ' ORDER BY name) FROM funnel.pipeline
+                                                                          WHERE name LIKE 'ddl_sp%'$$)),
+          'ddl_sp_kept,ddl_sp_kept,ddl_sp_kept', 'a savepoint rolled back on every node, the rest of its transaction committed on every node');
+SELECT funnel.drop_pipeline('ddl_sp_kept');
 SELECT is((SELECT max(id)::int FROM funnel_citus.pipeline_log),
           (SELECT count(*)::int FROM funnel_citus.pipeline_log), 'rolled back: no gap or leftover in the pipeline log');
 
