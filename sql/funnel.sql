@@ -434,7 +434,7 @@ $$;
 COMMENT ON FUNCTION funnel._stage_list(text) IS
   'funnel internal: the stage names of a pipeline in funnel order, comma separated';
 
-CREATE FUNCTION funnel.create_pipeline(
+CREATE FUNCTION funnel._create_pipeline(
     name text,
     stages text[],
     probabilities double precision[] DEFAULT NULL,
@@ -452,7 +452,7 @@ DECLARE
     typoid oid;
 BEGIN
     PERFORM funnel._check_name('pipeline', name);
-    IF EXISTS (SELECT 1 FROM funnel.pipeline WHERE pipeline.name = create_pipeline.name) THEN
+    IF EXISTS (SELECT 1 FROM funnel.pipeline WHERE pipeline.name = _create_pipeline.name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Use funnel.add_stage() to change it, or funnel.drop_pipeline() first.';
@@ -520,10 +520,10 @@ BEGIN
     SELECT name, l, 0, 'lost' FROM unnest(coalesce(lost, '{}')) AS l;
 END
 $$;
-COMMENT ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) IS
-  'creates a pipeline: open stages in funnel order with their win probabilities (default evenly spaced), then won stages (p=1, default ''won'') and lost stages (p=0, default ''lost'')';
+COMMENT ON FUNCTION funnel._create_pipeline(text, text[], double precision[], text[], text[]) IS
+  'funnel internal: the body of funnel.create_pipeline() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.add_stage(
+CREATE FUNCTION funnel._add_stage(
     pipeline text,
     stage text,
     probability double precision DEFAULT NULL,
@@ -552,7 +552,7 @@ BEGIN
                   HINT = 'A stage kind is open, won or lost.';
     END IF;
     IF EXISTS (SELECT 1 FROM funnel.pipeline_stage s
-                WHERE s.pipeline = add_stage.pipeline AND s.stage = add_stage.stage) THEN
+                WHERE s.pipeline = _add_stage.pipeline AND s.stage = _add_stage.stage) THEN
         RAISE EXCEPTION 'stage "%" already exists in pipeline "%"', stage, pipeline
             USING ERRCODE = 'duplicate_object';
     END IF;
@@ -584,7 +584,7 @@ BEGIN
         new_kind := coalesce(new_kind, 'open');
         SELECT s.* INTO prev_row FROM funnel.pipeline_stage s
           JOIN pg_enum e ON e.enumtypid = ptype AND e.enumlabel = s.stage
-         WHERE s.pipeline = add_stage.pipeline
+         WHERE s.pipeline = _add_stage.pipeline
            AND array_position(kinds, s.kind) <= array_position(kinds, new_kind)
          ORDER BY e.enumsortorder DESC LIMIT 1;
         idx := array_position(labels, prev_row.stage);
@@ -633,10 +633,10 @@ BEGIN
     VALUES (pipeline, stage, p, new_kind);
 END
 $$;
-COMMENT ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) IS
-  'inserts a stage into a pipeline, after or before a given stage (default: after the last stage of its kind); existing stages keep their relative order, so indexes stay valid; usable once committed';
+COMMENT ON FUNCTION funnel._add_stage(text, text, double precision, text, text, text) IS
+  'funnel internal: the body of funnel.add_stage() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.rename_stage(pipeline text, stage text, new_name text)
+CREATE FUNCTION funnel._rename_stage(pipeline text, stage text, new_name text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -645,20 +645,20 @@ BEGIN
     PERFORM funnel._stage_row(pipeline, stage);
     PERFORM funnel._check_name('stage', new_name);
     IF EXISTS (SELECT 1 FROM funnel.pipeline_stage s
-                WHERE s.pipeline = rename_stage.pipeline AND s.stage = new_name) THEN
+                WHERE s.pipeline = _rename_stage.pipeline AND s.stage = new_name) THEN
         RAISE EXCEPTION 'stage "%" already exists in pipeline "%"', new_name, pipeline
             USING ERRCODE = 'duplicate_object';
     END IF;
     EXECUTE format('ALTER TYPE %s RENAME VALUE %L TO %L',
                    funnel._pipeline_type(pipeline), stage, new_name);
     UPDATE funnel.pipeline_stage s SET stage = new_name
-     WHERE s.pipeline = rename_stage.pipeline AND s.stage = rename_stage.stage;
+     WHERE s.pipeline = _rename_stage.pipeline AND s.stage = _rename_stage.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel.rename_stage(text, text, text) IS
-  'renames a stage; stored values keep their identity, so no table is rewritten and existing rows show the new name';
+COMMENT ON FUNCTION funnel._rename_stage(text, text, text) IS
+  'funnel internal: the body of funnel.rename_stage() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.set_probability(pipeline text, stage text, probability double precision)
+CREATE FUNCTION funnel._set_probability(pipeline text, stage text, probability double precision)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -672,14 +672,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Won stages have probability 1 and lost stages 0.';
     END IF;
-    UPDATE funnel.pipeline_stage s SET probability = set_probability.probability
-     WHERE s.pipeline = set_probability.pipeline AND s.stage = set_probability.stage;
+    UPDATE funnel.pipeline_stage s SET probability = _set_probability.probability
+     WHERE s.pipeline = _set_probability.pipeline AND s.stage = _set_probability.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel.set_probability(text, text, double precision) IS
-  'sets the win probability (in [0,1]) of an open stage';
+COMMENT ON FUNCTION funnel._set_probability(text, text, double precision) IS
+  'funnel internal: the body of funnel.set_probability() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.set_stale_after(pipeline text, stage text, stale_after interval)
+CREATE FUNCTION funnel._set_stale_after(pipeline text, stage text, stale_after interval)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -691,26 +691,26 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass a positive interval such as ''14 days'', or NULL to clear it.';
     END IF;
-    UPDATE funnel.pipeline_stage s SET stale_after = set_stale_after.stale_after
-     WHERE s.pipeline = set_stale_after.pipeline AND s.stage = set_stale_after.stage;
+    UPDATE funnel.pipeline_stage s SET stale_after = _set_stale_after.stale_after
+     WHERE s.pipeline = _set_stale_after.pipeline AND s.stage = _set_stale_after.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel.set_stale_after(text, text, interval) IS
-  'sets after how long a deal in a stage counts as stale (NULL: never)';
+COMMENT ON FUNCTION funnel._set_stale_after(text, text, interval) IS
+  'funnel internal: the body of funnel.set_stale_after() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
+CREATE FUNCTION funnel._retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM funnel._stage_row(pipeline, stage);
-    UPDATE funnel.pipeline_stage s SET retired = retire_stage.retired
-     WHERE s.pipeline = retire_stage.pipeline AND s.stage = retire_stage.stage;
+    UPDATE funnel.pipeline_stage s SET retired = _retire_stage.retired
+     WHERE s.pipeline = _retire_stage.pipeline AND s.stage = _retire_stage.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel.retire_stage(text, text, boolean) IS
-  'retires a stage (no new entries; stored values and history stay), or brings it back with retired => false';
+COMMENT ON FUNCTION funnel._retire_stage(text, text, boolean) IS
+  'funnel internal: the body of funnel.retire_stage() on one node (the wrapper adds the Citus coordination)';
 
 CREATE FUNCTION funnel._value_holds_pipeline(value "any", pipeline oid) RETURNS boolean
     AS 'MODULE_PATHNAME', 'funnel_value_holds_pipeline'
@@ -754,7 +754,28 @@ $$;
 COMMENT ON FUNCTION funnel._pipeline_value_types() IS
   'funnel internal: deal_stage, funnel_summary and every array, domain, composite, range and multirange type built on them';
 
-CREATE FUNCTION funnel.drop_pipeline(pipeline text)
+-- On a Citus worker, the Citus tables (whose rows live in shards); else none
+CREATE FUNCTION funnel._citus_worker_tables() RETURNS oid[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables oid[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN '{}';
+    END IF;
+    EXECUTE 'SELECT coalesce(array_agg(p.logicalrelid::pg_catalog.oid), ''{}'')
+               FROM pg_catalog.pg_dist_partition p, pg_catalog.pg_dist_local_group g
+              WHERE g.groupid OPERATOR(pg_catalog.<>) 0'
+       INTO tables;
+    RETURN tables;
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_worker_tables() IS
+  'funnel internal: on a Citus worker, the distributed, reference and Citus local tables (their shards are plain tables); empty elsewhere';
+
+CREATE FUNCTION funnel._drop_pipeline(pipeline text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -765,6 +786,7 @@ DECLARE
     typmod integer := (ptype::oid::bigint & 2147483647)::integer;
     lo funnel.deal_stage;
     hi funnel.deal_stage;
+    citus_tables oid[] := funnel._citus_worker_tables();
     col record;
     used boolean;
     what text;
@@ -808,6 +830,9 @@ BEGIN
            AND (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated))
            -- a column bound to another pipeline cannot hold this one's stages
            AND NOT (a.atttypid = stage_type AND a.atttypmod >= 0)
+           -- on a Citus worker: its shards are checked, not the tables they
+           -- make up (the coordinator checked those, on every node)
+           AND NOT c.oid = ANY (citus_tables)
          ORDER BY c.oid, a.attnum
     LOOP
         IF col.foreign_temp THEN
@@ -909,13 +934,784 @@ BEGIN
             OR funnel._value_holds_pipeline(s.stavalues5, ptype));
 
     EXECUTE format('DROP TYPE %s', ptype);
-    DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = drop_pipeline.pipeline;
-    DELETE FROM funnel.pipeline p WHERE p.name = drop_pipeline.pipeline;
+    DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = _drop_pipeline.pipeline;
+    DELETE FROM funnel.pipeline p WHERE p.name = _drop_pipeline.pipeline;
+END
+$$;
+COMMENT ON FUNCTION funnel._drop_pipeline(text) IS
+  'funnel internal: the body of funnel.drop_pipeline() on one node (the wrapper adds the Citus coordination)';
+
+--------------------------------------------------------------------------
+-- Pipelines on every node of a Citus cluster (doc/design.md §11)
+--
+-- Without Citus, and on a Citus coordinator that has no workers (and no log
+-- yet), the pipeline functions run their body on this node only.  On a Citus
+-- coordinator with workers, each call also appends a row to
+-- funnel_citus.pipeline_log, a reference table funnel creates the first time
+-- it is needed (not an extension member: it exists only with Citus).  Citus
+-- writes the row to every node's copy in its coordinated transaction (two-
+-- phase commit); a statement trigger on each worker's copy applies the rows
+-- that node has not applied yet, with the same function bodies, and checks
+-- that the node's pipeline then equals the coordinator's, or fails, which
+-- aborts the whole transaction on every node.  Citus's own propagation of the
+-- enum DDL is turned off inside the functions, so nothing is applied twice.
+-- On a worker the functions refuse: a change made there would diverge.
+--------------------------------------------------------------------------
+
+-- 'none' (no Citus here), 'single' (a Citus coordinator with neither
+-- workers nor pipeline log), 'coordinator' or 'worker'; without Citus this
+-- costs one index probe of pg_extension
+CREATE FUNCTION funnel._citus_role() RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp integer;
+    workers boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN 'none';
+    END IF;
+    -- Citus objects only through EXECUTE: nothing to resolve without Citus
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
+    IF grp IS DISTINCT FROM 0 THEN
+        RETURN 'worker';
+    END IF;
+    IF to_regclass('funnel_citus.pipeline_log') IS NOT NULL THEN
+        RETURN 'coordinator';
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_node
+                             WHERE groupid OPERATOR(pg_catalog.<>) 0 AND noderole OPERATOR(pg_catalog.=) ''primary'')'
+       INTO workers;
+    RETURN CASE WHEN workers THEN 'coordinator' ELSE 'single' END;
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_role() IS
+  'funnel internal: none (no Citus), single (a Citus coordinator without workers or pipeline log), coordinator or worker';
+
+-- host:port of the nodes of a Citus node group (0: the coordinator)
+CREATE FUNCTION funnel._citus_node_name(grp integer) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    name text;
+BEGIN
+    EXECUTE 'SELECT string_agg(nodename || '':'' || nodeport, '', '' ORDER BY nodeid)
+               FROM pg_catalog.pg_dist_node WHERE groupid OPERATOR(pg_catalog.=) $1'
+       INTO name USING grp;
+    RETURN coalesce(name, format('(node group %s)', grp));
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_node_name(integer) IS
+  'funnel internal: host:port of the Citus node(s) of a node group';
+
+-- to_jsonb with the settings that make floats and intervals exact and
+-- readable on every node (shortest exact floats, postgres interval style)
+CREATE FUNCTION funnel._exact_jsonb(value anyelement) RETURNS jsonb
+LANGUAGE sql STABLE
+SET extra_float_digits = 1
+SET IntervalStyle = postgres
+SET TimeZone = 'UTC'
+AS $$ SELECT pg_catalog.to_jsonb(value) $$;
+COMMENT ON FUNCTION funnel._exact_jsonb(anyelement) IS
+  'funnel internal: to_jsonb with exact floats, postgres-style intervals and UTC times, so every node reads the same value back';
+
+-- The pipeline catalog of this node as rows: one per pipeline (stage NULL,
+-- created_at) and one per stage label or attribute row (position NULL for
+-- an attribute row without a label, attributes NULL for a label without one)
+CREATE FUNCTION funnel._pipeline_catalog(pipeline text DEFAULT NULL)
+RETURNS TABLE (pipeline text, stage text, "position" integer, probability double precision,
+               kind text, stale_after interval, retired boolean, created_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH types AS (
+        SELECT t.oid, t.typname::text AS name
+          FROM pg_type t
+         WHERE t.typnamespace = 'funnel_pipeline'::regnamespace AND t.typtype = 'e'
+           AND (_pipeline_catalog.pipeline IS NULL OR t.typname::text = _pipeline_catalog.pipeline)
+    ), labels AS (
+        SELECT ty.name, e.enumlabel::text AS stage,
+               (row_number() OVER (PARTITION BY e.enumtypid ORDER BY e.enumsortorder))::integer AS pos
+          FROM types ty JOIN pg_enum e ON e.enumtypid = ty.oid
+    ), attrs AS (
+        SELECT s.* FROM funnel.pipeline_stage s
+         WHERE _pipeline_catalog.pipeline IS NULL OR s.pipeline = _pipeline_catalog.pipeline
+    )
+    SELECT coalesce(p.name, ty.name), NULL, NULL, NULL, NULL, NULL, NULL, p.created_at
+      FROM (SELECT * FROM funnel.pipeline
+             WHERE _pipeline_catalog.pipeline IS NULL OR name = _pipeline_catalog.pipeline) p
+      FULL JOIN types ty ON ty.name = p.name
+    UNION ALL
+    SELECT coalesce(l.name, a.pipeline), coalesce(l.stage, a.stage), l.pos,
+           a.probability, a.kind, a.stale_after, a.retired, NULL
+      FROM labels l
+      FULL JOIN attrs a ON a.pipeline = l.name AND a.stage = l.stage
+$$;
+COMMENT ON FUNCTION funnel._pipeline_catalog(text) IS
+  'funnel internal: this node''s pipeline catalog (enum labels in order and stage attributes) as rows, for comparing nodes';
+
+-- One pipeline's catalog as jsonb (NULL when it does not exist), the same
+-- text on every node whatever the session settings
+CREATE FUNCTION funnel._pipeline_definition(pipeline text) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1
+SET IntervalStyle = postgres
+SET TimeZone = 'UTC'
+AS $$
+    SELECT jsonb_agg(to_jsonb(c) ORDER BY c.stage COLLATE "C" NULLS FIRST, c.position)
+      FROM funnel._pipeline_catalog(pipeline) c
+$$;
+COMMENT ON FUNCTION funnel._pipeline_definition(text) IS
+  'funnel internal: a pipeline''s labels and attributes on this node as jsonb (NULL if absent), comparable across nodes';
+
+CREATE FUNCTION funnel._pipeline_catalog_json() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET extra_float_digits = 1
+SET IntervalStyle = postgres
+SET TimeZone = 'UTC'
+AS $$
+    SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') FROM funnel._pipeline_catalog() c
+$$;
+COMMENT ON FUNCTION funnel._pipeline_catalog_json() IS
+  'funnel internal: this node''s whole pipeline catalog as jsonb, read by funnel.check_pipeline_nodes() on every worker';
+
+-- Text array from a jsonb array (NULL for JSON null)
+CREATE FUNCTION funnel._jsonb_texts(a jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN jsonb_typeof(a) = 'array'
+                THEN ARRAY(SELECT x FROM jsonb_array_elements_text(a) WITH ORDINALITY AS u(x, o) ORDER BY o)
+           END
+$$;
+COMMENT ON FUNCTION funnel._jsonb_texts(jsonb) IS
+  'funnel internal: the elements of a jsonb array as text[] (NULL for JSON null)';
+
+-- The rows of a pipeline definition (see funnel._pipeline_definition)
+CREATE FUNCTION funnel._definition_rows(definition jsonb)
+RETURNS TABLE (stage text, "position" integer, probability double precision, kind text,
+               stale_after interval, retired boolean, created_at timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT d.stage, d.position, d.probability, d.kind, d.stale_after, d.retired, d.created_at
+      FROM jsonb_to_recordset(definition) AS d(stage text, "position" integer, probability double precision,
+                                               kind text, stale_after interval, retired boolean,
+                                               created_at timestamptz)
+$$;
+COMMENT ON FUNCTION funnel._definition_rows(jsonb) IS
+  'funnel internal: the rows of a pipeline definition made by funnel._pipeline_definition()';
+
+-- Make this node's copy of a pipeline equal to a definition (a node that
+-- joins gets each pipeline this way): create it if absent, else set its
+-- attributes; refuse if its stages differ
+CREATE FUNCTION funnel._define_pipeline(pipeline text, definition jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wanted text[];
+    here text[];
+BEGIN
+    SELECT array_agg(d.stage ORDER BY d.position) INTO wanted
+      FROM funnel._definition_rows(definition) d WHERE d.position IS NOT NULL;
+    SELECT array_agg(c.stage ORDER BY c.position) INTO here
+      FROM funnel._pipeline_catalog(pipeline) c WHERE c.position IS NOT NULL;
+    IF here IS NULL THEN
+        PERFORM funnel._create_pipeline(pipeline,
+            ARRAY(SELECT d.stage FROM funnel._definition_rows(definition) d WHERE d.kind = 'open' ORDER BY d.position),
+            ARRAY(SELECT d.probability FROM funnel._definition_rows(definition) d WHERE d.kind = 'open' ORDER BY d.position),
+            ARRAY(SELECT d.stage FROM funnel._definition_rows(definition) d WHERE d.kind = 'won' ORDER BY d.position),
+            ARRAY(SELECT d.stage FROM funnel._definition_rows(definition) d WHERE d.kind = 'lost' ORDER BY d.position));
+    ELSIF here IS DISTINCT FROM wanted THEN
+        RAISE EXCEPTION 'pipeline "%" on node % has other stages than on the coordinator',
+                        pipeline, funnel._citus_node_name(funnel._citus_group())
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('Here: %s. On the coordinator: %s.',
+                                  array_to_string(here, ', '), array_to_string(wanted, ', ')),
+                  HINT = 'Make the stages equal by hand on that node (or drop the pipeline there), then run funnel.sync_pipeline_nodes() on the coordinator.';
+    ELSE
+        INSERT INTO funnel.pipeline (name) VALUES (pipeline) ON CONFLICT DO NOTHING;
+    END IF;
+    INSERT INTO funnel.pipeline_stage AS s (pipeline, stage, probability, kind, stale_after, retired)
+    SELECT _define_pipeline.pipeline, d.stage, d.probability, d.kind, d.stale_after, d.retired
+      FROM funnel._definition_rows(definition) d WHERE d.position IS NOT NULL AND d.kind IS NOT NULL
+    ON CONFLICT ON CONSTRAINT pipeline_stage_pkey DO UPDATE
+       SET probability = excluded.probability, kind = excluded.kind,
+           stale_after = excluded.stale_after, retired = excluded.retired
+     WHERE (s.probability, s.kind, s.stale_after, s.retired)
+           IS DISTINCT FROM (excluded.probability, excluded.kind, excluded.stale_after, excluded.retired);
+    DELETE FROM funnel.pipeline_stage s
+     WHERE s.pipeline = _define_pipeline.pipeline
+       AND NOT EXISTS (SELECT 1 FROM funnel._definition_rows(definition) d
+                        WHERE d.stage = s.stage AND d.kind IS NOT NULL);
+END
+$$;
+COMMENT ON FUNCTION funnel._define_pipeline(text, jsonb) IS
+  'funnel internal: creates a pipeline from its definition on this node, or sets the attributes of an existing one with the same stages';
+
+-- Citus node group of this node (0: coordinator)
+CREATE FUNCTION funnel._citus_group() RETURNS integer
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    grp integer;
+BEGIN
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
+    RETURN grp;
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_group() IS
+  'funnel internal: the Citus node group of this node (0 on the coordinator)';
+
+-- Apply one row of the pipeline log on this worker, then check that the
+-- pipeline equals the coordinator's copy recorded in the row
+CREATE FUNCTION funnel._pipeline_apply(op text, pipeline text, args jsonb, result jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CASE op
+    WHEN 'create_pipeline' THEN
+        PERFORM funnel._create_pipeline(args->>0, funnel._jsonb_texts(args->1),
+                                        funnel._jsonb_texts(args->2)::double precision[],
+                                        funnel._jsonb_texts(args->3), funnel._jsonb_texts(args->4));
+    WHEN 'add_stage' THEN
+        PERFORM funnel._add_stage(args->>0, args->>1, (args->>2)::double precision,
+                                  args->>3, args->>4, args->>5);
+    WHEN 'rename_stage' THEN
+        PERFORM funnel._rename_stage(args->>0, args->>1, args->>2);
+    WHEN 'set_probability' THEN
+        PERFORM funnel._set_probability(args->>0, args->>1, (args->>2)::double precision);
+    WHEN 'set_stale_after' THEN
+        PERFORM funnel._set_stale_after(args->>0, args->>1, (args->>2)::interval);
+    WHEN 'retire_stage' THEN
+        PERFORM funnel._retire_stage(args->>0, args->>1, (args->>2)::boolean);
+    WHEN 'drop_pipeline' THEN
+        PERFORM funnel._drop_pipeline(args->>0);
+    WHEN 'define' THEN
+        PERFORM funnel._define_pipeline(pipeline, result);
+    WHEN 'sync' THEN
+        RETURN;
+    ELSE
+        RAISE EXCEPTION 'unknown operation "%" in funnel_citus.pipeline_log', op
+            USING ERRCODE = 'data_exception',
+                  HINT = 'The coordinator runs a newer funnel than this node: update funnel on every node.';
+    END CASE;
+    -- creation time follows the coordinator
+    UPDATE funnel.pipeline p SET created_at = d.created_at
+      FROM funnel._definition_rows(result) d
+     WHERE p.name = pipeline AND d.stage IS NULL AND p.created_at IS DISTINCT FROM d.created_at;
+    IF funnel._pipeline_definition(pipeline) IS DISTINCT FROM result THEN
+        RAISE EXCEPTION 'pipeline "%" on node % differs from the coordinator after %()',
+                        pipeline, funnel._citus_node_name(funnel._citus_group()), op
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The node''s stages or their attributes differed from the coordinator''s before this change (changed on that node by hand?).',
+                  HINT = 'Run SELECT * FROM funnel.check_pipeline_nodes() on the coordinator to see the differences, and fix that node by hand.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb) IS
+  'funnel internal: applies one row of funnel_citus.pipeline_log on a worker and checks the result against the coordinator''s';
+
+-- Statement trigger on every worker's copy of funnel_citus.pipeline_log:
+-- apply, in order, the rows this node has not applied yet (normally the
+-- row just inserted; all of them on a node that joined later)
+CREATE FUNCTION funnel._pipeline_log_apply() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done bigint;
+    propagate text;
+    r record;
+BEGIN
+    IF TG_TABLE_SCHEMA <> 'funnel_citus' OR TG_TABLE_NAME !~ '^pipeline_log(_[0-9]+)?$' THEN
+        RAISE EXCEPTION 'funnel._pipeline_log_apply() fires only on funnel_citus.pipeline_log'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF funnel._citus_group() = 0 THEN
+        RETURN NULL;            -- the coordinator changed its own catalog
+    END IF;
+    propagate := current_setting('citus.enable_ddl_propagation');
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    IF to_regclass('funnel_citus.pipeline_log_applied') IS NULL THEN
+        CREATE TABLE funnel_citus.pipeline_log_applied (applied bigint NOT NULL);
+        COMMENT ON TABLE funnel_citus.pipeline_log_applied IS
+          'funnel: the last row of funnel_citus.pipeline_log that this worker applied';
+        INSERT INTO funnel_citus.pipeline_log_applied VALUES (0);
+    END IF;
+    SELECT a.applied INTO done FROM funnel_citus.pipeline_log_applied a FOR UPDATE;
+    IF done = 0 THEN
+        -- a node that joins: each pipeline as it is now, from the last row
+        -- about it (Citus may already have created some of the enum types)
+        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result FROM %I.%I
+                                  WHERE pipeline IS NOT NULL ORDER BY pipeline, id DESC',
+                                TG_TABLE_SCHEMA, TG_TABLE_NAME)
+        LOOP
+            IF r.result IS NOT NULL THEN
+                PERFORM funnel._pipeline_apply('define', r.pipeline, NULL, r.result);
+            ELSIF funnel._pipeline_definition(r.pipeline) IS NOT NULL THEN
+                PERFORM funnel._pipeline_apply('drop_pipeline', r.pipeline,
+                                               jsonb_build_array(r.pipeline), NULL);
+            END IF;
+        END LOOP;
+        EXECUTE format('SELECT coalesce(max(id), 0) FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO done;
+    END IF;
+    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result FROM %I.%I WHERE id > $1 ORDER BY id',
+                            TG_TABLE_SCHEMA, TG_TABLE_NAME) USING done
+    LOOP
+        PERFORM funnel._pipeline_apply(r.op, r.pipeline, r.args, r.result);
+        done := r.id;
+    END LOOP;
+    UPDATE funnel_citus.pipeline_log_applied SET applied = done;
+    PERFORM set_config('citus.enable_ddl_propagation', propagate, true);
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_log_apply() IS
+  'funnel internal: trigger on each worker''s copy of funnel_citus.pipeline_log that applies the pipeline changes this node has not applied yet';
+
+-- Append a row to the pipeline log (the caller holds the log lock)
+CREATE FUNCTION funnel._pipeline_log_append(op text, pipeline text, args jsonb, result jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    next_id bigint;
+BEGIN
+    SELECT coalesce(max(l.id), 0) + 1 INTO next_id FROM funnel_citus.pipeline_log l;
+    INSERT INTO funnel_citus.pipeline_log (id, op, pipeline, args, result, logged_at, logged_by)
+    VALUES (next_id, op, pipeline, args, result, pg_catalog.now(), session_user);
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) IS
+  'funnel internal: appends a row to funnel_citus.pipeline_log (Citus writes it on every node)';
+
+-- Create the pipeline log on a Citus coordinator, with one row per existing
+-- pipeline, unless it exists
+CREATE FUNCTION funnel._pipeline_log_ensure() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    unsafe text;
+    p text;
+BEGIN
+    IF to_regclass('funnel_citus.pipeline_log') IS NOT NULL THEN
+        RETURN;
+    END IF;
+    CREATE SCHEMA IF NOT EXISTS funnel_citus;
+    COMMENT ON SCHEMA funnel_citus IS
+      'funnel: objects funnel creates on a Citus cluster (the pipeline log); not part of the extension';
+    REVOKE ALL ON SCHEMA funnel_citus FROM PUBLIC;
+    GRANT USAGE ON SCHEMA funnel_citus TO PUBLIC;
+    CREATE TABLE funnel_citus.pipeline_log (
+        id          bigint PRIMARY KEY,
+        op          text NOT NULL,
+        pipeline    text,
+        args        jsonb,
+        result      jsonb,
+        logged_at   timestamptz NOT NULL,
+        logged_by   text NOT NULL
+    );
+    COMMENT ON TABLE funnel_citus.pipeline_log IS
+      'funnel: every pipeline change made on the coordinator, in order (reference table: each node applies the rows through a trigger)';
+    REVOKE ALL ON funnel_citus.pipeline_log FROM PUBLIC;
+    GRANT SELECT ON funnel_citus.pipeline_log TO PUBLIC;
+    PERFORM create_reference_table('funnel_citus.pipeline_log');
+    -- Citus creates triggers on reference tables only with this setting;
+    -- this one writes nothing but funnel's catalog of the node it runs on
+    unsafe := current_setting('citus.enable_unsafe_triggers');
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    CREATE TRIGGER pipeline_log_apply AFTER INSERT ON funnel_citus.pipeline_log
+        FOR EACH STATEMENT EXECUTE FUNCTION funnel._pipeline_log_apply();
+    PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
+    -- the pipelines that exist now: a node applies them first
+    FOR p IN SELECT t.typname::text FROM pg_type t
+              WHERE t.typnamespace = 'funnel_pipeline'::regnamespace AND t.typtype = 'e'
+              ORDER BY t.oid
+    LOOP
+        PERFORM funnel._pipeline_log_append('define', p, NULL, funnel._pipeline_definition(p));
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_log_ensure() IS
+  'funnel internal: creates the reference table funnel_citus.pipeline_log and its trigger on a Citus coordinator, starting with the existing pipelines';
+
+-- Refuse, naming them, when some worker cannot take part in a change
+CREATE FUNCTION funnel._pipeline_nodes_ready(fn text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inactive text;
+    missing text;
+BEGIN
+    EXECUTE $q$
+        SELECT string_agg(n.nodename || ':' || n.nodeport, ', ' ORDER BY n.nodeid)
+                   FILTER (WHERE NOT n.isactive),
+               string_agg(n.nodename || ':' || n.nodeport, ', ' ORDER BY n.nodeid)
+                   FILTER (WHERE n.isactive AND NOT EXISTS (
+                       SELECT 1 FROM pg_catalog.pg_dist_placement pl
+                         JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) pl.shardid
+                        WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'funnel_citus.pipeline_log'::pg_catalog.regclass
+                          AND pl.groupid OPERATOR(pg_catalog.=) n.groupid))
+          FROM pg_catalog.pg_dist_node n
+         WHERE n.groupid OPERATOR(pg_catalog.<>) 0 AND n.noderole OPERATOR(pg_catalog.=) 'primary'
+    $q$ INTO inactive, missing;
+    IF inactive IS NOT NULL THEN
+        RAISE EXCEPTION 'funnel.%() cannot change every node: Citus node % is inactive', fn, inactive
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Pipelines must be the same on every node, so they change on all nodes at once or not at all.',
+                  HINT = 'Activate the node (citus_activate_node) or remove it (citus_remove_node), then run funnel.sync_pipeline_nodes().';
+    END IF;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'funnel.%() cannot change every node: Citus node % has no copy of funnel_citus.pipeline_log yet', fn, missing
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A node added after the pipelines were created gets them from that reference table.',
+                  HINT = 'Run SELECT funnel.sync_pipeline_nodes(); on the coordinator first.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_nodes_ready(text) IS
+  'funnel internal: refuses a pipeline change, naming the Citus nodes, while a worker is inactive or has no copy of the pipeline log';
+
+-- First step of every pipeline function: NULL without Citus; on a worker an
+-- error; on a coordinator: lock, log ready and nodes ready (when it has
+-- workers), Citus's DDL propagation off, so the enum types never become
+-- Citus-distributed objects that Citus would copy on its own (returns the
+-- setting's value, for _pipeline_change_end)
+CREATE FUNCTION funnel._pipeline_change_begin(fn text) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    role text := funnel._citus_role();
+    propagate text;
+BEGIN
+    IF role = 'none' THEN
+        RETURN NULL;
+    ELSIF role = 'worker' THEN
+        RAISE EXCEPTION 'funnel.%() cannot run on a Citus worker', fn
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('This node (%s) is a worker; pipelines must be the same on every node, so the coordinator changes them on all nodes in one transaction.',
+                                  funnel._citus_node_name(funnel._citus_group())),
+                  HINT = format('Connect to the coordinator (%s) and run it there.', funnel._citus_node_name(0));
+    END IF;
+    -- one pipeline change at a time, so every node applies them in log order
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('funnel'), pg_catalog.hashtext('pipeline_log'));
+    IF role = 'coordinator' THEN
+        PERFORM funnel._pipeline_log_ensure();
+        PERFORM funnel._pipeline_nodes_ready(fn);
+    END IF;
+    propagate := current_setting('citus.enable_ddl_propagation');
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    RETURN propagate;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_change_begin(text) IS
+  'funnel internal: Citus preamble of the pipeline functions (refuses on a worker; on the coordinator locks, creates the pipeline log, checks the nodes and turns off Citus''s DDL propagation)';
+
+-- Last step on a Citus coordinator: restore DDL propagation and log the call
+-- with the pipeline as it is now (no log: no worker yet)
+CREATE FUNCTION funnel._pipeline_change_end(propagate text, op text, pipeline text, args jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config('citus.enable_ddl_propagation', propagate, true);
+    IF to_regclass('funnel_citus.pipeline_log') IS NOT NULL THEN
+        PERFORM funnel._pipeline_log_append(op, pipeline, args, funnel._pipeline_definition(pipeline));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) IS
+  'funnel internal: Citus epilogue of the pipeline functions (restores DDL propagation, appends the change to the pipeline log)';
+
+CREATE FUNCTION funnel.create_pipeline(
+    name text,
+    stages text[],
+    probabilities double precision[] DEFAULT NULL,
+    won text[] DEFAULT ARRAY['won'],
+    lost text[] DEFAULT ARRAY['lost'])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('create_pipeline');
+BEGIN
+    PERFORM funnel._create_pipeline(name, stages, probabilities, won, lost);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'create_pipeline', name,
+            jsonb_build_array(name, stages, funnel._exact_jsonb(probabilities), won, lost));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) IS
+  'creates a pipeline: open stages in funnel order with their win probabilities (default evenly spaced), then won stages (p=1, default ''won'') and lost stages (p=0, default ''lost'')';
+
+CREATE FUNCTION funnel.add_stage(
+    pipeline text,
+    stage text,
+    probability double precision DEFAULT NULL,
+    after text DEFAULT NULL,
+    before text DEFAULT NULL,
+    kind text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('add_stage');
+BEGIN
+    PERFORM funnel._add_stage(pipeline, stage, probability, after, before, kind);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'add_stage', pipeline,
+            jsonb_build_array(pipeline, stage, funnel._exact_jsonb(probability), after, before, kind));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) IS
+  'inserts a stage into a pipeline, after or before a given stage (default: after the last stage of its kind); existing stages keep their relative order, so indexes stay valid; usable once committed';
+
+CREATE FUNCTION funnel.rename_stage(pipeline text, stage text, new_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('rename_stage');
+BEGIN
+    PERFORM funnel._rename_stage(pipeline, stage, new_name);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'rename_stage', pipeline,
+            jsonb_build_array(pipeline, stage, new_name));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.rename_stage(text, text, text) IS
+  'renames a stage; stored values keep their identity, so no table is rewritten and existing rows show the new name';
+
+CREATE FUNCTION funnel.set_probability(pipeline text, stage text, probability double precision)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('set_probability');
+BEGIN
+    PERFORM funnel._set_probability(pipeline, stage, probability);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'set_probability', pipeline,
+            jsonb_build_array(pipeline, stage, funnel._exact_jsonb(probability)));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.set_probability(text, text, double precision) IS
+  'sets the win probability (in [0,1]) of an open stage';
+
+CREATE FUNCTION funnel.set_stale_after(pipeline text, stage text, stale_after interval)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('set_stale_after');
+BEGIN
+    PERFORM funnel._set_stale_after(pipeline, stage, stale_after);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'set_stale_after', pipeline,
+            jsonb_build_array(pipeline, stage, funnel._exact_jsonb(stale_after)));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.set_stale_after(text, text, interval) IS
+  'sets after how long a deal in a stage counts as stale (NULL: never)';
+
+CREATE FUNCTION funnel.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('retire_stage');
+BEGIN
+    PERFORM funnel._retire_stage(pipeline, stage, retired);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'retire_stage', pipeline,
+            jsonb_build_array(pipeline, stage, retired));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.retire_stage(text, text, boolean) IS
+  'retires a stage (no new entries; stored values and history stay), or brings it back with retired => false';
+
+CREATE FUNCTION funnel.drop_pipeline(pipeline text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('drop_pipeline');
+BEGIN
+    PERFORM funnel._drop_pipeline(pipeline);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'drop_pipeline', pipeline,
+            jsonb_build_array(pipeline));
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
   'drops a pipeline; refused while a column or domain is bound to it, or any table, materialized view or stored expression (default, constraint, view, rule, index, partition bound, policy, function body) holds one of its stages or summaries; stale statistics listing its stages are deleted (tables that can hold them are locked in SHARE mode while checked)';
 
+-- A node added later, or one that was inactive, catches up
+CREATE FUNCTION funnel.sync_pipeline_nodes() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    role text := funnel._citus_role();
+    missing boolean;
+    workers integer;
+BEGIN
+    IF role IN ('none', 'single') THEN
+        RETURN 0;
+    ELSIF role = 'worker' THEN
+        PERFORM funnel._pipeline_change_begin('sync_pipeline_nodes');   -- raises
+    END IF;
+    PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('funnel'), pg_catalog.hashtext('pipeline_log'));
+    PERFORM funnel._pipeline_log_ensure();
+    EXECUTE $q$
+        SELECT count(*)::integer,
+               bool_or(NOT EXISTS (
+                   SELECT 1 FROM pg_catalog.pg_dist_placement pl
+                     JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) pl.shardid
+                    WHERE s.logicalrelid OPERATOR(pg_catalog.=) 'funnel_citus.pipeline_log'::pg_catalog.regclass
+                      AND pl.groupid OPERATOR(pg_catalog.=) n.groupid))
+          FROM pg_catalog.pg_dist_node n
+         WHERE n.groupid OPERATOR(pg_catalog.<>) 0 AND n.noderole OPERATOR(pg_catalog.=) 'primary'
+           AND n.isactive
+    $q$ INTO workers, missing;
+    IF missing THEN
+        -- Citus copies reference tables to new nodes lazily; this copy runs
+        -- in its own transaction and fires no trigger: the insert below
+        -- makes the new nodes apply the whole log
+        PERFORM replicate_reference_tables('block_writes');
+    END IF;
+    PERFORM funnel._pipeline_nodes_ready('sync_pipeline_nodes');
+    PERFORM funnel._pipeline_log_append('sync', NULL, NULL, NULL);
+    RETURN workers;
+END
+$$;
+COMMENT ON FUNCTION funnel.sync_pipeline_nodes() IS
+  'Citus: gives every worker the pipelines it lacks (run on the coordinator after citus_add_node); copies the pipeline log to new nodes and has each node apply the changes it has not applied, in one transaction; returns the number of workers; 0 without Citus';
+
+-- Differences between each worker's pipeline catalog and the coordinator's
+CREATE FUNCTION funnel.check_pipeline_nodes()
+RETURNS TABLE (node text, pipeline text, stage text, difference text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    role text := funnel._citus_role();
+BEGIN
+    IF role IN ('none', 'single') THEN
+        RETURN;
+    ELSIF role = 'worker' THEN
+        RAISE EXCEPTION 'funnel.check_pipeline_nodes() cannot run on a Citus worker'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = format('Connect to the coordinator (%s) and run it there.', funnel._citus_node_name(0));
+    END IF;
+    RETURN QUERY EXECUTE $q$
+    WITH here AS (
+        SELECT * FROM funnel._pipeline_catalog()
+    ), remote AS (
+        SELECT r.nodename || ':' || r.nodeport AS node, r.success, r.result
+          FROM pg_catalog.run_command_on_workers('SELECT funnel._pipeline_catalog_json()') r
+    ), there AS (
+        SELECT r.node, c.*
+          FROM remote r,
+               jsonb_to_recordset(r.result::jsonb)
+                 AS c(pipeline text, stage text, "position" integer, probability double precision,
+                      kind text, stale_after interval, retired boolean, created_at timestamptz)
+         WHERE r.success
+    ), expected AS (
+        SELECT n.node, h.*
+          FROM (SELECT r.node FROM remote r WHERE r.success) n CROSS JOIN here h
+    ), pairs AS (
+        SELECT coalesce(h.node, t.node) AS node, coalesce(h.pipeline, t.pipeline) AS pipeline,
+               coalesce(h.stage, t.stage) AS stage,
+               h.node IS NOT NULL AS on_coord, t.node IS NOT NULL AS on_node,
+               h.position AS h_pos, t.position AS t_pos,
+               h.probability AS h_p, t.probability AS t_p, h.kind AS h_kind, t.kind AS t_kind,
+               h.stale_after AS h_stale, t.stale_after AS t_stale, h.retired AS h_ret, t.retired AS t_ret,
+               h.created_at AS h_created, t.created_at AS t_created
+          FROM expected h
+          FULL JOIN there t
+            ON t.node = h.node AND t.pipeline = h.pipeline AND coalesce(t.stage, '') = coalesce(h.stage, '')
+    )
+    SELECT r.node, NULL::text, NULL::text, 'could not be checked: ' || r.result
+      FROM remote r WHERE NOT r.success
+    UNION ALL
+    SELECT d.node, d.pipeline, d.stage, d.difference FROM (
+        SELECT p.node, p.pipeline, p.stage, x.difference
+          FROM pairs p,
+               LATERAL (VALUES
+                 (CASE WHEN p.on_coord AND NOT p.on_node THEN
+                           CASE WHEN p.stage IS NULL THEN 'pipeline missing on the node' ELSE 'stage missing on the node' END
+                       WHEN p.on_node AND NOT p.on_coord THEN
+                           CASE WHEN p.stage IS NULL THEN 'pipeline only on the node' ELSE 'stage only on the node' END
+                  END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_pos IS DISTINCT FROM p.t_pos THEN
+                       format('position: %s on the coordinator, %s on the node', coalesce(p.h_pos::text, 'none'), coalesce(p.t_pos::text, 'none')) END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_p IS DISTINCT FROM p.t_p THEN
+                       format('probability: %s on the coordinator, %s on the node', coalesce(p.h_p::text, 'none'), coalesce(p.t_p::text, 'none')) END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_kind IS DISTINCT FROM p.t_kind THEN
+                       format('kind: %s on the coordinator, %s on the node', coalesce(p.h_kind, 'none'), coalesce(p.t_kind, 'none')) END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_stale IS DISTINCT FROM p.t_stale THEN
+                       format('stale_after: %s on the coordinator, %s on the node', coalesce(p.h_stale::text, 'none'), coalesce(p.t_stale::text, 'none')) END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_ret IS DISTINCT FROM p.t_ret THEN
+                       format('retired: %s on the coordinator, %s on the node', coalesce(p.h_ret::text, 'none'), coalesce(p.t_ret::text, 'none')) END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_created IS DISTINCT FROM p.t_created THEN
+                       format('created_at: %s on the coordinator, %s on the node', coalesce(p.h_created::text, 'none'), coalesce(p.t_created::text, 'none')) END)
+               ) AS x(difference)
+         WHERE x.difference IS NOT NULL
+           -- a stage of a pipeline missing on one side is covered by the pipeline's row
+           AND NOT (p.stage IS NOT NULL AND (
+                 (p.on_coord AND NOT p.on_node AND NOT EXISTS (
+                     SELECT 1 FROM there t WHERE t.node = p.node AND t.pipeline = p.pipeline AND t.stage IS NULL)) OR
+                 (p.on_node AND NOT p.on_coord AND NOT EXISTS (
+                     SELECT 1 FROM here h WHERE h.pipeline = p.pipeline AND h.stage IS NULL))))
+        ) d
+    ORDER BY 1, 2, 3 NULLS FIRST, 4
+    $q$;
+END
+$$;
+COMMENT ON FUNCTION funnel.check_pipeline_nodes() IS
+  'Citus: one row per difference between a worker''s pipeline catalog (stage names in order, probability, kind, stale_after, retired, created_at) and the coordinator''s; no row: every node agrees (always none without Citus)';
+
+REVOKE ALL ON FUNCTION funnel._create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._rename_stage(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._set_probability(text, text, double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._set_stale_after(text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._retire_stage(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_pipeline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._define_pipeline(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_log_apply() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_log_ensure() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_change_begin(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.sync_pipeline_nodes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.rename_stage(text, text, text) FROM PUBLIC;

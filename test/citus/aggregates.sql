@@ -21,27 +21,7 @@ SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], A
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
  WHERE NOT EXISTS (SELECT 1 FROM funnel.pipeline WHERE name = 'maven_citus');
 
--- >>> FIXTURE until branch citus-ddl lands (create_pipeline propagating its
--- rows): copy the pipeline's rows of funnel.pipeline / funnel.pipeline_stage
--- to every worker.  The enum type already propagated (CITUS_NOTES.md).  Only
--- missing rows are inserted, so this is a no-op once create_pipeline
--- propagates; the integrator removes the block then.
-DO $$
-BEGIN
-    IF EXISTS (SELECT 1 FROM run_command_on_workers(
-                   format('INSERT INTO funnel.pipeline (name) VALUES (%L) ON CONFLICT DO NOTHING', 'maven_citus'))
-                WHERE NOT success)
-       OR EXISTS (SELECT 1 FROM run_command_on_workers(
-                   (SELECT 'INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind, stale_after, retired) VALUES '
-                           || string_agg(format('(%L, %L, %L, %L, %L, %L)', pipeline, stage, probability, kind, stale_after, retired), ', ')
-                           || ' ON CONFLICT DO NOTHING'
-                      FROM funnel.pipeline_stage WHERE pipeline = 'maven_citus'))
-                WHERE NOT success) THEN
-        RAISE EXCEPTION 'could not copy pipeline maven_citus to the workers';
-    END IF;
-END
-$$;
--- <<< FIXTURE
+-- create_pipeline on the coordinator reaches every node (test/citus/pipeline_ddl.sql)
 
 SELECT is((SELECT count(*)::int FROM run_command_on_workers(
                $$SELECT string_agg(format('%s %s %s %s', s.stage, s.probability, s.kind, e.enumsortorder), ', ' ORDER BY e.enumsortorder)
