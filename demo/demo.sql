@@ -144,6 +144,12 @@ SELECT r.stage, r.deals, r.lost_here, r.open_here, r.drop_off, round(r.conversio
                    FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id)) r;
 
 \echo
+\echo '== 5d. The reverse funnel: the deals each stage needs now for 3,000,000 more revenue (Maven)'
+SELECT stage, round(win_rate, 3) AS win_rate, needed, open_here, open, gap, open_amount,
+       round(coverage, 3) AS coverage, round(required_coverage, 3) AS required_coverage
+  FROM funnel.required_pipeline((SELECT funnel.funnel(j, amount) FROM journeys), 3000000);
+
+\echo
 \echo '== 6. Time in stage: exact median and 90th percentile of closed visits'
 SELECT stage, count(left_at) AS closed_visits,
        date_trunc('second', funnel.median_time_in_stage(entered_at, left_at)) AS median,
