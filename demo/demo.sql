@@ -120,6 +120,7 @@ SELECT h.deal_id, o.owner, o.amount, funnel.journey(h.stage, h.entered_at) AS j
 SELECT r.stage, r.deals, r.won, r.lost, r.open, r.lost_here, r.open_here, r.drop_off,
        round(r.win_rate, 3) AS win_rate, round(r.conversion_from_first, 3) AS from_first
   FROM funnel.report((SELECT funnel.funnel(j, amount) FROM journeys)) r;
+SELECT stage, deals, bar FROM funnel.report((SELECT funnel.funnel(j, amount) FROM journeys));
 
 \echo
 \echo '== 5b. Learned vs configured probabilities (95% Wilson interval), sales cycle, sales velocity'

@@ -1901,11 +1901,12 @@ CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
                    conversion_from_previous numeric,
                    conversion_from_first numeric, drop_off bigint,
                    won bigint, lost bigint, open bigint,
-                   lost_here bigint, open_here bigint, win_rate numeric)
+                   lost_here bigint, open_here bigint, win_rate numeric,
+                   bar text)
     AS 'MODULE_PATHNAME', 'funnel_report'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
-  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there (doc/metrics.md)';
+  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there; bar: the deals as a text bar, 30 characters for the largest row (doc/metrics.md)';
 
 -- learned vs configured probabilities (issue 9.3)
 
