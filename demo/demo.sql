@@ -120,6 +120,7 @@ SELECT h.deal_id, o.owner, o.amount, funnel.journey(h.stage, h.entered_at) AS j
 SELECT r.stage, r.deals, r.won, r.lost, r.open, r.lost_here, r.open_here, r.drop_off,
        round(r.win_rate, 3) AS win_rate, round(r.conversion_from_first, 3) AS from_first
   FROM funnel.report((SELECT funnel.funnel(j, amount) FROM journeys)) r;
+SELECT stage, deals, bar FROM funnel.report((SELECT funnel.funnel(j, amount) FROM journeys));
 
 \echo
 \echo '== 5b. Learned vs configured probabilities (95% Wilson interval), sales cycle, sales velocity'
@@ -142,6 +143,12 @@ SELECT r.stage, r.deals, r.lost_here, r.open_here, r.drop_off, round(r.conversio
            FROM crm.deals d
            JOIN (SELECT deal_id, funnel.journey(stage, entered_at) AS j
                    FROM crm.deals_stage_history GROUP BY deal_id) h ON h.deal_id = d.id)) r;
+
+\echo
+\echo '== 5d. The reverse funnel: the deals each stage needs now for 3,000,000 more revenue (Maven)'
+SELECT stage, round(win_rate, 3) AS win_rate, needed, open_here, open, gap, open_amount,
+       round(coverage, 3) AS coverage, round(required_coverage, 3) AS required_coverage
+  FROM funnel.required_pipeline((SELECT funnel.funnel(j, amount) FROM journeys), 3000000);
 
 \echo
 \echo '== 6. Time in stage: exact median and 90th percentile of closed visits'

@@ -11,7 +11,8 @@
  * journeys, or from current stages with lost_at) also splits the deals
  * that reached each open stage into won, lost and open, and gives the
  * deals lost from the stage, the deals in it now and the stage's win rate
- * (its learned probability).  See doc/metrics.md for every column.
+ * (its learned probability).  The last column draws each row's deals as a
+ * text bar for psql.  See doc/metrics.md for every column.
  *
  * src/agg_report.c
  *
@@ -20,7 +21,10 @@
 #include "postgres.h"
 
 #include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/tuplestore.h"
 
 #include "funnel_summary.h"
@@ -40,6 +44,7 @@ enum
 	COL_LOST_HERE,
 	COL_OPEN_HERE,
 	COL_WIN_RATE,
+	COL_BAR,
 	REPORT_COLUMNS
 };
 
@@ -62,6 +67,64 @@ SetCount(Datum *value, bool *isnull, int64 n)
 {
 	*value = Int64GetDatum(n);
 	*isnull = false;
+}
+
+/* the bar of the widest row: this many characters */
+#define BAR_WIDTH	30
+
+/* bar_eighths[k]: a block k eighths of a character wide, U+258F to U+2588 */
+static const char *const bar_eighths[9] = {
+	"", "\xe2\x96\x8f", "\xe2\x96\x8e", "\xe2\x96\x8d", "\xe2\x96\x8c",
+	"\xe2\x96\x8b", "\xe2\x96\x8a", "\xe2\x96\x89", "\xe2\x96\x88"
+};
+
+/*
+ * The bar of a row with n deals when the widest row has max: n / max of
+ * BAR_WIDTH characters, rounded to the nearest eighth of one (at least one
+ * eighth when n > 0), in Unicode block characters when both the database
+ * and the client encoding are UTF-8; else '#' per whole character (rounded,
+ * at least one), which every encoding can carry.
+ */
+static text *
+ReportBar(int64 n, int64 max, bool unicode)
+{
+	StringInfoData buf;
+	int			steps = unicode ? BAR_WIDTH * 8 : BAR_WIDTH;
+	int64		units;
+	int64		i;
+
+	initStringInfo(&buf);
+	if (n > 0 && max > 0)
+	{
+		/* round(n * steps / max), in 128 bits: n * steps can pass int64 */
+		units = (int64) (((int128) n * steps * 2 + max) / ((int128) max * 2));
+		units = Max(units, 1);
+		if (unicode)
+		{
+			for (i = 0; i < units / 8; i++)
+				appendStringInfoString(&buf, bar_eighths[8]);
+			appendStringInfoString(&buf, bar_eighths[units % 8]);
+		}
+		else
+			for (i = 0; i < units; i++)
+				appendStringInfoChar(&buf, '#');
+	}
+	return cstring_to_text_with_len(buf.data, buf.len);
+}
+
+/*
+ * Whether bars may use block characters: the database is UTF-8 and so is the
+ * client.  The client_encoding setting is read rather than the connection's
+ * encoding, which a parallel worker sets to the database's: a worker draws
+ * the leader's bars.
+ */
+static bool
+ReportBarUnicode(void)
+{
+	const char *client = GetConfigOption("client_encoding", true, false);
+
+	return GetDatabaseEncoding() == PG_UTF8 && client != NULL &&
+		pg_char_to_encoding(client) == PG_UTF8;
 }
 
 /* Per stage of the pipeline (current order): the summary's counters */
@@ -100,6 +163,8 @@ funnel_report(PG_FUNCTION_ARGS)
 	StageCounts *c;
 	Reached    *reached;
 	int			prev_open = -1;
+	int64		max_deals = 0;
+	bool		unicode = ReportBarUnicode();
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -148,6 +213,20 @@ funnel_report(PG_FUNCTION_ARGS)
 		reached[i].amount = DecAdd(reached[i].amount, c[i].amount);
 		AggCountAdd(&reached[i].open, c[i].open);
 		AggCountAdd(&reached[i].lost, c[i].deals - c[i].open);
+	}
+
+	/* the widest bar: the largest row, normally the first open stage */
+	for (i = 0; i < nstages; i++)
+	{
+		int64		n;
+
+		if (!pipeline->stages[i].usable)
+			continue;
+		if (i < nopen)
+			n = reached[i].deals;
+		else
+			n = outcomes ? c[i].current : c[i].deals;
+		max_deals = Max(max_deals, n);
 	}
 
 	for (i = 0; i < nstages; i++)
@@ -232,6 +311,8 @@ funnel_report(PG_FUNCTION_ARGS)
 					 stage->kind == STAGE_WON ? n : 0, n);
 		}
 		SetCount(&values[COL_DEALS], &nulls[COL_DEALS], n);
+		values[COL_BAR] = PointerGetDatum(ReportBar(n, max_deals, unicode));
+		nulls[COL_BAR] = false;
 		if (namount > 0)
 		{
 			values[COL_AMOUNT] = DecToNumeric(amount, s->scale);

@@ -110,7 +110,7 @@ SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'numer
 SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'numeric');
 
 SELECT is(pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
-    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous numeric, conversion_from_first numeric, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate numeric)',
+    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous numeric, conversion_from_first numeric, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate numeric, bar text)',
     'report() columns are those of the product brief');
 
 SELECT * FROM finish();
