@@ -53,14 +53,9 @@ SELECT citus_add_node('$CITUS_HOST', $WORKER1_PORT);
 SELECT citus_add_node('$CITUS_HOST', $WORKER2_PORT);
 CREATE EXTENSION funnel;
 SET TimeZone = 'UTC';
+-- on the coordinator: reaches every node (funnel_citus.pipeline_log)
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost']);
--- until create_pipeline propagates its rows (branch citus-ddl): copy them
-SELECT run_command_on_workers(
-    (SELECT 'INSERT INTO funnel.pipeline_stage (pipeline, stage, probability, kind, stale_after, retired) VALUES '
-            || string_agg(format('(%L, %L, %L, %L, %L, %L)', pipeline, stage, probability, kind, stale_after, retired), ', ')
-            || ' ON CONFLICT DO NOTHING'
-       FROM funnel.pipeline_stage WHERE pipeline = 'maven_citus'));
 CREATE TEMP TABLE maven_raw (opportunity_id text, sales_agent text, product text, account text,
                              deal_stage text, engage_date date, close_date date, close_value numeric);
 \\copy maven_raw FROM 'data/maven_crm/sales_pipeline.csv' (FORMAT csv, HEADER)
