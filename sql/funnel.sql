@@ -1898,6 +1898,11 @@ DECLARE
     hist_name text;
     hist regclass;
     missing record;
+    dist_method text;
+    dist_repmodel text;
+    dist_column text;
+    trigger_args text := '';
+    saved_triggers text;
 BEGIN
     SELECT c.oid, c.relname, c.relkind, c.relispartition, n.nspname, c.relowner::regrole AS owner
       INTO rel
@@ -1969,6 +1974,39 @@ BEGIN
         END IF;
     END IF;
 
+    -- on Citus: hash-distributed by the deal key, or a plain local table
+    -- (src/track_citus.c maps each shard to its co-located history shard)
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+        EXECUTE $q$SELECT p.partmethod::text, p.repmodel::text,
+                          pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                     FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1$q$
+           INTO dist_method, dist_repmodel, dist_column USING deals;
+        IF dist_method = 'n' AND dist_repmodel = 't' THEN
+            RAISE EXCEPTION 'table % is a Citus reference table', deals
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key; the triggers of a reference table would write a history on every node.',
+                      HINT = format('Distribute it by its primary key with create_distributed_table(%L, ''<key column>''), or make it local again with undistribute_table(%L).', deals, deals);
+        ELSIF dist_method = 'n' THEN
+            RAISE EXCEPTION 'table % is a Citus local or single-shard table', deals
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key.',
+                      HINT = format('Distribute it by its primary key with create_distributed_table(%L, ''<key column>''), or make it local again with undistribute_table(%L).', deals, deals);
+        ELSIF dist_method IS NOT NULL AND dist_method <> 'h' THEN
+            RAISE EXCEPTION 'table % is not hash-distributed', deals
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key.';
+        ELSIF dist_method = 'h' AND NOT EXISTS (
+                SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                 WHERE i.indrelid = deals AND i.indisprimary AND i.indnkeyatts = 1
+                   AND a.attname = dist_column) THEN
+            RAISE EXCEPTION 'table % is distributed by column "%", not by its primary key', deals, dist_column
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'The history of a deal is written on the node of the deal: the table must be distributed by its one-column primary key, the key of the history.',
+                      HINT = format('Give the table a primary key on "%s" alone, or redistribute it with alter_distributed_table(%L, distribution_column := ''<primary key column>'').',
+                                    dist_column, deals);
+        END IF;
+    END IF;
+
     -- a primary key of one column
     SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
@@ -2016,6 +2054,22 @@ BEGIN
                   HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
     END IF;
 
+    IF dist_method = 'h' AND (EXISTS (SELECT 1 FROM funnel.allowed_transition a WHERE a.pipeline = _track.pipeline)
+                              OR EXISTS (SELECT 1 FROM funnel.required_field r WHERE r.pipeline = _track.pipeline)) THEN
+        RAISE EXCEPTION 'pipeline "%" has an allow-list or required fields', pipeline
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('They are not propagated to the Citus workers, where the triggers of the shards of %s would run.', deals),
+                  HINT = 'Remove them with funnel.disallow_transition() and funnel.require_fields(..., NULL), or track a local table.';
+    END IF;
+    IF dist_method = 'h' THEN
+        -- Citus: the triggers on the shards do what track() does on a
+        -- local table (citus.enable_unsafe_triggers: they write only the
+        -- co-located history shard, on the same node, in the same
+        -- transaction)
+        saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
+
     EXECUTE format($f$
         CREATE TABLE %I.%I (
             deal_id    %s%s NOT NULL,
@@ -2030,6 +2084,14 @@ BEGIN
     EXECUTE format('CREATE INDEX ON %s (stage, entered_at)', hist);
     EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
                    format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
+    IF dist_method = 'h' THEN
+        -- co-located with the deals: a deal's visits live on its node
+        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''deal_id'', colocate_with => $2)'
+            USING hist, deals::text;
+        -- what a shard's triggers know of their tracking (src/track_citus.c)
+        trigger_args := format('%L, %L, %L, %L, %L, %L, %L, %L', 'citus', deals, hist, pipeline,
+                               stage_column, coalesce(changed_at_column, ''), rule, pk.attname);
+    END IF;
 
     -- one open visit for every existing deal
     EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s',
@@ -2044,21 +2106,24 @@ BEGIN
 
     -- the triggers; the BEFORE one only for a column not bound to the pipeline
     IF stage_att.atttypmod < 0 THEN
-        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_resolve()',
-                       stage_column, deals);
+        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_resolve(%s)',
+                       stage_column, deals, trigger_args);
     END IF;
-    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_insert()',
-                   deals);
+    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_insert(%s)',
+                   deals, trigger_args);
     -- the WHEN clause is compiled for every statement: keep it to one test;
     -- a change of the key is caught by the column trigger funnel_track_key
-    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update()',
-                   deals, stage_column, stage_column);
-    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_update()',
-                   pk.attname, deals);
-    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_delete()',
-                   deals);
-    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_truncate()',
-                   deals);
+    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update(%s)',
+                   deals, stage_column, stage_column, trigger_args);
+    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_update(%s)',
+                   pk.attname, deals, trigger_args);
+    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_delete(%s)',
+                   deals, trigger_args);
+    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_truncate(%s)',
+                   deals, trigger_args);
+    IF dist_method = 'h' THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
+    END IF;
     RETURN hist;
 END
 $$;
@@ -2108,6 +2173,47 @@ RETURNS void
 COMMENT ON FUNCTION funnel.untrack(regclass) IS
   'stops tracking a deals table the caller owns: drops funnel''s triggers; the history table is kept';
 
+-- The allow-list and the required fields live in tables of each node; the
+-- triggers on the shards of a distributed table read the tables of their
+-- worker, which funnel does not fill (issue 11.1).  Until it does, a
+-- pipeline has either rules of its own or distributed tracked tables.
+CREATE FUNCTION funnel._distributed_tracked_table(pipeline text) RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    result regclass;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE $q$SELECT t.deals FROM funnel.tracked_table t JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = t.deals
+                WHERE t.pipeline = $1 ORDER BY t.deals::text LIMIT 1$q$
+       INTO result USING pipeline;
+    RETURN result;
+END
+$$;
+COMMENT ON FUNCTION funnel._distributed_tracked_table(text) IS
+  'funnel internal: a Citus distributed table tracked in the pipeline, or NULL';
+
+CREATE FUNCTION funnel._refuse_distributed_rules(pipeline text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    deals regclass := funnel._distributed_tracked_table(pipeline);
+BEGIN
+    IF deals IS NOT NULL THEN
+        RAISE EXCEPTION 'pipeline "%" tracks distributed table %', pipeline, deals
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'Allow-lists and required fields are not propagated to the Citus workers, where the triggers of the shards run.',
+                  HINT = format('Call funnel.untrack(%L) first, or track a local table.', deals);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._refuse_distributed_rules(text) IS
+  'funnel internal: refuses an allow-list entry or required fields for a pipeline that tracks a Citus distributed table';
+
 CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -2116,6 +2222,7 @@ AS $$
 BEGIN
     PERFORM funnel._stage_row(pipeline, from_stage);
     PERFORM funnel._stage_row(pipeline, to_stage);
+    PERFORM funnel._refuse_distributed_rules(pipeline);
     IF from_stage = to_stage THEN
         RAISE EXCEPTION 'a transition needs two different stages'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2157,6 +2264,7 @@ BEGIN
          WHERE r.pipeline = require_fields.pipeline AND r.stage = require_fields.stage;
         RETURN;
     END IF;
+    PERFORM funnel._refuse_distributed_rules(pipeline);
     IF array_position(fields, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'required field names must not be null'
             USING ERRCODE = 'null_value_not_allowed';
@@ -2280,6 +2388,7 @@ BEGIN
             USING ERRCODE = 'undefined_column',
                   HINT = 'It is the key column of the table''s tracking.';
     END IF;
+    -- anti-joins, not NOT EXISTS: Citus plans no correlated subquery over a CTE
     RETURN QUERY EXECUTE format($q$
         WITH h AS (
             SELECT h.deal_id, h.stage, h.entered_at, h.left_at,
@@ -2292,13 +2401,13 @@ BEGIN
               FROM h WHERE h.left_at IS NULL GROUP BY h.deal_id
         )
         SELECT d.%3$I::text, 'no open visit'
-          FROM %1$s d WHERE NOT EXISTS (SELECT 1 FROM open o WHERE o.deal_id %5$s d.%3$I)
+          FROM %1$s d LEFT JOIN open o ON o.deal_id %5$s d.%3$I WHERE o.deal_id IS NULL
         UNION ALL
         SELECT o.deal_id::text, format('%%s open visits', o.n)
           FROM open o WHERE o.n > 1
         UNION ALL
         SELECT o.deal_id::text, 'open visit of a deal that does not exist'
-          FROM open o WHERE NOT EXISTS (SELECT 1 FROM %1$s d WHERE d.%3$I %5$s o.deal_id)
+          FROM open o LEFT JOIN %1$s d ON d.%3$I %5$s o.deal_id WHERE d.%3$I IS NULL
         UNION ALL
         SELECT o.deal_id::text, format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
           FROM open o JOIN %1$s d ON d.%3$I %5$s o.deal_id

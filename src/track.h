@@ -2,8 +2,9 @@
  *
  * track.h
  *	  Declarations shared by the tracking files: the per-table cache of what
- *	  the triggers need (track_cache.c) and the direct writer of the history
- *	  table (track_history.c), used by the triggers (track_trigger.c).
+ *	  the triggers need (track_cache.c, with track_citus.c for the shards of
+ *	  a Citus distributed table) and the direct writer of the history table
+ *	  (track_history.c), used by the triggers (track_trigger.c).
  *
  * src/track.h
  *
@@ -14,6 +15,7 @@
 
 #include "access/attnum.h"
 #include "access/htup.h"
+#include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
@@ -56,7 +58,11 @@ typedef struct TrackedTable
 	Oid			pk_collation;
 	Oid			stage_type;		/* funnel.deal_stage */
 
-	Oid			history_relid;
+	Oid			history_relid;	/* on Citus: the co-located history shard */
+	bool		shell;			/* a Citus distributed table itself, whose
+								 * rows live in its shards */
+	int			nargs;			/* trigger arguments it was built from */
+	char	  **args;
 	Oid			history_index;	/* btree on (deal_id, entered_at) */
 	FmgrInfo	index_eq;		/* = of the index's first column */
 	Oid			index_collation;
@@ -78,7 +84,12 @@ typedef struct TrackedTable
 #define Natts_history			5
 
 /* track_cache.c */
-extern TrackedTable *TrackLookup(Relation deals);
+extern TrackedTable *TrackLookup(Relation deals, Trigger *trigger);
+
+/* track_citus.c */
+extern Oid	TrackCitusHistory(Relation rel, const char *deals_name,
+							  const char *history_name, const char *key_column,
+							  bool *shell);
 
 /* track_validate.c */
 extern void TrackValidateDeals(TrackedTable *t, Relation deals, Oid pkindex,

@@ -142,6 +142,68 @@ StageLabel(FunnelPipeline *pipeline, const char *name)
 	return stage ? stage->label : InvalidOid;
 }
 
+/* The rule of a tracking by name; false if it is none of the three */
+static bool
+ParseRule(const char *rule, TrackRule *result)
+{
+	if (strcmp(rule, "any") == 0)
+		*result = TRACK_RULE_ANY;
+	else if (strcmp(rule, "sequential") == 0)
+		*result = TRACK_RULE_SEQUENTIAL;
+	else if (strcmp(rule, "forward") == 0)
+		*result = TRACK_RULE_FORWARD;
+	else
+		return false;
+	return true;
+}
+
+/*
+ * Read the tracking of a Citus shard (or of the distributed table itself)
+ * from its trigger's arguments (see track_citus.c), and find the history
+ * relation to write.
+ */
+static void
+LoadTrackedArgs(TrackedTable *t, Relation deals, Trigger *trigger,
+				char **pipeline_name, char **key_column)
+{
+	char	  **args = trigger->tgargs;
+	int			i;
+
+	if (trigger->tgnargs != 8 || strcmp(args[0], "citus") != 0 ||
+		!ParseRule(args[6], &t->rule))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("funnel trigger \"%s\" of table \"%s\" has unexpected arguments",
+						trigger->tgname, RelationGetRelationName(deals)),
+				 errhint("Drop the funnel_track_* triggers, or call funnel.track() again.")));
+	*pipeline_name = pstrdup(args[3]);
+	*key_column = pstrdup(args[7]);
+	t->stage_attnum = DealsColumn(deals, args[4], "stage column");
+	t->changed_at_attnum = args[5][0] == '\0' ? InvalidAttrNumber :
+		DealsColumn(deals, args[5], "effective-time column");
+	t->history_relid = TrackCitusHistory(deals, args[1], args[2], args[7],
+										 &t->shell);
+	t->nargs = trigger->tgnargs;
+	t->args = MemoryContextAlloc(t->context, t->nargs * sizeof(char *));
+	for (i = 0; i < t->nargs; i++)
+		t->args[i] = MemoryContextStrdup(t->context, args[i]);
+}
+
+/* Was the entry built from these trigger arguments (or from none)? */
+static bool
+SameArgs(TrackedTable *t, Trigger *trigger)
+{
+	int			nargs = trigger ? trigger->tgnargs : 0;
+	int			i;
+
+	if (t->nargs != nargs)
+		return false;
+	for (i = 0; i < nargs; i++)
+		if (strcmp(t->args[i], trigger->tgargs[i]) != 0)
+			return false;
+	return true;
+}
+
 /* Read the row of funnel.tracked_table for this table into the entry */
 static bool
 LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
@@ -178,11 +240,7 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 						NameStr(*DatumGetName(values[Anum_tracked_changed_at_column - 1])),
 						"effective-time column");
 		rule = TextDatumGetCString(values[Anum_tracked_rule - 1]);
-		if (strcmp(rule, "any") == 0)
-			t->rule = TRACK_RULE_ANY;
-		else if (strcmp(rule, "sequential") == 0)
-			t->rule = TRACK_RULE_SEQUENTIAL;
-		else
+		if (!ParseRule(rule, &t->rule))
 			t->rule = TRACK_RULE_FORWARD;
 		t->history_relid = DatumGetObjectId(values[Anum_tracked_history - 1]);
 		break;
@@ -390,7 +448,7 @@ LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
 
 /* (Re)build an entry; on error the entry stays invalid */
 static void
-TrackBuild(TrackedTable *t, Relation deals)
+TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 {
 	MemoryContext context;
 	char	   *pipeline_name = NULL;
@@ -411,6 +469,9 @@ TrackBuild(TrackedTable *t, Relation deals)
 	t->ntransitions = 0;
 	t->nrequired = 0;
 	t->history_relid = InvalidOid;
+	t->shell = false;
+	t->nargs = 0;
+	t->args = NULL;
 
 	/* an invalidation arriving while we build makes the next call rebuild */
 	t->valid = true;
@@ -418,7 +479,9 @@ TrackBuild(TrackedTable *t, Relation deals)
 
 	PG_TRY();
 	{
-		if (!LoadTrackedRow(t, deals, &pipeline_name, &key_column))
+		if (trigger != NULL && trigger->tgnargs > 0)
+			LoadTrackedArgs(t, deals, trigger, &pipeline_name, &key_column);
+		else if (!LoadTrackedRow(t, deals, &pipeline_name, &key_column))
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table \"%s\" is not tracked by funnel",
@@ -450,11 +513,12 @@ TrackBuild(TrackedTable *t, Relation deals)
 }
 
 /*
- * The cache entry of a tracked deals table, built if needed.  The pointer
- * stays valid for the rest of the trigger call.
+ * The cache entry of a tracked deals table, built if needed, for a call of
+ * the given trigger (whose arguments, on a Citus shard, say how the table
+ * is tracked).  The pointer stays valid for the rest of the trigger call.
  */
 TrackedTable *
-TrackLookup(Relation deals)
+TrackLookup(Relation deals, Trigger *trigger)
 {
 	Oid			relid = RelationGetRelid(deals);
 	TrackedTable *t;
@@ -468,7 +532,10 @@ TrackLookup(Relation deals)
 		t->valid = false;
 		t->context = NULL;
 		t->history_relid = InvalidOid;
+		t->nargs = 0;
 	}
+	if (unlikely(t->valid && !SameArgs(t, trigger)))
+		t->valid = false;
 
 	/*
 	 * Lock the history table before trusting the entry: taking the lock
@@ -478,6 +545,6 @@ TrackLookup(Relation deals)
 	if (likely(t->valid && OidIsValid(t->history_relid)))
 		LockRelationOid(t->history_relid, RowExclusiveLock);
 	if (unlikely(!t->valid || t->generation != FunnelCacheGeneration()))
-		TrackBuild(t, deals);
+		TrackBuild(t, deals, trigger);
 	return t;
 }

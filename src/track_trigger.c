@@ -58,6 +58,22 @@ CheckTriggerCall(FunctionCallInfo fcinfo, const char *name)
 				 errhint("funnel.track() installs it.")));
 }
 
+/*
+ * Refuse a row write on the shell of a Citus distributed table: its rows
+ * live in its shards, whose triggers write the history shards.
+ */
+static void
+CheckNotShell(TrackedTable *t, Relation rel)
+{
+	if (unlikely(t->shell))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("rows written into the shell of distributed table \"%s\" are not tracked",
+						RelationGetRelationName(rel)),
+				 errdetail("The rows of a distributed table live in its shards; funnel writes the history of the shards only."),
+				 errhint("Write the table through Citus, not with citus.enable_manual_changes_to_shards or similar.")));
+}
+
 /* The pipeline of a tracked table */
 static FunnelPipeline *
 TrackedPipeline(TrackedTable *t)
@@ -301,7 +317,7 @@ funnel_track_resolve(PG_FUNCTION_ARGS)
 				 errmsg("funnel.track_resolve() must be a BEFORE ROW trigger")));
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	t = TrackLookup(trigdata->tg_relation);
+	t = TrackLookup(trigdata->tg_relation, trigdata->tg_trigger);
 	d = heap_getattr(tuple, t->stage_attnum,
 					 RelationGetDescr(trigdata->tg_relation), &isnull);
 	if (isnull || !DealStageIsUnresolved(DatumGetDealStage(d)))
@@ -338,7 +354,8 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("funnel.track_insert() must be an AFTER INSERT trigger with a NEW TABLE")));
 	rel = trigdata->tg_relation;
-	t = TrackLookup(rel);
+	t = TrackLookup(rel, trigdata->tg_trigger);
+	CheckNotShell(t, rel);
 	p = TrackedPipeline(t);
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
@@ -432,7 +449,8 @@ funnel_track_update(PG_FUNCTION_ARGS)
 	rel = trigdata->tg_relation;
 	oldslot = trigdata->tg_trigslot;
 	newslot = trigdata->tg_newslot;
-	t = TrackLookup(rel);
+	t = TrackLookup(rel, trigdata->tg_trigger);
+	CheckNotShell(t, rel);
 	p = TrackedPipeline(t);
 
 	CheckKeyUnchanged(t, oldslot, newslot, rel);
@@ -498,7 +516,8 @@ funnel_track_delete(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("funnel.track_delete() must be an AFTER DELETE row trigger")));
-	t = TrackLookup(trigdata->tg_relation);
+	t = TrackLookup(trigdata->tg_relation, trigdata->tg_trigger);
+	CheckNotShell(t, trigdata->tg_relation);
 	deal_id = slot_getattr(trigdata->tg_trigslot, t->pk_attnum, &isnull);
 
 	w = HistoryBegin(t, false);
@@ -525,7 +544,7 @@ funnel_track_truncate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("funnel.track_truncate() must be a TRUNCATE trigger")));
-	t = TrackLookup(trigdata->tg_relation);
+	t = TrackLookup(trigdata->tg_relation, trigdata->tg_trigger);
 	history_rel = table_open(t->history_relid, RowExclusiveLock);
 	history = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(history_rel)),
 										 RelationGetRelationName(history_rel));

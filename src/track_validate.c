@@ -260,6 +260,8 @@ TrackValidateHistory(TrackedTable *t, Relation deals, Relation history)
 
 			if (!trig->tgisinternal && !OidIsValid(trig->tgconstraint))
 				continue;		/* a user trigger: not fired, documented */
+			if (TRIGGER_FOR_TRUNCATE(trig->tgtype) && !OidIsValid(trig->tgconstraint))
+				continue;		/* Citus's truncate trigger: no row check */
 			conname = OidIsValid(trig->tgconstraint) ?
 				get_constraint_name(trig->tgconstraint) : NULL;
 			ereport(ERROR,
