@@ -6,7 +6,7 @@
 -- compares the text it returns.
 \set ON_ERROR_STOP 1
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
-SELECT plan(58);
+SELECT plan(60);
 
 -- the same query here and on every worker: NULL when all agree, else what differs
 CREATE FUNCTION pg_temp.differs(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -210,6 +210,10 @@ SELECT throws_ok($$CREATE TRIGGER t AFTER INSERT ON ddl_intruder_table EXECUTE F
                  '42501', NULL, 'NOSUPERUSER: cannot attach the apply trigger to an own table');
 SELECT throws_ok($$SELECT funnel._drop_pipeline('ddl_sales')$$, '42501', NULL,
                  'NOSUPERUSER: the bodies of the pipeline functions cannot be called');
+SELECT throws_ok($$SELECT funnel._allow_transition('ddl_sales', 'won', 'lead')$$, '42501', NULL,
+                 'NOSUPERUSER: the bodies of the rule functions cannot be called');
+SELECT throws_ok($$SELECT funnel.require_fields('ddl_sales', 'proposal', NULL)$$, '42501', NULL,
+                 'NOSUPERUSER: require_fields() cannot be called');
 -- the workers' connections are made as ddl_intruder
 SELECT is((SELECT count(*)::int FROM run_command_on_workers(
               format($q$DO $d$BEGIN PERFORM set_config('citus.enable_manual_changes_to_shards', 'on', true);
