@@ -1154,6 +1154,71 @@ $$;
 COMMENT ON FUNCTION funnel._define_pipeline(text, jsonb) IS
   'funnel internal: creates a pipeline from its definition on this node, or sets the attributes of an existing one with the same stages';
 
+-- The allow-list and required fields of this node as rows: one per allowed
+-- move (stage: from, to_stage: to) and one per stage with required fields
+CREATE FUNCTION funnel._pipeline_rule_rows(pipeline text DEFAULT NULL)
+RETURNS TABLE (pipeline text, stage text, to_stage text, fields text[])
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.pipeline, t.from_stage, t.to_stage, NULL::text[]
+      FROM funnel.allowed_transition t
+     WHERE _pipeline_rule_rows.pipeline IS NULL OR t.pipeline = _pipeline_rule_rows.pipeline
+    UNION ALL
+    SELECT r.pipeline, r.stage, NULL, r.fields::text[]
+      FROM funnel.required_field r
+     WHERE _pipeline_rule_rows.pipeline IS NULL OR r.pipeline = _pipeline_rule_rows.pipeline
+$$;
+COMMENT ON FUNCTION funnel._pipeline_rule_rows(text) IS
+  'funnel internal: this node''s allowed moves and required fields as rows, for comparing nodes';
+
+-- One pipeline's allow-list and required fields as jsonb ('[]': none), the
+-- same text on every node
+CREATE FUNCTION funnel._pipeline_rules(pipeline text) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_agg(jsonb_build_object('stage', r.stage, 'to_stage', r.to_stage, 'fields', r.fields)
+                              ORDER BY r.stage COLLATE "C", r.to_stage COLLATE "C" NULLS FIRST), '[]')
+      FROM funnel._pipeline_rule_rows(pipeline) r
+$$;
+COMMENT ON FUNCTION funnel._pipeline_rules(text) IS
+  'funnel internal: a pipeline''s allowed moves and required fields on this node as jsonb, comparable across nodes';
+
+CREATE FUNCTION funnel._pipeline_rules_json() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM funnel._pipeline_rule_rows() r
+$$;
+COMMENT ON FUNCTION funnel._pipeline_rules_json() IS
+  'funnel internal: this node''s allowed moves and required fields as jsonb, read by funnel.check_pipeline_nodes() on every worker';
+
+-- Make this node's allow-list and required fields of a pipeline equal to
+-- the coordinator's (see funnel._pipeline_rules)
+CREATE FUNCTION funnel._define_rules(pipeline text, rules jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF funnel._pipeline_rules(pipeline) IS NOT DISTINCT FROM rules THEN
+        RETURN;
+    END IF;
+    DELETE FROM funnel.allowed_transition t WHERE t.pipeline = _define_rules.pipeline;
+    DELETE FROM funnel.required_field r WHERE r.pipeline = _define_rules.pipeline;
+    INSERT INTO funnel.allowed_transition (pipeline, from_stage, to_stage)
+    SELECT _define_rules.pipeline, d.stage, d.to_stage
+      FROM jsonb_to_recordset(rules) AS d(stage text, to_stage text, fields text[])
+     WHERE d.to_stage IS NOT NULL;
+    INSERT INTO funnel.required_field (pipeline, stage, fields)
+    SELECT _define_rules.pipeline, d.stage, d.fields::name[]
+      FROM jsonb_to_recordset(rules) AS d(stage text, to_stage text, fields text[])
+     WHERE d.to_stage IS NULL;
+END
+$$;
+COMMENT ON FUNCTION funnel._define_rules(text, jsonb) IS
+  'funnel internal: sets this node''s allowed moves and required fields of a pipeline to those of the coordinator';
+
 -- Citus node group of this node (0: coordinator)
 CREATE FUNCTION funnel._citus_group() RETURNS integer
 LANGUAGE plpgsql STABLE
@@ -1170,8 +1235,9 @@ COMMENT ON FUNCTION funnel._citus_group() IS
   'funnel internal: the Citus node group of this node (0 on the coordinator)';
 
 -- Apply one row of the pipeline log on this worker, then check that the
--- pipeline equals the coordinator's copy recorded in the row
-CREATE FUNCTION funnel._pipeline_apply(op text, pipeline text, args jsonb, result jsonb) RETURNS void
+-- pipeline, its allow-list and required fields equal the coordinator's
+-- copies recorded in the row (rules NULL: not recorded, not checked)
+CREATE FUNCTION funnel._pipeline_apply(op text, pipeline text, args jsonb, result jsonb, rules jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1194,8 +1260,17 @@ BEGIN
         PERFORM funnel._retire_stage(args->>0, args->>1, (args->>2)::boolean);
     WHEN 'drop_pipeline' THEN
         PERFORM funnel._drop_pipeline(args->>0);
+    WHEN 'allow_transition' THEN
+        PERFORM funnel._allow_transition(args->>0, args->>1, args->>2);
+    WHEN 'disallow_transition' THEN
+        PERFORM funnel._disallow_transition(args->>0, args->>1, args->>2);
+    WHEN 'require_fields' THEN
+        PERFORM funnel._require_fields(args->>0, args->>1, funnel._jsonb_texts(args->2));
     WHEN 'define' THEN
         PERFORM funnel._define_pipeline(pipeline, result);
+        IF rules IS NOT NULL THEN
+            PERFORM funnel._define_rules(pipeline, rules);
+        END IF;
     WHEN 'sync' THEN
         RETURN;
     ELSE
@@ -1214,10 +1289,17 @@ BEGIN
                   DETAIL = 'The node''s stages or their attributes differed from the coordinator''s before this change (changed on that node by hand?).',
                   HINT = 'Run SELECT * FROM funnel.check_pipeline_nodes() on the coordinator to see the differences, and fix that node by hand.';
     END IF;
+    IF rules IS NOT NULL AND funnel._pipeline_rules(pipeline) IS DISTINCT FROM rules THEN
+        RAISE EXCEPTION 'allowed moves or required fields of pipeline "%" on node % differ from the coordinator after %()',
+                        pipeline, funnel._citus_node_name(funnel._citus_group()), op
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The node''s funnel.allowed_transition or funnel.required_field rows differed from the coordinator''s before this change (changed on that node by hand?).',
+                  HINT = 'Run SELECT * FROM funnel.check_pipeline_nodes() on the coordinator to see the differences, and fix that node by hand.';
+    END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb) IS
-  'funnel internal: applies one row of funnel_citus.pipeline_log on a worker and checks the result against the coordinator''s';
+COMMENT ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb, jsonb) IS
+  'funnel internal: applies one row of funnel_citus.pipeline_log on a worker and checks the result (pipeline, allowed moves, required fields) against the coordinator''s';
 
 -- Statement trigger on every worker's copy of funnel_citus.pipeline_log:
 -- apply, in order, the rows this node has not applied yet (normally the
@@ -1250,23 +1332,23 @@ BEGIN
     IF done = 0 THEN
         -- a node that joins: each pipeline as it is now, from the last row
         -- about it (Citus may already have created some of the enum types)
-        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result FROM %I.%I
+        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result, rules FROM %I.%I
                                   WHERE pipeline IS NOT NULL ORDER BY pipeline, id DESC',
                                 TG_TABLE_SCHEMA, TG_TABLE_NAME)
         LOOP
             IF r.result IS NOT NULL THEN
-                PERFORM funnel._pipeline_apply('define', r.pipeline, NULL, r.result);
+                PERFORM funnel._pipeline_apply('define', r.pipeline, NULL, r.result, r.rules);
             ELSIF funnel._pipeline_definition(r.pipeline) IS NOT NULL THEN
                 PERFORM funnel._pipeline_apply('drop_pipeline', r.pipeline,
-                                               jsonb_build_array(r.pipeline), NULL);
+                                               jsonb_build_array(r.pipeline), NULL, r.rules);
             END IF;
         END LOOP;
         EXECUTE format('SELECT coalesce(max(id), 0) FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO done;
     END IF;
-    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result FROM %I.%I WHERE id > $1 ORDER BY id',
+    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result, rules FROM %I.%I WHERE id > $1 ORDER BY id',
                             TG_TABLE_SCHEMA, TG_TABLE_NAME) USING done
     LOOP
-        PERFORM funnel._pipeline_apply(r.op, r.pipeline, r.args, r.result);
+        PERFORM funnel._pipeline_apply(r.op, r.pipeline, r.args, r.result, r.rules);
         done := r.id;
     END LOOP;
     UPDATE funnel_citus.pipeline_log_applied SET applied = done;
@@ -1277,7 +1359,8 @@ $$;
 COMMENT ON FUNCTION funnel._pipeline_log_apply() IS
   'funnel internal: trigger on each worker''s copy of funnel_citus.pipeline_log that applies the pipeline changes this node has not applied yet';
 
--- Append a row to the pipeline log (the caller holds the log lock)
+-- Append a row to the pipeline log (the caller holds the log lock), with
+-- the pipeline's allowed moves and required fields as they are now
 CREATE FUNCTION funnel._pipeline_log_append(op text, pipeline text, args jsonb, result jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1286,8 +1369,9 @@ DECLARE
     next_id bigint;
 BEGIN
     SELECT coalesce(max(l.id), 0) + 1 INTO next_id FROM funnel_citus.pipeline_log l;
-    INSERT INTO funnel_citus.pipeline_log (id, op, pipeline, args, result, logged_at, logged_by)
-    VALUES (next_id, op, pipeline, args, result, pg_catalog.now(), session_user);
+    INSERT INTO funnel_citus.pipeline_log (id, op, pipeline, args, result, logged_at, logged_by, rules)
+    VALUES (next_id, op, pipeline, args, result, pg_catalog.now(), session_user,
+            CASE WHEN pipeline IS NOT NULL THEN funnel._pipeline_rules(pipeline) END);
 END
 $$;
 COMMENT ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) IS
@@ -1318,10 +1402,11 @@ BEGIN
         args        jsonb,
         result      jsonb,
         logged_at   timestamptz NOT NULL,
-        logged_by   text NOT NULL
+        logged_by   text NOT NULL,
+        rules       jsonb
     );
     COMMENT ON TABLE funnel_citus.pipeline_log IS
-      'funnel: every pipeline change made on the coordinator, in order (reference table: each node applies the rows through a trigger)';
+      'funnel: every change of a pipeline, its allowed moves or required fields made on the coordinator, in order (reference table: each node applies the rows through a trigger)';
     REVOKE ALL ON funnel_citus.pipeline_log FROM PUBLIC;
     GRANT SELECT ON funnel_citus.pipeline_log TO PUBLIC;
     PERFORM create_reference_table('funnel_citus.pipeline_log');
@@ -1656,6 +1741,27 @@ BEGIN
           FROM expected h
           FULL JOIN there t
             ON t.node = h.node AND t.pipeline = h.pipeline AND coalesce(t.stage, '') = coalesce(h.stage, '')
+    ), rule_remote AS (
+        SELECT r.nodename || ':' || r.nodeport AS node, r.success, r.result
+          FROM pg_catalog.run_command_on_workers('SELECT funnel._pipeline_rules_json()') r
+    ), rule_there AS (
+        SELECT r.node, c.*
+          FROM rule_remote r,
+               jsonb_to_recordset(r.result::jsonb) AS c(pipeline text, stage text, to_stage text, fields text[])
+         WHERE r.success
+    ), rule_expected AS (
+        SELECT n.node, h.*
+          FROM (SELECT r.node FROM rule_remote r WHERE r.success) n
+         CROSS JOIN funnel._pipeline_rule_rows() h
+    ), rule_pairs AS (
+        SELECT coalesce(h.node, t.node) AS node, coalesce(h.pipeline, t.pipeline) AS pipeline,
+               coalesce(h.stage, t.stage) AS stage, coalesce(h.to_stage, t.to_stage) AS to_stage,
+               h.node IS NOT NULL AS on_coord, t.node IS NOT NULL AS on_node,
+               h.fields AS h_fields, t.fields AS t_fields
+          FROM rule_expected h
+          FULL JOIN rule_there t
+            ON t.node = h.node AND t.pipeline = h.pipeline AND t.stage = h.stage
+           AND coalesce(t.to_stage, '') = coalesce(h.to_stage, '')
     )
     SELECT r.node, NULL::text, NULL::text, 'could not be checked: ' || r.result
       FROM remote r WHERE NOT r.success
@@ -1690,12 +1796,29 @@ BEGIN
                  (p.on_node AND NOT p.on_coord AND NOT EXISTS (
                      SELECT 1 FROM here h WHERE h.pipeline = p.pipeline AND h.stage IS NULL))))
         ) d
+    UNION ALL
+    SELECT p.node, p.pipeline, p.stage,
+           CASE WHEN p.to_stage IS NOT NULL THEN
+                    format('allowed move to "%s" %s', p.to_stage,
+                           CASE WHEN p.on_coord THEN 'missing on the node' ELSE 'only on the node' END)
+                WHEN p.on_coord AND p.on_node THEN
+                    format('required fields: %s on the coordinator, %s on the node', p.h_fields, p.t_fields)
+                ELSE format('required fields %s %s', coalesce(p.h_fields, p.t_fields),
+                            CASE WHEN p.on_coord THEN 'missing on the node' ELSE 'only on the node' END)
+           END
+      FROM rule_pairs p
+     WHERE (NOT (p.on_coord AND p.on_node) OR p.h_fields IS DISTINCT FROM p.t_fields)
+       -- the rules of a pipeline missing on one side are covered by the pipeline's row
+       AND NOT (p.on_coord AND NOT p.on_node AND NOT EXISTS (
+                   SELECT 1 FROM there t WHERE t.node = p.node AND t.pipeline = p.pipeline AND t.stage IS NULL))
+       AND NOT (p.on_node AND NOT p.on_coord AND NOT EXISTS (
+                   SELECT 1 FROM here h WHERE h.pipeline = p.pipeline AND h.stage IS NULL))
     ORDER BY 1, 2, 3 NULLS FIRST, 4
     $q$;
 END
 $$;
 COMMENT ON FUNCTION funnel.check_pipeline_nodes() IS
-  'Citus: one row per difference between a worker''s pipeline catalog (stage names in order, probability, kind, stale_after, retired, created_at) and the coordinator''s; no row: every node agrees (always none without Citus)';
+  'Citus: one row per difference between a worker''s pipeline catalog (stage names in order, probability, kind, stale_after, retired, created_at, allowed moves, required fields) and the coordinator''s; no row: every node agrees (always none without Citus)';
 
 REVOKE ALL ON FUNCTION funnel._create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
@@ -1705,7 +1828,8 @@ REVOKE ALL ON FUNCTION funnel._set_stale_after(text, text, interval) FROM PUBLIC
 REVOKE ALL ON FUNCTION funnel._retire_stage(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._drop_pipeline(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._define_pipeline(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._define_rules(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_log_apply() FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_log_ensure() FROM PUBLIC;
@@ -2054,13 +2178,6 @@ BEGIN
                   HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
     END IF;
 
-    IF dist_method = 'h' AND (EXISTS (SELECT 1 FROM funnel.allowed_transition a WHERE a.pipeline = _track.pipeline)
-                              OR EXISTS (SELECT 1 FROM funnel.required_field r WHERE r.pipeline = _track.pipeline)) THEN
-        RAISE EXCEPTION 'pipeline "%" has an allow-list or required fields', pipeline
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = format('They are not propagated to the Citus workers, where the triggers of the shards of %s would run.', deals),
-                  HINT = 'Remove them with funnel.disallow_transition() and funnel.require_fields(..., NULL), or track a local table.';
-    END IF;
     IF dist_method = 'h' THEN
         -- Citus: the triggers on the shards do what track() does on a
         -- local table (citus.enable_unsafe_triggers: they write only the
@@ -2173,56 +2290,20 @@ RETURNS void
 COMMENT ON FUNCTION funnel.untrack(regclass) IS
   'stops tracking a deals table the caller owns: drops funnel''s triggers; the history table is kept';
 
--- The allow-list and the required fields live in tables of each node; the
--- triggers on the shards of a distributed table read the tables of their
--- worker, which funnel does not fill (issue 11.1).  Until it does, a
--- pipeline has either rules of its own or distributed tracked tables.
-CREATE FUNCTION funnel._distributed_tracked_table(pipeline text) RETURNS regclass
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    result regclass;
-BEGIN
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
-        RETURN NULL;
-    END IF;
-    EXECUTE $q$SELECT t.deals FROM funnel.tracked_table t JOIN pg_catalog.pg_dist_partition p ON p.logicalrelid = t.deals
-                WHERE t.pipeline = $1 ORDER BY t.deals::text LIMIT 1$q$
-       INTO result USING pipeline;
-    RETURN result;
-END
-$$;
-COMMENT ON FUNCTION funnel._distributed_tracked_table(text) IS
-  'funnel internal: a Citus distributed table tracked in the pipeline, or NULL';
-
-CREATE FUNCTION funnel._refuse_distributed_rules(pipeline text) RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    deals regclass := funnel._distributed_tracked_table(pipeline);
-BEGIN
-    IF deals IS NOT NULL THEN
-        RAISE EXCEPTION 'pipeline "%" tracks distributed table %', pipeline, deals
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Allow-lists and required fields are not propagated to the Citus workers, where the triggers of the shards run.',
-                  HINT = format('Call funnel.untrack(%L) first, or track a local table.', deals);
-    END IF;
-END
-$$;
-COMMENT ON FUNCTION funnel._refuse_distributed_rules(text) IS
-  'funnel internal: refuses an allow-list entry or required fields for a pipeline that tracks a Citus distributed table';
-
-CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
+-- The allow-list and the required fields live in tables of each node, and
+-- the triggers on the shards of a distributed table read those of their
+-- worker.  As for the pipeline functions, each function below is a body
+-- (funnel._allow_transition ...) run on this node and, on a Citus
+-- coordinator, a wrapper that also logs the call in funnel_citus.pipeline_log
+-- so that every node applies it in the same transaction (doc/design.md §11).
+CREATE FUNCTION funnel._allow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM funnel._stage_row(pipeline, from_stage);
     PERFORM funnel._stage_row(pipeline, to_stage);
-    PERFORM funnel._refuse_distributed_rules(pipeline);
     IF from_stage = to_stage THEN
         RAISE EXCEPTION 'a transition needs two different stages'
             USING ERRCODE = 'invalid_parameter_value';
@@ -2232,27 +2313,27 @@ BEGIN
     ON CONFLICT DO NOTHING;
 END
 $$;
-COMMENT ON FUNCTION funnel.allow_transition(text, text, text) IS
-  'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); retired stages still cannot be entered';
+COMMENT ON FUNCTION funnel._allow_transition(text, text, text) IS
+  'funnel internal: the body of funnel.allow_transition() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.disallow_transition(pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel._disallow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM funnel.allowed_transition t
-     WHERE t.pipeline = disallow_transition.pipeline
-       AND t.from_stage = disallow_transition.from_stage
-       AND t.to_stage = disallow_transition.to_stage;
+     WHERE t.pipeline = _disallow_transition.pipeline
+       AND t.from_stage = _disallow_transition.from_stage
+       AND t.to_stage = _disallow_transition.to_stage;
 END
 $$;
-COMMENT ON FUNCTION funnel.disallow_transition(text, text, text) IS
-  'removes a move added by funnel.allow_transition (moves the rule allows stay allowed)';
+COMMENT ON FUNCTION funnel._disallow_transition(text, text, text) IS
+  'funnel internal: the body of funnel.disallow_transition() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.require_fields(pipeline text, stage text, fields text[])
+CREATE FUNCTION funnel._require_fields(pipeline text, stage text, fields text[])
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -2261,17 +2342,18 @@ BEGIN
     PERFORM funnel._stage_row(pipeline, stage);
     IF coalesce(cardinality(fields), 0) = 0 THEN
         DELETE FROM funnel.required_field r
-         WHERE r.pipeline = require_fields.pipeline AND r.stage = require_fields.stage;
+         WHERE r.pipeline = _require_fields.pipeline AND r.stage = _require_fields.stage;
         RETURN;
     END IF;
-    PERFORM funnel._refuse_distributed_rules(pipeline);
     IF array_position(fields, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'required field names must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- (on a Citus worker funnel.tracked_table is empty: the coordinator,
+    -- which has the rows, checked the columns of the distributed tables)
     SELECT t.deals, f.field INTO missing
       FROM funnel.tracked_table t, unnest(fields) AS f(field)
-     WHERE t.pipeline = require_fields.pipeline
+     WHERE t.pipeline = _require_fields.pipeline
        AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = t.deals AND a.attname = f.field
                           AND a.attnum > 0 AND NOT a.attisdropped)
@@ -2286,6 +2368,60 @@ BEGIN
     ON CONFLICT ON CONSTRAINT required_field_pkey DO UPDATE SET fields = excluded.fields;
 END
 $$;
+COMMENT ON FUNCTION funnel._require_fields(text, text, text[]) IS
+  'funnel internal: the body of funnel.require_fields() on one node (the wrapper adds the Citus coordination)';
+
+CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('allow_transition');
+BEGIN
+    PERFORM funnel._allow_transition(pipeline, from_stage, to_stage);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'allow_transition', pipeline,
+            jsonb_build_array(pipeline, from_stage, to_stage));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.allow_transition(text, text, text) IS
+  'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); retired stages still cannot be entered';
+
+CREATE FUNCTION funnel.disallow_transition(pipeline text, from_stage text, to_stage text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('disallow_transition');
+BEGIN
+    PERFORM funnel._disallow_transition(pipeline, from_stage, to_stage);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'disallow_transition', pipeline,
+            jsonb_build_array(pipeline, from_stage, to_stage));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.disallow_transition(text, text, text) IS
+  'removes a move added by funnel.allow_transition (moves the rule allows stay allowed)';
+
+CREATE FUNCTION funnel.require_fields(pipeline text, stage text, fields text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('require_fields');
+BEGIN
+    PERFORM funnel._require_fields(pipeline, stage, fields);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'require_fields', pipeline,
+            jsonb_build_array(pipeline, stage, fields));
+    END IF;
+END
+$$;
 COMMENT ON FUNCTION funnel.require_fields(text, text, text[]) IS
   'sets the columns that must be non-null when a deal enters the stage or skips past it (NULL or an empty array clears them)';
 
@@ -2296,6 +2432,9 @@ REVOKE ALL ON FUNCTION funnel._untrack(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.allow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.disallow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.require_fields(text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._allow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._disallow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._require_fields(text, text, text[]) FROM PUBLIC;
 
 CREATE FUNCTION funnel._track_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER

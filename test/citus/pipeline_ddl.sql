@@ -6,7 +6,7 @@
 -- compares the text it returns.
 \set ON_ERROR_STOP 1
 SET client_min_messages = error;   -- Citus warns that pg_temp functions stay local
-SELECT plan(43);
+SELECT plan(60);
 
 -- the same query here and on every worker: NULL when all agree, else what differs
 CREATE FUNCTION pg_temp.differs(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -23,6 +23,15 @@ BEGIN
      WHERE NOT w.success OR w.result IS DISTINCT FROM coalesce(here, '');
     RETURN CASE WHEN diff IS NOT NULL THEN format('coordinator %s; %s', here, diff) END;
 END
+$$;
+
+-- the allowed moves and required fields of pipeline p, read from the tables
+CREATE FUNCTION pg_temp.rules(p text) RETURNS text LANGUAGE sql AS $$
+    SELECT format($q$SELECT coalesce((SELECT string_agg(from_stage || '>' || to_stage, ' ' ORDER BY from_stage, to_stage)
+                                        FROM funnel.allowed_transition WHERE pipeline = %1$L), '-')
+                            || ' / ' ||
+                            coalesce((SELECT string_agg(stage || '=' || fields::text, ' ' ORDER BY stage)
+                                        FROM funnel.required_field WHERE pipeline = %1$L), '-')$q$, p)
 $$;
 
 -- every stage of pipeline p through the accessors, in funnel order
@@ -76,6 +85,56 @@ SELECT lives_ok($$SELECT funnel.set_stale_after('ddl_sales', 'proposal', '1 mon 
 SELECT is(pg_temp.differs(pg_temp.probe('ddl_sales')), NULL, 'set_stale_after: the same interval on every node');
 SELECT lives_ok($$SELECT funnel.retire_stage('ddl_sales', 'no budget')$$, 'retire_stage');
 SELECT is(pg_temp.differs(pg_temp.probe('ddl_sales')), NULL, 'retire_stage: retired on every node');
+
+-- 4b. allow_transition, require_fields, disallow_transition, require_fields(NULL)
+SELECT lives_ok($$SELECT funnel.allow_transition('ddl_sales', 'lost', 'lead'),
+                         funnel.allow_transition('ddl_sales', 'no budget', 'qualified')$$, 'allow_transition');
+SELECT lives_ok($$SELECT funnel.require_fields('ddl_sales', 'proposal', ARRAY['amount', 'owner']),
+                         funnel.require_fields('ddl_sales', 'lost', ARRAY['reason'])$$, 'require_fields');
+SELECT is((SELECT string_agg(result, ',') FROM run_command_on_all_nodes(pg_temp.rules('ddl_sales'))),
+          'lost>lead no budget>qualified / lost={reason} proposal={amount,owner},' ||
+          'lost>lead no budget>qualified / lost={reason} proposal={amount,owner},' ||
+          'lost>lead no budget>qualified / lost={reason} proposal={amount,owner}',
+          'allowed moves and required fields on every node');
+SELECT lives_ok($$SELECT funnel.disallow_transition('ddl_sales', 'no budget', 'qualified'),
+                         funnel.require_fields('ddl_sales', 'lost', NULL),
+                         funnel.require_fields('ddl_sales', 'proposal', ARRAY['owner'])$$,
+                'disallow_transition, require_fields(NULL) and a new set of fields');
+SELECT is((SELECT string_agg(result, ',') FROM run_command_on_all_nodes(pg_temp.rules('ddl_sales'))),
+          'lost>lead / proposal={owner},lost>lead / proposal={owner},lost>lead / proposal={owner}',
+          'removed and replaced on every node');
+SELECT throws_ok($$SELECT funnel.allow_transition('ddl_sales', 'won', 'lead'), funnel.require_fields('ddl_sales', 'won', ARRAY['x']),
+                          funnel.disallow_transition('ddl_sales', 'lost', 'lead'), 1/0$$, '22012', NULL,
+                 'rule changes followed by an error');
+SELECT is((SELECT string_agg(result, ',') FROM run_command_on_all_nodes(pg_temp.rules('ddl_sales'))),
+          'lost>lead / proposal={owner},lost>lead / proposal={owner},lost>lead / proposal={owner}',
+          'rolled back: no node has the rule changes');
+SELECT is((SELECT count(*)::int FROM run_command_on_workers($$SELECT funnel.allow_transition('ddl_sales', 'won', 'lead')$$)
+            WHERE NOT success AND result LIKE '%funnel.allow_transition() cannot run on a Citus worker%'), 2,
+          'allow_transition on a worker: refused with a clear error');
+SELECT is((SELECT count(*)::int FROM run_command_on_workers($$SELECT funnel.require_fields('ddl_sales', 'proposal', NULL)$$)
+            WHERE NOT success AND result LIKE '%funnel.require_fields() cannot run on a Citus worker%'), 2,
+          'require_fields (clearing) on a worker: refused with a clear error');
+SELECT is(pg_temp.differs(pg_temp.rules('ddl_sales')), NULL, 'nothing changed by the refused calls');
+-- a difference made by hand on worker 1: listed, and rule changes refused until fixed
+SELECT is(pg_temp.on_node(pg_temp.worker_port(1),
+          $$INSERT INTO funnel.allowed_transition VALUES ('ddl_sales', 'won', 'proposal')$$),
+          'INSERT 0 1', 'set-up: worker 1 has an extra allowed move');
+SELECT is(pg_temp.on_node(pg_temp.worker_port(1),
+          $$UPDATE funnel.required_field SET fields = '{owner,amount}' WHERE pipeline = 'ddl_sales'$$),
+          'UPDATE 1', 'set-up: worker 1 has other required fields');
+SELECT results_eq($$SELECT node, pipeline, stage, difference FROM funnel.check_pipeline_nodes()$$,
+                  format($$VALUES ('127.0.0.1:%1$s', 'ddl_sales', 'proposal', 'required fields: {owner} on the coordinator, {owner,amount} on the node'),
+                                  ('127.0.0.1:%1$s', 'ddl_sales', 'won', 'allowed move to "proposal" only on the node')$$,
+                         pg_temp.worker_port(1)),
+                  'check_pipeline_nodes(): differences in allowed moves and required fields');
+SELECT throws_like($$SELECT funnel.allow_transition('ddl_sales', 'won', 'lead')$$,
+                   '%allowed moves or required fields of pipeline "ddl_sales" on node 127.0.0.1:% differ from the coordinator after allow_transition()%',
+                   'a rule change on a diverged node is refused, naming the node');
+SELECT is(pg_temp.on_node(pg_temp.worker_port(1),
+          $$WITH d AS (DELETE FROM funnel.allowed_transition WHERE pipeline = 'ddl_sales' AND from_stage = 'won' RETURNING 1)
+            UPDATE funnel.required_field SET fields = '{owner}' WHERE pipeline = 'ddl_sales'$$),
+          'UPDATE 1', 'clean-up of worker 1');
 SELECT is_empty($$SELECT * FROM funnel.check_pipeline_nodes()$$, 'check_pipeline_nodes(): no difference');
 
 -- 5. a failing transaction changes no node
@@ -151,6 +210,10 @@ SELECT throws_ok($$CREATE TRIGGER t AFTER INSERT ON ddl_intruder_table EXECUTE F
                  '42501', NULL, 'NOSUPERUSER: cannot attach the apply trigger to an own table');
 SELECT throws_ok($$SELECT funnel._drop_pipeline('ddl_sales')$$, '42501', NULL,
                  'NOSUPERUSER: the bodies of the pipeline functions cannot be called');
+SELECT throws_ok($$SELECT funnel._allow_transition('ddl_sales', 'won', 'lead')$$, '42501', NULL,
+                 'NOSUPERUSER: the bodies of the rule functions cannot be called');
+SELECT throws_ok($$SELECT funnel.require_fields('ddl_sales', 'proposal', NULL)$$, '42501', NULL,
+                 'NOSUPERUSER: require_fields() cannot be called');
 -- the workers' connections are made as ddl_intruder
 SELECT is((SELECT count(*)::int FROM run_command_on_workers(
               format($q$DO $d$BEGIN PERFORM set_config('citus.enable_manual_changes_to_shards', 'on', true);

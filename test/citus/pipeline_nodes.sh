@@ -30,9 +30,16 @@ for port in "$COORD_PORT" "$WORKER1_PORT" "$WORKER2_PORT"; do
         node "$port" -c 'CREATE EXTENSION citus' || fail "set-up on port $port" "error" "database with citus"
 done
 
-# every stage of every pipeline through the accessors, on one node
+# every stage of every pipeline through the accessors, then the allowed
+# moves and required fields, on one node
 probe="SELECT string_agg(format('%s|%s|%s|%s|%s|%s', funnel.stage_name(s), funnel.position(s), funnel.probability(s),
                                 funnel.kind(s), funnel.stale_after(s), r), ',' ORDER BY s)
+              || ' / ' || coalesce((SELECT string_agg(format('%s:%s>%s', pipeline, from_stage, to_stage), ','
+                                                      ORDER BY pipeline, from_stage, to_stage)
+                                      FROM funnel.allowed_transition), '')
+              || ' / ' || coalesce((SELECT string_agg(format('%s:%s=%s', pipeline, stage, fields), ','
+                                                      ORDER BY pipeline, stage)
+                                      FROM funnel.required_field), '')
          FROM (SELECT (pipeline || ':' || stage)::funnel.deal_stage AS s, retired AS r FROM funnel.stages) x"
 # probe on each given worker port: none when all equal the coordinator's
 differs() {
@@ -51,6 +58,8 @@ out=$(coord "CREATE EXTENSION funnel;
              SELECT funnel.set_stale_after('n_sales', 'lead', '3 days');
              SELECT funnel.create_pipeline('n_other', ARRAY['a', 'b'], lost => ARRAY['x', 'y']);
              SELECT funnel.retire_stage('n_other', 'y');
+             SELECT funnel.allow_transition('n_other', 'x', 'a');
+             SELECT funnel.require_fields('n_sales', 'demo', ARRAY['amount', 'owner']);
              SELECT to_regnamespace('funnel_citus') IS NULL")
 is "no worker: pipelines made locally, no funnel_citus schema" "$out" "t"
 
@@ -62,6 +71,10 @@ is "check_pipeline_nodes() after worker 1 joined" "$out" \
    "$CITUS_HOST:$WORKER1_PORT n_other pipeline missing on the node; $CITUS_HOST:$WORKER1_PORT n_sales pipeline missing on the node"
 is "sync_pipeline_nodes() returns the number of workers" "$(coord 'SELECT funnel.sync_pipeline_nodes()')" "1"
 is "worker 1 has the pipelines" "$(differs "$WORKER1_PORT")" "none"
+is "worker 1 has the allowed move and the required fields made before it joined" \
+   "$(node "$WORKER1_PORT" -c "SELECT string_agg(x, ' ') FROM (SELECT from_stage || '>' || to_stage AS x FROM funnel.allowed_transition
+                                                            UNION ALL SELECT stage || '=' || fields::text FROM funnel.required_field) y")" \
+   "x>a demo={amount,owner}"
 is "check_pipeline_nodes() empty" "$(coord 'SELECT count(*) FROM funnel.check_pipeline_nodes()')" "0"
 
 # 3. worker 2 joins with one enum type already there: changes are refused,
@@ -74,14 +87,23 @@ like "a change while worker 2 lacks the log is refused, naming it" "$out" \
      "*ERROR:  funnel.set_probability() cannot change every node: Citus node $CITUS_HOST:$WORKER2_PORT has no copy of funnel_citus.pipeline_log yet*funnel.sync_pipeline_nodes()*"
 is "the refused change changed no node" "$(node "$WORKER1_PORT" -c "SELECT funnel.probability('n_sales:lead')")" "0.2"
 is "sync_pipeline_nodes() with two workers" "$(coord 'SELECT funnel.sync_pipeline_nodes()')" "2"
-is "worker 2 has the pipelines (one of them was already an enum type there)" "$(differs "$WORKER1_PORT" "$WORKER2_PORT")" "none"
+is "worker 2 has the pipelines (one of them was already an enum type there), allowed moves and required fields" \
+   "$(differs "$WORKER1_PORT" "$WORKER2_PORT")" "none"
 is "check_pipeline_nodes() empty with worker 2" "$(coord 'SELECT count(*) FROM funnel.check_pipeline_nodes()')" "0"
 
 # 4. later changes reach both
 coord "SELECT funnel.add_stage('n_sales', 'trial', after => 'lead');
        SELECT funnel.rename_stage('n_sales', 'trial', 'pilot');
-       SELECT funnel.set_probability('n_sales', 'lead', 0.25)" >/dev/null
-is "add_stage, rename_stage, set_probability reach both workers" "$(differs "$WORKER1_PORT" "$WORKER2_PORT")" "none"
+       SELECT funnel.set_probability('n_sales', 'lead', 0.25);
+       SELECT funnel.allow_transition('n_sales', 'lost', 'pilot');
+       SELECT funnel.disallow_transition('n_other', 'x', 'a');
+       SELECT funnel.require_fields('n_sales', 'demo', NULL);
+       SELECT funnel.require_fields('n_sales', 'pilot', ARRAY['owner'])" >/dev/null
+is "add_stage, rename_stage, set_probability and the rule functions reach both workers" "$(differs "$WORKER1_PORT" "$WORKER2_PORT")" "none"
+is "worker 2: the allowed move and the required fields" \
+   "$(node "$WORKER2_PORT" -c "SELECT string_agg(x, ' ') FROM (SELECT from_stage || '>' || to_stage AS x FROM funnel.allowed_transition
+                                                            UNION ALL SELECT stage || '=' || fields::text FROM funnel.required_field) y")" \
+   "lost>pilot pilot={owner}"
 is "worker 2: the added and renamed stage" "$(node "$WORKER2_PORT" -c "SELECT funnel.position('n_sales:pilot')")" "2"
 
 # 5. an inactive worker: refused, naming it; after activation, sync

@@ -30,8 +30,21 @@ SELECT funnel.require_fields('ct_rules', 'b', ARRAY['amount']);
 SELECT funnel.track('ct_deals', 'ct_sales', changed_at_column => 'changed') AS ct_history \gset
 SELECT funnel.track('ct_local', 'ct_sales', changed_at_column => 'changed');
 
+-- allow-lists and required fields reach the workers through the pipeline
+-- log: set on a pipeline tracking a distributed table, and a distributed
+-- table tracked in a pipeline that has required fields (committed: the
+-- shards of a multi-shard statement may use other connections than the
+-- one that changed the workers' rules)
+SELECT funnel.allow_transition('ct_sales', 'lost', 'lead');
+SELECT funnel.require_fields('ct_sales', 'won', ARRAY['amount']);
+CREATE TABLE ct_ruled (id bigint PRIMARY KEY, stage funnel.deal_stage(ct_rules) NOT NULL, amount numeric);
+SELECT create_distributed_table('ct_ruled', 'id', shard_count => 4);
+CREATE TABLE ct_ruled_local (LIKE ct_ruled INCLUDING ALL);
+SELECT funnel.track('ct_ruled', 'ct_rules');
+SELECT funnel.track('ct_ruled_local', 'ct_rules');
+
 BEGIN;
-SELECT plan(23);
+SELECT plan(29);
 SELECT is(:'ct_history'::text, 'ct_deals_stage_history', 'track() on a hash-distributed table');
 SELECT is((SELECT p.partmethod::text || ' ' || (p.colocationid = d.colocationid)::text
              FROM pg_dist_partition p, pg_dist_partition d
@@ -111,13 +124,45 @@ SELECT throws_ok($$SELECT funnel.track('ct_by_region', 'ct_sales')$$, '0A000',
                  'table public.ct_by_region is distributed by column "region", not by its primary key',
                  'a table distributed by another column than its key is refused');
 
--- allow-lists and required fields are not on the workers: refused
-SELECT throws_ok($$SELECT funnel.allow_transition('ct_sales', 'lost', 'lead')$$, '0A000',
-                 'pipeline "ct_sales" tracks distributed table public.ct_deals', 'no allow-list for a pipeline tracking a distributed table');
-CREATE TABLE ct_ruled (id bigint PRIMARY KEY, stage funnel.deal_stage(ct_rules) NOT NULL, amount numeric);
-SELECT create_distributed_table('ct_ruled', 'id');
-SELECT throws_ok($$SELECT funnel.track('ct_ruled', 'ct_rules')$$, '0A000',
-                 'pipeline "ct_rules" has an allow-list or required fields', 'no distributed tracking for a pipeline with required fields');
+-- allow-lists and required fields on the shards: a move they refuse is
+-- refused with 23514 and writes nothing on any node
+UPDATE ct_deals SET amount = NULL WHERE id IN (4, 40);
+UPDATE ct_local SET amount = NULL WHERE id IN (4, 40);
+CREATE TEMP TABLE before_rules AS SELECT count(*) AS n FROM ct_deals_stage_history;
+SELECT throws_ok($$UPDATE ct_deals SET stage = 'qualified', changed = '2024-01-10' WHERE id = 40$$,
+                 '23514', 'invalid stage transition from "lost" to "qualified" in pipeline "ct_sales"',
+                 'a move not in the allow-list is refused on a shard');
+SELECT throws_ok($$UPDATE ct_deals SET stage = 'won', changed = '2024-01-10' WHERE id = 4$$,
+                 '23514', 'invalid stage transition from "proposal" to "won" in pipeline "ct_sales"',
+                 'a move to a stage whose required field is null is refused on a shard');
+SELECT throws_ok($$UPDATE ct_deals SET stage = 'won', changed = '2024-01-10' WHERE id IN (4, 7, 8, 10, 11, 13)$$,
+                 '23514', NULL, 'a multi-row UPDATE with one deal lacking a required field is refused');
+SELECT is((SELECT count(*) FROM ct_deals_stage_history), (SELECT n FROM before_rules),
+          'nothing written by the statements the rules refused');
+-- the allowed moves are made, as on the local copy
+UPDATE ct_deals SET stage = 'lead', changed = '2024-01-11' WHERE id >= 40;
+UPDATE ct_local SET stage = 'lead', changed = '2024-01-11' WHERE id >= 40;
+UPDATE ct_deals SET stage = 'won', changed = '2024-01-12' WHERE id IN (7, 8, 10, 11, 13);
+UPDATE ct_local SET stage = 'won', changed = '2024-01-12' WHERE id IN (7, 8, 10, 11, 13);
+-- (deal 5 left aside: its open visit was deleted above)
+SELECT results_eq(
+    $$SELECT deal_id, stage::text, entered_at, left_at, entered_by FROM ct_deals_stage_history WHERE deal_id <> 5 ORDER BY 1, 3, 4 NULLS LAST$$,
+    $$SELECT deal_id, stage::text, entered_at, left_at, entered_by FROM ct_local_stage_history WHERE deal_id <> 5 ORDER BY 1, 3, 4 NULLS LAST$$,
+    'moves the allow-list and the required fields accept: the same history as the local copy');
+-- a distributed table tracked in a pipeline with required fields
+SELECT throws_ok($$INSERT INTO ct_ruled VALUES (1, 'a', 1), (2, 'b', NULL), (3, 'a', NULL), (4, 'b', 4)$$,
+                 '23514', 'invalid initial stage "b" in pipeline "ct_rules"',
+                 'a new deal without its required field is refused on a shard');
+SELECT is((SELECT count(*)::int FROM ct_ruled) + (SELECT count(*)::int FROM ct_ruled_stage_history), 0,
+          'nothing written: no deal, no history');
+INSERT INTO ct_ruled VALUES (1, 'a', 1), (2, 'b', 2), (3, 'a', NULL), (4, 'b', 4);
+INSERT INTO ct_ruled_local VALUES (1, 'a', 1), (2, 'b', 2), (3, 'a', NULL), (4, 'b', 4);
+UPDATE ct_ruled SET stage = 'b' WHERE id = 1;
+UPDATE ct_ruled_local SET stage = 'b' WHERE id = 1;
+SELECT results_eq(
+    $$SELECT deal_id, stage::text, left_at IS NULL FROM ct_ruled_stage_history ORDER BY 1, 2$$,
+    $$SELECT deal_id, stage::text, left_at IS NULL FROM ct_ruled_local_stage_history ORDER BY 1, 2$$,
+    'accepted deals and moves: the same history as the local copy');
 
 -- a trigger with arguments on a table that is not a shard of the table named
 CREATE TABLE ct_forged (id bigint PRIMARY KEY, stage funnel.deal_stage(ct_sales) NOT NULL);
@@ -141,6 +186,7 @@ SELECT is((SELECT count(*)::int FROM ct_deals_stage_history WHERE left_at IS NUL
 SELECT * FROM finish();
 ROLLBACK;
 
-DROP TABLE ct_deals, ct_deals_stage_history, ct_local, ct_local_stage_history;
+DROP TABLE ct_deals, ct_deals_stage_history, ct_local, ct_local_stage_history,
+           ct_ruled, ct_ruled_stage_history, ct_ruled_local, ct_ruled_local_stage_history;
 SELECT funnel.drop_pipeline('ct_sales');
 SELECT funnel.drop_pipeline('ct_rules');
