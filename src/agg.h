@@ -87,8 +87,11 @@ typedef struct AggCallCache
 	float8		memo_float8;	/* last probability ... */
 	int32		memo_float8_scale;	/* ... as a decimal */
 	int128		memo_float8_dec;
-	AggStageInfo slots[AGG_STAGE_SLOTS];
+	uint64		filled;			/* bit i set: slots[i] holds a stage */
+	AggStageInfo slots[AGG_STAGE_SLOTS];	/* not zeroed: see filled */
 } AggCallCache;
+
+StaticAssertDecl(AGG_STAGE_SLOTS == 64, "one bit of AggCallCache.filled per slot");
 
 /* Longest input quoted in a state type's syntax error (AggQuoteInput) */
 #define AGG_QUOTE_MAX	80
@@ -134,11 +137,12 @@ AggStageSlot(Oid label)
 static inline const AggStageInfo *
 AggLookupStageIn(AggCallCache *cache, DealStage s)
 {
-	const AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
+	int			i = AggStageSlot(DealStageLabelOid(s));
+	const AggStageInfo *slot = &cache->slots[i];
 
-	if (likely(slot->label == DealStageLabelOid(s) &&
-			   slot->pipeline == DealStagePipelineOid(s) &&
-			   slot->label != InvalidOid))
+	if (likely(((cache->filled >> i) & 1) &&
+			   slot->label == DealStageLabelOid(s) &&
+			   slot->pipeline == DealStagePipelineOid(s)))
 		return slot;
 	return AggFillStage(cache, s);
 }

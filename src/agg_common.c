@@ -61,13 +61,18 @@ const int64 DecPow10[19] = {
  * never half-way through this one (a stage the cache has not seen yet is
  * still looked up, through the rebuilt pipeline cache).  The slots copy
  * values, never pointers into the pipeline cache.  A new cache is cheap to
- * fill: its slots are copied from the backend-level table below.
+ * fill: its slots are copied from the backend-level table below.  Only the
+ * fields before the slots are zeroed (the filled bitmap says which slots
+ * hold a stage): Citus's worker_partial_agg creates a new cache for every
+ * row, and zeroing 3 kB of slots per row was a third of its overhead.
  */
 AggCallCache *
 AggNewCallCache(FunctionCallInfo fcinfo)
 {
-	AggCallCache *cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-												 sizeof(AggCallCache));
+	AggCallCache *cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+											 sizeof(AggCallCache));
+
+	memset(cache, 0, offsetof(AggCallCache, slots));
 
 	cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
 	fcinfo->flinfo->fn_extra = cache;
@@ -183,7 +188,8 @@ const AggStageInfo *
 AggFillStage(AggCallCache *cache, DealStage s)
 {
 	uint64		generation = FunnelCacheGeneration();
-	AggStageInfo *slot = &cache->slots[AggStageSlot(DealStageLabelOid(s))];
+	int			i = AggStageSlot(DealStageLabelOid(s));
+	AggStageInfo *slot = &cache->slots[i];
 	FunnelStage *stage;
 	int32		prob_scale;
 
@@ -202,6 +208,7 @@ AggFillStage(AggCallCache *cache, DealStage s)
 			known->pipeline == DealStagePipelineOid(s))
 		{
 			*slot = *known;
+			cache->filled |= UINT64CONST(1) << i;
 			return slot;
 		}
 	}
@@ -215,6 +222,7 @@ AggFillStage(AggCallCache *cache, DealStage s)
 	slot->prob = ProbabilityDecimal(stage->probability, &prob_scale);
 	slot->prob_scale = prob_scale;
 	RememberStage(slot);
+	cache->filled |= UINT64CONST(1) << i;
 	return slot;
 }
 
