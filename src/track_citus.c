@@ -44,24 +44,24 @@
 
 #include "track.h"
 
-/* The shard of the deals table, its history shard, and both tables' set-up */
+/*
+ * The names of the shard of the deals table and of its history shard, and
+ * both tables' set-up.  The shard names are resolved by the caller through
+ * the syscache: Citus hides shards from queries on pg_class in a backend
+ * that is not its own (a client connected to a worker whose write Citus
+ * executes locally), so a query could not find them there.
+ */
 static const char *const shard_query =
-"SELECT (SELECT c.oid FROM pg_catalog.pg_class c"
-"         WHERE c.relnamespace = d.relnamespace"
-"           AND c.relname OPERATOR(pg_catalog.=) (SELECT n[pg_catalog.array_upper(n, 1)]"
-"                  FROM pg_catalog.parse_ident(pg_catalog.shard_name(pd.logicalrelid, s.shardid)) n)),"
-"       (SELECT c.oid FROM pg_catalog.pg_class c"
-"         WHERE c.relnamespace = hc.relnamespace"
-"           AND c.relname OPERATOR(pg_catalog.=) (SELECT n[pg_catalog.array_upper(n, 1)]"
-"                  FROM pg_catalog.parse_ident(pg_catalog.shard_name(ph.logicalrelid, h.shardid)) n)),"
+"SELECT (SELECT n[pg_catalog.array_upper(n, 1)]"
+"          FROM pg_catalog.parse_ident(pg_catalog.shard_name(pd.logicalrelid, s.shardid)) n),"
+"       (SELECT n[pg_catalog.array_upper(n, 1)]"
+"          FROM pg_catalog.parse_ident(pg_catalog.shard_name(ph.logicalrelid, h.shardid)) n),"
 "       pd.partmethod OPERATOR(pg_catalog.=) 'h' AND ph.partmethod OPERATOR(pg_catalog.=) 'h'"
 "         AND pd.colocationid OPERATOR(pg_catalog.=) ph.colocationid,"
 "       pg_catalog.column_to_column_name(pd.logicalrelid, pd.partkey),"
 "       pg_catalog.column_to_column_name(ph.logicalrelid, ph.partkey)"
 "  FROM pg_catalog.pg_dist_partition pd"
-"  JOIN pg_catalog.pg_class d ON d.oid OPERATOR(pg_catalog.=) pd.logicalrelid"
 "  JOIN pg_catalog.pg_dist_partition ph ON ph.logicalrelid OPERATOR(pg_catalog.=) $3"
-"  JOIN pg_catalog.pg_class hc ON hc.oid OPERATOR(pg_catalog.=) ph.logicalrelid"
 "  LEFT JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) pd.logicalrelid"
 "        AND s.shardid OPERATOR(pg_catalog.=) $1"
 "  LEFT JOIN pg_catalog.pg_dist_shard h ON h.logicalrelid OPERATOR(pg_catalog.=) ph.logicalrelid"
@@ -170,11 +170,15 @@ TrackCitusHistory(Relation rel, const char *deals_name,
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
 		Datum		d;
+		char	   *name;
 
-		d = SPI_getbinval(tuple, desc, 1, &isnull);
-		deals_shard = isnull ? InvalidOid : DatumGetObjectId(d);
-		d = SPI_getbinval(tuple, desc, 2, &isnull);
-		history_shard = isnull ? InvalidOid : DatumGetObjectId(d);
+		/* a shard is in the schema of its distributed table */
+		name = SPI_getvalue(tuple, desc, 1);
+		if (name != NULL)
+			deals_shard = get_relname_relid(name, get_rel_namespace(deals));
+		name = SPI_getvalue(tuple, desc, 2);
+		if (name != NULL)
+			history_shard = get_relname_relid(name, get_rel_namespace(history));
 		d = SPI_getbinval(tuple, desc, 3, &isnull);
 		colocated = !isnull && DatumGetBool(d);
 		/* copied out of SPI's memory */
