@@ -95,6 +95,7 @@ extern Oid	TrackCitusHistory(Relation rel, const char *deals_name,
 extern void TrackValidateDeals(TrackedTable *t, Relation deals, Oid pkindex,
 							   const char *key_column);
 extern void TrackCheckHistoryColumns(TrackedTable *t, Relation history);
+extern void TrackCheckHistoryOwner(Oid history_relid, Relation deals);
 extern void TrackValidateHistory(TrackedTable *t, Relation deals,
 								 Relation history);
 

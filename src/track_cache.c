@@ -290,10 +290,12 @@ LoadPrimaryKey(TrackedTable *t, Relation deals, const char *key_column)
 static void
 LoadHistoryIndex(TrackedTable *t, Relation deals)
 {
-	Relation	history = try_table_open(t->history_relid, RowExclusiveLock);
+	Relation	history;
 	List	   *indexes;
 	ListCell   *lc;
 
+	TrackCheckHistoryOwner(t->history_relid, deals);
+	history = try_table_open(t->history_relid, RowExclusiveLock);
 	if (history == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),

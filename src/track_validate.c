@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "track.h"
 
@@ -227,6 +228,37 @@ TrackCheckHistoryColumns(TrackedTable *t, Relation history)
 }
 
 /*
+ * The history table must be owned by the owner of the deals table.  Called
+ * before the history is locked (from the catalog cache, so that a trigger
+ * whose arguments name another role's history cannot even lock it) and
+ * again once it is locked.
+ */
+void
+TrackCheckHistoryOwner(Oid history_relid, Relation deals)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(history_relid));
+	Oid			owner;
+	char	   *name;
+	Oid			nspid;
+
+	if (!HeapTupleIsValid(tuple))
+		return;					/* dropped: the caller reports it */
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	name = pstrdup(NameStr(((Form_pg_class) GETSTRUCT(tuple))->relname));
+	nspid = ((Form_pg_class) GETSTRUCT(tuple))->relnamespace;
+	ReleaseSysCache(tuple);
+	if (owner != deals->rd_rel->relowner)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("history table \"%s\" is not owned by the owner of tracked table \"%s\"",
+						name, RelationGetRelationName(deals)),
+				 errdetail("funnel writes the history of a table only into a table of the same owner."),
+				 errhint("If it is this table's own history, ALTER TABLE %s OWNER TO %s; if not, the tracking trigger names another table's history: call funnel.untrack() and funnel.track() again.",
+						 quote_qualified_identifier(get_namespace_name(nspid), name),
+						 quote_identifier(GetUserNameFromId(deals->rd_rel->relowner, false)))));
+}
+
+/*
  * Check the history table as a whole: its columns, owned by the owner of
  * the deals table, no constraint that funnel's direct writes would bypass
  * (foreign keys, deferrable unique constraints and other constraint
@@ -239,17 +271,7 @@ TrackValidateHistory(TrackedTable *t, Relation deals, Relation history)
 	int			i;
 
 	TrackCheckHistoryColumns(t, history);
-
-	if (history->rd_rel->relowner != deals->rd_rel->relowner)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("history table \"%s\" is not owned by the owner of tracked table \"%s\"",
-						RelationGetRelationName(history),
-						RelationGetRelationName(deals)),
-				 errdetail("funnel writes the history of a table only into a table of the same owner."),
-				 errhint("ALTER TABLE %s OWNER TO %s",
-						 QualifiedName(history),
-						 quote_identifier(GetUserNameFromId(deals->rd_rel->relowner, false)))));
+	TrackCheckHistoryOwner(RelationGetRelid(history), deals);
 
 	if (history->trigdesc != NULL)
 	{

@@ -87,6 +87,17 @@ out=$(as ctw_attacker "$port" \
     -c "INSERT INTO $own VALUES (1, 'lead')")
 like "a trigger on the attacker's shard naming the victim's history" "$out" \
      "ERROR:  42501: history table \"$shard\" is not owned by the owner of tracked table \"$own\"*"
+# the refusal comes before any lock on the victim's history: with the
+# victim holding it in SHARE mode, the forged write fails at once with 42501,
+# not after waiting for a lock on a table the attacker may not even write
+psql -X -q -h "$CITUS_HOST" -p "$port" -U postgres -d $db \
+     -c "BEGIN" -c "SET LOCAL citus.enable_manual_changes_to_shards = on" -c "LOCK TABLE $shard IN SHARE MODE" -c "SELECT pg_sleep(6)" -c "COMMIT" >/dev/null 2>&1 &
+locker=$!
+sleep 1
+out=$(as ctw_attacker "$port" -c "SET lock_timeout = '3s'" -c "INSERT INTO $own VALUES (1, 'lead')")
+wait $locker
+like "the forged write is refused without waiting for the victim's lock" "$out" \
+     "ERROR:  42501: history table \"$shard\" is not owned by the owner of tracked table \"$own\"*"
 is "no row in the attacker's table" "$(coord "SELECT count(*) FROM ctw_a")" "0"
 is "the victim's history byte for byte unchanged" "$(coord "$digest")" "$before"
 exit 0
