@@ -56,28 +56,13 @@ SET TimeZone = 'UTC';
 -- on the coordinator: reaches every node (funnel_citus.pipeline_log)
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost']);
-CREATE TEMP TABLE maven_raw (opportunity_id text, sales_agent text, product text, account text,
-                             deal_stage text, engage_date date, close_date date, close_value numeric);
-\\copy maven_raw FROM 'data/maven_crm/sales_pipeline.csv' (FORMAT csv, HEADER)
-CREATE TEMP TABLE base AS
-SELECT h.deal, m.sales_agent AS owner, m.product, h.stage, h.entered_at,
-       lead(h.entered_at) OVER (PARTITION BY h.deal ORDER BY h.entered_at, funnel.position(h.stage)) AS left_at,
-       m.close_value AS amount
-  FROM (SELECT opportunity_id AS deal, 'maven_citus:Prospecting'::funnel.deal_stage AS stage,
-               timestamptz '2016-10-01' AS entered_at
-          FROM maven_raw WHERE engage_date IS NULL
-        UNION ALL
-        SELECT opportunity_id, 'maven_citus:Engaging', engage_date FROM maven_raw WHERE engage_date IS NOT NULL
-        UNION ALL
-        SELECT opportunity_id, ('maven_citus:' || deal_stage)::funnel.deal_stage, close_date
-          FROM maven_raw WHERE deal_stage IN ('Won', 'Lost')) h
-  JOIN maven_raw m ON m.opportunity_id = h.deal;
+\\i test/citus/fixtures/maven_visits.sql
 CREATE TABLE visits_local (deal_id text NOT NULL, owner text NOT NULL, product text NOT NULL,
                            stage funnel.deal_stage(maven_citus) NOT NULL,
                            entered_at timestamptz NOT NULL, left_at timestamptz, amount numeric(12,2));
 INSERT INTO visits_local
 SELECT deal || '-' || k, owner, product, stage, entered_at, left_at, amount
-  FROM base, generate_series(1, $COPIES) k;
+  FROM maven_visits, generate_series(1, $COPIES) k;
 CREATE TABLE visits (LIKE visits_local);
 SET citus.shard_count = 32;
 SELECT create_distributed_table('visits', 'deal_id');

@@ -33,25 +33,11 @@ SELECT is((SELECT count(*)::int FROM run_command_on_workers(
 
 -- the data: a local table and a distributed copy
 DROP TABLE IF EXISTS visits, visits_local;
-CREATE TEMP TABLE maven_raw (opportunity_id text, sales_agent text, product text, account text,
-                             deal_stage text, engage_date date, close_date date, close_value numeric);
-\copy maven_raw FROM 'data/maven_crm/sales_pipeline.csv' (FORMAT csv, HEADER)
+\i test/citus/fixtures/maven_visits.sql
 CREATE TABLE visits_local (deal_id text NOT NULL, owner text NOT NULL, product text NOT NULL,
                            stage funnel.deal_stage(maven_citus) NOT NULL,
                            entered_at timestamptz NOT NULL, left_at timestamptz, amount numeric(12,2));
-INSERT INTO visits_local
-SELECT h.deal, m.sales_agent, m.product, h.stage, h.entered_at,
-       lead(h.entered_at) OVER (PARTITION BY h.deal ORDER BY h.entered_at, funnel.position(h.stage)),
-       m.close_value
-  FROM (SELECT opportunity_id AS deal, 'maven_citus:Prospecting'::funnel.deal_stage AS stage,
-               timestamptz '2016-10-01' AS entered_at
-          FROM maven_raw WHERE engage_date IS NULL
-        UNION ALL
-        SELECT opportunity_id, 'maven_citus:Engaging', engage_date FROM maven_raw WHERE engage_date IS NOT NULL
-        UNION ALL
-        SELECT opportunity_id, ('maven_citus:' || deal_stage)::funnel.deal_stage, close_date
-          FROM maven_raw WHERE deal_stage IN ('Won', 'Lost')) h
-  JOIN maven_raw m ON m.opportunity_id = h.deal;
+INSERT INTO visits_local SELECT * FROM maven_visits;
 CREATE TABLE visits (LIKE visits_local);
 SET citus.shard_count = 32;
 SELECT create_distributed_table('visits', 'deal_id');
