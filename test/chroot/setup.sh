@@ -36,6 +36,13 @@ if grep -q " $dir/" /proc/mounts; then
 fi
 
 if [ ! -f "$dir/.funnel-base" ]; then
+    # the host tools that make a chroot: not on a fresh Debian machine
+    if ! command -v debootstrap >/dev/null 2>&1; then
+        echo "setup.sh: installing debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            debootstrap >/dev/null
+    fi
     rm -rf "$dir"
     echo "setup.sh: debootstrap $suite into $dir from $mirror"
     debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$dir.debootstrap.log" 2>&1 || {
