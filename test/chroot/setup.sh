@@ -39,8 +39,8 @@ if [ ! -f "$dir/.funnel-base" ]; then
     # the host tools that make a chroot: not on a fresh Debian machine
     if ! command -v debootstrap >/dev/null 2>&1; then
         echo "setup.sh: installing debootstrap"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
             debootstrap >/dev/null
     fi
     rm -rf "$dir"
