@@ -11,6 +11,19 @@ CREATE EXTENSION funnel;
 -- the default search_path ("$user", public) is enough: operators and min/max
 -- of stages are in pg_catalog, everything else is called as funnel.*
 CREATE SCHEMA crm;
+-- the tour shows refusals as rows (what a client receives: SQLSTATE,
+-- message, detail, hint) rather than as psql error lines
+CREATE FUNCTION pg_temp.refusal(statement text,
+    OUT code text, OUT message text, OUT detail text, OUT hint text)
+LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE statement;
+    message := 'accepted';
+EXCEPTION WHEN others THEN
+    GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                            detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+END
+$$;
 
 \echo
 \echo '== 1. Pipelines: Maven''s hardware sales, the Pipedrive pipeline, a retail pipeline in Chinese'
@@ -172,9 +185,9 @@ SELECT d.owner, count(*) AS deals,
 \o /dev/null
 SELECT funnel.track('crm.opportunities', pipeline => 'hardware');
 \o
-\set ON_ERROR_STOP 0
-UPDATE crm.opportunities SET stage = 'Prospecting' WHERE id = '1C1I7A6R';
-\set ON_ERROR_STOP 1
+\x on
+SELECT * FROM pg_temp.refusal($$UPDATE crm.opportunities SET stage = 'Prospecting' WHERE id = '1C1I7A6R'$$);
+\x off
 UPDATE crm.opportunities SET stage = 'Engaging'
  WHERE id = (SELECT min(id) FROM crm.opportunities WHERE stage = 'Prospecting'::funnel.deal_stage(hardware));
 SELECT deal_id, stage, left_at IS NULL AS current FROM crm.opportunities_stage_history
@@ -206,12 +219,11 @@ SELECT stage, count(*) FROM crm.opportunities GROUP BY stage ORDER BY stage;
 
 \echo
 \echo '== 11. A bad literal is refused with the valid choices'
-\set ON_ERROR_STOP 0
-SELECT 'hardware:Negotiating'::funnel.deal_stage;
-
-\set ON_ERROR_STOP 1
+\x on
+SELECT * FROM pg_temp.refusal($$SELECT 'hardware:Negotiating'::funnel.deal_stage$$);
+\x off
 \echo
-\echo '== 11b. The Pipedrive funnel (section 4's tracked table) as a picture: funnel.funnel_svg() writes doc/funnel.svg'
+\echo '== 11b. The Pipedrive funnel (section 4''s tracked table) as a picture: funnel.funnel_svg() writes doc/funnel.svg'
 SELECT funnel.funnel_svg(funnel.funnel(h.reached, d.amount), '{"title": "Pipedrive deals: stages reached", "width": 760}')
   FROM crm.deals d
   JOIN (SELECT deal_id, funnel.furthest(stage) AS reached
