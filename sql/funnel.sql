@@ -724,16 +724,21 @@ CREATE FUNCTION funnel._expr_holds_pipeline(expr pg_node_tree, pipeline oid) RET
 COMMENT ON FUNCTION funnel._expr_holds_pipeline(pg_node_tree, oid) IS
   'funnel internal: does a stored expression (default, constraint, view, rule, index, partition bound, policy, function body) hold a constant of the pipeline';
 
--- Every type whose values can hold a pipeline's values: deal_stage and
--- funnel_summary, and arrays, domains, composites, ranges and multiranges
--- of them, recursively
+CREATE FUNCTION funnel._stage_holding_types() RETURNS oid[]
+    AS 'MODULE_PATHNAME', 'funnel_stage_holding_types'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._stage_holding_types() IS
+  'funnel internal: the one list of funnel''s types whose values hold stage OIDs (deal_stage, funnel_summary, journey; src/pipeline_uses.c)';
+
+-- Every type whose values can hold a pipeline's values: the stage-holding
+-- types, and arrays, domains, composites, ranges and multiranges of them,
+-- recursively
 CREATE FUNCTION funnel._pipeline_value_types() RETURNS TABLE (typoid oid)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE t(typoid) AS (
-        SELECT 'funnel.deal_stage'::regtype::oid
-        UNION SELECT 'funnel.funnel_summary'::regtype::oid
+        SELECT unnest(funnel._stage_holding_types())
         UNION
         SELECT c.oid FROM t, LATERAL (
             SELECT ty.oid FROM pg_type ty
@@ -752,7 +757,29 @@ AS $$
     SELECT typoid FROM t
 $$;
 COMMENT ON FUNCTION funnel._pipeline_value_types() IS
-  'funnel internal: deal_stage, funnel_summary and every array, domain, composite, range and multirange type built on them';
+  'funnel internal: the stage-holding types (funnel._stage_holding_types()) and every array, domain, composite, range and multirange type built on them';
+
+-- The lock that keeps drop_pipeline() from missing a column created by an
+-- open transaction (doc/design.md §8): every command that can create a
+-- column takes it in SHARE mode, drop_pipeline() in EXCLUSIVE mode
+CREATE FUNCTION funnel._stage_columns_ddl_start() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'funnel_stage_columns_ddl_start'
+    LANGUAGE C;
+COMMENT ON FUNCTION funnel._stage_columns_ddl_start() IS
+  'funnel internal: takes the SHARE lock that drop_pipeline() needs in EXCLUSIVE mode, before a command that can create a column holding stages';
+CREATE EVENT TRIGGER funnel_stage_columns_ddl_start ON ddl_command_start
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
+                 'CREATE MATERIALIZED VIEW', 'CREATE TYPE', 'ALTER TYPE',
+                 'CREATE DOMAIN', 'ALTER DOMAIN')
+    EXECUTE FUNCTION funnel._stage_columns_ddl_start();
+COMMENT ON EVENT TRIGGER funnel_stage_columns_ddl_start IS
+  'orders commands that can create a column holding stages with funnel.drop_pipeline(): a transaction running one makes drop_pipeline() refuse until it ends';
+
+CREATE FUNCTION funnel._drop_pipeline_lock(pipeline text) RETURNS void
+    AS 'MODULE_PATHNAME', 'funnel_drop_pipeline_lock'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION funnel._drop_pipeline_lock(text) IS
+  'funnel internal: first step of drop_pipeline(): refuses at REPEATABLE READ or SERIALIZABLE and while a transaction that may have created a column holding stages is open (55P03), else locks out such commands until this transaction ends';
 
 -- On a Citus worker, the Citus tables (whose rows live in shards); else none
 CREATE FUNCTION funnel._citus_worker_tables() RETURNS oid[]
@@ -775,23 +802,17 @@ $$;
 COMMENT ON FUNCTION funnel._citus_worker_tables() IS
   'funnel internal: on a Citus worker, the distributed, reference and Citus local tables (their shards are plain tables); empty elsewhere';
 
-CREATE FUNCTION funnel._drop_pipeline(pipeline text)
-RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- drop_pipeline(), step 2: columns and domains bound to the pipeline by
+-- their type modifier
+CREATE FUNCTION funnel._drop_check_bound(pipeline text, ptype regtype) RETURNS void
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ptype regtype := funnel._pipeline_type(pipeline);
     stage_type oid := 'funnel.deal_stage'::regtype;
     typmod integer := (ptype::oid::bigint & 2147483647)::integer;
-    lo funnel.deal_stage;
-    hi funnel.deal_stage;
-    citus_tables oid[] := funnel._citus_worker_tables();
     col record;
-    used boolean;
-    what text;
 BEGIN
-    -- columns and domains bound to the pipeline by their type modifier
     SELECT a.attrelid::regclass AS rel, a.attname INTO col
       FROM pg_attribute a
      WHERE a.atttypid = stage_type AND a.atttypmod = typmod
@@ -811,8 +832,25 @@ BEGIN
             USING ERRCODE = 'dependent_objects_still_exist',
                   DETAIL = format('Domain %s is bound to it.', col.typ);
     END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._drop_check_bound(text, regtype) IS
+  'funnel internal: drop_pipeline() step: refuses while a column or domain is bound to the pipeline by its type modifier';
 
-    -- the values stored in tables and materialized views, at any depth
+-- drop_pipeline(), step 3: the values stored in tables and materialized
+-- views, at any depth, in every column of a stage-holding type
+CREATE FUNCTION funnel._drop_check_rows(pipeline text, ptype regtype) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    stage_type oid := 'funnel.deal_stage'::regtype;
+    lo funnel.deal_stage;
+    hi funnel.deal_stage;
+    citus_tables oid[] := funnel._citus_worker_tables();
+    col record;
+    used boolean;
+BEGIN
     SELECT format('%s:%s', pipeline, min(e.enumlabel::text) FILTER (WHERE e.enumsortorder = lim.lo)),
            format('%s:%s', pipeline, min(e.enumlabel::text) FILTER (WHERE e.enumsortorder = lim.hi))
       INTO lo, hi
@@ -866,8 +904,20 @@ BEGIN
                       HINT = 'Delete or move those rows first.';
         END IF;
     END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel._drop_check_rows(text, regtype) IS
+  'funnel internal: drop_pipeline() step: locks every table with a column that can hold stages (SHARE) and refuses while a row holds one of the pipeline''s';
 
-    -- constants of stored expressions, missing values and statistics
+-- drop_pipeline(), step 4: constants of stored expressions and missing
+-- values
+CREATE FUNCTION funnel._drop_check_expressions(pipeline text, ptype regtype) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    what text;
+BEGIN
     SELECT x.what INTO what FROM (
         SELECT format('The default of column %s.%I', d.adrelid::regclass, a.attname) AS what
           FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
@@ -918,11 +968,19 @@ BEGIN
                   DETAIL = what || ' holds stages of it.',
                   HINT = 'Drop or change that object first.';
     END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._drop_check_expressions(text, regtype) IS
+  'funnel internal: drop_pipeline() step: refuses while a stored expression (default, constraint, view, rule, index, partition bound, trigger condition, policy, function body, domain default, statistics object) or a column''s missing value holds one of the pipeline''s stages';
 
-    -- no row holds the pipeline's stages any more, but the statistics of
-    -- ANALYZE may still list some (ANALYZE of an emptied table keeps them):
-    -- they would make pg_stats and pg_dump --statistics fail; the next
-    -- ANALYZE rebuilds them
+-- drop_pipeline(), step 5: no row holds the pipeline's stages any more,
+-- but the statistics of ANALYZE may still list some (ANALYZE of an emptied
+-- table keeps them): they would make pg_stats and pg_dump --statistics
+-- fail; the next ANALYZE rebuilds them
+CREATE FUNCTION funnel._drop_statistics(ptype regtype) RETURNS void
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
     DELETE FROM pg_statistic s
      USING pg_attribute a
      WHERE a.attrelid = s.starelid AND a.attnum = s.staattnum
@@ -931,8 +989,25 @@ BEGIN
             OR funnel._value_holds_pipeline(s.stavalues2, ptype)
             OR funnel._value_holds_pipeline(s.stavalues3, ptype)
             OR funnel._value_holds_pipeline(s.stavalues4, ptype)
-            OR funnel._value_holds_pipeline(s.stavalues5, ptype));
+            OR funnel._value_holds_pipeline(s.stavalues5, ptype))
+$$;
+COMMENT ON FUNCTION funnel._drop_statistics(regtype) IS
+  'funnel internal: drop_pipeline() step: deletes the ANALYZE statistics that list the pipeline''s stages';
 
+CREATE FUNCTION funnel._drop_pipeline(pipeline text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ptype regtype := funnel._pipeline_type(pipeline);
+BEGIN
+    -- first, so that the checks see every column (doc/design.md §8)
+    PERFORM funnel._drop_pipeline_lock(pipeline);
+    PERFORM funnel._drop_check_bound(pipeline, ptype);
+    PERFORM funnel._drop_check_rows(pipeline, ptype);
+    PERFORM funnel._drop_check_expressions(pipeline, ptype);
+    PERFORM funnel._drop_statistics(ptype);
     EXECUTE format('DROP TYPE %s', ptype);
     DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = _drop_pipeline.pipeline;
     DELETE FROM funnel.pipeline p WHERE p.name = _drop_pipeline.pipeline;
@@ -1654,7 +1729,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
-  'drops a pipeline; refused while a column or domain is bound to it, or any table, materialized view or stored expression (default, constraint, view, rule, index, partition bound, policy, function body) holds one of its stages or summaries; stale statistics listing its stages are deleted (tables that can hold them are locked in SHARE mode while checked)';
+  'drops a pipeline; refused while a column or domain is bound to it, or any table, materialized view or stored expression (default, constraint, view, rule, index, partition bound, policy, function body) holds one of its stages, journeys or summaries, at REPEATABLE READ or SERIALIZABLE, and while a transaction that may have created a column holding stages is open (55P03); stale statistics listing its stages are deleted (tables that can hold them are locked in SHARE mode while checked)';
 
 -- A node added later, or one that was inactive, catches up
 CREATE FUNCTION funnel.sync_pipeline_nodes() RETURNS integer
@@ -1827,6 +1902,11 @@ REVOKE ALL ON FUNCTION funnel._set_probability(text, text, double precision) FRO
 REVOKE ALL ON FUNCTION funnel._set_stale_after(text, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._retire_stage(text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._drop_pipeline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_pipeline_lock(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_check_bound(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_check_rows(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_check_expressions(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_statistics(regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._define_pipeline(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._define_rules(text, jsonb) FROM PUBLIC;

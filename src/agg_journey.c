@@ -280,7 +280,12 @@ typedef struct JourneyInput
 	TimestampTz first_at;
 } JourneyInput;
 
-/* A stage of the journey's pipeline by name, or the input error */
+/*
+ * A stage of the journey's pipeline by name, or the input error.  A stage
+ * added by the still-open transaction is refused like deal_stage input
+ * refuses it (55P04): an index on an expression of the journey could keep
+ * it after a rollback.
+ */
 static FunnelStage *
 InputStage(FunnelPipeline *pipeline, const char *what, const char *name,
 		   int sqlstate)
@@ -293,6 +298,7 @@ InputStage(FunnelPipeline *pipeline, const char *what, const char *name,
 				 errmsg("invalid journey: pipeline \"%s\" has no stage \"%s\" (%s)",
 						NameStr(pipeline->name), name, what),
 				 errdetail("Its stages are: %s.", FunnelStageList(pipeline))));
+	DealStageCheckUsable(stage);
 	return stage;
 }
 
@@ -304,13 +310,63 @@ TimestampText(TimestampTz t)
 }
 
 /*
+ * Check what a journey says about stage kinds, which live in the
+ * configuration table funnel.pipeline_stage: the outcome (text input only;
+ * NULL otherwise) is the kind of the current stage; furthest and last_open
+ * are open stages; a deal whose current stage is open was last open there,
+ * at the same time.  Input runs it only once the pipeline's configuration
+ * is there (a restore may load the journey first, doc/design.md §1); the
+ * functions that read kinds run it on every value (sqlstate 22023), so a
+ * journey read before the configuration was loaded is checked at its first
+ * use.  Kinds never change once a stage exists, so a dumped journey passes
+ * both checks after any restore order.
+ */
+void
+JourneyCheckKinds(const Journey *j, const char *outcome, int sqlstate)
+{
+	FunnelStage *current = FunnelGetConfiguredStage(j->current);
+	FunnelStage *furthest = j->furthest ? FunnelGetStage(j->furthest) : NULL;
+	FunnelStage *last_open = j->last_open ? FunnelGetStage(j->last_open) : NULL;
+	const char *hint = sqlstate == ERRCODE_INVALID_PARAMETER_VALUE ?
+		"The journey was stored before the pipeline's stage kinds were loaded (during a restore): correct or delete it." :
+		NULL;
+
+	if (outcome && strcmp(outcome, StageKindName(current->kind)) != 0)
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: outcome \"%s\" but current stage \"%s\" is %s",
+						outcome, NameStr(current->name), StageKindName(current->kind)),
+				 errdetail("The outcome is the kind of the current stage.")));
+	if ((furthest && furthest->kind != STAGE_OPEN) ||
+		(last_open && last_open->kind != STAGE_OPEN))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: furthest \"%s\" and last_open \"%s\"",
+						furthest ? NameStr(furthest->name) : "null",
+						last_open ? NameStr(last_open->name) : "null"),
+				 errdetail("Both are open stages, or both null; last_open is not beyond furthest."),
+				 hint ? errhint("%s", hint) : 0));
+	if (current->kind == STAGE_OPEN &&
+		(last_open != current || j->last_open_at != j->current_at))
+		ereport(ERROR,
+				(errcode(sqlstate),
+				 errmsg("invalid journey: open current stage \"%s\" but last_open \"%s\"",
+						NameStr(current->name),
+						last_open ? NameStr(last_open->name) : "null"),
+				 errdetail("A deal in an open stage was last open there, since it entered it."),
+				 hint ? errhint("%s", hint) : 0));
+}
+
+/*
  * The journey of the input, or an error: every value journey() can make
- * and nothing else.  The pipeline and stages exist; the outcome is the
- * kind of the current stage; furthest and last_open are open stages, both
- * or neither, with last_open_entered_at exactly when last_open; the last
- * open stage is not beyond the furthest; a deal whose current stage is
- * open was last open there, at the same time; timestamps are finite and
- * first_entered_at <= last_open_entered_at <= current_entered_at.
+ * and nothing else.  Input checks only what pg_dump restores before any
+ * table data (the pipeline's enum type and labels): the pipeline and stages
+ * exist and are committed; furthest and last_open are both given or
+ * neither, with last_open_entered_at exactly when last_open; the last open
+ * stage is not beyond the furthest; timestamps are finite and
+ * first_entered_at <= last_open_entered_at <= current_entered_at.  The
+ * checks of stage kinds (JourneyCheckKinds) run here only when the
+ * pipeline's configuration is loaded.
  */
 static Journey *
 JourneyFromInput(JourneyInput *in, int sqlstate)
@@ -328,19 +384,11 @@ JourneyFromInput(JourneyInput *in, int sqlstate)
 				 FunnelPipelineCount() > 0 ?
 				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) : 0));
 	current = InputStage(pipeline, "current", in->current, sqlstate);
-	if (in->outcome && strcmp(in->outcome, StageKindName(current->kind)) != 0)
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("invalid journey: outcome \"%s\" but current stage \"%s\" is %s",
-						in->outcome, in->current, StageKindName(current->kind)),
-				 errdetail("The outcome is the kind of the current stage.")));
 	if (in->furthest)
 		furthest = InputStage(pipeline, "furthest", in->furthest, sqlstate);
 	if (in->last_open)
 		last_open = InputStage(pipeline, "last_open", in->last_open, sqlstate);
 	if ((furthest == NULL) != (last_open == NULL) ||
-		(furthest && furthest->kind != STAGE_OPEN) ||
-		(last_open && last_open->kind != STAGE_OPEN) ||
 		(last_open && last_open->position > furthest->position))
 		ereport(ERROR,
 				(errcode(sqlstate),
@@ -372,13 +420,6 @@ JourneyFromInput(JourneyInput *in, int sqlstate)
 						last_open ? TimestampText(in->last_open_at) : "null",
 						TimestampText(in->current_at)),
 				 errdetail("A deal enters its first stage first and its current stage last.")));
-	if (current->kind == STAGE_OPEN &&
-		(last_open != current || in->last_open_at != in->current_at))
-		ereport(ERROR,
-				(errcode(sqlstate),
-				 errmsg("invalid journey: open current stage \"%s\" but last_open \"%s\"",
-						in->current, in->last_open ? in->last_open : "null"),
-				 errdetail("A deal in an open stage was last open there, since it entered it.")));
 	j->current = MakeDealStage(pipeline->typoid, current->label);
 	j->current_at = in->current_at;
 	j->first_at = in->first_at;
@@ -388,6 +429,8 @@ JourneyFromInput(JourneyInput *in, int sqlstate)
 		j->last_open = MakeDealStage(pipeline->typoid, last_open->label);
 		j->last_open_at = in->last_open_at;
 	}
+	if (pipeline->configured)
+		JourneyCheckKinds(j, in->outcome, sqlstate);
 	return j;
 }
 
@@ -524,6 +567,7 @@ journey_outcome(PG_FUNCTION_ARGS)
 {
 	Journey    *j = PG_GETARG_JOURNEY(0);
 
+	JourneyCheckKinds(j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
 	PG_RETURN_TEXT_P(cstring_to_text(StageKindName(JourneyStage(j->current)->kind)));
 }
 
@@ -574,6 +618,7 @@ journey_closed_at(PG_FUNCTION_ARGS)
 {
 	Journey    *j = PG_GETARG_JOURNEY(0);
 
+	JourneyCheckKinds(j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
 	if (JourneyStage(j->current)->kind == STAGE_OPEN)
 		PG_RETURN_NULL();
 	PG_RETURN_TIMESTAMPTZ(j->current_at);

@@ -172,6 +172,9 @@ funnel_report(PG_FUNCTION_ARGS)
 	pipeline = SummaryPipelineOrError(s);
 	FunnelCheckConfigured(pipeline);
 	outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
+	/* a summary read before its pipeline's kinds were (during a restore) */
+	if (outcomes)
+		SummaryCheckOutcomes(pipeline, s, ERRCODE_INVALID_PARAMETER_VALUE);
 	nstages = pipeline->nstages;
 	nopen = pipeline->nopen;
 	c = palloc0(Max(nstages, 1) * sizeof(StageCounts));

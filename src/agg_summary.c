@@ -430,6 +430,8 @@ funnel_summary_journey_trans(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	j = PG_GETARG_JOURNEY(1);
+	/* a journey read before its pipeline's kinds were (restore) */
+	JourneyCheckKinds(j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
 	/* copies: a later lookup may reuse the slot of an earlier one */
 	current = *AggLookupStageIn(cache, j->current);
 	s = SummaryState(fcinfo, cache, &current, SUMMARY_OUTCOMES);

@@ -124,6 +124,8 @@ sales_velocity_journey_trans(PG_FUNCTION_ARGS)
 	}
 	state = AggStateForUpdate(fcinfo, sizeof(VelocityState));
 	j = PG_GETARG_JOURNEY(1);
+	/* a journey read before its pipeline's kinds were (restore) */
+	JourneyCheckKinds(j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
 	info = AggLookupStage(fcinfo, j->current);
 	VelocityAdd(state, info->kind, !PG_ARGISNULL(2), PG_GETARG_DATUM(2),
 				true, j->first_at, j->current_at);

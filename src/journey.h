@@ -35,4 +35,7 @@ typedef struct Journey
 
 #define PG_GETARG_JOURNEY(n) ((Journey *) PG_GETARG_POINTER(n))
 
+extern void JourneyCheckKinds(const Journey *j, const char *outcome,
+							  int sqlstate);
+
 #endif							/* FUNNEL_JOURNEY_H */

@@ -292,6 +292,13 @@ TrendAddPipeline(Trend *trend, FunnelPipeline *pipeline)
 		LabelIndex *entry;
 		bool		found;
 
+		/*
+		 * A stage added by this still-open transaction must not escape as a
+		 * value (an index could keep it after a rollback): the trend shows
+		 * the pipeline as other sessions see it, as report() does.
+		 */
+		if (!stage->usable)
+			continue;
 		entry = hash_search(trend->by_label, &stage->label, HASH_ENTER, &found);
 		if (found)
 			continue;
@@ -332,6 +339,8 @@ TrendStageIndex(Trend *trend, DealStage s)
 	{
 		TrendAddPipeline(trend, stage->pipeline);
 		entry = hash_search(trend->by_label, &label, HASH_FIND, NULL);
+		if (entry == NULL)
+			DealStageCheckUsable(stage);
 		if (entry == NULL)
 			elog(ERROR, "stage %u missing from its pipeline", label);
 	}
