@@ -3634,6 +3634,7 @@ DECLARE
     names text[];
     kinds text[];
     deals bigint[];
+    lost_among bigint[];
     amounts numeric[];
     from_prev double precision[];
     from_first double precision[];
@@ -3744,18 +3745,21 @@ BEGIN
         SELECT array_agg(funnel.stage_name(r.stage) ORDER BY r.ordinality),
                array_agg(funnel.kind(r.stage) ORDER BY r.ordinality),
                array_agg(r.deals ORDER BY r.ordinality),
+               array_agg(r.lost ORDER BY r.ordinality),
                array_agg(r.amount ORDER BY r.ordinality),
                array_agg(r.conversion_from_previous ORDER BY r.ordinality),
                array_agg(r.conversion_from_first ORDER BY r.ordinality),
                min(funnel.pipeline_of(r.stage)),
                count(*)
-          INTO names, kinds, deals, amounts, from_prev, from_first, pipeline, nrows
+          INTO names, kinds, deals, lost_among, amounts, from_prev, from_first, pipeline, nrows
           FROM funnel.report(summary) WITH ORDINALITY AS r;
     END IF;
     nopen := coalesce(array_length(array_positions(kinds, 'open'), 1), 0);
     first_open := array_position(kinds, 'open');
     -- all deals: those that reached the first open stage, or a won stage if
-    -- none is open, plus those whose reached stage is a lost one
+    -- none is open, plus those whose reached stage is a lost one; a summary
+    -- of journeys also counts a lost deal in the open stages it passed (its
+    -- "lost" column says how many), so those are not counted again
     FOR i IN 1 .. nrows LOOP
         IF kinds[i] = 'lost' OR (first_open IS NULL AND kinds[i] = 'won') THEN
             total := total + deals[i];
@@ -3763,7 +3767,7 @@ BEGIN
         max_deals := greatest(max_deals, deals[i]);
     END LOOP;
     IF first_open IS NOT NULL THEN
-        total := total + deals[first_open];
+        total := total + deals[first_open] - coalesce(lost_among[first_open], 0);
     END IF;
     title := coalesce(title, pipeline, '');
 

@@ -7,7 +7,7 @@
 -- without superuser (pipelines are made first, by the superuser).
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(46);
+SELECT plan(49);
 
 SELECT funnel.create_pipeline('b2b', ARRAY['lead', 'qualified', 'proposal'],
                               won => ARRAY['won'], lost => ARRAY['lost']);
@@ -99,6 +99,29 @@ SELECT is(pg_temp.texts(svg, 'conversion'),
           'conversions, written out') FROM pics;
 SELECT is(pg_temp.texts(svg, 'title'), ARRAY['b2b'], 'title defaults to the pipeline name') FROM pics;
 SELECT is(pg_temp.texts(svg, 'caption'), ARRAY['1,000 deals'], 'caption: all deals (reached the first stage + lost)') FROM pics;
+
+-- captions of summaries built from journeys (outcomes known): a lost deal
+-- that passed the first stage is counted once, not again in its lost row;
+-- a deal lost before any open stage still counts; open deals count.
+-- 400 deals: 100 open in lead, 100 lost after lead and qualified, 100 won
+-- after every open stage, 60 lost after proposal, 40 lost straight away
+CREATE TEMP TABLE visits AS
+SELECT d AS deal, ('b2b:' || st)::funnel.deal_stage AS stage, timestamptz '2026-01-01' + n * interval '1 day' AS at
+  FROM generate_series(1, 400) d,
+       LATERAL unnest(CASE WHEN d <= 100 THEN ARRAY['lead']
+                           WHEN d <= 200 THEN ARRAY['lead', 'qualified', 'lost']
+                           WHEN d <= 300 THEN ARRAY['lead', 'qualified', 'proposal', 'won']
+                           WHEN d <= 360 THEN ARRAY['lead', 'qualified', 'proposal', 'lost']
+                           ELSE ARRAY['lost'] END) WITH ORDINALITY AS u(st, n);
+CREATE TEMP TABLE journeys AS
+SELECT deal, funnel.journey(stage, at) AS j FROM visits GROUP BY deal;
+SELECT is(pg_temp.texts(funnel.funnel_svg(funnel.funnel(j)), 'caption'),
+          ARRAY[to_char((SELECT count(DISTINCT deal) FROM visits), 'FM9,999') || ' deals'],
+          'caption of a journeys summary: every deal once (lost deals not counted twice)') FROM journeys;
+SELECT is(pg_temp.texts(funnel.funnel_svg(funnel.funnel(j)), 'caption'), ARRAY['100 deals'],
+          'caption of open deals only') FROM journeys WHERE deal <= 100;
+SELECT is(pg_temp.texts(funnel.funnel_svg(funnel.funnel(j)), 'caption'), ARRAY['140 deals'],
+          'caption of lost deals, 100 of them after the first stage and 40 before it') FROM journeys WHERE deal > 100 AND deal <= 200 OR deal > 360;
 SELECT ok((SELECT bool_and(abs(w.w::numeric - e.n * 1.0 / m.n * (pg_temp.attr(svg, '//s:rect[@class="bar open"]/@width'))[1]::numeric) <= 0.1)
               AND count(*) = 5
               FROM unnest(pg_temp.attr(svg, '//s:rect[contains(@class, "bar")]/@width')) WITH ORDINALITY AS w(w, pos)
