@@ -75,6 +75,8 @@ extern const char *SummaryPipelineName(Oid typoid);
 extern void SummaryCheckPipeline(FunnelSummary *s, Oid pipeline);
 extern void SummaryRescale(FunnelSummary *s, int scale);
 extern FunnelSummary *SummaryAddEntry(FunnelSummary *s, Oid label);
+extern const SummaryEntry **SummaryEntriesByStage(const FunnelSummary *s,
+												   const FunnelPipeline *pipeline);
 extern void SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s,
 								 int sqlstate);
 

@@ -6,7 +6,11 @@
  *
  * In memory a summary refers to its pipeline and stages by OID; its text and
  * binary forms use the pipeline and stage NAMES, so a summary moves between
- * databases (and Citus nodes) whose OIDs differ.
+ * databases (and Citus nodes) whose OIDs differ.  Both forms list every
+ * stage of the pipeline in its current order (zeros for a stage the summary
+ * has no entry for), whatever order and set of entries the value stores:
+ * a summary stored before add_stage, or merged with one made after it,
+ * prints as input(output(x)) does (issue 17, item 6).
  *
  * A summary without outcomes (fed by stages) prints and sends exactly as
  * funnel 0.1 did (binary format version 1); a summary with outcomes (fed
@@ -49,38 +53,25 @@ typedef struct SummaryInput
 	int128		current_amount;
 } SummaryInput;
 
-/* The stage of an entry, or an error naming the OID */
-static FunnelStage *
-EntryStage(FunnelSummary *s, FunnelPipeline *pipeline, Oid label)
-{
-	FunnelStage *stage = FunnelLookupStageByLabel(label);
-
-	if (stage == NULL || stage->pipeline->typoid != s->pipeline)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("funnel summary refers to a stage that does not exist"),
-				 errdetail("Stage OID %u of pipeline \"%s\".", label,
-						   NameStr(pipeline->name))));
-	return stage;
-}
-
 PG_FUNCTION_INFO_V1(funnel_summary_out);
 Datum
 funnel_summary_out(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
+	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	StringInfoData buf;
 	int			i;
 
+	/* every stage, in the current order: the text of x is that of in(out(x)) */
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"pipeline\": ");
 	escape_json(&buf, NameStr(pipeline->name));
 	appendStringInfoString(&buf, ", \"stages\": [");
-	for (i = 0; i < s->nentries; i++)
+	for (i = 0; i < pipeline->nstages; i++)
 	{
-		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const SummaryEntry *e = by_stage[i];
+		FunnelStage *stage = &pipeline->stages[i];
 
 		appendStringInfoString(&buf, i > 0 ? ", {\"stage\": " : "{\"stage\": ");
 		escape_json(&buf, NameStr(stage->name));
@@ -136,12 +127,13 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 	int128		open_here = 0;
 	int128		lost_current = 0;
 	int128		lost_deals = 0;
+	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	int			i;
 
-	for (i = 0; i < s->nentries; i++)
+	for (i = 0; i < pipeline->nstages; i++)
 	{
-		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const SummaryEntry *e = by_stage[i];
+		FunnelStage *stage = &pipeline->stages[i];
 		const char *name = NameStr(stage->name);
 
 		if (e->open < 0 || e->lost_here < 0 || e->current < 0 ||
@@ -188,15 +180,11 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 		}
 	}
 
-	/* open stages, from the last one back: the entries are in stage order */
+	/* open stages, from the last one back */
 	for (i = pipeline->nopen - 1; i >= 0; i--)
 	{
-		int			j = SummaryFindEntry(s, pipeline->stages[i].label, i);
-		const SummaryEntry *e;
+		const SummaryEntry *e = by_stage[i];
 
-		if (j < 0)
-			continue;
-		e = &s->entries[j];
 		lost_reached += e->deals - e->open;
 		lost_here += e->lost_here;
 		open_reached += e->open;
@@ -403,19 +391,21 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
+	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	bool		outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
 	StringInfoData buf;
 	int			i;
 
+	/* every stage, in the current order, as the text form */
 	pq_begintypsend(&buf);
 	pq_sendint8(&buf, outcomes ? FUNNEL_SUMMARY_VERSION : FUNNEL_SUMMARY_VERSION_1);
 	pq_sendstring(&buf, NameStr(pipeline->name));
 	pq_sendint16(&buf, s->scale);
-	pq_sendint32(&buf, s->nentries);
-	for (i = 0; i < s->nentries; i++)
+	pq_sendint32(&buf, pipeline->nstages);
+	for (i = 0; i < pipeline->nstages; i++)
 	{
-		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const SummaryEntry *e = by_stage[i];
+		FunnelStage *stage = &pipeline->stages[i];
 
 		pq_sendstring(&buf, NameStr(stage->name));
 		pq_sendint64(&buf, e->deals);
