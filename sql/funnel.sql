@@ -2996,6 +2996,9 @@ DECLARE
     p numeric;
     q numeric;
     won_needed numeric;
+    worst_stage funnel.deal_stage;
+    worst_needed numeric;
+    worst_rate float8;
 BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'target must not be NULL'
@@ -3056,6 +3059,35 @@ BEGIN
     END IF;
     won_needed := pg_catalog.div(p, q)
                   OPERATOR(pg_catalog.+) CASE WHEN pg_catalog.mod(p, q) OPERATOR(pg_catalog.<>) 0 THEN 1 ELSE 0 END;
+
+    -- counts are bigint: refuse a target that needs more deals, naming the
+    -- inputs, before the query below would fail on a cast deep inside it
+    IF won_needed OPERATOR(pg_catalog.>) 9223372036854775807 THEN
+        RAISE EXCEPTION 'target % needs % won deals, more than a bigint can count', target, won_needed
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = pg_catalog.format('The won deals needed are the target divided by the average won amount, %s%s.',
+                                             CASE WHEN average_won IS NULL THEN 'the summary''s ' ELSE 'average_won ' END,
+                                             coalesce(average_won, pg_catalog.trim_scale(won_total OPERATOR(pg_catalog./) won_count))),
+                  HINT = 'Give a smaller target or a larger average_won.';
+    END IF;
+    -- the stage with the lowest win rate needs the most deals
+    SELECT r.stage, r.win_rate,
+           pg_catalog.div(won_needed OPERATOR(pg_catalog.*) (r.won OPERATOR(pg_catalog.+) r.lost), r.won)
+           OPERATOR(pg_catalog.+)
+           CASE WHEN pg_catalog.mod(won_needed OPERATOR(pg_catalog.*) (r.won OPERATOR(pg_catalog.+) r.lost), r.won)
+                     OPERATOR(pg_catalog.<>) 0 THEN 1 ELSE 0 END
+      INTO worst_stage, worst_rate, worst_needed
+      FROM funnel.report(summary) r
+     WHERE funnel.kind(r.stage) OPERATOR(pg_catalog.=) 'open' AND r.won OPERATOR(pg_catalog.>) 0
+     ORDER BY 3 DESC LIMIT 1;
+    IF worst_needed OPERATOR(pg_catalog.>) 9223372036854775807 THEN
+        RAISE EXCEPTION 'target % needs % deals at stage "%", more than a bigint can count',
+                        target, worst_needed, funnel.stage_name(worst_stage)
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = pg_catalog.format('It needs %s won deals, and the win rate of the closed deals that reached the stage is %s.',
+                                             won_needed, worst_rate),
+                  HINT = 'Give a smaller target or a larger average_won.';
+    END IF;
 
     RETURN QUERY
     WITH rows AS (
