@@ -176,6 +176,49 @@ SummaryEntriesByStage(const FunnelSummary *s, const FunnelPipeline *pipeline)
 	return by_stage;
 }
 
+/*
+ * The deals that reached each open stage of the pipeline (by_stage from
+ * SummaryEntriesByStage()), by the implied-passage rule: [i] for open
+ * stage i, and [nopen] for the won deals, which passed every open stage.
+ * Amounts are added only when asked for (they may pass 128 bits: 22003).
+ * The result is palloc'd.
+ */
+StageReached *
+SummaryReached(const FunnelPipeline *pipeline, const SummaryEntry **by_stage,
+			   bool amounts)
+{
+	StageReached *reached = palloc0((pipeline->nopen + 1) * sizeof(StageReached));
+	int			i;
+	int			j;
+
+	for (j = 0; j < pipeline->nstages; j++)
+	{
+		const FunnelStage *r = &pipeline->stages[j];
+		const SummaryEntry *e = by_stage[j];
+
+		for (i = 0; i <= pipeline->nopen; i++)
+		{
+			StageReached *to = &reached[i];
+
+			/* [nopen]: past the last open stage, where only won deals are */
+			if (i < pipeline->nopen ?
+				!StagePassed(STAGE_OPEN, i, r->kind, j) :
+				r->kind != STAGE_WON)
+				continue;
+			to->deals += e->deals;
+			to->amount_count += e->amount_count;
+			if (amounts)
+				to->amount = DecAdd(to->amount, e->amount);
+			if (r->kind == STAGE_OPEN)
+			{
+				to->open += e->open;
+				to->lost += e->deals - e->open;
+			}
+		}
+	}
+	return reached;
+}
+
 /* A zeroed summary with one entry per stage of the pipeline, in order */
 FunnelSummary *
 SummaryNew(FunnelPipeline *pipeline)

@@ -121,13 +121,13 @@ CountText(int128 v)
 void
 SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 {
-	int128		lost_reached = 0;	/* from the last open stage back */
-	int128		lost_here = 0;
-	int128		open_reached = 0;
+	int128		lost_here = 0;	/* from the last open stage back */
 	int128		open_here = 0;
 	int128		lost_current = 0;
 	int128		lost_deals = 0;
 	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
+	StageReached *reached = SummaryReached(pipeline, by_stage, false);
+	int128		lost_reached = pipeline->nopen > 0 ? reached[0].lost : 0;
 	int			i;
 
 	for (i = 0; i < pipeline->nstages; i++)
@@ -184,19 +184,18 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 	for (i = pipeline->nopen - 1; i >= 0; i--)
 	{
 		const SummaryEntry *e = by_stage[i];
+		const StageReached *r = &reached[i];
 
-		lost_reached += e->deals - e->open;
 		lost_here += e->lost_here;
-		open_reached += e->open;
 		open_here += e->current;
-		if (lost_here > lost_reached || open_here > open_reached ||
-			(i == 0 && (lost_here != lost_reached || open_here != open_reached)))
+		if (lost_here > r->lost || open_here > r->open ||
+			(i == 0 && (lost_here != r->lost || open_here != r->open)))
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: from stage \"%s\" on, %s lost deals were lost there but %s reached it, %s open deals are there but %s reached it",
 							NameStr(pipeline->stages[i].name),
-							CountText(lost_here), CountText(lost_reached),
-							CountText(open_here), CountText(open_reached)),
+							CountText(lost_here), CountText(r->lost),
+							CountText(open_here), CountText(r->open)),
 					 errdetail("A deal is lost from, or now in, an open stage it reached: over all open stages the counts are equal.")));
 	}
 	if (lost_current != lost_deals + lost_reached)

@@ -257,25 +257,22 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
 /*
  * Required fields of the stage entered and of every open stage skipped past
  * on the way (f < 0: a new deal, which has passed every open stage before
- * its first one).  A move to a won stage passes every open stage after the
- * current one; a move to a lost stage or backwards passes none.
+ * its first one): the open stages after the current one that the target
+ * passes by the implied-passage rule (StagePassed() in funnel.h).  A move
+ * to a won stage passes every open stage after the current one; a move to
+ * a lost stage, backwards or out of a won or lost stage passes none.
  */
 static void
 CheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
 			  TupleTableSlot *slot, Relation rel)
 {
 	int			s;
-	int			last = -1;
 
 	if (t->nrequired == 0)
 		return;
-	if (p->stages[to].kind == STAGE_OPEN && to > f)
-		last = to - 1;
-	else if (p->stages[to].kind == STAGE_WON &&
-			 (f < 0 || p->stages[f].kind == STAGE_OPEN))
-		last = p->nopen - 1;
-	for (s = f + 1; s <= last; s++)
-		CheckRequiredOf(t, p, f, s, to, slot, rel);
+	for (s = f + 1; s < p->nopen; s++)
+		if (s != to && StagePassed(p->stages[s].kind, s, p->stages[to].kind, to))
+			CheckRequiredOf(t, p, f, s, to, slot, rel);
 	CheckRequiredOf(t, p, f, to, to, slot, rel);
 }
 
