@@ -39,18 +39,11 @@
  */
 #define SUMMARY_HINT "A summary is written as {\"pipeline\": \"b2b\", \"stages\": [{\"stage\": \"lead\", \"deals\": 3, \"amount_count\": 2, \"amount\": 150.00}]}."
 
-/* One stage of a summary as read, before its names are resolved */
+/* One stage of a summary as read: its name, not yet resolved, and counters */
 typedef struct SummaryInput
 {
 	char	   *name;
-	int64		deals;
-	int64		amount_count;
-	int128		amount;
-	int64		open;
-	int64		lost_here;
-	int64		current;
-	int64		current_amount_count;
-	int128		current_amount;
+	SummaryEntry c;				/* c.label unset */
 } SummaryInput;
 
 PG_FUNCTION_INFO_V1(funnel_summary_out);
@@ -255,19 +248,19 @@ SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
 							in[i].name),
 					 errdetail("A summary has one entry per stage.")));
 		seen[j] = true;
-		if (in[i].deals < 0 || in[i].amount_count < 0 ||
-			in[i].amount_count > in[i].deals)
+		if (in[i].c.deals < 0 || in[i].c.amount_count < 0 ||
+			in[i].c.amount_count > in[i].c.deals)
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" has deals " INT64_FORMAT " and amount_count " INT64_FORMAT,
-							in[i].name, in[i].deals, in[i].amount_count),
+							in[i].name, in[i].c.deals, in[i].c.amount_count),
 					 errdetail("Counts are non-negative and amount_count is at most deals.")));
-		if (in[i].amount_count == 0 && in[i].amount != 0)
+		if (in[i].c.amount_count == 0 && in[i].c.amount != 0)
 		{
 			StringInfoData amount;
 
 			initStringInfo(&amount);
-			DecAppend(&amount, in[i].amount, scale);
+			DecAppend(&amount, in[i].c.amount, scale);
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" has amount %s but amount_count 0",
@@ -275,14 +268,8 @@ SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
 					 errdetail("The amount is the total of amount_count amounts.")));
 		}
 		e = &s->entries[j];
-		e->deals = in[i].deals;
-		e->amount_count = in[i].amount_count;
-		e->amount = in[i].amount;
-		e->open = in[i].open;
-		e->lost_here = in[i].lost_here;
-		e->current = in[i].current;
-		e->current_amount_count = in[i].current_amount_count;
-		e->current_amount = in[i].current_amount;
+		in[i].c.label = e->label;
+		*e = in[i].c;
 	}
 	if (outcomes)
 		SummaryCheckOutcomes(pipeline, s, sqlstate);
@@ -330,13 +317,13 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 			in[n].name = JsonReadString(&r);
 			JsonExpect(&r, ',');
 			JsonExpectKey(&r, "deals");
-			in[n].deals = JsonReadCount(&r);
+			in[n].c.deals = JsonReadCount(&r);
 			JsonExpect(&r, ',');
 			JsonExpectKey(&r, "amount_count");
-			in[n].amount_count = JsonReadCount(&r);
+			in[n].c.amount_count = JsonReadCount(&r);
 			JsonExpect(&r, ',');
 			JsonExpectKey(&r, "amount");
-			in[n].amount = JsonReadDecimal(&r, &scales[2 * n]);
+			in[n].c.amount = JsonReadDecimal(&r, &scales[2 * n]);
 			scale = Max(scale, scales[2 * n]);
 			/* the outcome counters: on every stage, or on none */
 			if (n == 0)
@@ -346,19 +333,19 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 			if (outcomes)
 			{
 				JsonExpectKey(&r, "open");
-				in[n].open = JsonReadCount(&r);
+				in[n].c.open = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "lost_here");
-				in[n].lost_here = JsonReadCount(&r);
+				in[n].c.lost_here = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "current");
-				in[n].current = JsonReadCount(&r);
+				in[n].c.current = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "current_amount_count");
-				in[n].current_amount_count = JsonReadCount(&r);
+				in[n].c.current_amount_count = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "current_amount");
-				in[n].current_amount = JsonReadDecimal(&r, &scales[2 * n + 1]);
+				in[n].c.current_amount = JsonReadDecimal(&r, &scales[2 * n + 1]);
 				scale = Max(scale, scales[2 * n + 1]);
 			}
 			JsonExpect(&r, '}');
@@ -371,8 +358,8 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		in[i].amount = DecRescale(in[i].amount, scales[2 * i], scale);
-		in[i].current_amount = DecRescale(in[i].current_amount, scales[2 * i + 1], scale);
+		in[i].c.amount = DecRescale(in[i].c.amount, scales[2 * i], scale);
+		in[i].c.current_amount = DecRescale(in[i].c.current_amount, scales[2 * i + 1], scale);
 	}
 	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,
 									   ERRCODE_INVALID_TEXT_REPRESENTATION));
@@ -462,16 +449,16 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		in[i].name = pstrdup(pq_getmsgstring(buf));
-		in[i].deals = pq_getmsgint64(buf);
-		in[i].amount_count = pq_getmsgint64(buf);
-		in[i].amount = DecRecv(buf);
+		in[i].c.deals = pq_getmsgint64(buf);
+		in[i].c.amount_count = pq_getmsgint64(buf);
+		in[i].c.amount = DecRecv(buf);
 		if (outcomes)
 		{
-			in[i].open = pq_getmsgint64(buf);
-			in[i].lost_here = pq_getmsgint64(buf);
-			in[i].current = pq_getmsgint64(buf);
-			in[i].current_amount_count = pq_getmsgint64(buf);
-			in[i].current_amount = DecRecv(buf);
+			in[i].c.open = pq_getmsgint64(buf);
+			in[i].c.lost_here = pq_getmsgint64(buf);
+			in[i].c.current = pq_getmsgint64(buf);
+			in[i].c.current_amount_count = pq_getmsgint64(buf);
+			in[i].c.current_amount = DecRecv(buf);
 		}
 	}
 	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,
