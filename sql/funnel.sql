@@ -401,6 +401,12 @@ $$;
 COMMENT ON FUNCTION funnel._pipeline_type(text) IS
   'funnel internal: the enum type that holds a pipeline''s stages';
 
+CREATE FUNCTION funnel._pipeline_typmod(typoid oid) RETURNS integer
+    AS 'MODULE_PATHNAME', 'funnel_pipeline_typmod'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._pipeline_typmod(oid) IS
+  'funnel internal: the type modifier of funnel.deal_stage that binds a column to the pipeline with this enum type (its low 31 bits; PipelineTypmod in src/funnel.h)';
+
 -- The metadata row of a stage, or an error listing the pipeline's stages
 CREATE FUNCTION funnel._stage_row(pipeline text, stage text) RETURNS funnel.pipeline_stage
 LANGUAGE plpgsql STABLE
@@ -497,7 +503,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_type t
                 WHERE t.typnamespace = 'funnel_pipeline'::regnamespace
                   AND t.typtype = 'e' AND t.oid <> typoid
-                  AND (t.oid::bigint & 2147483647) = (typoid::bigint & 2147483647)) THEN
+                  AND funnel._pipeline_typmod(t.oid) = funnel._pipeline_typmod(typoid)) THEN
         RAISE EXCEPTION 'could not assign a type modifier to pipeline "%"', name
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Another pipeline''s type OID differs from this one by 2^31.',
@@ -1957,12 +1963,18 @@ GRANT USAGE ON SCHEMA funnel_pipeline TO PUBLIC;
 -- Like the pipeline tables, these have no foreign keys (pg_restore -j loads
 -- config tables in no order); the API functions validate what they write and
 -- the trigger below follows stage renames and dropped pipelines.
+CREATE FUNCTION funnel._check_rule(rule text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'funnel_check_rule'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._check_rule(text) IS
+  'funnel internal: true for a transition rule name (forward, sequential, any), else the 22023 error naming it; the one list of rule names (src/track_trigger.c)';
+
 CREATE TABLE funnel.tracked_table (
     deals             regclass PRIMARY KEY,
     pipeline          text NOT NULL,
     stage_column      name NOT NULL,
     changed_at_column name,
-    rule              text NOT NULL CHECK (rule IN ('forward', 'sequential', 'any')),
+    rule              text NOT NULL CHECK (funnel._check_rule(rule)),
     history           regclass NOT NULL,
     tracked_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     key_column        name NOT NULL
@@ -2094,7 +2106,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     ptype regtype := funnel._pipeline_type(pipeline);
-    typmod integer := (ptype::oid::bigint & 2147483647)::integer;
+    typmod integer := funnel._pipeline_typmod(ptype);
     rel record;
     stage_att record;
     pk record;
@@ -2129,11 +2141,7 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Call funnel.untrack() first to change how it is tracked.';
     END IF;
-    IF rule IS NULL OR rule NOT IN ('forward', 'sequential', 'any') THEN
-        RAISE EXCEPTION 'invalid transition rule "%"', rule
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'A rule is ''forward'' (the default), ''sequential'' or ''any''.';
-    END IF;
+    PERFORM funnel._check_rule(rule);
 
     -- the stage column: a deal_stage of this pipeline, NOT NULL
     SELECT a.attnum, a.atttypid, a.atttypmod, a.attnotnull INTO stage_att
@@ -3076,6 +3084,9 @@ DECLARE
     p numeric;
     q numeric;
     won_needed numeric;
+    worst_stage funnel.deal_stage;
+    worst_needed numeric;
+    worst_rate float8;
 BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'target must not be NULL'
@@ -3136,6 +3147,35 @@ BEGIN
     END IF;
     won_needed := pg_catalog.div(p, q)
                   OPERATOR(pg_catalog.+) CASE WHEN pg_catalog.mod(p, q) OPERATOR(pg_catalog.<>) 0 THEN 1 ELSE 0 END;
+
+    -- counts are bigint: refuse a target that needs more deals, naming the
+    -- inputs, before the query below would fail on a cast deep inside it
+    IF won_needed OPERATOR(pg_catalog.>) 9223372036854775807 THEN
+        RAISE EXCEPTION 'target % needs % won deals, more than a bigint can count', target, won_needed
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = pg_catalog.format('The won deals needed are the target divided by the average won amount, %s%s.',
+                                             CASE WHEN average_won IS NULL THEN 'the summary''s ' ELSE 'average_won ' END,
+                                             coalesce(average_won, pg_catalog.trim_scale(won_total OPERATOR(pg_catalog./) won_count))),
+                  HINT = 'Give a smaller target or a larger average_won.';
+    END IF;
+    -- the stage with the lowest win rate needs the most deals
+    SELECT r.stage, r.win_rate,
+           pg_catalog.div(won_needed OPERATOR(pg_catalog.*) (r.won OPERATOR(pg_catalog.+) r.lost), r.won)
+           OPERATOR(pg_catalog.+)
+           CASE WHEN pg_catalog.mod(won_needed OPERATOR(pg_catalog.*) (r.won OPERATOR(pg_catalog.+) r.lost), r.won)
+                     OPERATOR(pg_catalog.<>) 0 THEN 1 ELSE 0 END
+      INTO worst_stage, worst_rate, worst_needed
+      FROM funnel.report(summary) r
+     WHERE funnel.kind(r.stage) OPERATOR(pg_catalog.=) 'open' AND r.won OPERATOR(pg_catalog.>) 0
+     ORDER BY 3 DESC LIMIT 1;
+    IF worst_needed OPERATOR(pg_catalog.>) 9223372036854775807 THEN
+        RAISE EXCEPTION 'target % needs % deals at stage "%", more than a bigint can count',
+                        target, worst_needed, funnel.stage_name(worst_stage)
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = pg_catalog.format('It needs %s won deals, and the win rate of the closed deals that reached the stage is %s.',
+                                             won_needed, worst_rate),
+                  HINT = 'Give a smaller target or a larger average_won.';
+    END IF;
 
     RETURN QUERY
     WITH rows AS (

@@ -127,28 +127,153 @@ ReportBarUnicode(void)
 		pg_char_to_encoding(client) == PG_UTF8;
 }
 
-/* Per stage of the pipeline (current order): the summary's counters */
-typedef struct StageCounts
+/*
+ * One call of report(): the summary's counters by the pipeline's current
+ * stage order, the deals that reached each open stage, and the bar scale.
+ */
+typedef struct Report
 {
-	int64		deals;			/* reached stage is this one */
-	int64		amount_count;
-	int128		amount;
-	int64		open;
-	int64		lost_here;
-	int64		current;
-	int64		current_amount_count;
-	int128		current_amount;
-} StageCounts;
+	FunnelPipeline *pipeline;
+	int			scale;			/* of every amount */
+	bool		outcomes;		/* the summary has SUMMARY_OUTCOMES */
+	const SummaryEntry **by_stage;	/* [i]: counters of stages[i] */
+	StageReached *reached;		/* [i]: open stage i; [nopen]: won */
+	int64		max_deals;		/* deals of the widest row */
+	bool		unicode;		/* bars in block characters */
+} Report;
 
-/* Per open stage: deals that reached it (this open stage or later, or won) */
-typedef struct Reached
+/* A count of the report: a reached total past a bigint is the 22003 error */
+static inline int64
+ReportCount(int128 n)
 {
-	int64		deals;
-	int64		amount_count;
-	int128		amount;
-	int64		open;			/* of those, open now */
-	int64		lost;			/* of those, lost now */
-} Reached;
+	if (unlikely(n > PG_INT64_MAX))
+		AggReportCountOverflow();
+	return (int64) n;
+}
+
+/* Step 1: the deals that reached each open stage, each total a bigint */
+static void
+ReportReached(Report *rep)
+{
+	int			i;
+
+	rep->reached = SummaryReached(rep->pipeline, rep->by_stage, true);
+	for (i = 0; i <= rep->pipeline->nopen; i++)
+	{
+		StageReached *r = &rep->reached[i];
+
+		r->deals = ReportCount(r->deals);
+		r->amount_count = ReportCount(r->amount_count);
+		r->open = ReportCount(r->open);
+		r->lost = ReportCount(r->lost);
+	}
+}
+
+/*
+ * The deals of the row of stages[i]: for an open stage the deals that
+ * reached it; for a won or lost stage the deals that ended there (with
+ * outcomes: the deals there now), and their amounts.
+ */
+static int64
+ReportRowDeals(const Report *rep, int i, int64 *namount, int128 *amount)
+{
+	const SummaryEntry *e = rep->by_stage[i];
+
+	if (i < rep->pipeline->nopen)
+	{
+		const StageReached *r = &rep->reached[i];
+
+		*namount = (int64) r->amount_count;
+		*amount = r->amount;
+		return (int64) r->deals;
+	}
+	if (rep->outcomes)
+	{
+		*namount = e->current_amount_count;
+		*amount = e->current_amount;
+		return e->current;
+	}
+	*namount = e->amount_count;
+	*amount = e->amount;
+	return e->deals;
+}
+
+/* Step 2: the widest bar, the largest row (normally the first open stage) */
+static void
+ReportMaxDeals(Report *rep)
+{
+	int			i;
+
+	rep->max_deals = 0;
+	for (i = 0; i < rep->pipeline->nstages; i++)
+	{
+		int64		namount;
+		int128		amount;
+
+		if (rep->pipeline->stages[i].usable)
+			rep->max_deals = Max(rep->max_deals,
+								 ReportRowDeals(rep, i, &namount, &amount));
+	}
+}
+
+/*
+ * Step 3a: the columns of an open stage's row past deals and amount.
+ * prev_open is the previous open stage shown, or -1.
+ */
+static void
+ReportOpenRow(const Report *rep, int i, int prev_open, Datum *values, bool *nulls)
+{
+	const StageReached *reached = rep->reached;
+	const StageReached *r = &reached[i];
+	const SummaryEntry *e = rep->by_stage[i];
+	int64		won = (int64) reached[rep->pipeline->nopen].deals;
+
+	if (prev_open >= 0)
+		SetRatio(&values[COL_CONV_PREVIOUS], &nulls[COL_CONV_PREVIOUS],
+				 (int64) r->deals, (int64) reached[prev_open].deals);
+	SetRatio(&values[COL_CONV_FIRST], &nulls[COL_CONV_FIRST],
+			 (int64) r->deals, (int64) reached[0].deals);
+	/* every won deal passed every open stage */
+	SetCount(&values[COL_WON], &nulls[COL_WON], won);
+	if (rep->outcomes)
+	{
+		int64		drop_off = e->lost_here;
+		int64		closed = won;
+
+		AggCountAdd(&drop_off, e->current);
+		SetCount(&values[COL_DROP_OFF], &nulls[COL_DROP_OFF], drop_off);
+		SetCount(&values[COL_LOST], &nulls[COL_LOST], (int64) r->lost);
+		SetCount(&values[COL_OPEN], &nulls[COL_OPEN], (int64) r->open);
+		SetCount(&values[COL_LOST_HERE], &nulls[COL_LOST_HERE], e->lost_here);
+		SetCount(&values[COL_OPEN_HERE], &nulls[COL_OPEN_HERE], e->current);
+		AggCountAdd(&closed, (int64) r->lost);
+		SetRatio(&values[COL_WIN_RATE], &nulls[COL_WIN_RATE], won, closed);
+	}
+	else
+		SetCount(&values[COL_DROP_OFF], &nulls[COL_DROP_OFF],
+				 (int64) (r->deals - reached[i + 1].deals));
+}
+
+/* Step 3b: the columns of a won or lost stage's row past deals and amount */
+static void
+ReportClosedRow(const Report *rep, int i, int prev_open, int64 n,
+				Datum *values, bool *nulls)
+{
+	StageKind	kind = rep->pipeline->stages[i].kind;
+
+	if (kind == STAGE_WON && prev_open >= 0)
+	{
+		SetRatio(&values[COL_CONV_PREVIOUS], &nulls[COL_CONV_PREVIOUS],
+				 n, (int64) rep->reached[prev_open].deals);
+		SetRatio(&values[COL_CONV_FIRST], &nulls[COL_CONV_FIRST],
+				 n, (int64) rep->reached[0].deals);
+	}
+	SetCount(&values[COL_WON], &nulls[COL_WON], kind == STAGE_WON ? n : 0);
+	SetCount(&values[COL_LOST], &nulls[COL_LOST], kind == STAGE_LOST ? n : 0);
+	SetCount(&values[COL_OPEN], &nulls[COL_OPEN], 0);
+	SetRatio(&values[COL_WIN_RATE], &nulls[COL_WIN_RATE],
+			 kind == STAGE_WON ? n : 0, n);
+}
 
 PG_FUNCTION_INFO_V1(funnel_report);
 Datum
@@ -156,85 +281,28 @@ funnel_report(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	FunnelPipeline *pipeline;
-	bool		outcomes;
-	int			nstages;
-	int			nopen;
-	StageCounts *c;
-	Reached    *reached;
+	Report		rep;
 	int			prev_open = -1;
-	int64		max_deals = 0;
-	bool		unicode = ReportBarUnicode();
 	int			i;
 
+	rep.unicode = ReportBarUnicode();
 	InitMaterializedSRF(fcinfo, 0);
 
-	pipeline = SummaryPipelineOrError(s);
-	FunnelCheckConfigured(pipeline);
-	outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
+	rep.pipeline = SummaryPipelineOrError(s);
+	FunnelCheckConfigured(rep.pipeline);
+	rep.scale = s->scale;
+	rep.outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
 	/* a summary read before its pipeline's kinds were (during a restore) */
-	if (outcomes)
-		SummaryCheckOutcomes(pipeline, s, ERRCODE_INVALID_PARAMETER_VALUE);
-	nstages = pipeline->nstages;
-	nopen = pipeline->nopen;
-	c = palloc0(Max(nstages, 1) * sizeof(StageCounts));
-	reached = palloc0((nopen + 1) * sizeof(Reached));
+	if (rep.outcomes)
+		SummaryCheckOutcomes(rep.pipeline, s, ERRCODE_INVALID_PARAMETER_VALUE);
+	rep.by_stage = SummaryEntriesByStage(s, rep.pipeline);
+	ReportReached(&rep);
+	ReportMaxDeals(&rep);
 
-	/* the summary's counters, by the pipeline's current stage order */
-	for (i = 0; i < nstages; i++)
+	/* Step 3: one row per stage, in funnel order */
+	for (i = 0; i < rep.pipeline->nstages; i++)
 	{
-		FunnelStage *stage = &pipeline->stages[i];
-		int			j = SummaryFindEntry(s, stage->label, i);
-		const SummaryEntry *e;
-
-		if (j < 0)
-			continue;
-		e = &s->entries[j];
-		c[i].deals = e->deals;
-		c[i].amount_count = e->amount_count;
-		c[i].amount = e->amount;
-		c[i].open = e->open;
-		c[i].lost_here = e->lost_here;
-		c[i].current = e->current;
-		c[i].current_amount_count = e->current_amount_count;
-		c[i].current_amount = e->current_amount;
-		if (stage->kind == STAGE_WON)
-		{
-			/* reached[nopen]: the won deals, which passed every open stage */
-			AggCountAdd(&reached[nopen].deals, e->deals);
-			AggCountAdd(&reached[nopen].amount_count, e->amount_count);
-			reached[nopen].amount = DecAdd(reached[nopen].amount, e->amount);
-		}
-	}
-
-	/* reached[i]: reached stage is open stage i or later, or won */
-	for (i = nopen - 1; i >= 0; i--)
-	{
-		reached[i] = reached[i + 1];
-		AggCountAdd(&reached[i].deals, c[i].deals);
-		AggCountAdd(&reached[i].amount_count, c[i].amount_count);
-		reached[i].amount = DecAdd(reached[i].amount, c[i].amount);
-		AggCountAdd(&reached[i].open, c[i].open);
-		AggCountAdd(&reached[i].lost, c[i].deals - c[i].open);
-	}
-
-	/* the widest bar: the largest row, normally the first open stage */
-	for (i = 0; i < nstages; i++)
-	{
-		int64		n;
-
-		if (!pipeline->stages[i].usable)
-			continue;
-		if (i < nopen)
-			n = reached[i].deals;
-		else
-			n = outcomes ? c[i].current : c[i].deals;
-		max_deals = Max(max_deals, n);
-	}
-
-	for (i = 0; i < nstages; i++)
-	{
-		FunnelStage *stage = &pipeline->stages[i];
+		FunnelStage *stage = &rep.pipeline->stages[i];
 		Datum		values[REPORT_COLUMNS];
 		bool		nulls[REPORT_COLUMNS];
 		int64		n;
@@ -250,75 +318,22 @@ funnel_report(PG_FUNCTION_ARGS)
 		if (!stage->usable)
 			continue;
 		memset(nulls, true, sizeof(nulls));
-		values[COL_STAGE] = DealStageGetDatum(MakeDealStage(pipeline->typoid, stage->label));
+		values[COL_STAGE] = DealStageGetDatum(MakeDealStage(rep.pipeline->typoid, stage->label));
 		nulls[COL_STAGE] = false;
-		if (i < nopen)
+		n = ReportRowDeals(&rep, i, &namount, &amount);
+		if (i < rep.pipeline->nopen)
 		{
-			const Reached *r = &reached[i];
-			int64		closed;
-
-			n = r->deals;
-			namount = r->amount_count;
-			amount = r->amount;
-			if (prev_open >= 0)
-				SetRatio(&values[COL_CONV_PREVIOUS], &nulls[COL_CONV_PREVIOUS],
-						 n, reached[prev_open].deals);
+			ReportOpenRow(&rep, i, prev_open, values, nulls);
 			prev_open = i;
-			SetRatio(&values[COL_CONV_FIRST], &nulls[COL_CONV_FIRST], n, reached[0].deals);
-			/* every won deal passed every open stage */
-			SetCount(&values[COL_WON], &nulls[COL_WON], reached[nopen].deals);
-			if (outcomes)
-			{
-				int64		drop_off = c[i].lost_here;
-
-				AggCountAdd(&drop_off, c[i].current);
-				SetCount(&values[COL_DROP_OFF], &nulls[COL_DROP_OFF], drop_off);
-				SetCount(&values[COL_LOST], &nulls[COL_LOST], r->lost);
-				SetCount(&values[COL_OPEN], &nulls[COL_OPEN], r->open);
-				SetCount(&values[COL_LOST_HERE], &nulls[COL_LOST_HERE], c[i].lost_here);
-				SetCount(&values[COL_OPEN_HERE], &nulls[COL_OPEN_HERE], c[i].current);
-				closed = reached[nopen].deals;
-				AggCountAdd(&closed, r->lost);
-				SetRatio(&values[COL_WIN_RATE], &nulls[COL_WIN_RATE],
-						 reached[nopen].deals, closed);
-			}
-			else
-				SetCount(&values[COL_DROP_OFF], &nulls[COL_DROP_OFF],
-						 n - reached[i + 1].deals);
 		}
 		else
-		{
-			/* won and lost stages: the deals that ended there */
-			if (outcomes)
-			{
-				n = c[i].current;
-				namount = c[i].current_amount_count;
-				amount = c[i].current_amount;
-			}
-			else
-			{
-				n = c[i].deals;
-				namount = c[i].amount_count;
-				amount = c[i].amount;
-			}
-			if (stage->kind == STAGE_WON && prev_open >= 0)
-			{
-				SetRatio(&values[COL_CONV_PREVIOUS], &nulls[COL_CONV_PREVIOUS],
-						 n, reached[prev_open].deals);
-				SetRatio(&values[COL_CONV_FIRST], &nulls[COL_CONV_FIRST], n, reached[0].deals);
-			}
-			SetCount(&values[COL_WON], &nulls[COL_WON], stage->kind == STAGE_WON ? n : 0);
-			SetCount(&values[COL_LOST], &nulls[COL_LOST], stage->kind == STAGE_LOST ? n : 0);
-			SetCount(&values[COL_OPEN], &nulls[COL_OPEN], 0);
-			SetRatio(&values[COL_WIN_RATE], &nulls[COL_WIN_RATE],
-					 stage->kind == STAGE_WON ? n : 0, n);
-		}
+			ReportClosedRow(&rep, i, prev_open, n, values, nulls);
 		SetCount(&values[COL_DEALS], &nulls[COL_DEALS], n);
-		values[COL_BAR] = PointerGetDatum(ReportBar(n, max_deals, unicode));
+		values[COL_BAR] = PointerGetDatum(ReportBar(n, rep.max_deals, rep.unicode));
 		nulls[COL_BAR] = false;
 		if (namount > 0)
 		{
-			values[COL_AMOUNT] = DecToNumeric(amount, s->scale);
+			values[COL_AMOUNT] = DecToNumeric(amount, rep.scale);
 			nulls[COL_AMOUNT] = false;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -10,9 +10,8 @@
  * aggregate context as float8_accum does, so every state is a real SQL
  * type with binary I/O and Citus can push the partial aggregation down.
  *
- * "Reached" follows the implied-passage rule of the product brief: a deal
- * whose furthest stage is R reached stage S if R = S, or S is open and R is
- * a later open stage or a won stage.  A lost R reached only itself.
+ * "Reached" follows the implied-passage rule of the product brief,
+ * StagePassed() in funnel.h.
  *
  * src/agg_stage.c
  *
@@ -141,16 +140,11 @@ funnel_counters_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(result);
 }
 
-/* True if a deal whose furthest stage is r reached stage s */
+/* True if a deal whose furthest stage is r reached stage s (funnel.h) */
 static inline bool
-Reached(const AggStageInfo *r, const AggStageInfo *s)
+StageReachedBy(const AggStageInfo *s, const AggStageInfo *r)
 {
-	if (r->label == s->label)
-		return true;
-	if (s->kind != STAGE_OPEN)
-		return false;
-	return r->kind == STAGE_WON ||
-		(r->kind == STAGE_OPEN && r->position >= s->position);
+	return StagePassed(s->kind, s->position, r->kind, r->position);
 }
 
 /*
@@ -187,10 +181,10 @@ conversion_rate_trans(PG_FUNCTION_ARGS)
 	if (unlikely(r->pipeline != to->pipeline))
 		CheckSamePipeline(r, to, "funnel.conversion_rate()");
 
-	if (Reached(r, from))
+	if (StageReachedBy(from, r))
 	{
 		AggCountAdd(&counters[0], 1);
-		if (Reached(r, to))
+		if (StageReachedBy(to, r))
 			AggCountAdd(&counters[1], 1);
 	}
 	PG_RETURN_ARRAYTYPE_P(result);

@@ -117,6 +117,108 @@ SummaryPipelineOrError(FunnelSummary *s)
 	return pipeline;
 }
 
+/* What a stage without an entry in a summary counts: nothing */
+static const SummaryEntry SummaryZeroEntry;
+
+/*
+ * The entries of a summary in the pipeline's current stage order: [i] is
+ * the entry of pipeline->stages[i], or an all-zero entry where the summary
+ * has none (a stage added after the summary was made).  A summary stores
+ * its entries in the stage order of the pipeline when it was made, with
+ * the entries of later stages appended as rows or merges bring them; every
+ * reader that walks the stages (text and binary output, the outcome
+ * checks, report()) goes through this one mapping, so none depends on the
+ * stored order or on which zero entries happen to be stored.  An entry of
+ * a stage the pipeline does not have is an error.  The result is palloc'd.
+ */
+const SummaryEntry **
+SummaryEntriesByStage(const FunnelSummary *s, const FunnelPipeline *pipeline)
+{
+	const SummaryEntry **by_stage;
+	int			found = 0;
+	int			i;
+
+	by_stage = palloc(Max(pipeline->nstages, 1) * sizeof(SummaryEntry *));
+	for (i = 0; i < pipeline->nstages; i++)
+	{
+		int			j = SummaryFindEntry(s, pipeline->stages[i].label, i);
+
+		if (j < 0)
+			by_stage[i] = &SummaryZeroEntry;
+		else
+		{
+			by_stage[i] = &s->entries[j];
+			found++;
+		}
+	}
+	if (unlikely(found != s->nentries))
+	{
+		/* name the entry whose stage is not in the pipeline */
+		for (i = 0; i < s->nentries; i++)
+		{
+			int			k;
+
+			for (k = 0; k < pipeline->nstages; k++)
+				if (pipeline->stages[k].label == s->entries[i].label)
+					break;
+			if (k == pipeline->nstages)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_OBJECT),
+						 errmsg("funnel summary refers to a stage that does not exist"),
+						 errdetail("Stage OID %u of pipeline \"%s\".",
+								   s->entries[i].label, NameStr(pipeline->name))));
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("corrupt funnel summary of pipeline \"%s\": a stage has two entries",
+						NameStr(pipeline->name))));
+	}
+	return by_stage;
+}
+
+/*
+ * The deals that reached each open stage of the pipeline (by_stage from
+ * SummaryEntriesByStage()), by the implied-passage rule: [i] for open
+ * stage i, and [nopen] for the won deals, which passed every open stage.
+ * Amounts are added only when asked for (they may pass 128 bits: 22003).
+ * The result is palloc'd.
+ */
+StageReached *
+SummaryReached(const FunnelPipeline *pipeline, const SummaryEntry **by_stage,
+			   bool amounts)
+{
+	StageReached *reached = palloc0((pipeline->nopen + 1) * sizeof(StageReached));
+	int			i;
+	int			j;
+
+	for (j = 0; j < pipeline->nstages; j++)
+	{
+		const FunnelStage *r = &pipeline->stages[j];
+		const SummaryEntry *e = by_stage[j];
+
+		for (i = 0; i <= pipeline->nopen; i++)
+		{
+			StageReached *to = &reached[i];
+
+			/* [nopen]: past the last open stage, where only won deals are */
+			if (i < pipeline->nopen ?
+				!StagePassed(STAGE_OPEN, i, r->kind, j) :
+				r->kind != STAGE_WON)
+				continue;
+			to->deals += e->deals;
+			to->amount_count += e->amount_count;
+			if (amounts)
+				to->amount = DecAdd(to->amount, e->amount);
+			if (r->kind == STAGE_OPEN)
+			{
+				to->open += e->open;
+				to->lost += e->deals - e->open;
+			}
+		}
+	}
+	return reached;
+}
+
 /* A zeroed summary with one entry per stage of the pipeline, in order */
 FunnelSummary *
 SummaryNew(FunnelPipeline *pipeline)

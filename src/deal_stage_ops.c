@@ -248,3 +248,15 @@ deal_stage_stale_after(PG_FUNCTION_ARGS)
 	*result = stage->stale_after;
 	PG_RETURN_INTERVAL_P(result);
 }
+
+/*
+ * funnel._pipeline_typmod(typoid): the type modifier that binds a column to
+ * the pipeline with this enum type, PipelineTypmod() for the SQL functions
+ * (create_pipeline's check that no two pipelines share one, track()).
+ */
+PG_FUNCTION_INFO_V1(funnel_pipeline_typmod);
+Datum
+funnel_pipeline_typmod(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(PipelineTypmod(PG_GETARG_OID(0)));
+}

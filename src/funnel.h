@@ -65,6 +65,25 @@ typedef enum StageKind
 	STAGE_LOST = 2
 } StageKind;
 
+/*
+ * The implied-passage rule of the product brief, defined here once for
+ * every aggregate, report, summary check and the tracking trigger's
+ * required fields: a deal whose reached stage is r passed stage s if r is
+ * s, or s is open and r is a won stage or an open stage at or after s.  A
+ * lost r passed only itself.  Both stages are of one pipeline; positions
+ * are ranks (or indexes) in it, so equal positions are the same stage.
+ */
+static inline bool
+StagePassed(StageKind s_kind, int s_position, StageKind r_kind, int r_position)
+{
+	if (r_position == s_position)
+		return true;
+	if (s_kind != STAGE_OPEN)
+		return false;
+	return r_kind == STAGE_WON ||
+		(r_kind == STAGE_OPEN && r_position >= s_position);
+}
+
 struct FunnelPipeline;
 
 /* One stage of a pipeline, as cached */

@@ -63,6 +63,22 @@ typedef struct FunnelSummary
 	SummaryEntry entries[FLEXIBLE_ARRAY_MEMBER];
 } FunnelSummary;
 
+/*
+ * The deals of a summary that reached one open stage by the implied-passage
+ * rule (StagePassed() in funnel.h): the entries of that stage, of the later
+ * open stages and of the won stages.  Sums are kept in 128 bits so that
+ * adding 64-bit counters never wraps: report() raises 22003 for a total
+ * past a bigint, the input checks compare them as they are.
+ */
+typedef struct StageReached
+{
+	int128		deals;
+	int128		amount_count;	/* of those, the ones with an amount ... */
+	int128		amount;			/* ... and their total (when asked for) */
+	int128		open;			/* of those, open now (outcomes) */
+	int128		lost;			/* of those, lost now (outcomes) */
+} StageReached;
+
 #define SUMMARY_SIZE(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntry))
 #define SUMMARY_SIZE_V1(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntryV1))
 #define PG_GETARG_SUMMARY(n) SummaryFromDatum(PG_GETARG_DATUM(n))
@@ -75,6 +91,11 @@ extern const char *SummaryPipelineName(Oid typoid);
 extern void SummaryCheckPipeline(FunnelSummary *s, Oid pipeline);
 extern void SummaryRescale(FunnelSummary *s, int scale);
 extern FunnelSummary *SummaryAddEntry(FunnelSummary *s, Oid label);
+extern const SummaryEntry **SummaryEntriesByStage(const FunnelSummary *s,
+												   const FunnelPipeline *pipeline);
+extern StageReached *SummaryReached(const FunnelPipeline *pipeline,
+									const SummaryEntry **by_stage,
+									bool amounts);
 extern void SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s,
 								 int sqlstate);
 

@@ -6,7 +6,11 @@
  *
  * In memory a summary refers to its pipeline and stages by OID; its text and
  * binary forms use the pipeline and stage NAMES, so a summary moves between
- * databases (and Citus nodes) whose OIDs differ.
+ * databases (and Citus nodes) whose OIDs differ.  Both forms list every
+ * stage of the pipeline in its current order (zeros for a stage the summary
+ * has no entry for), whatever order and set of entries the value stores:
+ * a summary stored before add_stage, or merged with one made after it,
+ * prints as input(output(x)) does (issue 17, item 6).
  *
  * A summary without outcomes (fed by stages) prints and sends exactly as
  * funnel 0.1 did (binary format version 1); a summary with outcomes (fed
@@ -35,34 +39,12 @@
  */
 #define SUMMARY_HINT "A summary is written as {\"pipeline\": \"b2b\", \"stages\": [{\"stage\": \"lead\", \"deals\": 3, \"amount_count\": 2, \"amount\": 150.00}]}."
 
-/* One stage of a summary as read, before its names are resolved */
+/* One stage of a summary as read: its name, not yet resolved, and counters */
 typedef struct SummaryInput
 {
 	char	   *name;
-	int64		deals;
-	int64		amount_count;
-	int128		amount;
-	int64		open;
-	int64		lost_here;
-	int64		current;
-	int64		current_amount_count;
-	int128		current_amount;
+	SummaryEntry c;				/* c.label unset */
 } SummaryInput;
-
-/* The stage of an entry, or an error naming the OID */
-static FunnelStage *
-EntryStage(FunnelSummary *s, FunnelPipeline *pipeline, Oid label)
-{
-	FunnelStage *stage = FunnelLookupStageByLabel(label);
-
-	if (stage == NULL || stage->pipeline->typoid != s->pipeline)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("funnel summary refers to a stage that does not exist"),
-				 errdetail("Stage OID %u of pipeline \"%s\".", label,
-						   NameStr(pipeline->name))));
-	return stage;
-}
 
 PG_FUNCTION_INFO_V1(funnel_summary_out);
 Datum
@@ -70,17 +52,19 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
+	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	StringInfoData buf;
 	int			i;
 
+	/* every stage, in the current order: the text of x is that of in(out(x)) */
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"pipeline\": ");
 	escape_json(&buf, NameStr(pipeline->name));
 	appendStringInfoString(&buf, ", \"stages\": [");
-	for (i = 0; i < s->nentries; i++)
+	for (i = 0; i < pipeline->nstages; i++)
 	{
-		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const SummaryEntry *e = by_stage[i];
+		FunnelStage *stage = &pipeline->stages[i];
 
 		appendStringInfoString(&buf, i > 0 ? ", {\"stage\": " : "{\"stage\": ");
 		escape_json(&buf, NameStr(stage->name));
@@ -130,18 +114,19 @@ CountText(int128 v)
 void
 SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 {
-	int128		lost_reached = 0;	/* from the last open stage back */
-	int128		lost_here = 0;
-	int128		open_reached = 0;
+	int128		lost_here = 0;	/* from the last open stage back */
 	int128		open_here = 0;
 	int128		lost_current = 0;
 	int128		lost_deals = 0;
+	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
+	StageReached *reached = SummaryReached(pipeline, by_stage, false);
+	int128		lost_reached = pipeline->nopen > 0 ? reached[0].lost : 0;
 	int			i;
 
-	for (i = 0; i < s->nentries; i++)
+	for (i = 0; i < pipeline->nstages; i++)
 	{
-		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const SummaryEntry *e = by_stage[i];
+		FunnelStage *stage = &pipeline->stages[i];
 		const char *name = NameStr(stage->name);
 
 		if (e->open < 0 || e->lost_here < 0 || e->current < 0 ||
@@ -188,27 +173,22 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 		}
 	}
 
-	/* open stages, from the last one back: the entries are in stage order */
+	/* open stages, from the last one back */
 	for (i = pipeline->nopen - 1; i >= 0; i--)
 	{
-		int			j = SummaryFindEntry(s, pipeline->stages[i].label, i);
-		const SummaryEntry *e;
+		const SummaryEntry *e = by_stage[i];
+		const StageReached *r = &reached[i];
 
-		if (j < 0)
-			continue;
-		e = &s->entries[j];
-		lost_reached += e->deals - e->open;
 		lost_here += e->lost_here;
-		open_reached += e->open;
 		open_here += e->current;
-		if (lost_here > lost_reached || open_here > open_reached ||
-			(i == 0 && (lost_here != lost_reached || open_here != open_reached)))
+		if (lost_here > r->lost || open_here > r->open ||
+			(i == 0 && (lost_here != r->lost || open_here != r->open)))
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: from stage \"%s\" on, %s lost deals were lost there but %s reached it, %s open deals are there but %s reached it",
 							NameStr(pipeline->stages[i].name),
-							CountText(lost_here), CountText(lost_reached),
-							CountText(open_here), CountText(open_reached)),
+							CountText(lost_here), CountText(r->lost),
+							CountText(open_here), CountText(r->open)),
 					 errdetail("A deal is lost from, or now in, an open stage it reached: over all open stages the counts are equal.")));
 	}
 	if (lost_current != lost_deals + lost_reached)
@@ -269,19 +249,19 @@ SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
 							in[i].name),
 					 errdetail("A summary has one entry per stage.")));
 		seen[j] = true;
-		if (in[i].deals < 0 || in[i].amount_count < 0 ||
-			in[i].amount_count > in[i].deals)
+		if (in[i].c.deals < 0 || in[i].c.amount_count < 0 ||
+			in[i].c.amount_count > in[i].c.deals)
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" has deals " INT64_FORMAT " and amount_count " INT64_FORMAT,
-							in[i].name, in[i].deals, in[i].amount_count),
+							in[i].name, in[i].c.deals, in[i].c.amount_count),
 					 errdetail("Counts are non-negative and amount_count is at most deals.")));
-		if (in[i].amount_count == 0 && in[i].amount != 0)
+		if (in[i].c.amount_count == 0 && in[i].c.amount != 0)
 		{
 			StringInfoData amount;
 
 			initStringInfo(&amount);
-			DecAppend(&amount, in[i].amount, scale);
+			DecAppend(&amount, in[i].c.amount, scale);
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("invalid funnel summary: stage \"%s\" has amount %s but amount_count 0",
@@ -289,14 +269,8 @@ SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
 					 errdetail("The amount is the total of amount_count amounts.")));
 		}
 		e = &s->entries[j];
-		e->deals = in[i].deals;
-		e->amount_count = in[i].amount_count;
-		e->amount = in[i].amount;
-		e->open = in[i].open;
-		e->lost_here = in[i].lost_here;
-		e->current = in[i].current;
-		e->current_amount_count = in[i].current_amount_count;
-		e->current_amount = in[i].current_amount;
+		in[i].c.label = e->label;
+		*e = in[i].c;
 	}
 	/*
 	 * The outcome checks read stage kinds, which live in the configuration
@@ -351,13 +325,13 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 			in[n].name = JsonReadString(&r);
 			JsonExpect(&r, ',');
 			JsonExpectKey(&r, "deals");
-			in[n].deals = JsonReadCount(&r);
+			in[n].c.deals = JsonReadCount(&r);
 			JsonExpect(&r, ',');
 			JsonExpectKey(&r, "amount_count");
-			in[n].amount_count = JsonReadCount(&r);
+			in[n].c.amount_count = JsonReadCount(&r);
 			JsonExpect(&r, ',');
 			JsonExpectKey(&r, "amount");
-			in[n].amount = JsonReadDecimal(&r, &scales[2 * n]);
+			in[n].c.amount = JsonReadDecimal(&r, &scales[2 * n]);
 			scale = Max(scale, scales[2 * n]);
 			/* the outcome counters: on every stage, or on none */
 			if (n == 0)
@@ -367,19 +341,19 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 			if (outcomes)
 			{
 				JsonExpectKey(&r, "open");
-				in[n].open = JsonReadCount(&r);
+				in[n].c.open = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "lost_here");
-				in[n].lost_here = JsonReadCount(&r);
+				in[n].c.lost_here = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "current");
-				in[n].current = JsonReadCount(&r);
+				in[n].c.current = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "current_amount_count");
-				in[n].current_amount_count = JsonReadCount(&r);
+				in[n].c.current_amount_count = JsonReadCount(&r);
 				JsonExpect(&r, ',');
 				JsonExpectKey(&r, "current_amount");
-				in[n].current_amount = JsonReadDecimal(&r, &scales[2 * n + 1]);
+				in[n].c.current_amount = JsonReadDecimal(&r, &scales[2 * n + 1]);
 				scale = Max(scale, scales[2 * n + 1]);
 			}
 			JsonExpect(&r, '}');
@@ -392,8 +366,8 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < n; i++)
 	{
-		in[i].amount = DecRescale(in[i].amount, scales[2 * i], scale);
-		in[i].current_amount = DecRescale(in[i].current_amount, scales[2 * i + 1], scale);
+		in[i].c.amount = DecRescale(in[i].c.amount, scales[2 * i], scale);
+		in[i].c.current_amount = DecRescale(in[i].c.current_amount, scales[2 * i + 1], scale);
 	}
 	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,
 									   ERRCODE_INVALID_TEXT_REPRESENTATION));
@@ -411,19 +385,21 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 {
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
+	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	bool		outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
 	StringInfoData buf;
 	int			i;
 
+	/* every stage, in the current order, as the text form */
 	pq_begintypsend(&buf);
 	pq_sendint8(&buf, outcomes ? FUNNEL_SUMMARY_VERSION : FUNNEL_SUMMARY_VERSION_1);
 	pq_sendstring(&buf, NameStr(pipeline->name));
 	pq_sendint16(&buf, s->scale);
-	pq_sendint32(&buf, s->nentries);
-	for (i = 0; i < s->nentries; i++)
+	pq_sendint32(&buf, pipeline->nstages);
+	for (i = 0; i < pipeline->nstages; i++)
 	{
-		const SummaryEntry *e = &s->entries[i];
-		FunnelStage *stage = EntryStage(s, pipeline, e->label);
+		const SummaryEntry *e = by_stage[i];
+		FunnelStage *stage = &pipeline->stages[i];
 
 		pq_sendstring(&buf, NameStr(stage->name));
 		pq_sendint64(&buf, e->deals);
@@ -481,16 +457,16 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		in[i].name = pstrdup(pq_getmsgstring(buf));
-		in[i].deals = pq_getmsgint64(buf);
-		in[i].amount_count = pq_getmsgint64(buf);
-		in[i].amount = DecRecv(buf);
+		in[i].c.deals = pq_getmsgint64(buf);
+		in[i].c.amount_count = pq_getmsgint64(buf);
+		in[i].c.amount = DecRecv(buf);
 		if (outcomes)
 		{
-			in[i].open = pq_getmsgint64(buf);
-			in[i].lost_here = pq_getmsgint64(buf);
-			in[i].current = pq_getmsgint64(buf);
-			in[i].current_amount_count = pq_getmsgint64(buf);
-			in[i].current_amount = DecRecv(buf);
+			in[i].c.open = pq_getmsgint64(buf);
+			in[i].c.lost_here = pq_getmsgint64(buf);
+			in[i].c.current = pq_getmsgint64(buf);
+			in[i].c.current_amount_count = pq_getmsgint64(buf);
+			in[i].c.current_amount = DecRecv(buf);
 		}
 	}
 	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,

@@ -30,6 +30,10 @@ typedef enum TrackRule
 	TRACK_RULE_ANY
 } TrackRule;
 
+/* track_trigger.c: the names of the rules */
+extern int	TrackRuleByName(const char *name);
+extern TrackRule TrackRuleFromName(const char *name);
+
 /* Columns that must be non-null on entering (or skipping past) a stage */
 typedef struct TrackRequired
 {

@@ -142,21 +142,6 @@ StageLabel(FunnelPipeline *pipeline, const char *name)
 	return stage ? stage->label : InvalidOid;
 }
 
-/* The rule of a tracking by name; false if it is none of the three */
-static bool
-ParseRule(const char *rule, TrackRule *result)
-{
-	if (strcmp(rule, "any") == 0)
-		*result = TRACK_RULE_ANY;
-	else if (strcmp(rule, "sequential") == 0)
-		*result = TRACK_RULE_SEQUENTIAL;
-	else if (strcmp(rule, "forward") == 0)
-		*result = TRACK_RULE_FORWARD;
-	else
-		return false;
-	return true;
-}
-
 /*
  * Read the tracking of a Citus shard (or of the distributed table itself)
  * from its trigger's arguments (see track_citus.c), and find the history
@@ -170,12 +155,13 @@ LoadTrackedArgs(TrackedTable *t, Relation deals, Trigger *trigger,
 	int			i;
 
 	if (trigger->tgnargs != 8 || strcmp(args[0], "citus") != 0 ||
-		!ParseRule(args[6], &t->rule))
+		TrackRuleByName(args[6]) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("funnel trigger \"%s\" of table \"%s\" has unexpected arguments",
 						trigger->tgname, RelationGetRelationName(deals)),
 				 errhint("Drop the funnel_track_* triggers, or call funnel.track() again.")));
+	t->rule = TrackRuleByName(args[6]);
 	*pipeline_name = pstrdup(args[3]);
 	*key_column = pstrdup(args[7]);
 	t->stage_attnum = DealsColumn(deals, args[4], "stage column");
@@ -240,8 +226,7 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 						NameStr(*DatumGetName(values[Anum_tracked_changed_at_column - 1])),
 						"effective-time column");
 		rule = TextDatumGetCString(values[Anum_tracked_rule - 1]);
-		if (!ParseRule(rule, &t->rule))
-			t->rule = TRACK_RULE_FORWARD;
+		t->rule = TrackRuleFromName(rule);
 		t->history_relid = DatumGetObjectId(values[Anum_tracked_history - 1]);
 		break;
 	}

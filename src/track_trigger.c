@@ -117,6 +117,59 @@ AllowListed(TrackedTable *t, Oid from, Oid to)
 	return false;
 }
 
+/*
+ * The names of the rules, by TrackRule: their one spelling, which
+ * funnel.track() and the CHECK of funnel.tracked_table read through
+ * funnel._check_rule() and the trigger cache through TrackRuleByName().
+ */
+static const char *const TrackRuleNames[] = {
+	[TRACK_RULE_FORWARD] = "forward",
+	[TRACK_RULE_SEQUENTIAL] = "sequential",
+	[TRACK_RULE_ANY] = "any"
+};
+
+StaticAssertDecl(lengthof(TrackRuleNames) == TRACK_RULE_ANY + 1,
+				 "one name per rule");
+
+/* The rule of a name, or -1 if it is none */
+int
+TrackRuleByName(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < (int) lengthof(TrackRuleNames); i++)
+		if (strcmp(name, TrackRuleNames[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The rule of a name, or the 22023 error naming it (NULL: no name) */
+TrackRule
+TrackRuleFromName(const char *name)
+{
+	int			rule = name ? TrackRuleByName(name) : -1;
+
+	if (rule < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid transition rule \"%s\"", name ? name : "<NULL>"),
+				 errhint("A rule is '%s' (the default), '%s' or '%s'.",
+						 TrackRuleNames[TRACK_RULE_FORWARD],
+						 TrackRuleNames[TRACK_RULE_SEQUENTIAL],
+						 TrackRuleNames[TRACK_RULE_ANY])));
+	return (TrackRule) rule;
+}
+
+/* funnel._check_rule(rule): true, or the error of an unknown rule */
+PG_FUNCTION_INFO_V1(funnel_check_rule);
+Datum
+funnel_check_rule(PG_FUNCTION_ARGS)
+{
+	(void) TrackRuleFromName(PG_ARGISNULL(0) ? NULL :
+							 text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_BOOL(true);
+}
+
 /* Index of the next non-retired open stage after stages[i], or -1 */
 static int
 NextOpen(FunnelPipeline *p, int i)
@@ -257,25 +310,22 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
 /*
  * Required fields of the stage entered and of every open stage skipped past
  * on the way (f < 0: a new deal, which has passed every open stage before
- * its first one).  A move to a won stage passes every open stage after the
- * current one; a move to a lost stage or backwards passes none.
+ * its first one): the open stages after the current one that the target
+ * passes by the implied-passage rule (StagePassed() in funnel.h).  A move
+ * to a won stage passes every open stage after the current one; a move to
+ * a lost stage, backwards or out of a won or lost stage passes none.
  */
 static void
 CheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
 			  TupleTableSlot *slot, Relation rel)
 {
 	int			s;
-	int			last = -1;
 
 	if (t->nrequired == 0)
 		return;
-	if (p->stages[to].kind == STAGE_OPEN && to > f)
-		last = to - 1;
-	else if (p->stages[to].kind == STAGE_WON &&
-			 (f < 0 || p->stages[f].kind == STAGE_OPEN))
-		last = p->nopen - 1;
-	for (s = f + 1; s <= last; s++)
-		CheckRequiredOf(t, p, f, s, to, slot, rel);
+	for (s = f + 1; s < p->nopen; s++)
+		if (s != to && StagePassed(p->stages[s].kind, s, p->stages[to].kind, to))
+			CheckRequiredOf(t, p, f, s, to, slot, rel);
 	CheckRequiredOf(t, p, f, to, to, slot, rel);
 }
 

@@ -7,7 +7,7 @@
 -- no closed deal reached, and the refused arguments with their SQLSTATEs.
 -- Everything after the data load runs as a NOSUPERUSER role.
 BEGIN;
-SELECT plan(23);
+SELECT plan(28);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -180,8 +180,41 @@ SELECT throws_ok($$SELECT * FROM funnel.required_pipeline((SELECT with_outcomes 
                  '22023', 'average_won NaN is not a positive finite amount', 'average_won NaN: 22023');
 SELECT is_empty($$SELECT * FROM funnel.required_pipeline(NULL, 3000000)$$,
                 'a NULL summary (funnel() over no rows): no rows');
+-- more deals than a bigint counts: 22003 naming the target, not a failed cast
+SELECT throws_ok($$SELECT * FROM funnel.required_pipeline((SELECT s FROM rp.small), 1e19, 1)$$,
+                 '22003', 'target 10000000000000000000 needs 10000000000000000000 won deals, more than a bigint can count',
+                 'target 10^19 at average_won 1: 22003 naming the target and the won deals');
+SELECT throws_ok($$SELECT * FROM funnel.required_pipeline((SELECT s FROM rp.small), 1500000000000000000000)$$,
+                 '22003', 'target 1500000000000000000000 needs 10000000000000000000 won deals, more than a bigint can count',
+                 'target 1.5 × 10^21 at the summary''s average 150: 22003');
 SELECT throws_ok($$SELECT * FROM funnel.required_pipeline((SELECT with_outcomes FROM rp.summaries), 1e30, 1e-30)$$,
-                 '22003', NULL, 'more deals than a bigint holds: 22003 (numeric out of range)');
+                 '22003', 'target 1000000000000000000000000000000 needs ' || (1e60)::numeric(61, 0) || ' won deals, more than a bigint can count',
+                 'target 10^30 at average_won 10^-30: 22003');
+-- the won deals fit, the deals at the stage with the lowest win rate do not:
+-- stage a, 3 of 5 closed deals won: ceil(6 × 10^18 × 5 / 3) = 10^19
+SELECT throws_ok($$SELECT * FROM funnel.required_pipeline((SELECT s FROM rp.small), 6e18, 1)$$,
+                 '22003', 'target 6000000000000000000 needs 10000000000000000000 deals at stage "a", more than a bigint can count',
+                 'won deals that fit, deals at a stage that do not: 22003 naming the stage');
+CREATE FUNCTION pg_temp.error_fields(q text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    d text;
+    h text;
+BEGIN
+    EXECUTE q;
+    RETURN 'no error';
+EXCEPTION WHEN numeric_value_out_of_range THEN
+    GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RETURN d || ' / ' || h;
+END
+$f$;
+SELECT is(pg_temp.error_fields($$SELECT * FROM funnel.required_pipeline((SELECT s FROM rp.small), 6e18, 1)$$),
+          'It needs 6000000000000000000 won deals, and the win rate of the closed deals that reached the stage is 0.6. / '
+          'Give a smaller target or a larger average_won.',
+          'the overflow at a stage: DETAIL with the won deals and the win rate, HINT with the way out');
+SELECT is(pg_temp.error_fields($$SELECT * FROM funnel.required_pipeline((SELECT s FROM rp.small), 1500000000000000000000)$$),
+          'The won deals needed are the target divided by the average won amount, the summary''s 150. / '
+          'Give a smaller target or a larger average_won.',
+          'the overflow of the won deals: DETAIL with the average used, HINT with the way out');
 
 SELECT * FROM finish();
 ROLLBACK;
