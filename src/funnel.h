@@ -20,10 +20,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 
-/* PostgreSQL 18 spells it pg_noreturn, before the declaration */
-#ifndef pg_noreturn
-#define pg_noreturn pg_attribute_noreturn()
-#endif
+#include "pg_compat.h"
 
 /* Schema that holds one enum type per pipeline, and the extension schema */
 #define FUNNEL_PIPELINE_SCHEMA	"funnel_pipeline"

@@ -84,11 +84,7 @@ ArgRelation(Relation rel, const char *name)
 	List	   *names;
 	Oid			relid;
 
-#if PG_VERSION_NUM >= 160000
-	names = stringToQualifiedNameList(name, NULL);
-#else
-	names = stringToQualifiedNameList(name);
-#endif
+	names = compat_stringToQualifiedNameList(name);
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(relid))
 		ereport(ERROR,
