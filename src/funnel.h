@@ -112,6 +112,8 @@ extern FunnelStage *FunnelLookupStageByName(FunnelPipeline *pipeline,
 extern FunnelStage *FunnelGetStage(DealStage s);
 extern void FunnelCheckConfigured(FunnelPipeline *pipeline);
 extern FunnelStage *FunnelGetConfiguredStage(DealStage s);
+pg_noreturn extern void FunnelReportAmbiguousName(const char *name);
+pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern uint64 FunnelCacheGeneration(void);
 extern char *FunnelStageList(FunnelPipeline *pipeline);
 extern char *FunnelPipelineList(void);
@@ -125,7 +127,6 @@ extern DealStage DealStageFromText(const char *str, int32 typmod,
 extern char *DealStageToText(DealStage s);
 extern DealStage DealStageResolve(DealStage s, FunnelPipeline *pipeline);
 extern DealStage DealStageResolveTypmod(DealStage s, int32 typmod);
-pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern void DealStageCheckUsable(FunnelStage *stage);
 
 /* unresolved.c */

@@ -257,12 +257,8 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 static void
 LoadPrimaryKey(TrackedTable *t, Relation deals, const char *key_column)
 {
-#if PG_VERSION_NUM >= 180000
-	/* a deferrable primary key does not identify a deal (as before 18) */
-	Oid			pkoid = RelationGetPrimaryKeyIndex(deals, false);
-#else
-	Oid			pkoid = RelationGetPrimaryKeyIndex(deals);
-#endif
+	/* a deferrable primary key does not identify a deal */
+	Oid			pkoid = compat_RelationGetPrimaryKeyIndex(deals);
 	AttrNumber	key = DealsColumn(deals, key_column, "key column");
 	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(deals), key - 1);
 
