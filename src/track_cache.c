@@ -13,6 +13,9 @@
  * tables, of the deals table or of its history table (ALTER TABLE, index
  * changes), or after the pipeline cache was rebuilt (stage renamed, added or
  * retired).  While nothing changes, a trigger call reads no catalog.
+ * Entries follow the idiom of funnel_cache.h; the configuration tables are
+ * read by column name.  An entry stays in the hash table for the life of
+ * the backend (a few hundred bytes per table ever written), rebuilt on use.
  *
  * src/track_cache.c
  *
