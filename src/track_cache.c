@@ -14,8 +14,8 @@
  * changes), or after the pipeline cache was rebuilt (stage renamed, added or
  * retired).  While nothing changes, a trigger call reads no catalog.
  * Entries follow the idiom of funnel_cache.h; the configuration tables are
- * read by column name.  An entry stays in the hash table for the life of
- * the backend (a few hundred bytes per table ever written), rebuilt on use.
+ * read by column name.  The entries of dropped tables are removed when
+ * a new entry is made.
  *
  * src/track_cache.c
  *
@@ -600,6 +600,31 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 }
 
 /*
+ * Remove the entries of tables that no longer exist (dropped since their
+ * entry was built), when a new entry is made.  Safe: no trigger call can
+ * be using the entry of a dropped table (a trigger's table is locked
+ * while it fires), and a dropped table's entry was made stale by the
+ * relcache invalidation of its drop.
+ */
+static void
+ForgetDroppedTables(Oid keep)
+{
+	HASH_SEQ_STATUS status;
+	TrackedTable *entry;
+
+	hash_seq_init(&status, tracked_tables);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->relid == keep || FunnelCacheIsValid(entry->state) ||
+			SearchSysCacheExists1(RELOID, ObjectIdGetDatum(entry->relid)))
+			continue;
+		if (entry->context != NULL)
+			MemoryContextDelete(entry->context);
+		(void) hash_search(tracked_tables, &entry->relid, HASH_REMOVE, NULL);
+	}
+}
+
+/*
  * The cache entry of a tracked deals table, built if needed, for a call of
  * the given trigger (whose arguments, on a Citus shard, say how the table
  * is tracked).  The pointer stays valid for the rest of the trigger call.
@@ -620,6 +645,7 @@ TrackLookup(Relation deals, Trigger *trigger)
 		t->context = NULL;
 		t->history_relid = InvalidOid;
 		t->nargs = 0;
+		ForgetDroppedTables(relid);
 	}
 	if (unlikely(FunnelCacheIsValid(t->state) && !SameArgs(t, trigger)))
 		FunnelCacheInvalidate(&t->state);
