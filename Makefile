@@ -6,6 +6,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = funnel
 OBJS = \
 	src/funnel.o \
+	src/pg_compat.o \
 	src/pipeline_cache.o \
 	src/names.o \
 	src/pipeline_uses.o \

@@ -2293,9 +2293,14 @@ BEGIN
         -- co-located with the deals: a deal's visits live on its node
         EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''deal_id'', colocate_with => $2)'
             USING hist, deals::text;
-        -- what a shard's triggers know of their tracking (src/track_citus.c)
-        trigger_args := format('%L, %L, %L, %L, %L, %L, %L, %L', 'citus', deals, hist, pipeline,
-                               stage_column, coalesce(changed_at_column, ''), rule, pk.attname);
+        -- what a shard's triggers know of their tracking (src/track_citus.c),
+        -- as name=value pairs named like the columns of funnel.tracked_table
+        trigger_args := format('%L, %L, %L, %L, %L, %L, %L', 'citus',
+                               'deals=' || deals::text, 'history=' || hist::text,
+                               'pipeline=' || pipeline, 'stage_column=' || stage_column,
+                               'rule=' || rule, 'key_column=' || pk.attname)
+                        || CASE WHEN changed_at_column IS NULL THEN ''
+                                ELSE format(', %L', 'changed_at_column=' || changed_at_column) END;
     END IF;
 
     -- one open visit for every existing deal

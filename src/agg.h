@@ -27,9 +27,6 @@
 #include "common/int.h"
 #include "lib/stringinfo.h"
 #include "utils/fmgrprotos.h"
-#if PG_VERSION_NUM >= 160000
-#include "varatt.h"
-#endif
 
 #include "funnel.h"
 

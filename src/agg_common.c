@@ -129,7 +129,9 @@ ProbabilityDecimal(double probability, int32 *scale)
 /*
  * Backend-level table of filled stage slots (open addressing on the label
  * OID), valid for one generation of the pipeline cache and emptied when
- * it is rebuilt, i.e. after the same invalidations.  A call site whose
+ * it is rebuilt, i.e. after the same invalidations (funnel_cache.h, rule
+ * 3: a cache derived from the pipeline cache compares its generation).
+ * A call site whose
  * fn_extra cache is new (every query, and every row under Citus's
  * worker_partial_agg, which calls fmgr_info per row) fills its slots from
  * here with a copy: no catalog access, no numeric conversion.

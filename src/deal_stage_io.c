@@ -105,58 +105,6 @@ PipelineOfTypmod(int32 typmod)
 	return pipeline;
 }
 
-/* Raise the ambiguity error for a bare stage name several pipelines have */
-pg_noreturn static void
-ReportAmbiguousName(const char *name)
-{
-	StringInfoData candidates;
-	const char *example = NULL;
-	int			n = 0;
-	int			total = 0;
-	int			i;
-
-	for (i = 0; i < FunnelPipelineCount(); i++)
-		if (FunnelLookupStageByName(FunnelPipelineByIndex(i), name) != NULL)
-			total++;
-	initStringInfo(&candidates);
-	for (i = 0; i < FunnelPipelineCount(); i++)
-	{
-		FunnelPipeline *p = FunnelPipelineByIndex(i);
-
-		if (FunnelLookupStageByName(p, name) == NULL)
-			continue;
-		if (example == NULL)
-			example = NameStr(p->name);
-		n++;
-		appendStringInfo(&candidates, "%s'%s%c%s'",
-						 n == 1 ? "" : (n == total ? " or " : ", "),
-						 NameStr(p->name), FUNNEL_SEPARATOR, name);
-	}
-	if (example == NULL)
-		example = "b2b";
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-			 errmsg("stage name \"%s\" is ambiguous", name),
-			 errdetail("It could be %s.", candidates.data),
-			 errhint("Qualify it, as in '%s%c%s', or bind the column to one pipeline with the type funnel.deal_stage(%s); a query parameter must then be sent typed text or varchar, not unknown.",
-					 example, FUNNEL_SEPARATOR, name, quote_identifier(example))));
-}
-
-/* Raise the ambiguity error for an unresolved value */
-void
-DealStageReportAmbiguous(DealStage s)
-{
-	FunnelStage *candidate = FunnelLookupStageByLabel(DealStageLabelOid(s));
-
-	if (candidate == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("stage name is ambiguous"),
-				 errdetail("The value names a stage without its pipeline, and the stage (OID %u) no longer exists.",
-						   DealStageLabelOid(s))));
-	ReportAmbiguousName(NameStr(candidate->name));
-}
-
 /*
  * Resolve a bare name where no pipeline is known.  A name several pipelines
  * have stays unresolved only where unresolved.c allows it (the caller is the
@@ -206,7 +154,7 @@ ResolveBareName(const char *str, bool may_stay_unresolved)
 	{
 		if (!may_stay_unresolved ||
 			!DealStageMayStayUnresolved(str, found->label))
-			ReportAmbiguousName(str);
+			FunnelReportAmbiguousName(str);
 		return MakeDealStage(InvalidOid, found->label);
 	}
 	DealStageCheckUsable(found);

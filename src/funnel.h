@@ -20,10 +20,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 
-/* PostgreSQL 18 spells it pg_noreturn, before the declaration */
-#ifndef pg_noreturn
-#define pg_noreturn pg_attribute_noreturn()
-#endif
+#include "pg_compat.h"
 
 /* Schema that holds one enum type per pipeline, and the extension schema */
 #define FUNNEL_PIPELINE_SCHEMA	"funnel_pipeline"
@@ -134,6 +131,8 @@ extern FunnelStage *FunnelLookupStageByName(FunnelPipeline *pipeline,
 extern FunnelStage *FunnelGetStage(DealStage s);
 extern void FunnelCheckConfigured(FunnelPipeline *pipeline);
 extern FunnelStage *FunnelGetConfiguredStage(DealStage s);
+pg_noreturn extern void FunnelReportAmbiguousName(const char *name);
+pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern uint64 FunnelCacheGeneration(void);
 extern char *FunnelStageList(FunnelPipeline *pipeline);
 extern char *FunnelPipelineList(void);
@@ -147,7 +146,6 @@ extern DealStage DealStageFromText(const char *str, int32 typmod,
 extern char *DealStageToText(DealStage s);
 extern DealStage DealStageResolve(DealStage s, FunnelPipeline *pipeline);
 extern DealStage DealStageResolveTypmod(DealStage s, int32 typmod);
-pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern void DealStageCheckUsable(FunnelStage *stage);
 
 /* unresolved.c */

@@ -12,9 +12,12 @@
  * on that table sends on every write).  While nothing changes, no lookup
  * touches a catalog.
  *
- * The previous generation's memory is kept until the next rebuild, so a
- * pointer handed out just before an invalidation stays readable for the rest
- * of the call that obtained it.
+ * The cache follows the idiom of funnel_cache.h: it is marked valid only
+ * once a build is complete, and the previous generation's memory is kept
+ * until the next rebuild, so a pointer handed out just before an
+ * invalidation stays readable for the rest of the call that obtained it.
+ * It also owns the errors of stage resolution that need the list of
+ * pipelines (the ambiguity error), which the type's I/O calls.
  *
  * src/pipeline_cache.c
  *
@@ -41,15 +44,22 @@
 #include "utils/syscache.h"
 
 #include "funnel.h"
+#include "funnel_cache.h"
 
-/* Column numbers of funnel.pipeline_stage (see sql/funnel.sql) */
-#define Anum_pipeline_stage_pipeline	1
-#define Anum_pipeline_stage_stage		2
-#define Anum_pipeline_stage_probability 3
-#define Anum_pipeline_stage_kind		4
-#define Anum_pipeline_stage_stale_after 5
-#define Anum_pipeline_stage_retired		6
-#define Natts_pipeline_stage			6
+/* The columns of funnel.pipeline_stage the cache reads, found by name */
+enum
+{
+	PS_PIPELINE,
+	PS_STAGE,
+	PS_PROBABILITY,
+	PS_KIND,
+	PS_STALE_AFTER,
+	PS_RETIRED,
+	PS_NCOLUMNS
+};
+static const char *const pipeline_stage_columns[PS_NCOLUMNS] = {
+	"pipeline", "stage", "probability", "kind", "stale_after", "retired"
+};
 
 typedef struct LabelIndexEntry
 {
@@ -68,7 +78,7 @@ typedef struct FunnelCache
 
 static FunnelCache *funnel_cache = NULL;
 static MemoryContext previous_generation = NULL;
-static bool funnel_cache_valid = false;
+static FunnelCacheState funnel_cache_state = FUNNEL_CACHE_STALE;
 static uint64 funnel_cache_generation = 0;
 static Oid	metadata_relid = InvalidOid;
 
@@ -76,7 +86,7 @@ static Oid	metadata_relid = InvalidOid;
 static void
 FunnelSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
 {
-	funnel_cache_valid = false;
+	FunnelCacheInvalidate(&funnel_cache_state);
 }
 
 /* Invalidate when funnel.pipeline_stage changes (or on a full reset) */
@@ -84,7 +94,7 @@ static void
 FunnelRelcacheCallback(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == metadata_relid)
-		funnel_cache_valid = false;
+		FunnelCacheInvalidate(&funnel_cache_state);
 }
 
 /* Called once from _PG_init */
@@ -243,6 +253,45 @@ FindStageForMetadata(FunnelCache *cache, const char *pipeline,
 	return NULL;
 }
 
+/*
+ * Column numbers of named columns of one of funnel's tables (see
+ * funnel_cache.h): never by position, which differs between a fresh
+ * install and one upgraded by a script that added a column.
+ */
+void
+FunnelColumnNumbers(Relation rel, int ncolumns, const char *const *names,
+					AttrNumber *attnums)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	int			i,
+				j;
+
+	for (i = 0; i < ncolumns; i++)
+	{
+		attnums[i] = InvalidAttrNumber;
+		for (j = 0; j < tupdesc->natts; j++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tupdesc, j);
+
+			if (!att->attisdropped &&
+				strcmp(NameStr(att->attname), names[i]) == 0)
+			{
+				attnums[i] = att->attnum;
+				break;
+			}
+		}
+		if (attnums[i] == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of funnel table \"%s.%s\" does not exist",
+							names[i],
+							get_namespace_name(RelationGetNamespace(rel)),
+							RelationGetRelationName(rel)),
+					 errdetail("The funnel library expects it; the extension's tables do not match its library."),
+					 errhint("Update the funnel extension with ALTER EXTENSION funnel UPDATE.")));
+	}
+}
+
 static StageKind
 StageKindFromText(const char *kind)
 {
@@ -262,6 +311,12 @@ LoadMetadata(FunnelCache *cache, Relation rel, Snapshot snapshot)
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
 	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
+	AttrNumber	col[PS_NCOLUMNS];
+	int			i;
+
+	FunnelColumnNumbers(rel, PS_NCOLUMNS, pipeline_stage_columns, col);
+	for (i = 0; i < PS_NCOLUMNS; i++)
+		col[i]--;				/* indexes into values and nulls */
 
 	scan = systable_beginscan(rel, InvalidOid, false, snapshot, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
@@ -271,26 +326,26 @@ LoadMetadata(FunnelCache *cache, Relation rel, Snapshot snapshot)
 		char	   *stage_name;
 
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (nulls[Anum_pipeline_stage_pipeline - 1] ||
-			nulls[Anum_pipeline_stage_stage - 1])
+		if (nulls[col[PS_PIPELINE]] ||
+			nulls[col[PS_STAGE]])
 			continue;
-		pipeline_name = TextDatumGetCString(values[Anum_pipeline_stage_pipeline - 1]);
-		stage_name = TextDatumGetCString(values[Anum_pipeline_stage_stage - 1]);
+		pipeline_name = TextDatumGetCString(values[col[PS_PIPELINE]]);
+		stage_name = TextDatumGetCString(values[col[PS_STAGE]]);
 		stage = FindStageForMetadata(cache, pipeline_name, stage_name);
 		if (stage == NULL)
 			continue;
 		stage->configured = true;
-		if (!nulls[Anum_pipeline_stage_probability - 1])
-			stage->probability = DatumGetFloat8(values[Anum_pipeline_stage_probability - 1]);
-		if (!nulls[Anum_pipeline_stage_kind - 1])
-			stage->kind = StageKindFromText(TextDatumGetCString(values[Anum_pipeline_stage_kind - 1]));
-		if (!nulls[Anum_pipeline_stage_stale_after - 1])
+		if (!nulls[col[PS_PROBABILITY]])
+			stage->probability = DatumGetFloat8(values[col[PS_PROBABILITY]]);
+		if (!nulls[col[PS_KIND]])
+			stage->kind = StageKindFromText(TextDatumGetCString(values[col[PS_KIND]]));
+		if (!nulls[col[PS_STALE_AFTER]])
 		{
 			stage->has_stale_after = true;
-			stage->stale_after = *DatumGetIntervalP(values[Anum_pipeline_stage_stale_after - 1]);
+			stage->stale_after = *DatumGetIntervalP(values[col[PS_STALE_AFTER]]);
 		}
-		if (!nulls[Anum_pipeline_stage_retired - 1])
-			stage->retired = DatumGetBool(values[Anum_pipeline_stage_retired - 1]);
+		if (!nulls[col[PS_RETIRED]])
+			stage->retired = DatumGetBool(values[col[PS_RETIRED]]);
 	}
 	systable_endscan(scan);
 	pfree(values);
@@ -353,8 +408,12 @@ FunnelCacheBuild(void)
 	Relation	metarel = NULL;
 	Snapshot	snapshot;
 
-	/* An invalidation arriving while we build makes the next call rebuild */
-	funnel_cache_valid = true;
+	/*
+	 * Mark the build started before taking any lock: an invalidation
+	 * arriving from here on, and an error or cancel before the end, leave
+	 * the cache stale (funnel_cache.h).
+	 */
+	FunnelCacheBuildStarted(&funnel_cache_state);
 
 	/* Build under the caller's context, so an error frees everything */
 	context = AllocSetContextCreate(CurrentMemoryContext,
@@ -377,7 +436,7 @@ FunnelCacheBuild(void)
 	snapshot = RegisterSnapshot(GetCatalogSnapshot(EnumRelationId));
 	if (OidIsValid(nspoid))
 		LoadPipelines(cache, nspoid, typrel, enumrel, snapshot);
-	if (metarel != NULL && RelationGetDescr(metarel)->natts >= Natts_pipeline_stage)
+	if (metarel != NULL)
 		LoadMetadata(cache, metarel, snapshot);
 	UnregisterSnapshot(snapshot);
 
@@ -395,12 +454,15 @@ FunnelCacheBuild(void)
 	previous_generation = funnel_cache ? funnel_cache->context : NULL;
 	funnel_cache = cache;
 	funnel_cache_generation++;
+
+	/* complete and installed: valid unless invalidated meanwhile */
+	FunnelCacheBuilt(&funnel_cache_state);
 }
 
 static inline FunnelCache *
 FunnelCacheGet(void)
 {
-	if (unlikely(!funnel_cache_valid || funnel_cache == NULL))
+	if (unlikely(!FunnelCacheIsValid(funnel_cache_state)))
 		FunnelCacheBuild();
 	return funnel_cache;
 }
@@ -492,6 +554,58 @@ FunnelLookupStageByName(FunnelPipeline *pipeline, const char *name)
 		if (strcmp(NameStr(pipeline->stages[i].name), name) == 0)
 			return &pipeline->stages[i];
 	return NULL;
+}
+
+/* Raise the ambiguity error for a bare stage name several pipelines have */
+void
+FunnelReportAmbiguousName(const char *name)
+{
+	StringInfoData candidates;
+	const char *example = NULL;
+	int			n = 0;
+	int			total = 0;
+	int			i;
+
+	for (i = 0; i < FunnelPipelineCount(); i++)
+		if (FunnelLookupStageByName(FunnelPipelineByIndex(i), name) != NULL)
+			total++;
+	initStringInfo(&candidates);
+	for (i = 0; i < FunnelPipelineCount(); i++)
+	{
+		FunnelPipeline *p = FunnelPipelineByIndex(i);
+
+		if (FunnelLookupStageByName(p, name) == NULL)
+			continue;
+		if (example == NULL)
+			example = NameStr(p->name);
+		n++;
+		appendStringInfo(&candidates, "%s'%s%c%s'",
+						 n == 1 ? "" : (n == total ? " or " : ", "),
+						 NameStr(p->name), FUNNEL_SEPARATOR, name);
+	}
+	if (example == NULL)
+		example = "b2b";
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("stage name \"%s\" is ambiguous", name),
+			 errdetail("It could be %s.", candidates.data),
+			 errhint("Qualify it, as in '%s%c%s', or bind the column to one pipeline with the type funnel.deal_stage(%s); a query parameter must then be sent typed text or varchar, not unknown.",
+					 example, FUNNEL_SEPARATOR, name, quote_identifier(example))));
+}
+
+/* Raise the ambiguity error for an unresolved value */
+void
+DealStageReportAmbiguous(DealStage s)
+{
+	FunnelStage *candidate = FunnelLookupStageByLabel(DealStageLabelOid(s));
+
+	if (candidate == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("stage name is ambiguous"),
+				 errdetail("The value names a stage without its pipeline, and the stage (OID %u) no longer exists.",
+						   DealStageLabelOid(s))));
+	FunnelReportAmbiguousName(NameStr(candidate->name));
 }
 
 /*

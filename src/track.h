@@ -22,6 +22,7 @@
 #include "utils/relcache.h"
 
 #include "funnel.h"
+#include "funnel_cache.h"
 
 typedef enum TrackRule
 {
@@ -47,7 +48,7 @@ typedef struct TrackRequired
 typedef struct TrackedTable
 {
 	Oid			relid;			/* hash key: the deals table */
-	bool		valid;
+	FunnelCacheState state;		/* see funnel_cache.h */
 	uint64		generation;		/* FunnelCacheGeneration() when built */
 	MemoryContext context;		/* holds everything below */
 

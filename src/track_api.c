@@ -40,11 +40,7 @@
 static bool
 OwnsRelation(Oid relid)
 {
-#if PG_VERSION_NUM >= 160000
-	return object_ownercheck(RelationRelationId, relid, GetUserId());
-#else
-	return pg_class_ownercheck(relid, GetUserId());
-#endif
+	return compat_relation_ownercheck(relid, GetUserId());
 }
 
 /*

@@ -13,6 +13,9 @@
  * tables, of the deals table or of its history table (ALTER TABLE, index
  * changes), or after the pipeline cache was rebuilt (stage renamed, added or
  * retired).  While nothing changes, a trigger call reads no catalog.
+ * Entries follow the idiom of funnel_cache.h; the configuration tables are
+ * read by column name.  The entries of dropped tables are removed when
+ * a new entry is made.
  *
  * src/track_cache.c
  *
@@ -37,27 +40,64 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "funnel_cache.h"
 #include "track.h"
 
-/* Column numbers of the configuration tables (see sql/funnel.sql) */
-#define Anum_tracked_deals				1
-#define Anum_tracked_pipeline			2
-#define Anum_tracked_stage_column		3
-#define Anum_tracked_changed_at_column	4
-#define Anum_tracked_rule				5
-#define Anum_tracked_history			6
-#define Anum_tracked_key_column			8
-#define Natts_tracked					8
+/*
+ * The columns of the configuration tables the cache reads, found by name
+ * once per build (funnel_cache.h).  The names are also the keys of the
+ * Citus triggers' name=value arguments (see LoadTrackedArgs).
+ */
+enum
+{
+	TT_DEALS,
+	TT_PIPELINE,
+	TT_STAGE_COLUMN,
+	TT_CHANGED_AT_COLUMN,
+	TT_RULE,
+	TT_HISTORY,
+	TT_KEY_COLUMN,
+	TT_NCOLUMNS
+};
+static const char *const tracked_table_columns[TT_NCOLUMNS] = {
+	"deals", "pipeline", "stage_column", "changed_at_column", "rule",
+	"history", "key_column"
+};
 
-#define Anum_allowed_pipeline			1
-#define Anum_allowed_from				2
-#define Anum_allowed_to					3
-#define Natts_allowed					3
+enum
+{
+	AT_PIPELINE,
+	AT_FROM_STAGE,
+	AT_TO_STAGE,
+	AT_NCOLUMNS
+};
+static const char *const allowed_transition_columns[AT_NCOLUMNS] = {
+	"pipeline", "from_stage", "to_stage"
+};
 
-#define Anum_required_pipeline			1
-#define Anum_required_stage				2
-#define Anum_required_fields			3
-#define Natts_required					3
+enum
+{
+	RF_PIPELINE,
+	RF_STAGE,
+	RF_FIELDS,
+	RF_NCOLUMNS
+};
+static const char *const required_field_columns[RF_NCOLUMNS] = {
+	"pipeline", "stage", "fields"
+};
+
+/* Column numbers as indexes into heap_deform_tuple's arrays */
+static void
+ConfigColumns(Relation rel, int ncolumns, const char *const *names, int *index)
+{
+	AttrNumber	attnums[TT_NCOLUMNS];
+	int			i;
+
+	Assert(ncolumns <= TT_NCOLUMNS);
+	FunnelColumnNumbers(rel, ncolumns, names, attnums);
+	for (i = 0; i < ncolumns; i++)
+		index[i] = attnums[i] - 1;
+}
 
 static HTAB *tracked_tables = NULL;
 
@@ -83,7 +123,7 @@ TrackRelcacheCallback(Datum arg, Oid relid)
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		if (all || entry->relid == relid || entry->history_relid == relid)
-			entry->valid = false;
+			FunnelCacheInvalidate(&entry->state);
 	}
 }
 
@@ -142,33 +182,74 @@ StageLabel(FunnelPipeline *pipeline, const char *name)
 	return stage ? stage->label : InvalidOid;
 }
 
+/* Raise the error for a Citus trigger whose arguments cannot be read */
+pg_noreturn static void
+ReportTriggerArgs(Relation deals, Trigger *trigger, const char *detail,
+				  const char *arg)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("funnel trigger \"%s\" of table \"%s\" has unexpected arguments",
+					trigger->tgname, RelationGetRelationName(deals)),
+			 errdetail(detail, arg),
+			 errhint("Drop the funnel_track_* triggers, or call funnel.track() again.")));
+}
+
 /*
  * Read the tracking of a Citus shard (or of the distributed table itself)
  * from its trigger's arguments (see track_citus.c), and find the history
- * relation to write.
+ * relation to write.  The arguments are 'citus' followed by name=value
+ * pairs named like the columns of funnel.tracked_table (deals, history,
+ * pipeline, stage_column, rule, key_column, and changed_at_column when
+ * there is one), in any order: a release that adds a setting adds a pair,
+ * and the triggers of older releases stay readable.
  */
 static void
 LoadTrackedArgs(TrackedTable *t, Relation deals, Trigger *trigger,
 				char **pipeline_name, char **key_column)
 {
 	char	  **args = trigger->tgargs;
-	int			i;
+	const char *value[TT_NCOLUMNS] = {0};
+	int			i,
+				k;
 
-	if (trigger->tgnargs != 8 || strcmp(args[0], "citus") != 0 ||
-		TrackRuleByName(args[6]) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel trigger \"%s\" of table \"%s\" has unexpected arguments",
-						trigger->tgname, RelationGetRelationName(deals)),
-				 errhint("Drop the funnel_track_* triggers, or call funnel.track() again.")));
-	t->rule = TrackRuleByName(args[6]);
-	*pipeline_name = pstrdup(args[3]);
-	*key_column = pstrdup(args[7]);
-	t->stage_attnum = DealsColumn(deals, args[4], "stage column");
-	t->changed_at_attnum = args[5][0] == '\0' ? InvalidAttrNumber :
-		DealsColumn(deals, args[5], "effective-time column");
-	t->history_relid = TrackCitusHistory(deals, args[1], args[2], args[7],
-										 &t->shell);
+	if (trigger->tgnargs < 1 || strcmp(args[0], "citus") != 0)
+		ReportTriggerArgs(deals, trigger,
+						  "The first argument is not \"citus\".%s", "");
+	for (i = 1; i < trigger->tgnargs; i++)
+	{
+		const char *eq = strchr(args[i], '=');
+
+		for (k = 0; eq != NULL && k < TT_NCOLUMNS; k++)
+			if (strlen(tracked_table_columns[k]) == (size_t) (eq - args[i]) &&
+				strncmp(args[i], tracked_table_columns[k], eq - args[i]) == 0)
+				break;
+		if (eq == NULL || k == TT_NCOLUMNS)
+			ReportTriggerArgs(deals, trigger,
+							  "Argument \"%s\" is not a setting=value pair funnel knows.",
+							  args[i]);
+		if (value[k] != NULL)
+			ReportTriggerArgs(deals, trigger,
+							  "Setting \"%s\" is given twice.", tracked_table_columns[k]);
+		value[k] = eq + 1;
+	}
+	for (k = 0; k < TT_NCOLUMNS; k++)
+		if (value[k] == NULL && k != TT_CHANGED_AT_COLUMN)
+			ReportTriggerArgs(deals, trigger, "Setting \"%s\" is missing.",
+							  tracked_table_columns[k]);
+	if (TrackRuleByName(value[TT_RULE]) < 0)
+		ReportTriggerArgs(deals, trigger, "Rule \"%s\" is none of forward, sequential, any.",
+						  value[TT_RULE]);
+	t->rule = TrackRuleByName(value[TT_RULE]);
+
+	*pipeline_name = pstrdup(value[TT_PIPELINE]);
+	*key_column = pstrdup(value[TT_KEY_COLUMN]);
+	t->stage_attnum = DealsColumn(deals, value[TT_STAGE_COLUMN], "stage column");
+	t->changed_at_attnum = value[TT_CHANGED_AT_COLUMN] == NULL ? InvalidAttrNumber :
+		DealsColumn(deals, value[TT_CHANGED_AT_COLUMN], "effective-time column");
+	t->history_relid = TrackCitusHistory(deals, value[TT_DEALS],
+										 value[TT_HISTORY],
+										 value[TT_KEY_COLUMN], &t->shell);
 	t->nargs = trigger->tgnargs;
 	t->args = MemoryContextAlloc(t->context, t->nargs * sizeof(char *));
 	for (i = 0; i < t->nargs; i++)
@@ -200,34 +281,38 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	bool		found = false;
+	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
+	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
+	int			col[TT_NCOLUMNS];
 
+	ConfigColumns(rel, TT_NCOLUMNS, tracked_table_columns, col);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		Datum		values[Natts_tracked];
-		bool		nulls[Natts_tracked];
 		char	   *rule;
 
-		if (tupdesc->natts < Natts_tracked)
-			break;
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (DatumGetObjectId(values[Anum_tracked_deals - 1]) != t->relid)
+		if (nulls[col[TT_DEALS]] || nulls[col[TT_PIPELINE]] ||
+			nulls[col[TT_STAGE_COLUMN]] || nulls[col[TT_RULE]] ||
+			nulls[col[TT_HISTORY]] || nulls[col[TT_KEY_COLUMN]])
+			continue;
+		if (DatumGetObjectId(values[col[TT_DEALS]]) != t->relid)
 			continue;
 
 		found = true;
-		*pipeline_name = TextDatumGetCString(values[Anum_tracked_pipeline - 1]);
-		*key_column = pstrdup(NameStr(*DatumGetName(values[Anum_tracked_key_column - 1])));
+		*pipeline_name = TextDatumGetCString(values[col[TT_PIPELINE]]);
+		*key_column = pstrdup(NameStr(*DatumGetName(values[col[TT_KEY_COLUMN]])));
 		t->stage_attnum = DealsColumn(deals,
-									  NameStr(*DatumGetName(values[Anum_tracked_stage_column - 1])),
+									  NameStr(*DatumGetName(values[col[TT_STAGE_COLUMN]])),
 									  "stage column");
-		t->changed_at_attnum = nulls[Anum_tracked_changed_at_column - 1] ?
+		t->changed_at_attnum = nulls[col[TT_CHANGED_AT_COLUMN]] ?
 			InvalidAttrNumber :
 			DealsColumn(deals,
-						NameStr(*DatumGetName(values[Anum_tracked_changed_at_column - 1])),
+						NameStr(*DatumGetName(values[col[TT_CHANGED_AT_COLUMN]])),
 						"effective-time column");
-		rule = TextDatumGetCString(values[Anum_tracked_rule - 1]);
+		rule = TextDatumGetCString(values[col[TT_RULE]]);
 		t->rule = TrackRuleFromName(rule);
-		t->history_relid = DatumGetObjectId(values[Anum_tracked_history - 1]);
+		t->history_relid = DatumGetObjectId(values[col[TT_HISTORY]]);
 		break;
 	}
 	systable_endscan(scan);
@@ -242,12 +327,8 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 static void
 LoadPrimaryKey(TrackedTable *t, Relation deals, const char *key_column)
 {
-#if PG_VERSION_NUM >= 180000
-	/* a deferrable primary key does not identify a deal (as before 18) */
-	Oid			pkoid = RelationGetPrimaryKeyIndex(deals, false);
-#else
-	Oid			pkoid = RelationGetPrimaryKeyIndex(deals);
-#endif
+	/* a deferrable primary key does not identify a deal */
+	Oid			pkoid = compat_RelationGetPrimaryKeyIndex(deals);
 	AttrNumber	key = DealsColumn(deals, key_column, "key column");
 	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(deals), key - 1);
 
@@ -340,23 +421,28 @@ LoadTransitions(TrackedTable *t, FunnelPipeline *pipeline)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int			allocated = 8;
+	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
+	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
+	int			col[AT_NCOLUMNS];
 
+	ConfigColumns(rel, AT_NCOLUMNS, allowed_transition_columns, col);
 	t->from_labels = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
 	t->to_labels = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		Datum		values[Natts_allowed];
-		bool		nulls[Natts_allowed];
 		Oid			from,
 					to;
 
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (strcmp(TextDatumGetCString(values[Anum_allowed_pipeline - 1]),
+		if (nulls[col[AT_PIPELINE]] || nulls[col[AT_FROM_STAGE]] ||
+			nulls[col[AT_TO_STAGE]])
+			continue;
+		if (strcmp(TextDatumGetCString(values[col[AT_PIPELINE]]),
 				   NameStr(pipeline->name)) != 0)
 			continue;
-		from = StageLabel(pipeline, TextDatumGetCString(values[Anum_allowed_from - 1]));
-		to = StageLabel(pipeline, TextDatumGetCString(values[Anum_allowed_to - 1]));
+		from = StageLabel(pipeline, TextDatumGetCString(values[col[AT_FROM_STAGE]]));
+		to = StageLabel(pipeline, TextDatumGetCString(values[col[AT_TO_STAGE]]));
 		if (!OidIsValid(from) || !OidIsValid(to))
 			continue;
 		if (t->ntransitions == allocated)
@@ -382,13 +468,15 @@ LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	int			allocated = 4;
+	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
+	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
+	int			col[RF_NCOLUMNS];
 
+	ConfigColumns(rel, RF_NCOLUMNS, required_field_columns, col);
 	t->required = MemoryContextAllocZero(t->context, allocated * sizeof(TrackRequired));
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
-		Datum		values[Natts_required];
-		bool		nulls[Natts_required];
 		Oid			label;
 		Datum	   *elems;
 		bool	   *elemnulls;
@@ -398,13 +486,15 @@ LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
 		MemoryContext old;
 
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (strcmp(TextDatumGetCString(values[Anum_required_pipeline - 1]),
+		if (nulls[col[RF_PIPELINE]] || nulls[col[RF_STAGE]])
+			continue;
+		if (strcmp(TextDatumGetCString(values[col[RF_PIPELINE]]),
 				   NameStr(pipeline->name)) != 0)
 			continue;
-		label = StageLabel(pipeline, TextDatumGetCString(values[Anum_required_stage - 1]));
-		if (!OidIsValid(label) || nulls[Anum_required_fields - 1])
+		label = StageLabel(pipeline, TextDatumGetCString(values[col[RF_STAGE]]));
+		if (!OidIsValid(label) || nulls[col[RF_FIELDS]])
 			continue;
-		deconstruct_array(DatumGetArrayTypeP(values[Anum_required_fields - 1]),
+		deconstruct_array(DatumGetArrayTypeP(values[col[RF_FIELDS]]),
 						  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
 						  &elems, &elemnulls, &nelems);
 		if (t->nrequired == allocated)
@@ -433,70 +523,90 @@ LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
 	table_close(rel, AccessShareLock);
 }
 
-/* (Re)build an entry; on error the entry stays invalid */
+/*
+ * (Re)build an entry (funnel_cache.h): everything is read into a new
+ * entry whose memory is a child of the caller's context, and installed
+ * only when complete.  An error leaves the entry stale, and its memory is
+ * freed with the caller's.
+ */
 static void
 TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 {
-	MemoryContext context;
+	TrackedTable nt;
+	MemoryContext old_context = t->context;
 	char	   *pipeline_name = NULL;
 	char	   *key_column = NULL;
 	FunnelPipeline *pipeline;
-	uint64		generation;
+
+	FunnelCacheBuildStarted(&t->state);
+	/* read first: a rebuild of the pipeline cache meanwhile makes it stale */
+	memset(&nt, 0, sizeof(nt));
+	nt.relid = t->relid;
+	nt.generation = FunnelCacheGeneration();
+	nt.context = AllocSetContextCreate(CurrentMemoryContext,
+									   "funnel tracked table",
+									   ALLOCSET_SMALL_SIZES);
 
 	config_relids[0] = ConfigRelid("tracked_table");
 	config_relids[1] = ConfigRelid("allowed_transition");
 	config_relids[2] = ConfigRelid("required_field");
 
-	if (t->context != NULL)
-		MemoryContextDelete(t->context);
-	t->context = NULL;
-	context = AllocSetContextCreate(CacheMemoryContext, "funnel tracked table",
-									ALLOCSET_SMALL_SIZES);
-	t->context = context;
-	t->ntransitions = 0;
-	t->nrequired = 0;
-	t->history_relid = InvalidOid;
-	t->shell = false;
-	t->nargs = 0;
-	t->args = NULL;
+	if (trigger != NULL && trigger->tgnargs > 0)
+		LoadTrackedArgs(&nt, deals, trigger, &pipeline_name, &key_column);
+	else if (!LoadTrackedRow(&nt, deals, &pipeline_name, &key_column))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" is not tracked by funnel",
+						RelationGetRelationName(deals)),
+				 errdetail("A funnel tracking trigger fired on a table that has no row in funnel.tracked_table."),
+				 errhint("Drop the funnel_track_* triggers, or call funnel.track().")));
+	pipeline = FunnelLookupPipelineByName(pipeline_name);
+	if (pipeline == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pipeline \"%s\" of tracked table \"%s\" does not exist",
+						pipeline_name, RelationGetRelationName(deals))));
+	nt.pipeline = pipeline->typoid;
+	nt.stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+									CStringGetDatum("deal_stage"),
+									ObjectIdGetDatum(get_namespace_oid(FUNNEL_SCHEMA, false)));
+	LoadPrimaryKey(&nt, deals, key_column);
+	LoadHistoryIndex(&nt, deals);
+	LoadTransitions(&nt, pipeline);
+	LoadRequired(&nt, pipeline, deals);
 
-	/* an invalidation arriving while we build makes the next call rebuild */
-	t->valid = true;
-	generation = FunnelCacheGeneration();
+	/* complete: install it, valid unless invalidated meanwhile */
+	MemoryContextSetParent(nt.context, CacheMemoryContext);
+	nt.state = t->state;
+	*t = nt;
+	FunnelCacheBuilt(&t->state);
+	if (old_context != NULL)
+		MemoryContextDelete(old_context);
+}
 
-	PG_TRY();
+/*
+ * Remove the entries of tables that no longer exist (dropped since their
+ * entry was built), when a new entry is made.  Safe: no trigger call can
+ * be using the entry of a dropped table (a trigger's table is locked
+ * while it fires), and a dropped table's entry was made stale by the
+ * relcache invalidation of its drop.
+ */
+static void
+ForgetDroppedTables(Oid keep)
+{
+	HASH_SEQ_STATUS status;
+	TrackedTable *entry;
+
+	hash_seq_init(&status, tracked_tables);
+	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (trigger != NULL && trigger->tgnargs > 0)
-			LoadTrackedArgs(t, deals, trigger, &pipeline_name, &key_column);
-		else if (!LoadTrackedRow(t, deals, &pipeline_name, &key_column))
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" is not tracked by funnel",
-							RelationGetRelationName(deals)),
-					 errdetail("A funnel tracking trigger fired on a table that has no row in funnel.tracked_table."),
-					 errhint("Drop the funnel_track_* triggers, or call funnel.track().")));
-		pipeline = FunnelLookupPipelineByName(pipeline_name);
-		if (pipeline == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("pipeline \"%s\" of tracked table \"%s\" does not exist",
-							pipeline_name, RelationGetRelationName(deals))));
-		t->pipeline = pipeline->typoid;
-		t->stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
-										CStringGetDatum("deal_stage"),
-										ObjectIdGetDatum(get_namespace_oid(FUNNEL_SCHEMA, false)));
-		LoadPrimaryKey(t, deals, key_column);
-		LoadHistoryIndex(t, deals);
-		LoadTransitions(t, pipeline);
-		LoadRequired(t, pipeline, deals);
+		if (entry->relid == keep || FunnelCacheIsValid(entry->state) ||
+			SearchSysCacheExists1(RELOID, ObjectIdGetDatum(entry->relid)))
+			continue;
+		if (entry->context != NULL)
+			MemoryContextDelete(entry->context);
+		(void) hash_search(tracked_tables, &entry->relid, HASH_REMOVE, NULL);
 	}
-	PG_CATCH();
-	{
-		t->valid = false;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	t->generation = generation;
 }
 
 /*
@@ -516,22 +626,24 @@ TrackLookup(Relation deals, Trigger *trigger)
 	t = hash_search(tracked_tables, &relid, HASH_ENTER, &found);
 	if (!found)
 	{
-		t->valid = false;
+		FunnelCacheInvalidate(&t->state);
 		t->context = NULL;
 		t->history_relid = InvalidOid;
 		t->nargs = 0;
+		ForgetDroppedTables(relid);
 	}
-	if (unlikely(t->valid && !SameArgs(t, trigger)))
-		t->valid = false;
+	if (unlikely(FunnelCacheIsValid(t->state) && !SameArgs(t, trigger)))
+		FunnelCacheInvalidate(&t->state);
 
 	/*
 	 * Lock the history table before trusting the entry: taking the lock
 	 * processes pending invalidations, and holding it keeps the table's
 	 * shape until the trigger has written.
 	 */
-	if (likely(t->valid && OidIsValid(t->history_relid)))
+	if (likely(FunnelCacheIsValid(t->state) && OidIsValid(t->history_relid)))
 		LockRelationOid(t->history_relid, RowExclusiveLock);
-	if (unlikely(!t->valid || t->generation != FunnelCacheGeneration()))
+	if (unlikely(!FunnelCacheIsValid(t->state) ||
+				 t->generation != FunnelCacheGeneration()))
 		TrackBuild(t, deals, trigger);
 	return t;
 }

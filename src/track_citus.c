@@ -9,10 +9,11 @@
  * key) and creates the triggers on the distributed table; Citus copies them
  * to every shard, arguments included.  funnel.tracked_table exists only on
  * the coordinator, so those triggers carry their tracking in their
- * arguments:
+ * arguments: 'citus', then name=value pairs named like the columns of
+ * funnel.tracked_table, in any order (read by track_cache.c):
  *
- *	  'citus', deals table, history table, pipeline, stage column,
- *	  effective-time column ('' for none), rule, key column
+ *	  deals=, history=, pipeline=, stage_column=, rule=, key_column=,
+ *	  and changed_at_column= when the table has an effective-time column
  *
  * A shard is named <table>_<shardid> (Citus's shard_name()).  From the
  * shard id, pg_dist_shard gives the shard of the history table covering the
@@ -84,11 +85,7 @@ ArgRelation(Relation rel, const char *name)
 	List	   *names;
 	Oid			relid;
 
-#if PG_VERSION_NUM >= 160000
-	names = stringToQualifiedNameList(name, NULL);
-#else
-	names = stringToQualifiedNameList(name);
-#endif
+	names = compat_stringToQualifiedNameList(name);
 	relid = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
 	if (!OidIsValid(relid))
 		ereport(ERROR,

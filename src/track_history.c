@@ -46,10 +46,13 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
+#include "funnel_cache.h"
 #include "track.h"
 
 /* Visits buffered before a table_multi_insert */
@@ -77,22 +80,45 @@ struct HistoryWriter
 	BulkInsertState bistate;
 };
 
-/* Name of the current user, for entered_by; looked up once per role */
+/*
+ * The name of the current user, for entered_by: a cache (funnel_cache.h)
+ * of one role's name, made stale by any change of pg_authid (ALTER ROLE
+ * ... RENAME in any session) and by a change of the current user.
+ */
+static FunnelCacheState user_name_state = FUNNEL_CACHE_STALE;
+static bool user_name_callback_registered = false;
+static Oid	user_name_role = InvalidOid;
+static NameData user_name;
+
+static void
+UserNameSyscacheCallback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	FunnelCacheInvalidate(&user_name_state);
+}
+
 static Datum
 CurrentUserName(void)
 {
-	static Oid	cached_user = InvalidOid;
-	static NameData cached_name;
 	Oid			user = GetUserId();
 
-	if (user != cached_user)
+	if (unlikely(!FunnelCacheIsValid(user_name_state) || user != user_name_role))
 	{
-		char	   *name = GetUserNameFromId(user, false);
+		char	   *name;
 
-		namestrcpy(&cached_name, name);
-		cached_user = user;
+		if (!user_name_callback_registered)
+		{
+			CacheRegisterSyscacheCallback(AUTHOID, UserNameSyscacheCallback,
+										  (Datum) 0);
+			user_name_callback_registered = true;
+		}
+		FunnelCacheBuildStarted(&user_name_state);
+		name = GetUserNameFromId(user, false);
+		namestrcpy(&user_name, name);
+		pfree(name);
+		user_name_role = user;
+		FunnelCacheBuilt(&user_name_state);
 	}
-	return NameGetDatum(&cached_name);
+	return NameGetDatum(&user_name);
 }
 
 /* Open the history table and its indexes for writing */
@@ -104,10 +130,6 @@ HistoryBegin(TrackedTable *t, bool batch)
 	Bitmapset  *inserted = NULL;
 	Bitmapset  *updated;
 	int			i;
-#if PG_VERSION_NUM >= 160000
-	List	   *perminfos = NIL;
-	RTEPermissionInfo *perminfo;
-#endif
 
 	w->table = t;
 	w->rel = table_open(t->history_relid, RowExclusiveLock);
@@ -130,23 +152,7 @@ HistoryBegin(TrackedTable *t, bool batch)
 	rte->relid = t->history_relid;
 	rte->relkind = w->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
-#if PG_VERSION_NUM >= 160000
-	/* since 16 the columns live in an RTEPermissionInfo (as in worker.c) */
-	perminfo = addRTEPermissionInfo(&perminfos, rte);
-	perminfo->insertedCols = inserted;
-	perminfo->updatedCols = updated;
-#else
-	rte->insertedCols = inserted;
-	rte->updatedCols = updated;
-#endif
-#if PG_VERSION_NUM >= 180000
-	ExecInitRangeTable(w->estate, list_make1(rte), perminfos,
-					   bms_make_singleton(1));
-#elif PG_VERSION_NUM >= 160000
-	ExecInitRangeTable(w->estate, list_make1(rte), perminfos);
-#else
-	ExecInitRangeTable(w->estate, list_make1(rte));
-#endif
+	compat_InitSingleRangeTable(w->estate, rte, inserted, updated);
 
 	w->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(w->rri, w->rel, 1, NULL, 0);
@@ -189,11 +195,7 @@ HistoryFindOpen(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
 	ScanKeyEntryInitializeWithInfo(&key, 0, 1, BTEqualStrategyNumber,
 								   InvalidOid, t->index_collation,
 								   &t->index_eq, deal_id);
-#if PG_VERSION_NUM >= 180000
-	scan = index_beginscan(w->rel, index, SnapshotSelf, NULL, 1, 0);
-#else
-	scan = index_beginscan(w->rel, index, SnapshotSelf, 1, 0);
-#endif
+	scan = compat_index_beginscan(w->rel, index, SnapshotSelf, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	while (index_getnext_slot(scan, BackwardScanDirection, w->scanslot))
 	{
@@ -231,11 +233,7 @@ void
 HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)
 {
 	TupleTableSlot *slot = w->openslot;
-#if PG_VERSION_NUM >= 160000
-	TU_UpdateIndexes update_indexes;
-#else
-	bool		update_indexes;
-#endif
+	compat_update_indexes update_indexes;
 
 	Assert(w->found);
 	slot_getallattrs(slot);
@@ -248,20 +246,13 @@ HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)
 	simple_table_tuple_update(w->rel, &w->opentid, slot, SnapshotSelf,
 							  &update_indexes);
 	/* a HOT update (the usual case: left_at is in no index) adds no entry */
-#if PG_VERSION_NUM >= 160000
-	if (update_indexes != TU_None && w->rri->ri_NumIndices > 0)
+	if (compat_update_needs_indexes(update_indexes) &&
+		w->rri->ri_NumIndices > 0)
 	{
-		ExecInsertIndexTuples(w->rri, slot, w->estate, true, false, NULL, NIL,
-							  update_indexes == TU_Summarizing);
+		compat_ExecInsertIndexTuples(w->rri, slot, w->estate, true,
+									 compat_update_only_summarizing(update_indexes));
 		ResetPerTupleExprContext(w->estate);
 	}
-#else
-	if (update_indexes && w->rri->ri_NumIndices > 0)
-	{
-		ExecInsertIndexTuples(w->rri, slot, w->estate, true, false, NULL, NIL);
-		ResetPerTupleExprContext(w->estate);
-	}
-#endif
 	w->found = false;
 }
 
@@ -282,13 +273,8 @@ HistoryFlush(HistoryWriter *w)
 	{
 		for (i = 0; i < w->nslots; i++)
 		{
-#if PG_VERSION_NUM >= 160000
-			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false,
-								  NULL, NIL, false);
-#else
-			ExecInsertIndexTuples(w->rri, w->slots[i], w->estate, false, false,
-								  NULL, NIL);
-#endif
+			compat_ExecInsertIndexTuples(w->rri, w->slots[i], w->estate,
+										 false, false);
 			ResetPerTupleExprContext(w->estate);
 		}
 	}

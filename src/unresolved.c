@@ -39,7 +39,6 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/copy.h"
-#include "commands/copyfrom_internal.h"
 #include "commands/trigger.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
@@ -54,6 +53,7 @@
 #include "utils/syscache.h"
 
 #include "funnel.h"
+#include "pg_compat.h"
 
 /* A literal read unresolved whose query has not been checked yet */
 typedef struct PendingLiteral
@@ -65,7 +65,6 @@ typedef struct PendingLiteral
 } PendingLiteral;
 
 static List *pending = NIL;		/* in TopMemoryContext */
-static void (*parser_callback) (void *arg) = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility_hook = NULL;
 
@@ -189,20 +188,22 @@ bool
 DealStageMayStayUnresolved(const char *str, Oid candidate_label)
 {
 	ErrorContextCallback *cb = error_context_stack;
+	ParseState *pstate;
+	int			location;
+	Relation	rel;
+	const char *attname;
 
 	if (cb == NULL)
 		return false;
 
-	if (parser_callback != NULL && cb->callback == parser_callback)
+	if (compat_IsParserCallback(cb, &pstate, &location))
 	{
-		ParseCallbackState *pcb = (ParseCallbackState *) cb->arg;
-		ParseState *pstate = pcb->pstate;
 		ParseState *root;
 		PendingLiteral *p;
 		MemoryContext oldcontext;
 
 		if (pstate == NULL || !CheckedExprKind(pstate->p_expr_kind) ||
-			!IsPlainLiteral(pstate, pcb->location, str))
+			!IsPlainLiteral(pstate, location, str))
 			return false;
 		for (root = pstate; root->parentParseState != NULL;)
 			root = root->parentParseState;
@@ -217,18 +218,17 @@ DealStageMayStayUnresolved(const char *str, Oid candidate_label)
 		return true;
 	}
 
-	if (cb->callback == CopyFromErrorCallback)
+	if (compat_IsCopyFromCallback(cb, &rel, &attname))
 	{
-		CopyFromState cstate = (CopyFromState) cb->arg;
 		AttrNumber	attnum;
 
-		if (cstate == NULL || cstate->rel == NULL || cstate->cur_attname == NULL)
+		if (rel == NULL || attname == NULL)
 			return false;
-		attnum = ResolvedStageColumn(cstate->rel, CMD_INSERT);
+		attnum = ResolvedStageColumn(rel, CMD_INSERT);
 		return attnum != InvalidAttrNumber &&
-			strcmp(NameStr(TupleDescAttr(RelationGetDescr(cstate->rel),
+			strcmp(NameStr(TupleDescAttr(RelationGetDescr(rel),
 										 attnum - 1)->attname),
-				   cstate->cur_attname) == 0;
+				   attname) == 0;
 	}
 	return false;
 }
@@ -563,14 +563,8 @@ FunnelSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 void
 FunnelUnresolvedInit(void)
 {
-	ParseState	dummy;
-	ParseCallbackState pcb;
-
 	/* the parser's error callback marks input calls for SQL literals */
-	memset(&dummy, 0, sizeof(dummy));
-	setup_parser_errposition_callback(&pcb, &dummy, -1);
-	parser_callback = pcb.errcallback.callback;
-	cancel_parser_errposition_callback(&pcb);
+	compat_FindParserCallback();
 
 	prev_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = FunnelPostParseAnalyze;
