@@ -948,7 +948,8 @@ COMMENT ON FUNCTION funnel._drop_pipeline(text) IS
 -- yet), the pipeline functions run their body on this node only.  On a Citus
 -- coordinator with workers, each call also appends a row to
 -- funnel_citus.pipeline_log, a reference table funnel creates the first time
--- it is needed (not an extension member: it exists only with Citus).  Citus
+-- it is needed, in the extension's schema funnel_citus (the table is not an
+-- extension member: it exists only with Citus).  Citus
 -- writes the row to every node's copy in its coordinated transaction (two-
 -- phase commit); a statement trigger on each worker's copy applies the rows
 -- that node has not applied yet, with the same function bodies, and checks
@@ -1498,9 +1499,9 @@ BEGIN
     IF done = 0 THEN
         -- a node that joins: each pipeline as it is now, from the last row
         -- about it (Citus may already have created some of the enum types)
-        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result, rules FROM %I.%I
+        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result, rules FROM %s
                                   WHERE pipeline IS NOT NULL ORDER BY pipeline, id DESC',
-                                TG_TABLE_SCHEMA, TG_TABLE_NAME)
+                                TG_RELID::regclass)
         LOOP
             IF r.result IS NOT NULL THEN
                 PERFORM funnel._pipeline_apply('define', r.pipeline, NULL, r.result, r.rules);
@@ -1509,10 +1510,10 @@ BEGIN
                                                jsonb_build_array(r.pipeline), NULL, r.rules);
             END IF;
         END LOOP;
-        EXECUTE format('SELECT coalesce(max(id), 0) FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO done;
+        EXECUTE format('SELECT coalesce(max(id), 0) FROM %s', TG_RELID::regclass) INTO done;
     END IF;
-    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result, rules FROM %I.%I WHERE id > $1 ORDER BY id',
-                            TG_TABLE_SCHEMA, TG_TABLE_NAME) USING done
+    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result, rules FROM %s WHERE id > $1 ORDER BY id',
+                            TG_RELID::regclass) USING done
     LOOP
         PERFORM funnel._pipeline_apply(r.op, r.pipeline, r.args, r.result, r.rules);
         done := r.id;
