@@ -1029,7 +1029,8 @@ COMMENT ON FUNCTION funnel._drop_pipeline(text) IS
 -- yet), the pipeline functions run their body on this node only.  On a Citus
 -- coordinator with workers, each call also appends a row to
 -- funnel_citus.pipeline_log, a reference table funnel creates the first time
--- it is needed (not an extension member: it exists only with Citus).  Citus
+-- it is needed, in the extension's schema funnel_citus (the table is not an
+-- extension member: it exists only with Citus).  Citus
 -- writes the row to every node's copy in its coordinated transaction (two-
 -- phase commit); a statement trigger on each worker's copy applies the rows
 -- that node has not applied yet, with the same function bodies, and checks
@@ -1037,7 +1038,19 @@ COMMENT ON FUNCTION funnel._drop_pipeline(text) IS
 -- aborts the whole transaction on every node.  Citus's own propagation of the
 -- enum DDL is turned off inside the functions, so nothing is applied twice.
 -- On a worker the functions refuse: a change made there would diverge.
+--
+-- Schema funnel_citus is an extension member, owned by the extension owner
+-- and created here, so no other role can create it first or create objects
+-- in it; the log and each worker's pipeline_log_applied are created in it
+-- lazily, and checked by funnel._citus_check_table() before every use
+-- (doc/security.md, "SECURITY DEFINER write targets").
 --------------------------------------------------------------------------
+
+CREATE SCHEMA funnel_citus;
+COMMENT ON SCHEMA funnel_citus IS
+  'funnel: objects funnel creates on a Citus cluster (the pipeline log, created on first use); the schema belongs to the extension, the tables in it do not';
+REVOKE ALL ON SCHEMA funnel_citus FROM PUBLIC;
+GRANT USAGE ON SCHEMA funnel_citus TO PUBLIC;
 
 -- 'none' (no Citus here), 'single' (a Citus coordinator with neither
 -- workers nor pipeline log), 'coordinator' or 'worker'; without Citus this
@@ -1308,12 +1321,162 @@ AS $$
 DECLARE
     grp integer;
 BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'funnel._citus_group() needs the Citus extension'
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = format('Extension citus is not installed in database %s.', current_database());
+    END IF;
     EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO grp;
     RETURN grp;
 END
 $$;
 COMMENT ON FUNCTION funnel._citus_group() IS
-  'funnel internal: the Citus node group of this node (0 on the coordinator)';
+  'funnel internal: the Citus node group of this node (0 on the coordinator); an error (0A000) without Citus';
+
+-- Schema funnel_citus as CREATE EXTENSION made it: found through its
+-- membership in extension funnel (not by name alone) and owned by the
+-- extension owner, who must also own the tables funnel keeps in it
+CREATE FUNCTION funnel._citus_schema(OUT nsp oid, OUT owner oid)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT n.oid, e.extowner INTO nsp, owner
+      FROM pg_extension e
+      JOIN pg_depend d ON d.refclassid = 'pg_extension'::regclass AND d.refobjid = e.oid
+                      AND d.classid = 'pg_namespace'::regclass AND d.objsubid = 0 AND d.deptype = 'e'
+      JOIN pg_namespace n ON n.oid = d.objid
+     WHERE e.extname = 'funnel' AND n.nspname = 'funnel_citus' AND n.nspowner = e.extowner;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema funnel_citus is not the one extension funnel created'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = CASE WHEN to_regnamespace('funnel_citus') IS NULL
+                                THEN 'There is no schema funnel_citus.'
+                                ELSE format('Schema funnel_citus (owner %s) is not a member of extension funnel owned by the extension owner.',
+                                            (SELECT n.nspowner::regrole FROM pg_namespace n WHERE n.nspname = 'funnel_citus'))
+                           END,
+                  HINT = 'funnel writes its Citus pipeline log only into the schema funnel_citus that CREATE EXTENSION funnel created; see doc/security.md, "SECURITY DEFINER write targets".';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_schema() IS
+  'funnel internal: the OID of schema funnel_citus, checked to be a member of extension funnel owned by the extension owner, and the extension owner; an error (42501) otherwise';
+
+-- Refuse (42501, naming it) a table of schema funnel_citus that funnel is
+-- about to write or trust unless it is as funnel created it: in the
+-- extension's schema, an ordinary table owned by the extension owner that
+-- no other role may write or alter, no row-level security, rules,
+-- inheritance, defaults, constraints or index expressions that would run
+-- code, no trigger but funnel's own (and PostgreSQL's or Citus's internal
+-- ones), and the expected columns.  what: 'log' (funnel_citus.pipeline_log
+-- or a Citus shard of it) or 'applied' (funnel_citus.pipeline_log_applied).
+-- Citus hides shards from queries on pg_class in client backends unless
+-- citus.override_table_visibility is off (a placeholder without Citus).
+CREATE FUNCTION funnel._citus_check_table(rel oid, what text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET citus.override_table_visibility = off
+AS $$
+DECLARE
+    sch record := funnel._citus_schema();
+    c record;
+    cols text;
+    problem text;
+    want_cols constant text := CASE what
+        WHEN 'log' THEN 'id bigint, op text, pipeline text, args jsonb, result jsonb, logged_at timestamp with time zone, logged_by text, rules jsonb'
+        WHEN 'applied' THEN 'applied bigint' END;
+    apply_fn constant oid := 'funnel._pipeline_log_apply()'::regprocedure;
+BEGIN
+    SELECT cl.relname, cl.relnamespace, cl.relkind, cl.relowner, cl.relacl, cl.relrowsecurity,
+           cl.relforcerowsecurity, cl.relhassubclass, cl.relispartition
+      INTO c FROM pg_class cl WHERE cl.oid = rel;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', rel
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+      INTO cols
+      FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped;
+    problem := CASE
+        WHEN c.relnamespace <> sch.nsp THEN
+            'It is not in schema funnel_citus of extension funnel.'
+        WHEN NOT CASE what WHEN 'log' THEN c.relname ~ '^pipeline_log(_[0-9]+)?$'
+                           WHEN 'applied' THEN c.relname = 'pipeline_log_applied' ELSE false END THEN
+            format('funnel uses no table of that name as %s.', what)
+        WHEN c.relkind <> 'r' THEN
+            'It is not an ordinary table.'
+        WHEN c.relowner <> sch.owner THEN
+            format('Its owner is %s, not the extension owner %s.', c.relowner::regrole, sch.owner::regrole)
+        WHEN EXISTS (SELECT 1 FROM aclexplode(c.relacl) a
+                      WHERE a.grantee <> c.relowner AND a.privilege_type <> 'SELECT') THEN
+            format('A role other than its owner holds %s on it.',
+                   (SELECT string_agg(DISTINCT a.privilege_type, ', ') FROM aclexplode(c.relacl) a
+                     WHERE a.grantee <> c.relowner AND a.privilege_type <> 'SELECT'))
+        WHEN c.relrowsecurity OR c.relforcerowsecurity THEN
+            'It has row-level security enabled.'
+        WHEN c.relhassubclass OR c.relispartition THEN
+            'It has inheritance children or is a partition.'
+        WHEN EXISTS (SELECT 1 FROM pg_rewrite r WHERE r.ev_class = rel) THEN
+            format('It has rule %s.', (SELECT string_agg(quote_ident(r.rulename), ', ') FROM pg_rewrite r WHERE r.ev_class = rel))
+        WHEN EXISTS (SELECT 1 FROM pg_trigger t
+                      WHERE t.tgrelid = rel
+                        AND NOT (what = 'log' AND NOT t.tgisinternal AND t.tgfoid = apply_fn
+                                 AND t.tgtype = 4 AND t.tgqual IS NULL)   -- AFTER INSERT FOR EACH STATEMENT
+                        AND NOT (t.tgisinternal AND EXISTS (SELECT 1 FROM pg_proc p
+                                                             WHERE p.oid = t.tgfoid
+                                                               AND p.pronamespace = 'pg_catalog'::regnamespace))) THEN
+            format('It has trigger %s, which funnel did not create.',
+                   (SELECT string_agg(quote_ident(t.tgname), ', ' ORDER BY t.tgname) FROM pg_trigger t
+                     WHERE t.tgrelid = rel
+                       AND NOT (what = 'log' AND NOT t.tgisinternal AND t.tgfoid = apply_fn
+                                AND t.tgtype = 4 AND t.tgqual IS NULL)
+                       AND NOT (t.tgisinternal AND EXISTS (SELECT 1 FROM pg_proc p
+                                                            WHERE p.oid = t.tgfoid
+                                                              AND p.pronamespace = 'pg_catalog'::regnamespace))))
+        WHEN EXISTS (SELECT 1 FROM pg_attrdef d WHERE d.adrelid = rel) THEN
+            'It has a column default or generated column.'
+        WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = rel AND k.contype NOT IN ('p', 'n')) THEN
+            format('It has constraint %s.', (SELECT string_agg(quote_ident(k.conname), ', ' ORDER BY k.conname)
+                                               FROM pg_constraint k WHERE k.conrelid = rel AND k.contype NOT IN ('p', 'n')))
+        WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = rel
+                        AND (i.indexprs IS NOT NULL OR i.indpred IS NOT NULL)) THEN
+            'It has an index on an expression or a partial index.'
+        WHEN cols IS DISTINCT FROM want_cols THEN
+            format('Its columns are (%s), not (%s).', cols, want_cols)
+        END;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'table %.% is not the % table funnel created',
+                        quote_ident((SELECT n.nspname FROM pg_namespace n WHERE n.oid = c.relnamespace)),
+                        quote_ident(c.relname), CASE what WHEN 'log' THEN 'pipeline log' ELSE 'applied-log' END
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = problem || ' funnel writes and trusts it as the extension owner, so it refuses to use it.',
+                  HINT = 'As a superuser, put it back as funnel created it (owner, privileges, triggers, rules, row-level security, columns); see doc/security.md, "SECURITY DEFINER write targets".';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_check_table(oid, text) IS
+  'funnel internal: refuses (42501) a table of schema funnel_citus (the pipeline log or a shard of it, or pipeline_log_applied) that is not as funnel created it, before funnel writes or trusts it';
+
+-- funnel_citus.<name> in the extension's schema (NULL if absent), checked
+-- with funnel._citus_check_table() when present
+CREATE FUNCTION funnel._citus_table(name text, what text) RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET citus.override_table_visibility = off
+AS $$
+DECLARE
+    rel oid;
+BEGIN
+    SELECT c.oid INTO rel FROM pg_class c
+     WHERE c.relnamespace = (funnel._citus_schema()).nsp AND c.relname = _citus_table.name;
+    IF rel IS NOT NULL THEN
+        PERFORM funnel._citus_check_table(rel, what);
+    END IF;
+    RETURN rel::regclass;
+END
+$$;
+COMMENT ON FUNCTION funnel._citus_table(text, text) IS
+  'funnel internal: a table of schema funnel_citus found in the extension''s schema and checked by funnel._citus_check_table() (NULL when absent)';
 
 -- Apply one row of the pipeline log on this worker, then check that the
 -- pipeline, its allow-list and required fields equal the coordinator's
@@ -1398,24 +1561,28 @@ BEGIN
         RAISE EXCEPTION 'funnel._pipeline_log_apply() fires only on funnel_citus.pipeline_log'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- the rows it reads drive DDL as the extension owner: the table they
+    -- come from must be the log in the extension's schema, as funnel made it
+    PERFORM funnel._citus_check_table(TG_RELID, 'log');
     IF funnel._citus_group() = 0 THEN
         RETURN NULL;            -- the coordinator changed its own catalog
     END IF;
     propagate := current_setting('citus.enable_ddl_propagation');
     PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
-    IF to_regclass('funnel_citus.pipeline_log_applied') IS NULL THEN
+    IF funnel._citus_table('pipeline_log_applied', 'applied') IS NULL THEN
         CREATE TABLE funnel_citus.pipeline_log_applied (applied bigint NOT NULL);
         COMMENT ON TABLE funnel_citus.pipeline_log_applied IS
           'funnel: the last row of funnel_citus.pipeline_log that this worker applied';
+        REVOKE ALL ON funnel_citus.pipeline_log_applied FROM PUBLIC;
         INSERT INTO funnel_citus.pipeline_log_applied VALUES (0);
     END IF;
     SELECT a.applied INTO done FROM funnel_citus.pipeline_log_applied a FOR UPDATE;
     IF done = 0 THEN
         -- a node that joins: each pipeline as it is now, from the last row
         -- about it (Citus may already have created some of the enum types)
-        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result, rules FROM %I.%I
+        FOR r IN EXECUTE format('SELECT DISTINCT ON (pipeline) id, pipeline, result, rules FROM %s
                                   WHERE pipeline IS NOT NULL ORDER BY pipeline, id DESC',
-                                TG_TABLE_SCHEMA, TG_TABLE_NAME)
+                                TG_RELID::regclass)
         LOOP
             IF r.result IS NOT NULL THEN
                 PERFORM funnel._pipeline_apply('define', r.pipeline, NULL, r.result, r.rules);
@@ -1424,10 +1591,10 @@ BEGIN
                                                jsonb_build_array(r.pipeline), NULL, r.rules);
             END IF;
         END LOOP;
-        EXECUTE format('SELECT coalesce(max(id), 0) FROM %I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO done;
+        EXECUTE format('SELECT coalesce(max(id), 0) FROM %s', TG_RELID::regclass) INTO done;
     END IF;
-    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result, rules FROM %I.%I WHERE id > $1 ORDER BY id',
-                            TG_TABLE_SCHEMA, TG_TABLE_NAME) USING done
+    FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result, rules FROM %s WHERE id > $1 ORDER BY id',
+                            TG_RELID::regclass) USING done
     LOOP
         PERFORM funnel._pipeline_apply(r.op, r.pipeline, r.args, r.result, r.rules);
         done := r.id;
@@ -1449,6 +1616,10 @@ AS $$
 DECLARE
     next_id bigint;
 BEGIN
+    IF funnel._citus_table('pipeline_log', 'log') IS NULL THEN
+        RAISE EXCEPTION 'funnel_citus.pipeline_log does not exist'
+            USING ERRCODE = 'undefined_table';
+    END IF;
     SELECT coalesce(max(l.id), 0) + 1 INTO next_id FROM funnel_citus.pipeline_log l;
     INSERT INTO funnel_citus.pipeline_log (id, op, pipeline, args, result, logged_at, logged_by, rules)
     VALUES (next_id, op, pipeline, args, result, pg_catalog.now(), session_user,
@@ -1468,14 +1639,12 @@ DECLARE
     unsafe text;
     p text;
 BEGIN
-    IF to_regclass('funnel_citus.pipeline_log') IS NOT NULL THEN
+    -- only in the extension's own schema (created by CREATE EXTENSION, so
+    -- no other role can have made it or put objects in it), and an existing
+    -- log only as funnel created it
+    IF funnel._citus_table('pipeline_log', 'log') IS NOT NULL THEN
         RETURN;
     END IF;
-    CREATE SCHEMA IF NOT EXISTS funnel_citus;
-    COMMENT ON SCHEMA funnel_citus IS
-      'funnel: objects funnel creates on a Citus cluster (the pipeline log); not part of the extension';
-    REVOKE ALL ON SCHEMA funnel_citus FROM PUBLIC;
-    GRANT USAGE ON SCHEMA funnel_citus TO PUBLIC;
     CREATE TABLE funnel_citus.pipeline_log (
         id          bigint PRIMARY KEY,
         op          text NOT NULL,
@@ -1592,7 +1761,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM set_config('citus.enable_ddl_propagation', propagate, true);
-    IF to_regclass('funnel_citus.pipeline_log') IS NOT NULL THEN
+    IF funnel._citus_table('pipeline_log', 'log') IS NOT NULL THEN
         PERFORM funnel._pipeline_log_append(op, pipeline, args, funnel._pipeline_definition(pipeline));
     END IF;
 END
@@ -1919,6 +2088,10 @@ REVOKE ALL ON FUNCTION funnel._define_rules(text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_log_apply() FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_log_ensure() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._citus_group() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._citus_schema() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._citus_check_table(oid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._citus_table(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_change_begin(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.sync_pipeline_nodes() FROM PUBLIC;

@@ -60,8 +60,8 @@ out=$(coord "CREATE EXTENSION funnel;
              SELECT funnel.retire_stage('n_other', 'y');
              SELECT funnel.allow_transition('n_other', 'x', 'a');
              SELECT funnel.require_fields('n_sales', 'demo', ARRAY['amount', 'owner']);
-             SELECT to_regnamespace('funnel_citus') IS NULL")
-is "no worker: pipelines made locally, no funnel_citus schema" "$out" "t"
+             SELECT to_regclass('funnel_citus.pipeline_log') IS NULL")
+is "no worker: pipelines made locally, no pipeline log" "$out" "t"
 
 # 2. worker 1 joins: check_pipeline_nodes() names it, sync gives it the pipelines
 coord "SELECT citus_add_node('$CITUS_HOST', $WORKER1_PORT)" >/dev/null
