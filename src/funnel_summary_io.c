@@ -199,6 +199,15 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 				 errdetail("Every lost deal is in one lost stage.")));
 }
 
+/* Whether an input entry counts nothing */
+static bool
+SummaryInputIsZero(const SummaryEntry *c)
+{
+	return c->deals == 0 && c->amount_count == 0 && c->amount == 0 &&
+		c->open == 0 && c->lost_here == 0 && c->current == 0 &&
+		c->current_amount_count == 0 && c->current_amount == 0;
+}
+
 /*
  * The summary of a pipeline name and stage names (text and binary input).
  * Each stage appears at most once, with 0 <= amount_count <= deals and a
@@ -238,7 +247,14 @@ SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
 					 errmsg("invalid funnel summary: pipeline \"%s\" has no stage \"%s\"",
 							pipeline_name, in[i].name),
 					 errdetail("Its stages are: %s.", FunnelStageList(pipeline))));
-		DealStageCheckUsable(stage);
+		/*
+		 * A stage added by this still-open transaction may not be counted in
+		 * a value (it could outlive a rollback); an all-zero entry says
+		 * nothing and is what every summary holds for such a stage, so the
+		 * text of a summary made in that transaction reads back.
+		 */
+		if (!SummaryInputIsZero(&in[i].c))
+			DealStageCheckUsable(stage);
 		j = SummaryFindEntry(s, stage->label, stage->position - 1);
 		if (j < 0)
 			elog(ERROR, "stage %u missing from a new funnel summary", stage->label);

@@ -72,18 +72,20 @@ SELECT is((SELECT outcomes::text FROM st.summaries),
           '{"stage": "lost", "deals": 0, "amount_count": 0, "amount": 0.0, "open": 0, "lost_here": 0, "current": 1, "current_amount_count": 1, "current_amount": 50.0}]}',
           'after add_stage: the outcome summary prints every current stage in order');
 
--- a summary made before add_stage merged with one that counts a new stage:
--- the new stage's entry is appended in memory, printed in funnel order
+-- a summary made before add_stage merged with one made after it: the new
+-- stages' entries are appended in memory, printed in funnel order.  (The
+-- new stages are not committed in this transaction, so no value may count
+-- deals in them (issue 17.4): the second summary counts them as zero.)
 CREATE TABLE st.parts AS
 SELECT 1 AS n, reached AS s FROM st.summaries
 UNION ALL
-SELECT 2, '{"pipeline": "st", "stages": [{"stage": "demo", "deals": 2, "amount_count": 1, "amount": 7.25}]}';
+SELECT 2, '{"pipeline": "st", "stages": [{"stage": "demo", "deals": 0, "amount_count": 0, "amount": 0}, {"stage": "qualified", "deals": 2, "amount_count": 1, "amount": 7.25}]}';
 CREATE TABLE st.merged AS SELECT funnel.funnel(s ORDER BY n) AS m FROM st.parts;
 SELECT is((SELECT m::text FROM st.merged),
           '{"pipeline": "st", "stages": [{"stage": "intro", "deals": 0, "amount_count": 0, "amount": 0.00}, '
           '{"stage": "lead", "deals": 0, "amount_count": 0, "amount": 0.00}, '
-          '{"stage": "demo", "deals": 2, "amount_count": 1, "amount": 7.25}, '
-          '{"stage": "qualified", "deals": 1, "amount_count": 1, "amount": 20.50}, '
+          '{"stage": "demo", "deals": 0, "amount_count": 0, "amount": 0.00}, '
+          '{"stage": "qualified", "deals": 3, "amount_count": 2, "amount": 27.75}, '
           '{"stage": "offer", "deals": 0, "amount_count": 0, "amount": 0.00}, '
           '{"stage": "won", "deals": 0, "amount_count": 0, "amount": 0.00}, '
           '{"stage": "lost", "deals": 0, "amount_count": 0, "amount": 0.00}]}',
@@ -98,11 +100,11 @@ SELECT is((SELECT funnel.funnel_summary_send(m::text::funnel.funnel_summary) FRO
 SELECT is((SELECT funnel.funnel(s ORDER BY n DESC)::text FROM st.parts),
           (SELECT m::text FROM st.merged),
           'merging in the other order prints the same text');
--- report() reads the merged summary by stage: demo's 2 deals passed lead
+-- report() reads the merged summary by stage: qualified's 3 deals passed lead
 -- (report() leaves out intro and demo, stages this transaction added)
 SELECT results_eq(
     $$SELECT funnel.stage_name(stage), deals FROM funnel.report((SELECT m FROM st.merged))$$,
-    $$VALUES ('lead', 3::bigint), ('qualified', 1::bigint),
+    $$VALUES ('lead', 3::bigint), ('qualified', 3::bigint),
              ('offer', 0::bigint), ('won', 0::bigint), ('lost', 0::bigint)$$,
     'report() of the merged summary counts by the current stage order');
 
