@@ -1884,14 +1884,22 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('alter_pipeline_owner');
     new_name name := (SELECT r.rolname FROM pg_roles r WHERE r.oid = new_owner);
+    may_set boolean;
 BEGIN
     PERFORM funnel._check_pipeline_owner(pipeline, caller, 'alter_pipeline_owner');
     IF new_name IS NULL THEN
         RAISE EXCEPTION 'the new owner of pipeline "%" must be an existing role', pipeline
             USING ERRCODE = CASE WHEN new_owner IS NULL THEN 'null_value_not_allowed' ELSE 'undefined_object' END;
     END IF;
+    -- as ALTER ... OWNER TO: the caller must be able to SET ROLE to the new
+    -- owner (PostgreSQL 16 added the SET option of a membership)
+    IF current_setting('server_version_num')::integer >= 160000 THEN
+        may_set := pg_has_role(caller, new_owner, 'SET');
+    ELSE
+        may_set := pg_has_role(caller, new_owner, 'MEMBER');
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = caller AND r.rolsuper)
-       AND NOT pg_has_role(caller, new_owner, 'MEMBER') THEN
+       AND NOT may_set THEN
         RAISE EXCEPTION 'must be able to SET ROLE % to give it pipeline "%"', quote_ident(new_name), pipeline
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = format('Role %s is not a member of role %s.',

@@ -9,7 +9,7 @@
 --     pipeline's error names no other pipeline
 --   - the SECURITY DEFINER bodies cannot be called with a forged caller
 BEGIN;
-SELECT plan(76);
+SELECT plan(78);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -201,6 +201,9 @@ SELECT throws_ok($$SELECT funnel.alter_pipeline_owner('pipe_a', 'tenant_b')$$, '
                  'tenant_a cannot give pipe_a to a role it is not a member of');
 SELECT throws_ok($$SELECT funnel.alter_pipeline_owner('pipe_a', 'no_such_role')$$, '42704', NULL,
                  'a new owner that does not exist is refused');
+SELECT throws_ok($$SELECT funnel.alter_pipeline_owner('pipe_a', NULL)$$, '22004',
+                 'the new owner of pipeline "pipe_a" must be an existing role', 'a null new owner is refused');
+SELECT throws_ok($$SELECT funnel.add_stage(NULL, 'x')$$, '42704', NULL, 'a null pipeline is refused as missing');
 RESET ROLE;
 SELECT is((SELECT owner::text FROM funnel.pipeline WHERE name = 'pipe_a'), 'tenant_a', 'the refused transfers changed nothing');
 SET ROLE tenant_a;
