@@ -13,6 +13,7 @@ OBJS = \
 	src/deal_stage_io.o \
 	src/deal_stage_ops.o \
 	src/track_api.o \
+	src/pipeline_api.o \
 	src/unresolved.o \
 	src/track_cache.o \
 	src/track_history.o \

@@ -16,12 +16,21 @@ CREATE SCHEMA funnel_pipeline;
 COMMENT ON SCHEMA funnel_pipeline IS
   'funnel: one enum type per pipeline, labels = stage names in funnel order. Managed by funnel.create_pipeline() and related functions; do not alter by hand.';
 
+-- owner is a role name, not an OID: these rows are dumped as data, and a
+-- name is what pg_dump's OWNER TO carries to another cluster too.  A row
+-- whose role no longer exists (renamed or dropped) can only be changed by
+-- a superuser, who gives it a new owner with funnel.alter_pipeline_owner().
+-- The default (the extension owner, the current_user of the SECURITY
+-- DEFINER bodies) is what rows made by hand or before owners existed get.
 CREATE TABLE funnel.pipeline (
     name        text PRIMARY KEY,
-    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    owner       name NOT NULL DEFAULT CURRENT_USER
 );
 COMMENT ON TABLE funnel.pipeline IS
   'funnel: one row per pipeline (see funnel.create_pipeline)';
+COMMENT ON COLUMN funnel.pipeline.owner IS
+  'funnel: the role (by name) that owns the pipeline: only its members and superusers change, re-rule or drop it (see funnel.alter_pipeline_owner)';
 
 -- No foreign keys between config tables: they exist (with the extension)
 -- before pg_restore loads their data, and pg_restore -j loads them in
@@ -376,7 +385,8 @@ $$;
 COMMENT ON FUNCTION funnel._check_probability(text, double precision) IS
   'funnel internal: validates a stage probability (in [0,1], not NaN, not NULL, at most 18 decimal places as numeric)';
 
--- The enum type of a pipeline, or an error naming the existing pipelines
+-- The enum type of a pipeline, or an error (naming no other pipeline: a
+-- tenant's typo need not list every other tenant's pipelines)
 CREATE FUNCTION funnel._pipeline_type(pipeline text) RETURNS regtype
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -391,9 +401,7 @@ BEGIN
     IF t IS NULL THEN
         RAISE EXCEPTION 'pipeline "%" does not exist', pipeline
             USING ERRCODE = 'undefined_object',
-                  HINT = coalesce('Existing pipelines: ' ||
-                      (SELECT string_agg(name, ', ' ORDER BY name) FROM funnel.pipeline) || '.',
-                      'Create one with funnel.create_pipeline().');
+                  HINT = 'SELECT DISTINCT pipeline FROM funnel.stages lists the pipelines; funnel.create_pipeline() creates one.';
     END IF;
     RETURN t;
 END
@@ -439,6 +447,42 @@ AS $$
 $$;
 COMMENT ON FUNCTION funnel._stage_list(text) IS
   'funnel internal: the stage names of a pipeline in funnel order, comma separated';
+
+-- Refuse unless the caller (the role that called the entry point) is a
+-- member of the pipeline's owner or a superuser.  The pipeline's row is
+-- locked, so the owner cannot change before the caller's transaction ends.
+CREATE FUNCTION funnel._check_pipeline_owner(pipeline text, caller oid, fn text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner_name name;
+    owner_oid oid;
+BEGIN
+    PERFORM funnel._pipeline_type(pipeline);
+    SELECT p.owner INTO owner_name FROM funnel.pipeline p WHERE p.name = pipeline FOR UPDATE;
+    -- a type without its row: the extension owner's, as rows made by hand
+    owner_name := coalesce(owner_name, (SELECT r.rolname FROM pg_roles r
+                                          JOIN pg_proc f ON f.proowner = r.oid
+                                         WHERE f.oid = 'funnel._check_pipeline_owner(text, oid, text)'::regprocedure));
+    SELECT r.oid INTO owner_oid FROM pg_roles r WHERE r.rolname = owner_name;
+    -- USAGE: the privileges of the owner, as PostgreSQL's own ownership
+    -- checks (a NOINHERIT member first does SET ROLE to the owner)
+    IF EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = caller AND r.rolsuper)
+       OR (owner_oid IS NOT NULL AND pg_has_role(caller, owner_oid, 'USAGE')) THEN
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'permission denied for pipeline "%" owned by role %', pipeline, quote_ident(owner_name)
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = format('Role %s does not have the privileges of role %s%s.',
+                              coalesce(quote_ident((SELECT r.rolname FROM pg_roles r WHERE r.oid = caller)), caller::text),
+                              quote_ident(owner_name),
+                              CASE WHEN owner_oid IS NULL THEN ', which no longer exists' ELSE '' END),
+              HINT = format('Only the owner, its members and superusers can call funnel.%s() on this pipeline; the owner can hand it over with funnel.alter_pipeline_owner().', fn);
+END
+$$;
+COMMENT ON FUNCTION funnel._check_pipeline_owner(text, oid, text) IS
+  'funnel internal: refuses (42501) unless the calling role is a member of the pipeline''s owner or a superuser; locks the pipeline''s row';
 
 CREATE FUNCTION funnel._create_pipeline(
     name text,
@@ -1112,11 +1156,12 @@ COMMENT ON FUNCTION funnel._exact_jsonb(anyelement) IS
   'funnel internal: to_jsonb with exact floats, postgres-style intervals and UTC times, so every node reads the same value back';
 
 -- The pipeline catalog of this node as rows: one per pipeline (stage NULL,
--- created_at) and one per stage label or attribute row (position NULL for
+-- created_at, owner) and one per stage label or attribute row (position NULL for
 -- an attribute row without a label, attributes NULL for a label without one)
 CREATE FUNCTION funnel._pipeline_catalog(pipeline text DEFAULT NULL)
 RETURNS TABLE (pipeline text, stage text, "position" integer, probability double precision,
-               kind text, stale_after interval, retired boolean, created_at timestamptz)
+               kind text, stale_after interval, retired boolean, created_at timestamptz,
+               owner name)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1133,13 +1178,13 @@ AS $$
         SELECT s.* FROM funnel.pipeline_stage s
          WHERE _pipeline_catalog.pipeline IS NULL OR s.pipeline = _pipeline_catalog.pipeline
     )
-    SELECT coalesce(p.name, ty.name), NULL, NULL, NULL, NULL, NULL, NULL, p.created_at
+    SELECT coalesce(p.name, ty.name), NULL, NULL, NULL, NULL, NULL, NULL, p.created_at, p.owner
       FROM (SELECT * FROM funnel.pipeline
              WHERE _pipeline_catalog.pipeline IS NULL OR name = _pipeline_catalog.pipeline) p
       FULL JOIN types ty ON ty.name = p.name
     UNION ALL
     SELECT coalesce(l.name, a.pipeline), coalesce(l.stage, a.stage), l.pos,
-           a.probability, a.kind, a.stale_after, a.retired, NULL
+           a.probability, a.kind, a.stale_after, a.retired, NULL, NULL
       FROM labels l
       FULL JOIN attrs a ON a.pipeline = l.name AND a.stage = l.stage
 $$;
@@ -1188,14 +1233,14 @@ COMMENT ON FUNCTION funnel._jsonb_texts(jsonb) IS
 -- The rows of a pipeline definition (see funnel._pipeline_definition)
 CREATE FUNCTION funnel._definition_rows(definition jsonb)
 RETURNS TABLE (stage text, "position" integer, probability double precision, kind text,
-               stale_after interval, retired boolean, created_at timestamptz)
+               stale_after interval, retired boolean, created_at timestamptz, owner name)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT d.stage, d.position, d.probability, d.kind, d.stale_after, d.retired, d.created_at
+    SELECT d.stage, d.position, d.probability, d.kind, d.stale_after, d.retired, d.created_at, d.owner
       FROM jsonb_to_recordset(definition) AS d(stage text, "position" integer, probability double precision,
                                                kind text, stale_after interval, retired boolean,
-                                               created_at timestamptz)
+                                               created_at timestamptz, owner name)
 $$;
 COMMENT ON FUNCTION funnel._definition_rows(jsonb) IS
   'funnel internal: the rows of a pipeline definition made by funnel._pipeline_definition()';
@@ -1231,6 +1276,11 @@ BEGIN
     ELSE
         INSERT INTO funnel.pipeline (name) VALUES (pipeline) ON CONFLICT DO NOTHING;
     END IF;
+    -- the owner follows the coordinator's, by name
+    UPDATE funnel.pipeline p SET owner = d.owner
+      FROM funnel._definition_rows(definition) d
+     WHERE p.name = pipeline AND d.stage IS NULL AND d.owner IS NOT NULL
+       AND p.owner IS DISTINCT FROM d.owner;
     INSERT INTO funnel.pipeline_stage AS s (pipeline, stage, probability, kind, stale_after, retired)
     SELECT _define_pipeline.pipeline, d.stage, d.probability, d.kind, d.stale_after, d.retired
       FROM funnel._definition_rows(definition) d WHERE d.position IS NOT NULL AND d.kind IS NOT NULL
@@ -1504,6 +1554,8 @@ BEGIN
         PERFORM funnel._retire_stage(args->>0, args->>1, (args->>2)::boolean);
     WHEN 'drop_pipeline' THEN
         PERFORM funnel._drop_pipeline(args->>0);
+    WHEN 'alter_pipeline_owner' THEN
+        PERFORM funnel._alter_pipeline_owner(args->>0, args->>1);
     WHEN 'allow_transition' THEN
         PERFORM funnel._allow_transition(args->>0, args->>1, args->>2);
     WHEN 'disallow_transition' THEN
@@ -1522,10 +1574,11 @@ BEGIN
             USING ERRCODE = 'data_exception',
                   HINT = 'The coordinator runs a newer funnel than this node: update funnel on every node.';
     END CASE;
-    -- creation time follows the coordinator
-    UPDATE funnel.pipeline p SET created_at = d.created_at
+    -- creation time and owner (by name) follow the coordinator
+    UPDATE funnel.pipeline p SET created_at = d.created_at, owner = coalesce(d.owner, p.owner)
       FROM funnel._definition_rows(result) d
-     WHERE p.name = pipeline AND d.stage IS NULL AND p.created_at IS DISTINCT FROM d.created_at;
+     WHERE p.name = pipeline AND d.stage IS NULL
+       AND (p.created_at, p.owner) IS DISTINCT FROM (d.created_at, coalesce(d.owner, p.owner));
     IF funnel._pipeline_definition(pipeline) IS DISTINCT FROM result THEN
         RAISE EXCEPTION 'pipeline "%" on node % differs from the coordinator after %()',
                         pipeline, funnel._citus_node_name(funnel._citus_group()), op
@@ -1769,7 +1822,8 @@ $$;
 COMMENT ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) IS
   'funnel internal: Citus epilogue of the pipeline functions (restores DDL propagation, appends the change to the pipeline log)';
 
-CREATE FUNCTION funnel.create_pipeline(
+CREATE FUNCTION funnel._create_pipeline_as(
+    caller oid,
     name text,
     stages text[],
     probabilities double precision[] DEFAULT NULL,
@@ -1783,16 +1837,31 @@ DECLARE
     citus text := funnel._pipeline_change_begin('create_pipeline');
 BEGIN
     PERFORM funnel._create_pipeline(name, stages, probabilities, won, lost);
+    UPDATE funnel.pipeline p SET owner = r.rolname
+      FROM pg_roles r WHERE r.oid = caller AND p.name = _create_pipeline_as.name;
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'create_pipeline', name,
             jsonb_build_array(name, stages, funnel._exact_jsonb(probabilities), won, lost));
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._create_pipeline_as(oid, text, text[], double precision[], text[], text[]) IS
+  'funnel internal: funnel.create_pipeline() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.create_pipeline(
+    name text,
+    stages text[],
+    probabilities double precision[] DEFAULT NULL,
+    won text[] DEFAULT ARRAY['won'],
+    lost text[] DEFAULT ARRAY['lost'])
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) IS
   'creates a pipeline: open stages in funnel order with their win probabilities (default evenly spaced), then won stages (p=1, default ''won'') and lost stages (p=0, default ''lost'')';
 
-CREATE FUNCTION funnel.add_stage(
+CREATE FUNCTION funnel._add_stage_as(
+    caller oid,
     pipeline text,
     stage text,
     probability double precision DEFAULT NULL,
@@ -1806,6 +1875,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('add_stage');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'add_stage');
     PERFORM funnel._add_stage(pipeline, stage, probability, after, before, kind);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'add_stage', pipeline,
@@ -1813,10 +1883,23 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._add_stage_as(oid, text, text, double precision, text, text, text) IS
+  'funnel internal: funnel.add_stage() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.add_stage(
+    pipeline text,
+    stage text,
+    probability double precision DEFAULT NULL,
+    after text DEFAULT NULL,
+    before text DEFAULT NULL,
+    kind text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) IS
   'inserts a stage into a pipeline, after or before a given stage (default: after the last stage of its kind); existing stages keep their relative order, so indexes stay valid; usable once committed';
 
-CREATE FUNCTION funnel.rename_stage(pipeline text, stage text, new_name text)
+CREATE FUNCTION funnel._rename_stage_as(caller oid, pipeline text, stage text, new_name text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1824,6 +1907,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('rename_stage');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'rename_stage');
     PERFORM funnel._rename_stage(pipeline, stage, new_name);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'rename_stage', pipeline,
@@ -1831,10 +1915,17 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._rename_stage_as(oid, text, text, text) IS
+  'funnel internal: funnel.rename_stage() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.rename_stage(pipeline text, stage text, new_name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.rename_stage(text, text, text) IS
   'renames a stage; stored values keep their identity, so no table is rewritten and existing rows show the new name';
 
-CREATE FUNCTION funnel.set_probability(pipeline text, stage text, probability double precision)
+CREATE FUNCTION funnel._set_probability_as(caller oid, pipeline text, stage text, probability double precision)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1842,6 +1933,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('set_probability');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'set_probability');
     PERFORM funnel._set_probability(pipeline, stage, probability);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'set_probability', pipeline,
@@ -1849,10 +1941,17 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._set_probability_as(oid, text, text, double precision) IS
+  'funnel internal: funnel.set_probability() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.set_probability(pipeline text, stage text, probability double precision)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.set_probability(text, text, double precision) IS
   'sets the win probability (in [0,1]) of an open stage';
 
-CREATE FUNCTION funnel.set_stale_after(pipeline text, stage text, stale_after interval)
+CREATE FUNCTION funnel._set_stale_after_as(caller oid, pipeline text, stage text, stale_after interval)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1860,6 +1959,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('set_stale_after');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'set_stale_after');
     PERFORM funnel._set_stale_after(pipeline, stage, stale_after);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'set_stale_after', pipeline,
@@ -1867,10 +1967,17 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._set_stale_after_as(oid, text, text, interval) IS
+  'funnel internal: funnel.set_stale_after() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.set_stale_after(pipeline text, stage text, stale_after interval)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.set_stale_after(text, text, interval) IS
   'sets after how long a deal in a stage counts as stale (NULL: never)';
 
-CREATE FUNCTION funnel.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
+CREATE FUNCTION funnel._retire_stage_as(caller oid, pipeline text, stage text, retired boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1878,6 +1985,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('retire_stage');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'retire_stage');
     PERFORM funnel._retire_stage(pipeline, stage, retired);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'retire_stage', pipeline,
@@ -1885,10 +1993,17 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._retire_stage_as(oid, text, text, boolean) IS
+  'funnel internal: funnel.retire_stage() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.retire_stage(text, text, boolean) IS
   'retires a stage (no new entries; stored values and history stay), or brings it back with retired => false';
 
-CREATE FUNCTION funnel.drop_pipeline(pipeline text)
+CREATE FUNCTION funnel._drop_pipeline_as(caller oid, pipeline text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1896,6 +2011,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('drop_pipeline');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'drop_pipeline');
     PERFORM funnel._drop_pipeline(pipeline);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'drop_pipeline', pipeline,
@@ -1903,8 +2019,84 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._drop_pipeline_as(oid, text) IS
+  'funnel internal: funnel.drop_pipeline() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.drop_pipeline(pipeline text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
   'drops a pipeline; refused while a column or domain is bound to it, or any table, materialized view or stored expression (default, constraint, view, rule, index, partition bound, policy, function body) holds one of its stages, journeys or summaries, at REPEATABLE READ or SERIALIZABLE, and while a transaction that may have created a column holding stages is open (55P03); stale statistics listing its stages are deleted (tables that can hold them are locked in SHARE mode while checked)';
+
+-- ALTER ... OWNER TO for a pipeline: the caller must have the privileges
+-- of the current owner (or be a superuser) and, unless a superuser, be a
+-- member of the new owner
+CREATE FUNCTION funnel._alter_pipeline_owner(pipeline text, new_owner name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel._pipeline_type(pipeline);
+    IF new_owner IS NULL THEN
+        RAISE EXCEPTION 'the new owner of pipeline "%" must not be null', pipeline
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    INSERT INTO funnel.pipeline AS p (name, owner) VALUES (pipeline, new_owner)
+    ON CONFLICT (name) DO UPDATE SET owner = excluded.owner
+     WHERE p.owner IS DISTINCT FROM excluded.owner;
+END
+$$;
+COMMENT ON FUNCTION funnel._alter_pipeline_owner(text, name) IS
+  'funnel internal: the body of funnel.alter_pipeline_owner() on one node (the wrapper checks the caller and adds the Citus coordination)';
+
+CREATE FUNCTION funnel._alter_pipeline_owner_as(caller oid, pipeline text, new_owner regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    citus text := funnel._pipeline_change_begin('alter_pipeline_owner');
+    new_name name := (SELECT r.rolname FROM pg_roles r WHERE r.oid = new_owner);
+    may_set boolean;
+BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'alter_pipeline_owner');
+    IF new_name IS NULL THEN
+        RAISE EXCEPTION 'the new owner of pipeline "%" must be an existing role', pipeline
+            USING ERRCODE = CASE WHEN new_owner IS NULL THEN 'null_value_not_allowed' ELSE 'undefined_object' END;
+    END IF;
+    -- as ALTER ... OWNER TO: the caller must be able to SET ROLE to the new
+    -- owner (PostgreSQL 16 added the SET option of a membership)
+    IF current_setting('server_version_num')::integer >= 160000 THEN
+        may_set := pg_has_role(caller, new_owner, 'SET');
+    ELSE
+        may_set := pg_has_role(caller, new_owner, 'MEMBER');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = caller AND r.rolsuper)
+       AND NOT may_set THEN
+        RAISE EXCEPTION 'must be able to SET ROLE % to give it pipeline "%"', quote_ident(new_name), pipeline
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('Role %s is not a member of role %s.',
+                                  quote_ident((SELECT r.rolname FROM pg_roles r WHERE r.oid = caller)), quote_ident(new_name)),
+                  HINT = 'As with ALTER ... OWNER TO, only a superuser gives an object to a role the caller is not a member of.';
+    END IF;
+    PERFORM funnel._alter_pipeline_owner(pipeline, new_name);
+    IF citus IS NOT NULL THEN
+        PERFORM funnel._pipeline_change_end(citus, 'alter_pipeline_owner', pipeline,
+            jsonb_build_array(pipeline, new_name));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel._alter_pipeline_owner_as(oid, text, regrole) IS
+  'funnel internal: funnel.alter_pipeline_owner() for the calling role given by the entry point (owner checks, body, Citus coordination)';
+
+CREATE FUNCTION funnel.alter_pipeline_owner(pipeline text, new_owner regrole)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION funnel.alter_pipeline_owner(text, regrole) IS
+  'gives a pipeline to another role, like ALTER ... OWNER TO: the caller must have the privileges of the current owner and be a member of the new owner, or be a superuser';
 
 -- A node added later, or one that was inactive, catches up
 CREATE FUNCTION funnel.sync_pipeline_nodes() RETURNS integer
@@ -1975,7 +2167,8 @@ BEGIN
           FROM remote r,
                jsonb_to_recordset(r.result::jsonb)
                  AS c(pipeline text, stage text, "position" integer, probability double precision,
-                      kind text, stale_after interval, retired boolean, created_at timestamptz)
+                      kind text, stale_after interval, retired boolean, created_at timestamptz,
+                      owner name)
          WHERE r.success
     ), expected AS (
         SELECT n.node, h.*
@@ -1987,7 +2180,8 @@ BEGIN
                h.position AS h_pos, t.position AS t_pos,
                h.probability AS h_p, t.probability AS t_p, h.kind AS h_kind, t.kind AS t_kind,
                h.stale_after AS h_stale, t.stale_after AS t_stale, h.retired AS h_ret, t.retired AS t_ret,
-               h.created_at AS h_created, t.created_at AS t_created
+               h.created_at AS h_created, t.created_at AS t_created,
+               h.owner AS h_owner, t.owner AS t_owner
           FROM expected h
           FULL JOIN there t
             ON t.node = h.node AND t.pipeline = h.pipeline AND coalesce(t.stage, '') = coalesce(h.stage, '')
@@ -2036,7 +2230,9 @@ BEGIN
                  (CASE WHEN p.on_coord AND p.on_node AND p.h_ret IS DISTINCT FROM p.t_ret THEN
                        format('retired: %s on the coordinator, %s on the node', coalesce(p.h_ret::text, 'none'), coalesce(p.t_ret::text, 'none')) END),
                  (CASE WHEN p.on_coord AND p.on_node AND p.h_created IS DISTINCT FROM p.t_created THEN
-                       format('created_at: %s on the coordinator, %s on the node', coalesce(p.h_created::text, 'none'), coalesce(p.t_created::text, 'none')) END)
+                       format('created_at: %s on the coordinator, %s on the node', coalesce(p.h_created::text, 'none'), coalesce(p.t_created::text, 'none')) END),
+                 (CASE WHEN p.on_coord AND p.on_node AND p.h_owner IS DISTINCT FROM p.t_owner THEN
+                       format('owner: %s on the coordinator, %s on the node', coalesce(p.h_owner::text, 'none'), coalesce(p.t_owner::text, 'none')) END)
                ) AS x(difference)
          WHERE x.difference IS NOT NULL
            -- a stage of a pipeline missing on one side is covered by the pipeline's row
@@ -2096,12 +2292,23 @@ REVOKE ALL ON FUNCTION funnel._pipeline_change_begin(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.sync_pipeline_nodes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._create_pipeline_as(oid, text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._add_stage_as(oid, text, text, double precision, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.rename_stage(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._rename_stage_as(oid, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.set_probability(text, text, double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._set_probability_as(oid, text, text, double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.set_stale_after(text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._set_stale_after_as(oid, text, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.retire_stage(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._retire_stage_as(oid, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.drop_pipeline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel.alter_pipeline_owner(text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._alter_pipeline_owner_as(oid, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._alter_pipeline_owner(text, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._check_pipeline_owner(text, oid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._drop_pipeline_as(oid, text) FROM PUBLIC;
 
 CREATE VIEW funnel.stages AS
 SELECT t.typname::text AS pipeline,
@@ -2110,14 +2317,16 @@ SELECT t.typname::text AS pipeline,
        s.probability,
        s.kind,
        s.stale_after,
-       coalesce(s.retired, false) AS retired
+       coalesce(s.retired, false) AS retired,
+       p.owner
   FROM pg_catalog.pg_enum e
   JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace AND n.nspname = 'funnel_pipeline'
   LEFT JOIN funnel.pipeline_stage s ON s.pipeline = t.typname::text AND s.stage = e.enumlabel::text
+  LEFT JOIN funnel.pipeline p ON p.name = t.typname::text
  ORDER BY t.oid, e.enumsortorder;
 COMMENT ON VIEW funnel.stages IS
-  'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired';
+  'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired, owner (the role that may change the pipeline)';
 GRANT SELECT ON funnel.stages TO PUBLIC;
 GRANT SELECT ON funnel.pipeline, funnel.pipeline_stage TO PUBLIC;
 GRANT USAGE ON SCHEMA funnel TO PUBLIC;
@@ -2637,7 +2846,7 @@ $$;
 COMMENT ON FUNCTION funnel._require_fields(text, text, text[]) IS
   'funnel internal: the body of funnel.require_fields() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel._allow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2645,6 +2854,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('allow_transition');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'allow_transition');
     PERFORM funnel._allow_transition(pipeline, from_stage, to_stage);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'allow_transition', pipeline,
@@ -2652,10 +2862,17 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._allow_transition_as(oid, text, text, text) IS
+  'funnel internal: funnel.allow_transition() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.allow_transition(text, text, text) IS
   'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); retired stages still cannot be entered';
 
-CREATE FUNCTION funnel.disallow_transition(pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel._disallow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2663,6 +2880,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('disallow_transition');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'disallow_transition');
     PERFORM funnel._disallow_transition(pipeline, from_stage, to_stage);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'disallow_transition', pipeline,
@@ -2670,10 +2888,17 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._disallow_transition_as(oid, text, text, text) IS
+  'funnel internal: funnel.disallow_transition() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.disallow_transition(pipeline text, from_stage text, to_stage text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.disallow_transition(text, text, text) IS
   'removes a move added by funnel.allow_transition (moves the rule allows stay allowed)';
 
-CREATE FUNCTION funnel.require_fields(pipeline text, stage text, fields text[])
+CREATE FUNCTION funnel._require_fields_as(caller oid, pipeline text, stage text, fields text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -2681,6 +2906,7 @@ AS $$
 DECLARE
     citus text := funnel._pipeline_change_begin('require_fields');
 BEGIN
+    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'require_fields');
     PERFORM funnel._require_fields(pipeline, stage, fields);
     IF citus IS NOT NULL THEN
         PERFORM funnel._pipeline_change_end(citus, 'require_fields', pipeline,
@@ -2688,6 +2914,13 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION funnel._require_fields_as(oid, text, text, text[]) IS
+  'funnel internal: funnel.require_fields() for the calling role given by the entry point (owner check, body, Citus coordination)';
+
+CREATE FUNCTION funnel.require_fields(pipeline text, stage text, fields text[])
+RETURNS void
+AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
+LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.require_fields(text, text, text[]) IS
   'sets the columns that must be non-null when a deal enters the stage or skips past it (NULL or an empty array clears them)';
 
@@ -2696,8 +2929,11 @@ REVOKE ALL ON FUNCTION funnel.untrack(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._track(regclass, text, name, name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._untrack(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.allow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._allow_transition_as(oid, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.disallow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._disallow_transition_as(oid, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.require_fields(text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel._require_fields_as(oid, text, text, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._allow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._disallow_transition(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel._require_fields(text, text, text[]) FROM PUBLIC;

@@ -381,8 +381,7 @@ JourneyFromInput(JourneyInput *in, int sqlstate)
 		ereport(ERROR,
 				(errcode(sqlstate),
 				 errmsg("invalid journey: pipeline \"%s\" does not exist", in->pipeline),
-				 FunnelPipelineCount() > 0 ?
-				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) : 0));
+				 FunnelPipelineCount() > 0 ? errhint(FUNNEL_PIPELINES_HINT) : 0));
 	current = InputStage(pipeline, "current", in->current, sqlstate);
 	if (in->furthest)
 		furthest = InputStage(pipeline, "furthest", in->furthest, sqlstate);

@@ -138,16 +138,12 @@ ResolveBareName(const char *str, bool may_stay_unresolved)
 		if (FunnelPipelineCount() == 0)
 			ReportBadLiteral(str, "No pipeline exists yet.",
 							 "Create one with funnel.create_pipeline().");
+		/* no pipeline at hand: list none (other tenants' stages) */
 		appendStringInfo(&detail, "No pipeline has a stage \"%s\".", str);
-		for (i = 0; i < FunnelPipelineCount(); i++)
-		{
-			FunnelPipeline *p = FunnelPipelineByIndex(i);
-
-			appendStringInfo(&detail, " Pipeline \"%s\": %s.",
-							 NameStr(p->name), FunnelStageList(p));
-		}
 		ReportBadLiteral(str, detail.data,
-						 WhitespaceHint(str) ? WhitespaceHint(str) : deal_stage_syntax);
+						 WhitespaceHint(str) ? WhitespaceHint(str) :
+						 psprintf("%s SELECT * FROM funnel.stages lists the stages of every pipeline.",
+								  deal_stage_syntax));
 	}
 
 	if (nfound > 1)
@@ -206,9 +202,9 @@ DealStageFromText(const char *str, int32 typmod, bool from_input)
 							 FunnelPipelineCount() == 0 ?
 							 psprintf("Pipeline \"%s\" does not exist; no pipeline exists yet.",
 									  pipeline_name) :
-							 psprintf("Pipeline \"%s\" does not exist. Existing pipelines: %s.",
-									  pipeline_name, FunnelPipelineList()),
-							 WhitespaceHint(pipeline_name));
+							 psprintf("Pipeline \"%s\" does not exist.", pipeline_name),
+							 WhitespaceHint(pipeline_name) ?
+							 WhitespaceHint(pipeline_name) : FUNNEL_PIPELINES_HINT);
 		if (typmod >= 0 && PipelineTypmod(pipeline->typoid) != typmod)
 			ReportBadLiteral(str,
 							 psprintf("The column is bound to pipeline \"%s\".",
@@ -369,7 +365,7 @@ deal_stage_typmod_in(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("pipeline \"%s\" does not exist", name),
 				 FunnelPipelineCount() > 0 ?
-				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) :
+				 errhint(FUNNEL_PIPELINES_HINT) :
 				 errhint("Create one with funnel.create_pipeline().")));
 	PG_RETURN_INT32(PipelineTypmod(pipeline->typoid));
 }

@@ -26,6 +26,12 @@
 #define FUNNEL_PIPELINE_SCHEMA	"funnel_pipeline"
 #define FUNNEL_SCHEMA			"funnel"
 
+/*
+ * Where to look up pipelines when a name is wrong: errors name no other
+ * pipeline, since those may belong to other tenants (doc/security.md)
+ */
+#define FUNNEL_PIPELINES_HINT	"SELECT DISTINCT pipeline FROM funnel.stages lists the pipelines."
+
 /* Longest pipeline or stage name, in bytes (same as an identifier) */
 #define FUNNEL_NAME_MAX			(NAMEDATALEN - 1)
 
@@ -135,7 +141,6 @@ pg_noreturn extern void FunnelReportAmbiguousName(const char *name);
 pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern uint64 FunnelCacheGeneration(void);
 extern char *FunnelStageList(FunnelPipeline *pipeline);
-extern char *FunnelPipelineList(void);
 
 /* names.c */
 extern char *FunnelNameInvisibleChar(const char *name);

@@ -229,8 +229,7 @@ SummaryFromInput(const char *pipeline_name, int n, SummaryInput *in,
 				(errcode(sqlstate),
 				 errmsg("invalid funnel summary: pipeline \"%s\" does not exist",
 						pipeline_name),
-				 FunnelPipelineCount() > 0 ?
-				 errdetail("Existing pipelines: %s.", FunnelPipelineList()) : 0));
+				 FunnelPipelineCount() > 0 ? errhint(FUNNEL_PIPELINES_HINT) : 0));
 	s = SummaryNew(pipeline);
 	s->scale = scale;
 	s->flags = outcomes ? SUMMARY_OUTCOMES : 0;

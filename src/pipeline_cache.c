@@ -677,18 +677,3 @@ FunnelStageList(FunnelPipeline *pipeline)
 						 NameStr(pipeline->stages[i].name));
 	return buf.data;
 }
-
-/* "b2b, retail" for messages */
-char *
-FunnelPipelineList(void)
-{
-	FunnelCache *cache = FunnelCacheGet();
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	for (i = 0; i < cache->npipelines; i++)
-		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
-						 NameStr(cache->pipelines[i].name));
-	return buf.data;
-}
