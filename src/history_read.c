@@ -31,9 +31,11 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -91,16 +93,49 @@ IsCitusTable(Oid relid)
 	return found;
 }
 
-/* Refuse anything but an existing ordinary table that holds its rows here */
-static void
-CheckIsTable(Oid relid, const char *what, const char *hint)
+/* What a relation kind is, for messages */
+static const char *
+RelKindWord(char relkind)
 {
-	char		relkind = get_rel_relkind(relid);
-	const char *kind;
+	switch (relkind)
+	{
+		case RELKIND_RELATION:
+			return "an ordinary table";
+		case RELKIND_VIEW:
+			return "a view";
+		case RELKIND_MATVIEW:
+			return "a materialized view";
+		case RELKIND_PARTITIONED_TABLE:
+			return "a partitioned table";
+		case RELKIND_FOREIGN_TABLE:
+			return "a foreign table";
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			return "an index";
+		case RELKIND_SEQUENCE:
+			return "a sequence";
+		default:
+			return "not a table";
+	}
+}
 
+/*
+ * Refuse anything but an ordinary table that holds its rows here (a Citus
+ * table too when allow_citus: SQL over it is planned by Citus).  relkind
+ * is '\0' for a relation that does not exist.  Called with the kind from
+ * the catalog before the lock (to refuse early) and with the kind of the
+ * opened relation after it: only the second one counts, because the owner
+ * of a table may turn it into a view (CREATE RULE "_RETURN" on PostgreSQL
+ * 15) while this backend waits for the lock.  parent is the table named by
+ * the argument when relid is one of its inheritance children.
+ */
+static void
+CheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
+		  const char *what, const char *hint)
+{
 	if (relkind == RELKIND_RELATION)
 	{
-		if (IsCitusTable(relid))
+		if (!allow_citus && IsCitusTable(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("\"%s\" is a Citus table", RelName(relid)),
@@ -112,36 +147,26 @@ CheckIsTable(Oid relid, const char *what, const char *hint)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	switch (relkind)
-	{
-		case RELKIND_VIEW:
-			kind = "a view";
-			break;
-		case RELKIND_MATVIEW:
-			kind = "a materialized view";
-			break;
-		case RELKIND_PARTITIONED_TABLE:
-			kind = "a partitioned table";
-			break;
-		case RELKIND_FOREIGN_TABLE:
-			kind = "a foreign table";
-			break;
-		case RELKIND_INDEX:
-		case RELKIND_PARTITIONED_INDEX:
-			kind = "an index";
-			break;
-		case RELKIND_SEQUENCE:
-			kind = "a sequence";
-			break;
-		default:
-			kind = "not a table";
-			break;
-	}
+	if (OidIsValid(parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\", an inheritance child of \"%s\", is not an ordinary table",
+						RelName(relid), RelName(parent)),
+				 errdetail("It is %s; only ordinary tables can be read, and a query of \"%s\" reads its children.",
+						   RelKindWord(relkind), RelName(parent)),
+				 errhint("Detach it with ALTER TABLE ... NO INHERIT.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("\"%s\" is not %s", RelName(relid), what),
-			 errdetail("It is %s; only ordinary tables can be read.", kind),
+			 errdetail("It is %s; only ordinary tables can be read.", RelKindWord(relkind)),
 			 errhint("%s", hint)));
+}
+
+/* The same check on the catalog, before any lock */
+static void
+CheckIsTable(Oid relid, const char *what, const char *hint)
+{
+	CheckKind(relid, get_rel_relkind(relid), InvalidOid, false, what, hint);
 }
 
 /*
@@ -211,6 +236,24 @@ FindColumn(Relation rel, const char *name)
 	return InvalidAttrNumber;
 }
 
+/*
+ * A column read through the table AM must hold its values: a virtual
+ * generated column (PostgreSQL 18) is computed by the executor and reads
+ * as NULL here.
+ */
+static void
+CheckStored(Relation rel, Form_pg_attribute att)
+{
+#ifdef ATTRIBUTE_GENERATED_VIRTUAL
+	if (att->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" of \"%s\" is a virtual generated column",
+						NameStr(att->attname), RelName(RelationGetRelid(rel))),
+				 errdetail("funnel reads stored values directly; a virtual column has none.")));
+#endif
+}
+
 /* A history column: present, of the expected type (InvalidOid: any) */
 static AttrNumber
 HistoryColumn(Relation rel, const char *name, Oid type)
@@ -225,6 +268,7 @@ HistoryColumn(Relation rel, const char *name, Oid type)
 				 errdetail("It has no column \"%s\".", name),
 				 errhint(HISTORY_LAYOUT_HINT)));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	CheckStored(rel, att);
 	if (OidIsValid(type) && att->atttypid != type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -250,89 +294,203 @@ DealStageTypeOid(void)
 }
 
 /*
- * Open a stage history for one sequential scan under the active snapshot,
- * or raise the error that says what is wrong with the relation.
+ * Open a table named by an argument and lock it, validated under the lock:
+ * the checks before the lock only refuse early (and keep a role that cannot
+ * read the table from locking it); what was opened is checked again, since
+ * it may have changed while this backend waited for the lock.
+ */
+static Relation
+OpenTable(Oid relid, const char *what, const char *hint)
+{
+	Relation	rel;
+
+	CheckIsTable(relid, what, hint);
+	CheckAnySelect(relid);
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	CheckKind(relid, rel->rd_rel->relkind, InvalidOid, false, what, hint);
+	CheckReadable(rel);
+	return rel;
+}
+
+/*
+ * The inheritance children of a locked table, each locked and validated
+ * like the table itself: a query of the table reads them, so funnel does
+ * too.  As the planner does, another session's temporary children are
+ * skipped (their rows are in that session's buffers).  No privilege is
+ * checked on a child: a query of the parent checks the parent's only.
+ */
+static List *
+OpenChildren(Relation parent, bool allow_citus)
+{
+	Oid			parentid = RelationGetRelid(parent);
+	List	   *oids = find_all_inheritors(parentid, AccessShareLock, NULL);
+	List	   *children = NIL;
+	ListCell   *lc;
+
+	foreach(lc, oids)
+	{
+		Oid			childid = lfirst_oid(lc);
+		Relation	child;
+
+		if (childid == parentid)
+			continue;
+		/* locked by find_all_inheritors, which skipped dropped ones */
+		child = relation_open(childid, NoLock);
+		if (RELATION_IS_OTHER_TEMP(child))
+		{
+			relation_close(child, NoLock);
+			continue;
+		}
+		CheckKind(childid, child->rd_rel->relkind, parentid, allow_citus, NULL, NULL);
+		CheckReadable(child);
+		children = lappend(children, child);
+	}
+	return children;
+}
+
+/* Set up a reader of rel and its children, ncols columns each */
+static void
+ReaderInit(TableReader *reader, Relation rel, List *children, int ncols)
+{
+	ListCell   *lc;
+	int			i = 1;
+
+	memset(reader, 0, sizeof(TableReader));
+	reader->nrels = 1 + list_length(children);
+	reader->rels = palloc(reader->nrels * sizeof(Relation));
+	reader->attnums = palloc0(reader->nrels * ncols * sizeof(AttrNumber));
+	reader->ncols = ncols;
+	reader->stage_typmod = -1;
+	reader->rels[0] = rel;
+	foreach(lc, children)
+		reader->rels[i++] = (Relation) lfirst(lc);
+	for (i = 0; i < reader->nrels; i++)
+		reader->reltuples += Max(reader->rels[i]->rd_rel->reltuples, 0);
+}
+
+/*
+ * Open a stage history and its inheritance children for one sequential
+ * scan each under the active snapshot, or raise the error that says what
+ * is wrong with one of them.
  */
 void
 HistoryOpen(HistoryReader *reader, Oid relid)
 {
 	Relation	rel;
-	AttrNumber	attnums[4];
 	Form_pg_attribute key;
+	Oid			stage_type = DealStageTypeOid();
+	int			i;
 
-	memset(reader, 0, sizeof(HistoryReader));
-	CheckIsTable(relid, "a stage history", HISTORY_LAYOUT_HINT);
-	CheckAnySelect(relid);
+	rel = OpenTable(relid, "a stage history", HISTORY_LAYOUT_HINT);
+	ReaderInit(reader, rel, OpenChildren(rel, false), 4);
+	for (i = 0; i < reader->nrels; i++)
+	{
+		Relation	r = reader->rels[i];
+		AttrNumber *attnums = &reader->attnums[i * 4];
 
-	rel = table_open(relid, AccessShareLock);
-	reader->rel = rel;
-	reader->deal_id = HistoryColumn(rel, "deal_id", InvalidOid);
-	reader->stage = HistoryColumn(rel, "stage", DealStageTypeOid());
-	reader->entered_at = HistoryColumn(rel, "entered_at", TIMESTAMPTZOID);
-	reader->left_at = HistoryColumn(rel, "left_at", TIMESTAMPTZOID);
-	attnums[0] = reader->deal_id;
-	attnums[1] = reader->stage;
-	attnums[2] = reader->entered_at;
-	attnums[3] = reader->left_at;
-	CheckSelect(relid, 4, attnums);
-	CheckReadable(rel);
+		/* children have the parent's column types: checked all the same */
+		attnums[HIST_DEAL_ID] = HistoryColumn(r, "deal_id", InvalidOid);
+		attnums[HIST_STAGE] = HistoryColumn(r, "stage", stage_type);
+		attnums[HIST_ENTERED_AT] = HistoryColumn(r, "entered_at", TIMESTAMPTZOID);
+		attnums[HIST_LEFT_AT] = HistoryColumn(r, "left_at", TIMESTAMPTZOID);
+		if (i == 0)
+			CheckSelect(relid, 4, attnums);
+	}
 
-	reader->maxatt = Max(Max(attnums[0], attnums[1]), Max(attnums[2], attnums[3]));
-	key = TupleDescAttr(RelationGetDescr(rel), reader->deal_id - 1);
+	key = TupleDescAttr(RelationGetDescr(rel), reader->attnums[HIST_DEAL_ID] - 1);
 	reader->key_type = key->atttypid;
 	reader->key_collation = key->attcollation;
-	reader->stage_typmod = TupleDescAttr(RelationGetDescr(rel), reader->stage - 1)->atttypmod;
-
-	/* heap tables are read tuple by tuple, others through a slot */
-	if (rel->rd_tableam != GetHeapamTableAmRoutine())
-		reader->slot = table_slot_create(rel, NULL);
-	reader->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	reader->stage_typmod =
+		TupleDescAttr(RelationGetDescr(rel), reader->attnums[HIST_STAGE] - 1)->atttypmod;
 }
 
 /*
- * Next visit of the scan into reader->values and isnull.  For a heap, the
- * four columns are read from the tuple in the buffer (heap_getattr uses the
- * cached offsets of the fixed-width columns), which saves the slot's
- * bookkeeping on every row.
+ * Next row of the reader into reader->values and isnull, moving on to the
+ * next relation when one is exhausted.  For a heap, the columns are read
+ * from the tuple in the buffer (heap_getattr uses the cached offsets of
+ * the fixed-width columns), which saves the slot's bookkeeping on every
+ * row.
  */
 bool
-HistoryNext(HistoryReader *reader)
+TableReaderNext(TableReader *reader)
 {
-	const AttrNumber cols[4] = {reader->deal_id, reader->stage,
-	reader->entered_at, reader->left_at};
-	int			i;
-
-	if (reader->slot == NULL)
+	for (;;)
 	{
-		HeapTuple	tuple = heap_getnext(reader->scan, ForwardScanDirection);
-		TupleDesc	desc = RelationGetDescr(reader->rel);
+		Relation	rel;
+		const AttrNumber *cols;
+		int			i;
 
-		if (tuple == NULL)
-			return false;
-		for (i = 0; i < 4; i++)
-			reader->values[i] = heap_getattr(tuple, cols[i], desc, &reader->isnull[i]);
-		return true;
+		if (reader->scan == NULL)
+		{
+			if (reader->current >= reader->nrels)
+				return false;
+			rel = reader->rels[reader->current];
+			cols = &reader->attnums[reader->current * reader->ncols];
+			reader->maxatt = 0;
+			for (i = 0; i < reader->ncols; i++)
+				reader->maxatt = Max(reader->maxatt, cols[i]);
+			/* heap tables are read tuple by tuple, others through a slot */
+			if (rel->rd_tableam != GetHeapamTableAmRoutine())
+				reader->slot = table_slot_create(rel, NULL);
+			reader->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		}
+		rel = reader->rels[reader->current];
+		cols = &reader->attnums[reader->current * reader->ncols];
+
+		if (reader->slot == NULL)
+		{
+			HeapTuple	tuple = heap_getnext(reader->scan, ForwardScanDirection);
+
+			if (tuple != NULL)
+			{
+				TupleDesc	desc = RelationGetDescr(rel);
+
+				for (i = 0; i < reader->ncols; i++)
+					reader->values[i] = heap_getattr(tuple, cols[i], desc,
+													 &reader->isnull[i]);
+				return true;
+			}
+		}
+		else if (table_scan_getnextslot(reader->scan, ForwardScanDirection, reader->slot))
+		{
+			slot_getsomeattrs(reader->slot, reader->maxatt);
+			for (i = 0; i < reader->ncols; i++)
+			{
+				reader->values[i] = reader->slot->tts_values[cols[i] - 1];
+				reader->isnull[i] = reader->slot->tts_isnull[cols[i] - 1];
+			}
+			return true;
+		}
+
+		/* this relation is done: on to the next one */
+		table_endscan(reader->scan);
+		reader->scan = NULL;
+		if (reader->slot != NULL)
+			ExecDropSingleTupleTableSlot(reader->slot);
+		reader->slot = NULL;
+		reader->current++;
 	}
-	if (!table_scan_getnextslot(reader->scan, ForwardScanDirection, reader->slot))
-		return false;
-	slot_getsomeattrs(reader->slot, reader->maxatt);
-	for (i = 0; i < 4; i++)
-	{
-		reader->values[i] = reader->slot->tts_values[cols[i] - 1];
-		reader->isnull[i] = reader->slot->tts_isnull[cols[i] - 1];
-	}
-	return true;
 }
 
-/* End the scan; the lock is kept until the end of the transaction */
+/* End the scans; the locks are kept until the end of the transaction */
 void
-HistoryClose(HistoryReader *reader)
+TableReaderClose(TableReader *reader)
 {
-	table_endscan(reader->scan);
+	int			i;
+
+	if (reader->scan != NULL)
+		table_endscan(reader->scan);
 	if (reader->slot != NULL)
 		ExecDropSingleTupleTableSlot(reader->slot);
-	table_close(reader->rel, NoLock);
-	reader->rel = NULL;
+	reader->scan = NULL;
+	reader->slot = NULL;
+	for (i = 0; i < reader->nrels; i++)
+		relation_close(reader->rels[i], NoLock);
+	reader->nrels = 0;
 }
 
 /*
@@ -351,23 +509,14 @@ DealsAmountColumn(Oid relid)
 	return attnum;
 }
 
-/*
- * Open a deals table whose primary key and amount the trend reads, with
- * the same checks as a history; the caller scans it with table_beginscan.
- */
-Relation
-DealsOpen(Oid relid, DealsColumns *cols)
+/* The single column of a table's primary key, or an error */
+static AttrNumber
+PrimaryKeyColumn(Relation rel)
 {
-	Relation	rel;
-	Relation	index;
 	Oid			pkoid;
-	AttrNumber	attnums[2];
-	Form_pg_attribute att;
+	Relation	index;
+	AttrNumber	attnum;
 
-	CheckIsTable(relid, "a deals table",
-				 "Pass the deals table whose primary key the history's deal_id refers to.");
-	CheckAnySelect(relid);
-	rel = table_open(relid, AccessShareLock);
 #if PG_VERSION_NUM >= 180000
 	pkoid = RelationGetPrimaryKeyIndex(rel, false);
 #else
@@ -376,27 +525,68 @@ DealsOpen(Oid relid, DealsColumns *cols)
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("deals table \"%s\" has no primary key", RelName(relid)),
+				 errmsg("deals table \"%s\" has no primary key",
+						RelName(RelationGetRelid(rel))),
 				 errhint("The history's deal_id refers to deals by their primary key.")));
 	index = index_open(pkoid, AccessShareLock);
 	if (index->rd_index->indnkeyatts != 1 || index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("the primary key of deals table \"%s\" is not a single column",
-						RelName(relid)),
+						RelName(RelationGetRelid(rel))),
 				 errhint("The history's deal_id refers to deals by a one-column primary key.")));
-	cols->key = index->rd_index->indkey.values[0];
+	attnum = index->rd_index->indkey.values[0];
 	index_close(index, AccessShareLock);
+	return attnum;
+}
 
-	att = TupleDescAttr(RelationGetDescr(rel), cols->key - 1);
-	cols->key_type = att->atttypid;
-	cols->key_collation = att->attcollation;
-	cols->amount = DealsAmountColumn(relid);
-	attnums[0] = cols->key;
-	attnums[1] = cols->amount;
+/*
+ * Open a deals table and its inheritance children, with the same checks as
+ * a history, to read its primary key and, when it has one, its amount
+ * (ncols is then 2).  A child's key and amount are its columns of the same
+ * names (inheritance gives them the same types; a child has no primary key
+ * of its own).
+ */
+void
+DealsOpen(TableReader *reader, Oid relid)
+{
+	Relation	rel;
+	AttrNumber	key;
+	AttrNumber	amount;
+	Form_pg_attribute att;
+	AttrNumber	attnums[2];
+	int			i;
+
+	rel = OpenTable(relid, "a deals table",
+					"Pass the deals table whose primary key the history's deal_id refers to.");
+	key = PrimaryKeyColumn(rel);
+	amount = DealsAmountColumn(relid);
+	attnums[DEALS_KEY] = key;
+	attnums[DEALS_AMOUNT] = amount;
 	CheckSelect(relid, 2, attnums);
-	CheckReadable(rel);
-	return rel;
+	ReaderInit(reader, rel, OpenChildren(rel, false),
+			   amount == InvalidAttrNumber ? 1 : 2);
+
+	att = TupleDescAttr(RelationGetDescr(rel), key - 1);
+	reader->key_type = att->atttypid;
+	reader->key_collation = att->attcollation;
+	for (i = 0; i < reader->nrels; i++)
+	{
+		Relation	r = reader->rels[i];
+		int			j;
+
+		for (j = 0; j < reader->ncols; j++)
+		{
+			const char *name = get_attname(relid, attnums[j], false);
+			AttrNumber	attnum = i == 0 ? attnums[j] : FindColumn(r, name);
+
+			if (attnum == InvalidAttrNumber)
+				elog(ERROR, "inheritance child \"%s\" has no column \"%s\"",
+					 RelName(RelationGetRelid(r)), name);
+			CheckStored(r, TupleDescAttr(RelationGetDescr(r), attnum - 1));
+			reader->attnums[i * reader->ncols + j] = attnum;
+		}
+	}
 }
 
 PG_FUNCTION_INFO_V1(funnel_amount_column);
