@@ -10,6 +10,11 @@
 #     was a signal 11).  PostgreSQL 16 removed that conversion, and no other
 #     DDL changes the kind of an existing relation, so there the case is
 #     skipped (said on the output).
+#   - PostgreSQL 15, not a race: the owner of a tracked table empties its
+#     history and makes it a view of its own function (the indexes that
+#     funnel.track() created must be dropped and the table vacuumed first);
+#     funnel.stale_deals() and funnel.check_history(), called by the
+#     superuser, must fail with 42809 without running that function.
 #   - every version: the history has an inheritance child (read like the
 #     history, as plain SQL over the history does); A enables and forces
 #     row-level security on the child; B, a NOSUPERUSER reader, must get
@@ -124,6 +129,35 @@ race child_rls_trend "$CHILD" "$RLS" "SELECT sum(deals) FROM funnel.pipeline_tre
 race child_read "$CHILD" "SELECT 1;" \
     "SELECT string_agg(deal_id || '=' || stage::text, ',' ORDER BY deal_id) FROM funnel.pipeline_as_of('H', '2024-02-01')" \
     '^1=b2b:lead,2=b2b:qualified$' rl_reader
+
+if [ "$major" -eq 15 ]; then
+    wait_up
+    $P -c "GRANT EXECUTE ON FUNCTION funnel.track(regclass, text, name, name, text) TO rl_owner"
+    O <<'SQL'
+CREATE FUNCTION spy() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'owner code ran as %', current_user;
+END $$;
+CREATE TABLE tv (id bigint PRIMARY KEY, stage funnel.deal_stage NOT NULL);
+SELECT funnel.track('tv', 'b2b');
+DROP INDEX tv_stage_history_deal_id_entered_at_idx, tv_stage_history_stage_entered_at_idx;
+SQL
+    $P -c "VACUUM tv_stage_history"
+    O -c 'CREATE RULE "_RETURN" AS ON SELECT TO tv_stage_history DO INSTEAD
+          SELECT 1::bigint AS deal_id, NULL::funnel.deal_stage AS stage, NULL::timestamptz AS entered_at,
+                 NULL::timestamptz AS left_at, NULL::name AS entered_by WHERE spy()'
+    for call in "SELECT * FROM funnel.stale_deals('tv', now())" "SELECT * FROM funnel.check_history('tv')"; do
+        status=0
+        out=$(psql -X -q -At -d $DB -v VERBOSITY=verbose -c "$call" 2>&1) || status=$?
+        if echo "$out" | grep -q '^ERROR:  42809: "public.tv_stage_history" is not an ordinary table'; then
+            echo "ok: view history: $call"
+        else
+            fail "view history: $call: expected 42809, got (exit $status): $out"
+        fi
+    done
+else
+    echo "skip: view history of stale_deals, check_history: PostgreSQL $major cannot turn a table into a view"
+fi
 
 psql -X -q -d postgres -c "DROP DATABASE $DB"
 psql -X -q -d postgres -c "DROP ROLE rl_owner" -c "DROP ROLE rl_reader"
