@@ -848,14 +848,24 @@ BEGIN
         -- materialized views: a REFRESH reads tables locked here, or
         -- constants of the view's query, checked below)
         IF NOT col.matview THEN
-            EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
+            EXECUTE format('LOCK TABLE ONLY %s IN SHARE MODE', col.rel);
+            -- checked again under the lock: on PostgreSQL 15 the owner may
+            -- have turned the (empty) table into a view meanwhile, and its
+            -- query must not run here, as the extension owner; a view holds
+            -- no values
+            IF (SELECT c.relkind FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) col.rel)
+               IS DISTINCT FROM 'r' THEN
+                CONTINUE;
+            END IF;
         END IF;
+        -- ONLY: each child is in this loop itself, as a table (a foreign
+        -- child is not read)
         IF col.scalar THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
                            col.rel, col.attname, col.attname)
                INTO used USING lo, hi;
         ELSE
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE funnel._value_holds_pipeline(%I, $1))',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE funnel._value_holds_pipeline(%I, $1))',
                            col.rel, col.attname)
                INTO used USING ptype::oid;
         END IF;
@@ -2210,12 +2220,16 @@ BEGIN
                                stage_column, coalesce(changed_at_column, ''), rule, pk.attname);
     END IF;
 
-    -- one open visit for every existing deal
-    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s',
+    -- one open visit for every existing deal: of the table itself (ONLY),
+    -- whose triggers track it, never of its inheritance children, whose
+    -- rows are not tracked and which may be foreign tables this query, run
+    -- as the extension owner, must not read (Citus: no children, and its
+    -- planner is given the table's plain name)
+    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s%s',
                    hist, pk.attname, stage_column, pipeline,
                    CASE WHEN changed_at_column IS NULL THEN 'pg_catalog.now()'
                         ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
-                   deals);
+                   CASE WHEN dist_method IS NULL THEN 'ONLY ' ELSE '' END, deals);
     EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
 
     INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history, key_column)

@@ -15,6 +15,10 @@
 #     funnel.track() created must be dropped and the table vacuumed first);
 #     funnel.stale_deals() and funnel.check_history(), called by the
 #     superuser, must fail with 42809 without running that function.
+#   - PostgreSQL 15: funnel.drop_pipeline() (which reads every table with
+#     a deal_stage column as the extension owner) waits for a table that
+#     its owner turns into a view of its own function meanwhile: the view
+#     must not be read (drop_pipeline succeeds, the function never runs).
 #   - every version: the history has an inheritance child (read like the
 #     history, as plain SQL over the history does); A enables and forces
 #     row-level security on the child; B, a NOSUPERUSER reader, must get
@@ -37,6 +41,13 @@ DROP ROLE IF EXISTS rl_reader;
 CREATE ROLE rl_owner NOSUPERUSER;
 CREATE ROLE rl_reader NOSUPERUSER;
 GRANT CREATE ON SCHEMA public TO rl_owner;
+SELECT funnel.create_pipeline('dp', ARRAY['a', 'b']);
+SET ROLE rl_owner;
+CREATE FUNCTION spy() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'owner code ran as %', current_user;
+END $$;
+RESET ROLE;
 SQL
 major=$($P -c "SELECT current_setting('server_version_num')::int / 10000")
 # a session of the owner
@@ -113,6 +124,10 @@ if [ "$major" -eq 15 ]; then
         '^ERROR:  42809: "h_view_as_of" is not a stage history'
     race view_trend "SELECT 1" "$TO_VIEW" "SELECT count(*) FROM funnel.pipeline_trend('H', ARRAY[now()])" \
         '^ERROR:  42809: "h_view_trend" is not a stage history'
+    race view_drop_pipeline "SELECT 1" 'CREATE RULE "_RETURN" AS ON SELECT TO H DO INSTEAD
+  SELECT 1::bigint AS deal_id, CASE WHEN spy() THEN NULL::funnel.deal_stage END AS stage,
+         NULL::timestamptz AS entered_at, NULL::timestamptz AS left_at;' \
+        "SELECT 'dropped' FROM funnel.drop_pipeline('dp')" '^dropped$'
 else
     echo "skip: view_as_of, view_trend: PostgreSQL $major cannot turn a table into a view (CREATE RULE \"_RETURN\" is PostgreSQL 15 and older)"
 fi
@@ -134,10 +149,6 @@ if [ "$major" -eq 15 ]; then
     wait_up
     $P -c "GRANT EXECUTE ON FUNCTION funnel.track(regclass, text, name, name, text) TO rl_owner"
     O <<'SQL'
-CREATE FUNCTION spy() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'owner code ran as %', current_user;
-END $$;
 CREATE TABLE tv (id bigint PRIMARY KEY, stage funnel.deal_stage NOT NULL);
 SELECT funnel.track('tv', 'b2b');
 DROP INDEX tv_stage_history_deal_id_entered_at_idx, tv_stage_history_stage_entered_at_idx;
