@@ -2,20 +2,27 @@
  *
  * history_read.c
  *	  Opening a stage history table (and a deals table) named by a regclass
- *	  argument for one sequential scan through the table AM, after checking
- *	  everything a regclass argument can get wrong.
+ *	  argument, with its inheritance children, for one sequential scan each
+ *	  through the table AM, after checking everything a regclass argument
+ *	  can get wrong; and validating a tracked table and its history for the
+ *	  SQL that funnel.stale_deals() and funnel.check_history() compose.
  *
  * A regclass is just an OID the caller chose: it may name a view, an
  * index, another session's temporary table, a table with row-level
  * security, or a table whose columns have other names or types.  Before a
- * single tuple is read this file checks, in order: the relation exists and
- * is an ordinary table; the caller holds SELECT on it (table-level, or on
- * every column read, as the executor would require); after taking
- * AccessShareLock, the columns exist, are not dropped and have the expected
- * types; the table is not another session's temporary table; row-level
- * security does not apply to the caller (the scan would bypass the
- * policies, so it is refused instead).  The lock is kept until the end of
- * the transaction, so the validated layout cannot change under the scan.
+ * single tuple is read this file checks: the relation exists and is an
+ * ordinary table, and the caller holds SELECT on it (both before the lock,
+ * to refuse early, so that a role that cannot read a table cannot lock
+ * it); then on the relation opened under AccessShareLock, since it may
+ * have changed while this backend waited for the lock (on PostgreSQL 15
+ * its owner can turn an empty table into a view): again the kind, the
+ * columns exist, are not dropped and have the expected types, SELECT on the
+ * columns read, not another session's temporary table, no row-level
+ * security applying to the caller (the scan would bypass the policies, so
+ * it is refused instead).  The inheritance children, which a query of the
+ * table reads, are locked and checked the same way and read too, their
+ * columns found by name.  The locks are kept until the end of the
+ * transaction, so the validated layout cannot change under the scan.
  *
  * A stage history is any table with columns deal_id (any type), stage
  * funnel.deal_stage, entered_at timestamptz and left_at timestamptz, such
