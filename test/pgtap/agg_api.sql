@@ -96,8 +96,9 @@ SELECT is_empty($$
        AND p.proparallel <> 's' AND p.prorettype <> 'trigger'::regtype
        AND p.proname NOT IN ('track', 'untrack')
        -- these read a table named by their argument, maybe a temporary one,
-       -- which parallel workers cannot read: PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend') $$,
+       -- which parallel workers cannot read, or lock and validate the
+       -- tables a query will read (_tracked_sources): PARALLEL RESTRICTED
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', '_tracked_sources') $$,
     'every C function of funnel (but triggers, the DDL of track/untrack and table readers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
