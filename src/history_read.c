@@ -437,26 +437,27 @@ TableReaderNext(TableReader *reader)
 {
 	for (;;)
 	{
-		Relation	rel;
 		const AttrNumber *cols;
 		int			i;
 
 		if (reader->scan == NULL)
 		{
+			Relation	rel;
+
 			if (reader->current >= reader->nrels)
 				return false;
 			rel = reader->rels[reader->current];
-			cols = &reader->attnums[reader->current * reader->ncols];
+			reader->cols = &reader->attnums[reader->current * reader->ncols];
+			reader->desc = RelationGetDescr(rel);
 			reader->maxatt = 0;
 			for (i = 0; i < reader->ncols; i++)
-				reader->maxatt = Max(reader->maxatt, cols[i]);
+				reader->maxatt = Max(reader->maxatt, reader->cols[i]);
 			/* heap tables are read tuple by tuple, others through a slot */
 			if (rel->rd_tableam != GetHeapamTableAmRoutine())
 				reader->slot = table_slot_create(rel, NULL);
 			reader->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 		}
-		rel = reader->rels[reader->current];
-		cols = &reader->attnums[reader->current * reader->ncols];
+		cols = reader->cols;
 
 		if (reader->slot == NULL)
 		{
@@ -464,10 +465,8 @@ TableReaderNext(TableReader *reader)
 
 			if (tuple != NULL)
 			{
-				TupleDesc	desc = RelationGetDescr(rel);
-
 				for (i = 0; i < reader->ncols; i++)
-					reader->values[i] = heap_getattr(tuple, cols[i], desc,
+					reader->values[i] = heap_getattr(tuple, cols[i], reader->desc,
 													 &reader->isnull[i]);
 				return true;
 			}

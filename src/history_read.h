@@ -36,6 +36,8 @@ typedef struct TableReader
 	int			ncols;
 	int			current;		/* relation being scanned */
 	AttrNumber	maxatt;			/* largest column read in it */
+	const AttrNumber *cols;		/* its column numbers */
+	TupleDesc	desc;			/* its tuple descriptor */
 	TableScanDesc scan;			/* NULL between relations */
 	TupleTableSlot *slot;		/* NULL when reading heap tuples directly */
 	Datum		values[TABLE_READER_MAXCOLS];	/* the current row */
