@@ -936,14 +936,24 @@ BEGIN
         -- materialized views: a REFRESH reads tables locked here, or
         -- constants of the view's query, checked below)
         IF NOT col.matview THEN
-            EXECUTE format('LOCK TABLE %s IN SHARE MODE', col.rel);
+            EXECUTE format('LOCK TABLE ONLY %s IN SHARE MODE', col.rel);
+            -- checked again under the lock: on PostgreSQL 15 the owner may
+            -- have turned the (empty) table into a view meanwhile, and its
+            -- query must not run here, as the extension owner; a view holds
+            -- no values
+            IF (SELECT c.relkind FROM pg_class c WHERE c.oid OPERATOR(pg_catalog.=) col.rel)
+               IS DISTINCT FROM 'r' THEN
+                CONTINUE;
+            END IF;
         END IF;
+        -- ONLY: each child is in this loop itself, as a table (a foreign
+        -- child is not read)
         IF col.scalar THEN
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %I OPERATOR(pg_catalog.>=) $1 AND %I OPERATOR(pg_catalog.<=) $2)',
                            col.rel, col.attname, col.attname)
                INTO used USING lo, hi;
         ELSE
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE funnel._value_holds_pipeline(%I, $1))',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE funnel._value_holds_pipeline(%I, $1))',
                            col.rel, col.attname)
                INTO used USING ptype::oid;
         END IF;
@@ -2685,12 +2695,16 @@ BEGIN
                                 ELSE format(', %L', 'changed_at_column=' || changed_at_column) END;
     END IF;
 
-    -- one open visit for every existing deal
-    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s',
+    -- one open visit for every existing deal: of the table itself (ONLY),
+    -- whose triggers track it, never of its inheritance children, whose
+    -- rows are not tracked and which may be foreign tables this query, run
+    -- as the extension owner, must not read (Citus: no children, and its
+    -- planner is given the table's plain name)
+    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s%s',
                    hist, pk.attname, stage_column, pipeline,
                    CASE WHEN changed_at_column IS NULL THEN 'pg_catalog.now()'
                         ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
-                   deals);
+                   CASE WHEN dist_method IS NULL THEN 'ONLY ' ELSE '' END, deals);
     EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
 
     INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history, key_column)
@@ -3006,6 +3020,20 @@ CREATE FUNCTION funnel._equality_operator(regtype) RETURNS text
 COMMENT ON FUNCTION funnel._equality_operator(regtype) IS
   'funnel internal: OPERATOR(schema.=) of the equality operator of a type''s default btree operator class, for dynamic SQL';
 
+CREATE FUNCTION funnel._tracked_sources(deals regclass, history regclass,
+                                        key_column name, stage_column name,
+                                        OUT deals_from text, OUT history_from text)
+    AS 'MODULE_PATHNAME', 'funnel_tracked_sources'
+    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION funnel._tracked_sources(regclass, regclass, name, name) IS
+  'funnel internal: locks a tracked table and its history (and their inheritance children), validates them under the lock (ordinary tables of one owner, the expected columns and types, no row-level security applying to the caller) and returns what a query must name to read each (ONLY each relation)';
+
+CREATE FUNCTION funnel._key_text(anyelement) RETURNS text
+    AS 'MODULE_PATHNAME', 'funnel_key_text'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel._key_text(anyelement) IS
+  'funnel internal: a deal key as text through its type''s output function, never through a cast the key type''s owner may have created';
+
 CREATE FUNCTION funnel.check_history(deals regclass)
 RETURNS TABLE (deal_id text, problem text)
 LANGUAGE plpgsql STABLE
@@ -3013,6 +3041,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t funnel.tracked_table;
+    src record;
     eq text;
 BEGIN
     SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = check_history.deals;
@@ -3020,15 +3049,12 @@ BEGIN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
     END IF;
+    -- both tables locked and validated: the query runs none of the owner's code
+    src := funnel._tracked_sources(t.deals, t.history, t.key_column, t.stage_column);
     -- the key type's own = (ltree's and citext's live outside pg_catalog)
     SELECT funnel._equality_operator(a.atttypid) INTO eq
       FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of tracked table % does not exist', t.key_column, deals
-            USING ERRCODE = 'undefined_column',
-                  HINT = 'It is the key column of the table''s tracking.';
-    END IF;
     -- anti-joins, not NOT EXISTS: Citus plans no correlated subquery over a CTE
     RETURN QUERY EXECUTE format($q$
         WITH h AS (
@@ -3041,25 +3067,25 @@ BEGIN
             SELECT h.deal_id, count(*) AS n, funnel.min(h.stage) AS stage
               FROM h WHERE h.left_at IS NULL GROUP BY h.deal_id
         )
-        SELECT d.%3$I::text, 'no open visit'
+        SELECT funnel._key_text(d.%3$I), 'no open visit'
           FROM %1$s d LEFT JOIN open o ON o.deal_id %5$s d.%3$I WHERE o.deal_id IS NULL
         UNION ALL
-        SELECT o.deal_id::text, format('%%s open visits', o.n)
+        SELECT funnel._key_text(o.deal_id), format('%%s open visits', o.n)
           FROM open o WHERE o.n > 1
         UNION ALL
-        SELECT o.deal_id::text, 'open visit of a deal that does not exist'
+        SELECT funnel._key_text(o.deal_id), 'open visit of a deal that does not exist'
           FROM open o LEFT JOIN %1$s d ON d.%3$I %5$s o.deal_id WHERE d.%3$I IS NULL
         UNION ALL
-        SELECT o.deal_id::text, format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
+        SELECT funnel._key_text(o.deal_id), format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
           FROM open o JOIN %1$s d ON d.%3$I %5$s o.deal_id
          WHERE o.n = 1 AND NOT (o.stage OPERATOR(pg_catalog.=) d.%4$I)
         UNION ALL
-        SELECT h.deal_id::text, format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
-          FROM h WHERE h.left_at < h.entered_at
+        SELECT funnel._key_text(h.deal_id), format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
+          FROM h WHERE h.left_at OPERATOR(pg_catalog.<) h.entered_at
         UNION ALL
-        SELECT h.deal_id::text, format('gap: a visit left at %%s, the next entered at %%s', h.prev_left, h.entered_at)
-          FROM h WHERE h.n > 1 AND h.prev_left IS NOT NULL AND h.prev_left <> h.entered_at
-        $q$, t.deals, t.history, t.key_column, t.stage_column, eq);
+        SELECT funnel._key_text(h.deal_id), format('gap: a visit left at %%s, the next entered at %%s', h.prev_left, h.entered_at)
+          FROM h WHERE h.n > 1 AND h.prev_left IS NOT NULL AND h.prev_left OPERATOR(pg_catalog.<>) h.entered_at
+        $q$, src.deals_from, src.history_from, t.key_column, t.stage_column, eq);
 END
 $$;
 COMMENT ON FUNCTION funnel.check_history(regclass) IS
@@ -3108,8 +3134,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t funnel.tracked_table;
+    src record;
     pk name;
     amount_col name;
+    eq text;
 BEGIN
     IF deals IS NULL OR as_of IS NULL THEN
         RETURN;
@@ -3133,7 +3161,12 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'The stage history refers to deals by their primary key; add it back.';
     END IF;
+    -- both tables locked and validated: the query runs none of the owner's code
+    src := funnel._tracked_sources(t.deals, t.history, pk, t.stage_column);
     amount_col := funnel._amount_column(deals);
+    SELECT funnel._equality_operator(a.atttypid) INTO eq
+      FROM pg_attribute a
+     WHERE a.attrelid = deals AND a.attname = pk AND NOT a.attisdropped;
     RETURN QUERY EXECUTE format($q$
         WITH open_visits AS (
             SELECT h.deal_id, h.stage, h.entered_at
@@ -3146,17 +3179,18 @@ BEGIN
              WHERE $2 IS NOT NULL AND h.left_at <= $1
              GROUP BY h.stage
         )
-        SELECT v.deal_id::text, v.stage::funnel.deal_stage, v.entered_at,
+        SELECT funnel._key_text(v.deal_id), v.stage, v.entered_at,
                round(EXTRACT(epoch FROM $1 - v.entered_at) / 86400, 2),
                x.threshold, %4$s
           FROM open_visits v
           LEFT JOIN learned l ON l.stage OPERATOR(pg_catalog.=) v.stage
-          LEFT JOIN %1$s d ON d.%3$I = v.deal_id
+          LEFT JOIN %1$s d ON d.%3$I %5$s v.deal_id
          CROSS JOIN LATERAL (SELECT coalesce(funnel.stale_after(v.stage), l.p) AS threshold) x
          WHERE $1 - v.entered_at > x.threshold
          ORDER BY v.stage, v.entered_at, v.deal_id
-        $q$, deals, t.history, pk,
-        CASE WHEN amount_col IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', amount_col) END)
+        $q$, src.deals_from, src.history_from, pk,
+        CASE WHEN amount_col IS NULL THEN 'NULL::numeric' ELSE format('d.%I::numeric', amount_col) END,
+        eq)
     USING as_of, percentile;
 END
 $$;

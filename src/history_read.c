@@ -2,20 +2,27 @@
  *
  * history_read.c
  *	  Opening a stage history table (and a deals table) named by a regclass
- *	  argument for one sequential scan through the table AM, after checking
- *	  everything a regclass argument can get wrong.
+ *	  argument, with its inheritance children, for one sequential scan each
+ *	  through the table AM, after checking everything a regclass argument
+ *	  can get wrong; and validating a tracked table and its history for the
+ *	  SQL that funnel.stale_deals() and funnel.check_history() compose.
  *
  * A regclass is just an OID the caller chose: it may name a view, an
  * index, another session's temporary table, a table with row-level
  * security, or a table whose columns have other names or types.  Before a
- * single tuple is read this file checks, in order: the relation exists and
- * is an ordinary table; the caller holds SELECT on it (table-level, or on
- * every column read, as the executor would require); after taking
- * AccessShareLock, the columns exist, are not dropped and have the expected
- * types; the table is not another session's temporary table; row-level
- * security does not apply to the caller (the scan would bypass the
- * policies, so it is refused instead).  The lock is kept until the end of
- * the transaction, so the validated layout cannot change under the scan.
+ * single tuple is read this file checks: the relation exists and is an
+ * ordinary table, and the caller holds SELECT on it (both before the lock,
+ * to refuse early, so that a role that cannot read a table cannot lock
+ * it); then on the relation opened under AccessShareLock, since it may
+ * have changed while this backend waited for the lock (on PostgreSQL 15
+ * its owner can turn an empty table into a view): again the kind, the
+ * columns exist, are not dropped and have the expected types, SELECT on the
+ * columns read, not another session's temporary table, no row-level
+ * security applying to the caller (the scan would bypass the policies, so
+ * it is refused instead).  The inheritance children, which a query of the
+ * table reads, are locked and checked the same way and read too, their
+ * columns found by name.  The locks are kept until the end of the
+ * transaction, so the validated layout cannot change under the scan.
  *
  * A stage history is any table with columns deal_id (any type), stage
  * funnel.deal_stage, entered_at timestamptz and left_at timestamptz, such
@@ -31,11 +38,14 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -47,6 +57,7 @@
 #include "utils/syscache.h"
 
 #include "history_read.h"
+#include "track.h"
 
 #define HISTORY_LAYOUT_HINT \
 	"A stage history is a table with columns deal_id, stage funnel.deal_stage, entered_at timestamp with time zone and left_at timestamp with time zone, such as the one funnel.track() creates."
@@ -91,16 +102,49 @@ IsCitusTable(Oid relid)
 	return found;
 }
 
-/* Refuse anything but an existing ordinary table that holds its rows here */
-static void
-CheckIsTable(Oid relid, const char *what, const char *hint)
+/* What a relation kind is, for messages */
+static const char *
+RelKindWord(char relkind)
 {
-	char		relkind = get_rel_relkind(relid);
-	const char *kind;
+	switch (relkind)
+	{
+		case RELKIND_RELATION:
+			return "an ordinary table";
+		case RELKIND_VIEW:
+			return "a view";
+		case RELKIND_MATVIEW:
+			return "a materialized view";
+		case RELKIND_PARTITIONED_TABLE:
+			return "a partitioned table";
+		case RELKIND_FOREIGN_TABLE:
+			return "a foreign table";
+		case RELKIND_INDEX:
+		case RELKIND_PARTITIONED_INDEX:
+			return "an index";
+		case RELKIND_SEQUENCE:
+			return "a sequence";
+		default:
+			return "not a table";
+	}
+}
 
+/*
+ * Refuse anything but an ordinary table that holds its rows here (a Citus
+ * table too when allow_citus: SQL over it is planned by Citus).  relkind
+ * is '\0' for a relation that does not exist.  Called with the kind from
+ * the catalog before the lock (to refuse early) and with the kind of the
+ * opened relation after it: only the second one counts, because the owner
+ * of a table may turn it into a view (CREATE RULE "_RETURN" on PostgreSQL
+ * 15) while this backend waits for the lock.  parent is the table named by
+ * the argument when relid is one of its inheritance children.
+ */
+static void
+CheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
+		  const char *what, const char *hint)
+{
 	if (relkind == RELKIND_RELATION)
 	{
-		if (IsCitusTable(relid))
+		if (!allow_citus && IsCitusTable(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("\"%s\" is a Citus table", RelName(relid)),
@@ -112,36 +156,26 @@ CheckIsTable(Oid relid, const char *what, const char *hint)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	switch (relkind)
-	{
-		case RELKIND_VIEW:
-			kind = "a view";
-			break;
-		case RELKIND_MATVIEW:
-			kind = "a materialized view";
-			break;
-		case RELKIND_PARTITIONED_TABLE:
-			kind = "a partitioned table";
-			break;
-		case RELKIND_FOREIGN_TABLE:
-			kind = "a foreign table";
-			break;
-		case RELKIND_INDEX:
-		case RELKIND_PARTITIONED_INDEX:
-			kind = "an index";
-			break;
-		case RELKIND_SEQUENCE:
-			kind = "a sequence";
-			break;
-		default:
-			kind = "not a table";
-			break;
-	}
+	if (OidIsValid(parent))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\", an inheritance child of \"%s\", is not an ordinary table",
+						RelName(relid), RelName(parent)),
+				 errdetail("It is %s; only ordinary tables can be read, and a query of \"%s\" reads its children.",
+						   RelKindWord(relkind), RelName(parent)),
+				 errhint("Detach it with ALTER TABLE ... NO INHERIT.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("\"%s\" is not %s", RelName(relid), what),
-			 errdetail("It is %s; only ordinary tables can be read.", kind),
+			 errdetail("It is %s; only ordinary tables can be read.", RelKindWord(relkind)),
 			 errhint("%s", hint)));
+}
+
+/* The same check on the catalog, before any lock */
+static void
+CheckIsTable(Oid relid, const char *what, const char *hint)
+{
+	CheckKind(relid, get_rel_relkind(relid), InvalidOid, false, what, hint);
 }
 
 /*
@@ -176,9 +210,15 @@ CheckSelect(Oid relid, int ncols, const AttrNumber *attnums)
 			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
 }
 
-/* Refuse a table this backend cannot, or must not, read through the AM */
+/*
+ * Refuse a table this backend cannot, or must not, read: another session's
+ * temporary table, or one whose row-level security applies to the caller.
+ * A scan through the AM (by_sql false) would bypass the policies; a query
+ * (by_sql true) would run them, expressions of the table's owner, with the
+ * caller's privileges.  Either way it is refused rather than filtered.
+ */
 static void
-CheckReadable(Relation rel)
+CheckReadable(Relation rel, bool by_sql)
 {
 	if (RELATION_IS_OTHER_TEMP(rel))
 		ereport(ERROR,
@@ -190,6 +230,8 @@ CheckReadable(Relation rel)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot read \"%s\": row-level security applies to it",
 						RelName(RelationGetRelid(rel))),
+				 by_sql ?
+				 errdetail("Its policies are expressions of the table's owner, which funnel does not run on behalf of another role.") :
 				 errdetail("funnel reads the table directly and would bypass its policies."),
 				 errhint("Query the table with plain SQL, or use a role that bypasses row-level security.")));
 }
@@ -211,6 +253,24 @@ FindColumn(Relation rel, const char *name)
 	return InvalidAttrNumber;
 }
 
+/*
+ * A column read through the table AM must hold its values: a virtual
+ * generated column (PostgreSQL 18) is computed by the executor and reads
+ * as NULL here.
+ */
+static void
+CheckStored(Relation rel, Form_pg_attribute att)
+{
+#ifdef ATTRIBUTE_GENERATED_VIRTUAL
+	if (att->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" of \"%s\" is a virtual generated column",
+						NameStr(att->attname), RelName(RelationGetRelid(rel))),
+				 errdetail("funnel reads stored values directly; a virtual column has none.")));
+#endif
+}
+
 /* A history column: present, of the expected type (InvalidOid: any) */
 static AttrNumber
 HistoryColumn(Relation rel, const char *name, Oid type)
@@ -225,6 +285,7 @@ HistoryColumn(Relation rel, const char *name, Oid type)
 				 errdetail("It has no column \"%s\".", name),
 				 errhint(HISTORY_LAYOUT_HINT)));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	CheckStored(rel, att);
 	if (OidIsValid(type) && att->atttypid != type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -250,89 +311,202 @@ DealStageTypeOid(void)
 }
 
 /*
- * Open a stage history for one sequential scan under the active snapshot,
- * or raise the error that says what is wrong with the relation.
+ * Open a table named by an argument and lock it, validated under the lock:
+ * the checks before the lock only refuse early (and keep a role that cannot
+ * read the table from locking it); what was opened is checked again, since
+ * it may have changed while this backend waited for the lock.
+ */
+static Relation
+OpenTable(Oid relid, const char *what, const char *hint)
+{
+	Relation	rel;
+
+	CheckIsTable(relid, what, hint);
+	CheckAnySelect(relid);
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	CheckKind(relid, rel->rd_rel->relkind, InvalidOid, false, what, hint);
+	CheckReadable(rel, false);
+	return rel;
+}
+
+/*
+ * The inheritance children of a locked table, each locked and validated
+ * like the table itself (by_sql: for a query, see CheckReadable): a query
+ * of the table reads them, so funnel does too.  As the planner does, another session's temporary children are
+ * skipped (their rows are in that session's buffers).  No privilege is
+ * checked on a child: a query of the parent checks the parent's only.
+ */
+static List *
+OpenChildren(Relation parent, bool by_sql)
+{
+	Oid			parentid = RelationGetRelid(parent);
+	List	   *oids = find_all_inheritors(parentid, AccessShareLock, NULL);
+	List	   *children = NIL;
+	ListCell   *lc;
+
+	foreach(lc, oids)
+	{
+		Oid			childid = lfirst_oid(lc);
+		Relation	child;
+
+		if (childid == parentid)
+			continue;
+		/* locked by find_all_inheritors, which skipped dropped ones */
+		child = relation_open(childid, NoLock);
+		if (RELATION_IS_OTHER_TEMP(child))
+		{
+			relation_close(child, NoLock);
+			continue;
+		}
+		CheckKind(childid, child->rd_rel->relkind, parentid, false, NULL, NULL);
+		CheckReadable(child, by_sql);
+		children = lappend(children, child);
+	}
+	return children;
+}
+
+/* Set up a reader of rel and its children, ncols columns each */
+static void
+ReaderInit(TableReader *reader, Relation rel, List *children, int ncols)
+{
+	ListCell   *lc;
+	int			i = 1;
+
+	memset(reader, 0, sizeof(TableReader));
+	reader->nrels = 1 + list_length(children);
+	reader->rels = palloc(reader->nrels * sizeof(Relation));
+	reader->attnums = palloc0(reader->nrels * ncols * sizeof(AttrNumber));
+	reader->ncols = ncols;
+	reader->stage_typmod = -1;
+	reader->rels[0] = rel;
+	foreach(lc, children)
+		reader->rels[i++] = (Relation) lfirst(lc);
+	for (i = 0; i < reader->nrels; i++)
+		reader->reltuples += Max(reader->rels[i]->rd_rel->reltuples, 0);
+}
+
+/*
+ * Open a stage history and its inheritance children for one sequential
+ * scan each under the active snapshot, or raise the error that says what
+ * is wrong with one of them.
  */
 void
 HistoryOpen(HistoryReader *reader, Oid relid)
 {
 	Relation	rel;
-	AttrNumber	attnums[4];
 	Form_pg_attribute key;
+	Oid			stage_type = DealStageTypeOid();
+	int			i;
 
-	memset(reader, 0, sizeof(HistoryReader));
-	CheckIsTable(relid, "a stage history", HISTORY_LAYOUT_HINT);
-	CheckAnySelect(relid);
+	rel = OpenTable(relid, "a stage history", HISTORY_LAYOUT_HINT);
+	ReaderInit(reader, rel, OpenChildren(rel, false), 4);
+	for (i = 0; i < reader->nrels; i++)
+	{
+		Relation	r = reader->rels[i];
+		AttrNumber *attnums = &reader->attnums[i * 4];
 
-	rel = table_open(relid, AccessShareLock);
-	reader->rel = rel;
-	reader->deal_id = HistoryColumn(rel, "deal_id", InvalidOid);
-	reader->stage = HistoryColumn(rel, "stage", DealStageTypeOid());
-	reader->entered_at = HistoryColumn(rel, "entered_at", TIMESTAMPTZOID);
-	reader->left_at = HistoryColumn(rel, "left_at", TIMESTAMPTZOID);
-	attnums[0] = reader->deal_id;
-	attnums[1] = reader->stage;
-	attnums[2] = reader->entered_at;
-	attnums[3] = reader->left_at;
-	CheckSelect(relid, 4, attnums);
-	CheckReadable(rel);
+		/* children have the parent's column types: checked all the same */
+		attnums[HIST_DEAL_ID] = HistoryColumn(r, "deal_id", InvalidOid);
+		attnums[HIST_STAGE] = HistoryColumn(r, "stage", stage_type);
+		attnums[HIST_ENTERED_AT] = HistoryColumn(r, "entered_at", TIMESTAMPTZOID);
+		attnums[HIST_LEFT_AT] = HistoryColumn(r, "left_at", TIMESTAMPTZOID);
+		if (i == 0)
+			CheckSelect(relid, 4, attnums);
+	}
 
-	reader->maxatt = Max(Max(attnums[0], attnums[1]), Max(attnums[2], attnums[3]));
-	key = TupleDescAttr(RelationGetDescr(rel), reader->deal_id - 1);
+	key = TupleDescAttr(RelationGetDescr(rel), reader->attnums[HIST_DEAL_ID] - 1);
 	reader->key_type = key->atttypid;
 	reader->key_collation = key->attcollation;
-	reader->stage_typmod = TupleDescAttr(RelationGetDescr(rel), reader->stage - 1)->atttypmod;
-
-	/* heap tables are read tuple by tuple, others through a slot */
-	if (rel->rd_tableam != GetHeapamTableAmRoutine())
-		reader->slot = table_slot_create(rel, NULL);
-	reader->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	reader->stage_typmod =
+		TupleDescAttr(RelationGetDescr(rel), reader->attnums[HIST_STAGE] - 1)->atttypmod;
 }
 
 /*
- * Next visit of the scan into reader->values and isnull.  For a heap, the
- * four columns are read from the tuple in the buffer (heap_getattr uses the
- * cached offsets of the fixed-width columns), which saves the slot's
- * bookkeeping on every row.
+ * Next row of the reader into reader->values and isnull, moving on to the
+ * next relation when one is exhausted.  For a heap, the columns are read
+ * from the tuple in the buffer (heap_getattr uses the cached offsets of
+ * the fixed-width columns), which saves the slot's bookkeeping on every
+ * row.
  */
 bool
-HistoryNext(HistoryReader *reader)
+TableReaderNext(TableReader *reader)
 {
-	const AttrNumber cols[4] = {reader->deal_id, reader->stage,
-	reader->entered_at, reader->left_at};
-	int			i;
-
-	if (reader->slot == NULL)
+	for (;;)
 	{
-		HeapTuple	tuple = heap_getnext(reader->scan, ForwardScanDirection);
-		TupleDesc	desc = RelationGetDescr(reader->rel);
+		const AttrNumber *cols;
+		int			i;
 
-		if (tuple == NULL)
-			return false;
-		for (i = 0; i < 4; i++)
-			reader->values[i] = heap_getattr(tuple, cols[i], desc, &reader->isnull[i]);
-		return true;
+		if (reader->scan == NULL)
+		{
+			Relation	rel;
+
+			if (reader->current >= reader->nrels)
+				return false;
+			rel = reader->rels[reader->current];
+			reader->cols = &reader->attnums[reader->current * reader->ncols];
+			reader->desc = RelationGetDescr(rel);
+			reader->maxatt = 0;
+			for (i = 0; i < reader->ncols; i++)
+				reader->maxatt = Max(reader->maxatt, reader->cols[i]);
+			/* heap tables are read tuple by tuple, others through a slot */
+			if (rel->rd_tableam != GetHeapamTableAmRoutine())
+				reader->slot = table_slot_create(rel, NULL);
+			reader->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		}
+		cols = reader->cols;
+
+		if (reader->slot == NULL)
+		{
+			HeapTuple	tuple = heap_getnext(reader->scan, ForwardScanDirection);
+
+			if (tuple != NULL)
+			{
+				for (i = 0; i < reader->ncols; i++)
+					reader->values[i] = heap_getattr(tuple, cols[i], reader->desc,
+													 &reader->isnull[i]);
+				return true;
+			}
+		}
+		else if (table_scan_getnextslot(reader->scan, ForwardScanDirection, reader->slot))
+		{
+			slot_getsomeattrs(reader->slot, reader->maxatt);
+			for (i = 0; i < reader->ncols; i++)
+			{
+				reader->values[i] = reader->slot->tts_values[cols[i] - 1];
+				reader->isnull[i] = reader->slot->tts_isnull[cols[i] - 1];
+			}
+			return true;
+		}
+
+		/* this relation is done: on to the next one */
+		table_endscan(reader->scan);
+		reader->scan = NULL;
+		if (reader->slot != NULL)
+			ExecDropSingleTupleTableSlot(reader->slot);
+		reader->slot = NULL;
+		reader->current++;
 	}
-	if (!table_scan_getnextslot(reader->scan, ForwardScanDirection, reader->slot))
-		return false;
-	slot_getsomeattrs(reader->slot, reader->maxatt);
-	for (i = 0; i < 4; i++)
-	{
-		reader->values[i] = reader->slot->tts_values[cols[i] - 1];
-		reader->isnull[i] = reader->slot->tts_isnull[cols[i] - 1];
-	}
-	return true;
 }
 
-/* End the scan; the lock is kept until the end of the transaction */
+/* End the scans; the locks are kept until the end of the transaction */
 void
-HistoryClose(HistoryReader *reader)
+TableReaderClose(TableReader *reader)
 {
-	table_endscan(reader->scan);
+	int			i;
+
+	if (reader->scan != NULL)
+		table_endscan(reader->scan);
 	if (reader->slot != NULL)
 		ExecDropSingleTupleTableSlot(reader->slot);
-	table_close(reader->rel, NoLock);
-	reader->rel = NULL;
+	reader->scan = NULL;
+	reader->slot = NULL;
+	for (i = 0; i < reader->nrels; i++)
+		relation_close(reader->rels[i], NoLock);
+	reader->nrels = 0;
 }
 
 /*
@@ -351,23 +525,14 @@ DealsAmountColumn(Oid relid)
 	return attnum;
 }
 
-/*
- * Open a deals table whose primary key and amount the trend reads, with
- * the same checks as a history; the caller scans it with table_beginscan.
- */
-Relation
-DealsOpen(Oid relid, DealsColumns *cols)
+/* The single column of a table's primary key, or an error */
+static AttrNumber
+PrimaryKeyColumn(Relation rel)
 {
-	Relation	rel;
-	Relation	index;
 	Oid			pkoid;
-	AttrNumber	attnums[2];
-	Form_pg_attribute att;
+	Relation	index;
+	AttrNumber	attnum;
 
-	CheckIsTable(relid, "a deals table",
-				 "Pass the deals table whose primary key the history's deal_id refers to.");
-	CheckAnySelect(relid);
-	rel = table_open(relid, AccessShareLock);
 #if PG_VERSION_NUM >= 180000
 	pkoid = RelationGetPrimaryKeyIndex(rel, false);
 #else
@@ -376,27 +541,68 @@ DealsOpen(Oid relid, DealsColumns *cols)
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("deals table \"%s\" has no primary key", RelName(relid)),
+				 errmsg("deals table \"%s\" has no primary key",
+						RelName(RelationGetRelid(rel))),
 				 errhint("The history's deal_id refers to deals by their primary key.")));
 	index = index_open(pkoid, AccessShareLock);
 	if (index->rd_index->indnkeyatts != 1 || index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("the primary key of deals table \"%s\" is not a single column",
-						RelName(relid)),
+						RelName(RelationGetRelid(rel))),
 				 errhint("The history's deal_id refers to deals by a one-column primary key.")));
-	cols->key = index->rd_index->indkey.values[0];
+	attnum = index->rd_index->indkey.values[0];
 	index_close(index, AccessShareLock);
+	return attnum;
+}
 
-	att = TupleDescAttr(RelationGetDescr(rel), cols->key - 1);
-	cols->key_type = att->atttypid;
-	cols->key_collation = att->attcollation;
-	cols->amount = DealsAmountColumn(relid);
-	attnums[0] = cols->key;
-	attnums[1] = cols->amount;
+/*
+ * Open a deals table and its inheritance children, with the same checks as
+ * a history, to read its primary key and, when it has one, its amount
+ * (ncols is then 2).  A child's key and amount are its columns of the same
+ * names (inheritance gives them the same types; a child has no primary key
+ * of its own).
+ */
+void
+DealsOpen(TableReader *reader, Oid relid)
+{
+	Relation	rel;
+	AttrNumber	key;
+	AttrNumber	amount;
+	Form_pg_attribute att;
+	AttrNumber	attnums[2];
+	int			i;
+
+	rel = OpenTable(relid, "a deals table",
+					"Pass the deals table whose primary key the history's deal_id refers to.");
+	key = PrimaryKeyColumn(rel);
+	amount = DealsAmountColumn(relid);
+	attnums[DEALS_KEY] = key;
+	attnums[DEALS_AMOUNT] = amount;
 	CheckSelect(relid, 2, attnums);
-	CheckReadable(rel);
-	return rel;
+	ReaderInit(reader, rel, OpenChildren(rel, false),
+			   amount == InvalidAttrNumber ? 1 : 2);
+
+	att = TupleDescAttr(RelationGetDescr(rel), key - 1);
+	reader->key_type = att->atttypid;
+	reader->key_collation = att->attcollation;
+	for (i = 0; i < reader->nrels; i++)
+	{
+		Relation	r = reader->rels[i];
+		int			j;
+
+		for (j = 0; j < reader->ncols; j++)
+		{
+			const char *name = get_attname(relid, attnums[j], false);
+			AttrNumber	attnum = i == 0 ? attnums[j] : FindColumn(r, name);
+
+			if (attnum == InvalidAttrNumber)
+				elog(ERROR, "inheritance child \"%s\" has no column \"%s\"",
+					 RelName(RelationGetRelid(r)), name);
+			CheckStored(r, TupleDescAttr(RelationGetDescr(r), attnum - 1));
+			reader->attnums[i * reader->ncols + j] = attnum;
+		}
+	}
 }
 
 PG_FUNCTION_INFO_V1(funnel_amount_column);
@@ -414,4 +620,229 @@ funnel_amount_column(PG_FUNCTION_ARGS)
 	result = (Name) palloc0(NAMEDATALEN);
 	namestrcpy(result, get_attname(relid, attnum, false));
 	PG_RETURN_NAME(result);
+}
+
+/*
+ * Reading a tracked table with SQL (funnel.stale_deals, funnel.check_history)
+ *
+ * Those functions compose a query over the deals table and its history and
+ * run it with the caller's privileges, typically an administrator's.  The
+ * tables are the owner's, and a query runs whatever their owner made of
+ * them: a view's query, a policy's expressions, a foreign table's wrapper,
+ * a cast or operator of the owner's type.  So before the query is built,
+ * both tables are locked and validated under the lock, with their
+ * inheritance children; the query then names each relation with ONLY, so
+ * that a child attached after the checks (which needs no lock that
+ * conflicts with AccessShareLock) is never read.
+ */
+
+/* schema.table, quoted */
+static char *
+QuotedName(Relation rel)
+{
+	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+}
+
+/* A live column of a tracked table by name, of the given type, or an error */
+static Form_pg_attribute
+TrackedColumn(Relation rel, const char *name, Oid type, const char *role)
+{
+	AttrNumber	attnum = FindColumn(rel, name);
+	Form_pg_attribute att;
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of tracked table \"%s\" does not exist",
+						name, RelName(RelationGetRelid(rel))),
+				 errhint("It is the %s column of the table's tracking.", role)));
+	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+	if (OidIsValid(type) && att->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s column \"%s\" of tracked table \"%s\" is of type %s, not %s",
+						role, name, RelName(RelationGetRelid(rel)),
+						format_type_be(att->atttypid), format_type_be(type))));
+	return att;
+}
+
+/* Children of a tracked table or history: the owner of the deals table's */
+static void
+CheckChildOwners(List *children, Relation parent, Relation deals)
+{
+	ListCell   *lc;
+
+	foreach(lc, children)
+	{
+		Relation	child = (Relation) lfirst(lc);
+
+		if (child->rd_rel->relowner != deals->rd_rel->relowner)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("\"%s\", an inheritance child of \"%s\", is not owned by the owner of tracked table \"%s\"",
+							RelName(RelationGetRelid(child)),
+							RelName(RelationGetRelid(parent)),
+							RelName(RelationGetRelid(deals))),
+					 errdetail("funnel reads the tables of a tracking only when they all have the same owner."),
+					 errhint("ALTER TABLE %s OWNER TO %s, or detach it with ALTER TABLE ... NO INHERIT.",
+							 QuotedName(child),
+							 quote_identifier(GetUserNameFromId(deals->rd_rel->relowner, false)))));
+	}
+}
+
+/*
+ * What a query names to read rel: ONLY rel, or with children the UNION ALL
+ * of ONLY each one's columns (by name: a child's column order may differ).
+ * A Citus table is named plainly: Citus plans the query over its shards,
+ * and a distributed table has no inheritance children.
+ */
+static char *
+SourceText(Relation rel, List *children, int ncols, const char *const *cols, bool citus)
+{
+	StringInfoData buf;
+	StringInfoData collist;
+	ListCell   *lc;
+	int			i;
+
+	if (citus)
+		return QuotedName(rel);
+	if (children == NIL)
+		return psprintf("ONLY %s", QuotedName(rel));
+	initStringInfo(&collist);
+	for (i = 0; i < ncols; i++)
+		appendStringInfo(&collist, "%s%s", i > 0 ? ", " : "", quote_identifier(cols[i]));
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "(SELECT %s FROM ONLY %s", collist.data, QuotedName(rel));
+	foreach(lc, children)
+		appendStringInfo(&buf, " UNION ALL SELECT %s FROM ONLY %s",
+						 collist.data, QuotedName((Relation) lfirst(lc)));
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+PG_FUNCTION_INFO_V1(funnel_tracked_sources);
+
+/*
+ * funnel._tracked_sources(deals regclass, history regclass, key_column name,
+ *						   stage_column name, OUT deals_from text,
+ *						   OUT history_from text)
+ *
+ * Lock and validate a tracked table and its history (the funnel.tracked_table
+ * row's) for a query with the caller's privileges: both ordinary tables
+ * (Citus ones too), the caller may read them, the history and every child
+ * of either has the deals table's owner (track()'s rule), the key and
+ * stage columns exist with the history's deal_id of the key's type and
+ * stage of type funnel.deal_stage, entered_at and left_at timestamptz, no
+ * row-level security applies to the caller.  Returns what the query must
+ * name to read each (see SourceText).
+ */
+Datum
+funnel_tracked_sources(PG_FUNCTION_ARGS)
+{
+	Oid			deals_relid = PG_GETARG_OID(0);
+	Oid			history_relid = PG_GETARG_OID(1);
+	char	   *key_column = NameStr(*PG_GETARG_NAME(2));
+	char	   *stage_column = NameStr(*PG_GETARG_NAME(3));
+	const char *hint = "funnel.track() tracks an ordinary table and creates its history as one.";
+	Oid			stage_type = DealStageTypeOid();
+	Relation	deals;
+	Relation	history;
+	List	   *deals_children;
+	List	   *history_children;
+	Form_pg_attribute key;
+	AttrNumber	amount;
+	const char *deals_cols[3];
+	const char *const history_cols[4] = {"deal_id", "stage", "entered_at", "left_at"};
+	bool		citus;
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	ListCell   *lc;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/* the deals table: early checks, then the same on what was locked */
+	CheckKind(deals_relid, get_rel_relkind(deals_relid), InvalidOid, true,
+			  "an ordinary table", hint);
+	CheckAnySelect(deals_relid);
+	deals = try_relation_open(deals_relid, AccessShareLock);
+	if (deals == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", deals_relid)));
+	CheckKind(deals_relid, deals->rd_rel->relkind, InvalidOid, true,
+			  "an ordinary table", hint);
+	CheckReadable(deals, true);
+	citus = IsCitusTable(deals_relid);
+
+	/* the history: of the same owner, checked before it is locked too */
+	TrackCheckHistoryOwner(history_relid, deals);
+	CheckKind(history_relid, get_rel_relkind(history_relid), InvalidOid, true,
+			  "an ordinary table", hint);
+	CheckAnySelect(history_relid);
+	history = try_relation_open(history_relid, AccessShareLock);
+	if (history == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", history_relid)));
+	CheckKind(history_relid, history->rd_rel->relkind, InvalidOid, true,
+			  "an ordinary table", hint);
+	TrackCheckHistoryOwner(history_relid, deals);
+	CheckReadable(history, true);
+
+	/* the columns the queries read, with the types they assume */
+	key = TrackedColumn(deals, key_column, InvalidOid, "key");
+	TrackedColumn(deals, stage_column, stage_type, "stage");
+	HistoryColumn(history, "deal_id", key->atttypid);
+	HistoryColumn(history, "stage", stage_type);
+	HistoryColumn(history, "entered_at", TIMESTAMPTZOID);
+	HistoryColumn(history, "left_at", TIMESTAMPTZOID);
+	amount = DealsAmountColumn(deals_relid);
+
+	/* inheritance children, read by a query of either: the same checks */
+	deals_children = OpenChildren(deals, true);
+	CheckChildOwners(deals_children, deals, deals);
+	history_children = OpenChildren(history, true);
+	CheckChildOwners(history_children, history, deals);
+
+	deals_cols[0] = key_column;
+	deals_cols[1] = stage_column;
+	deals_cols[2] = amount != InvalidAttrNumber ?
+		get_attname(deals_relid, amount, false) : NULL;
+	values[0] = CStringGetTextDatum(SourceText(deals, deals_children,
+											   deals_cols[2] ? 3 : 2, deals_cols, citus));
+	values[1] = CStringGetTextDatum(SourceText(history, history_children,
+											   4, history_cols, IsCitusTable(history_relid)));
+	/* the locks stay until the end of the transaction */
+	foreach(lc, deals_children)
+		relation_close((Relation) lfirst(lc), NoLock);
+	foreach(lc, history_children)
+		relation_close((Relation) lfirst(lc), NoLock);
+	relation_close(history, NoLock);
+	relation_close(deals, NoLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(funnel_key_text);
+
+/*
+ * funnel._key_text(anyelement) -> text: a deal key as text through its
+ * type's output function.  A cast (key::text) would run the CREATE CAST
+ * function that the owner of a composite, enum or range key type may have
+ * defined; output functions of such types are the system's, and only a
+ * superuser can create a base type.
+ */
+Datum
+funnel_key_text(PG_FUNCTION_ARGS)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
+	Oid			outfunc;
+	bool		isvarlena;
+
+	if (!OidIsValid(type))
+		elog(ERROR, "could not determine the type of the key");
+	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	PG_RETURN_TEXT_P(cstring_to_text(OidOutputFunctionCall(outfunc, PG_GETARG_DATUM(0))));
 }

@@ -2,8 +2,9 @@
  *
  * history_read.h
  *	  Validated, privilege-checked reading of a stage history table and of
- *	  a deals table given as regclass arguments (history_read.c), used by
- *	  the as-of and trend functions (pipeline_as_of.c).
+ *	  a deals table given as regclass arguments, inheritance children
+ *	  included (history_read.c), used by the as-of and trend functions
+ *	  (pipeline_as_of.c).
  *
  * src/history_read.h
  *
@@ -19,43 +20,50 @@
 
 #include "funnel.h"
 
-/* A history table opened for one sequential scan */
-typedef struct HistoryReader
-{
-	Relation	rel;
-	AttrNumber	deal_id;		/* column numbers, validated */
-	AttrNumber	stage;
-	AttrNumber	entered_at;
-	AttrNumber	left_at;
-	AttrNumber	maxatt;			/* largest of the four */
-	Oid			key_type;		/* type of deal_id */
-	Oid			key_collation;
-	int32		stage_typmod;	/* pipeline binding of stage, or -1 */
-	TableScanDesc scan;
-	TupleTableSlot *slot;		/* NULL when reading heap tuples directly */
-	Datum		values[4];		/* the current visit, in HIST_* order */
-	bool		isnull[4];
-} HistoryReader;
+#define TABLE_READER_MAXCOLS 4
 
-/* Indexes of HistoryReader.values */
+/*
+ * A table and its inheritance children, each validated under
+ * AccessShareLock, read one after the other in one sequential scan each.
+ * The columns are found by name in each relation (a child's column numbers
+ * may differ from its parent's).
+ */
+typedef struct TableReader
+{
+	int			nrels;
+	Relation   *rels;			/* the named table first, then its children */
+	AttrNumber *attnums;		/* nrels x ncols, validated */
+	int			ncols;
+	int			current;		/* relation being scanned */
+	AttrNumber	maxatt;			/* largest column read in it */
+	const AttrNumber *cols;		/* its column numbers */
+	TupleDesc	desc;			/* its tuple descriptor */
+	TableScanDesc scan;			/* NULL between relations */
+	TupleTableSlot *slot;		/* NULL when reading heap tuples directly */
+	Datum		values[TABLE_READER_MAXCOLS];	/* the current row */
+	bool		isnull[TABLE_READER_MAXCOLS];
+	double		reltuples;		/* planner's estimate, all relations */
+	Oid			key_type;		/* deal_id (history) or primary key (deals) */
+	Oid			key_collation;
+	int32		stage_typmod;	/* history: pipeline binding of stage, or -1 */
+} TableReader;
+
+typedef TableReader HistoryReader;
+
+/* Columns of a history reader, indexes of values */
 #define HIST_DEAL_ID	0
 #define HIST_STAGE		1
 #define HIST_ENTERED_AT 2
 #define HIST_LEFT_AT	3
 
-/* The columns of a deals table that the trend reads */
-typedef struct DealsColumns
-{
-	AttrNumber	key;			/* single-column primary key */
-	Oid			key_type;
-	Oid			key_collation;
-	AttrNumber	amount;			/* InvalidAttrNumber: no numeric amount */
-} DealsColumns;
+/* Columns of a deals reader; DEALS_AMOUNT only when ncols is 2 */
+#define DEALS_KEY		0
+#define DEALS_AMOUNT	1
 
 extern void HistoryOpen(HistoryReader *reader, Oid relid);
-extern bool HistoryNext(HistoryReader *reader);
-extern void HistoryClose(HistoryReader *reader);
+extern void DealsOpen(TableReader *reader, Oid relid);
+extern bool TableReaderNext(TableReader *reader);
+extern void TableReaderClose(TableReader *reader);
 extern AttrNumber DealsAmountColumn(Oid relid);
-extern Relation DealsOpen(Oid relid, DealsColumns *cols);
 
 #endif							/* HISTORY_READ_H */

@@ -187,7 +187,7 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_as_of row",
 								   ALLOCSET_SMALL_SIZES);
 
-	while (HistoryNext(&reader))
+	while (TableReaderNext(&reader))
 	{
 		Datum	   *v = reader.values;
 		bool	   *n = reader.isnull;
@@ -215,7 +215,7 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(oldcxt);
 		MemoryContextReset(rowcxt);
 	}
-	HistoryClose(&reader);
+	TableReaderClose(&reader);
 	return (Datum) 0;
 }
 
@@ -367,35 +367,29 @@ TrendRescale(Trend *trend, int scale)
 static amounts_hash *
 LoadAmounts(Oid deals_relid, HistoryReader *history, KeyOps *ops)
 {
-	DealsColumns cols;
-	Relation	rel = DealsOpen(deals_relid, &cols);
-	TableScanDesc scan;
-	TupleTableSlot *slot;
+	TableReader deals;
 	amounts_hash *hash;
-	AttrNumber	maxatt;
 
-	if (cols.amount == InvalidAttrNumber)
+	DealsOpen(&deals, deals_relid);
+	if (deals.ncols < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("deals table \"%s\" has no numeric column \"amount\"",
-						RelationGetRelationName(rel)),
+						RelationGetRelationName(deals.rels[0])),
 				 errhint("Amounts are read from a column named amount of type numeric (or a domain over numeric); omit the deals argument to count deals only.")));
-	if (cols.key_type != history->key_type)
+	if (deals.key_type != history->key_type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("primary key of deals table \"%s\" is of type %s, but deal_id of the history is of type %s",
-						RelationGetRelationName(rel), format_type_be(cols.key_type),
+						RelationGetRelationName(deals.rels[0]), format_type_be(deals.key_type),
 						format_type_be(history->key_type)),
 				 errhint("Pass the deals table whose history this is.")));
-	KeyOpsInit(ops, cols.key_type, cols.key_collation);
+	KeyOpsInit(ops, deals.key_type, deals.key_collation);
 	/* sized by the planner's estimate of the rows, grown as needed */
 	hash = amounts_create(CurrentMemoryContext,
-						  (uint32) Min(Max(rel->rd_rel->reltuples, 1024), 1 << 26),
+						  (uint32) Min(Max(deals.reltuples, 1024), 1 << 26),
 						  ops);
-	maxatt = Max(cols.key, cols.amount);
-	slot = table_slot_create(rel, NULL);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	while (TableReaderNext(&deals))
 	{
 		AmountEntry *entry;
 		bool		found;
@@ -403,26 +397,23 @@ LoadAmounts(Oid deals_relid, HistoryReader *history, KeyOps *ops)
 		int			scale;
 
 		CHECK_FOR_INTERRUPTS();
-		slot_getsomeattrs(slot, maxatt);
-		if (slot->tts_isnull[cols.key - 1])
+		if (deals.isnull[DEALS_KEY])
 			continue;
-		key = slot->tts_values[cols.key - 1];
+		key = deals.values[DEALS_KEY];
 		entry = amounts_insert(hash, key, &found);
 		if (!found)
 			entry->key = ops->byval ? key : datumCopy(key, false, ops->typlen);
-		entry->has_amount = !slot->tts_isnull[cols.amount - 1];
+		entry->has_amount = !deals.isnull[DEALS_AMOUNT];
 		if (entry->has_amount)
 		{
-			entry->amount = DecFromNumeric(slot->tts_values[cols.amount - 1],
+			entry->amount = DecFromNumeric(deals.values[DEALS_AMOUNT],
 										   &scale, "amount");
 			if (scale > DEC_MAX_SCALE)
 				DecReportOverflow();
 			entry->scale = (int16) scale;
 		}
 	}
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	table_close(rel, NoLock);
+	TableReaderClose(&deals);
 	return hash;
 }
 
@@ -529,7 +520,7 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 			TrendAddPipeline(&trend, bound);
 	}
 
-	while (trend.ninstants > 0 && HistoryNext(&reader))
+	while (trend.ninstants > 0 && TableReaderNext(&reader))
 	{
 		Datum	   *v = reader.values;
 		bool	   *n = reader.isnull;
@@ -565,7 +556,7 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 			}
 		}
 	}
-	HistoryClose(&reader);
+	TableReaderClose(&reader);
 	TrendEmit(&trend, rsinfo);
 	return (Datum) 0;
 }

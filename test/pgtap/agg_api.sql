@@ -100,8 +100,9 @@ SELECT is_empty($$
        -- takes a lock held until the transaction ends: PARALLEL UNSAFE
        AND p.proname NOT IN ('_drop_pipeline_lock')
        -- these read a table named by their argument, maybe a temporary one,
-       -- which parallel workers cannot read: PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend') $$,
+       -- which parallel workers cannot read, or lock and validate the
+       -- tables a query will read (_tracked_sources): PARALLEL RESTRICTED
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', '_tracked_sources') $$,
     'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
