@@ -48,8 +48,19 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-sql/funnel--$(EXTVERSION).sql: sql/funnel.sql
-	cp $< $@
+# The install script is built from one part per concern, named as the C
+# files it declares (sql/install/README.md), in this order: a part may use
+# only what the parts before it create.
+INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
+	pipeline citus track pipeline_as_of agg_stage agg_journey agg_summary \
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg))
+
+sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
+	{ echo '-- sql/funnel--$(EXTVERSION).sql: built by make from sql/install/*.sql; edit those'; \
+	  echo; \
+	  echo '-- complain if script is sourced in psql, rather than via CREATE EXTENSION'; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION funnel" to load this file. \quit'; \
+	  for f in $(INSTALL_PARTS); do echo; cat $$f; done; } > $@
 
 # ---- project targets -------------------------------------------------------
 # make test   : install Debian packages if missing, build, install, run every
