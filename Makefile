@@ -53,7 +53,8 @@ include $(PGXS)
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
 	pipeline citus track pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg))
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg \
+	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 	{ echo '-- sql/funnel--$(EXTVERSION).sql: built by make from sql/install/*.sql; edit those'; \

@@ -90,8 +90,8 @@ SELECT 'b2b:lead'::deal_stage < 'b2b:qualified', 'b2b:won' > 'b2b:negotiation',
        'b2b:lost' > 'b2b:won', 'b2b:lead' = 'lead'::deal_stage(b2b),
        'b2b:lead' <> 'retail:lead'::deal_stage, 'b2b:lead' <= 'b2b:lead'::deal_stage,
        'b2b:won' >= 'b2b:lost'::deal_stage;
-SELECT funnel.deal_stage_cmp('b2b:lead', 'b2b:won'), funnel.deal_stage_cmp('b2b:won', 'b2b:won'),
-       funnel.deal_stage_cmp('b2b:lost', 'b2b:won');
+SELECT funnel_internal.deal_stage_cmp('b2b:lead', 'b2b:won'), funnel_internal.deal_stage_cmp('b2b:won', 'b2b:won'),
+       funnel_internal.deal_stage_cmp('b2b:lost', 'b2b:won');
 -- a total order across pipelines: all stages of one pipeline, then the next
 SELECT array_agg(s ORDER BY s)
   FROM unnest(ARRAY['retail:won','b2b:won','b2b:lead','retail:lead','零售:商机',
@@ -164,7 +164,7 @@ ROLLBACK;
 SELECT 'fresh:a'::deal_stage;
 
 -- binary send/recv through a record round trip, casts to text
-SELECT funnel.deal_stage_send('b2b:offer');
+SELECT funnel_internal.deal_stage_send('b2b:offer');
 SELECT 'b2b:offer'::deal_stage::text, 'b2b:won'::text::deal_stage;
 
 -- NULLs: strict functions return NULL, aggregates skip them

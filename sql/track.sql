@@ -220,7 +220,7 @@ SELECT funnel.untrack('crm.seq');
 UPDATE crm.seq SET stage = 'lost' WHERE id = 'b';
 
 -- triggers called by hand
-SELECT funnel.track_update();
+SELECT funnel_internal.track_update();
 
 DROP TABLE crm.seq, crm.deals, crm.nokey, crm.twokey,
            crm.nullable, crm.bound;

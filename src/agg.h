@@ -39,7 +39,7 @@
 
 /*
  * Most digits after the decimal point of a stage probability's numeric form
- * (float8_numeric, 15 significant digits); funnel._check_probability()
+ * (float8_numeric, 15 significant digits); funnel_internal.check_probability()
  * refuses probabilities beyond it, so amount x probability stays exact.
  */
 #define FUNNEL_PROB_MAX_SCALE	18

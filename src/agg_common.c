@@ -101,7 +101,7 @@ AggQuoteInput(const char *str)
  * A stage probability as the decimal prob / 10^scale that
  * probability::numeric gives (float8_numeric: 15 significant digits), or
  * scale -1 if that has more than FUNNEL_PROB_MAX_SCALE decimals (1e-40, a
- * denormal): such a probability is refused by funnel._check_probability()
+ * denormal): such a probability is refused by funnel_internal.check_probability()
  * and only weighted_forecast(amount, stage) needs it, so only that
  * aggregate reports it (AggReportProbability), never the others.
  */
@@ -230,7 +230,7 @@ AggFillStage(AggCallCache *cache, DealStage s)
 
 /*
  * Refuse the probability of a stage that has more decimals than an exact
- * forecast can carry (stored before funnel._check_probability() refused it,
+ * forecast can carry (stored before funnel_internal.check_probability() refused it,
  * or written into funnel.pipeline_stage directly).
  */
 void

@@ -250,7 +250,7 @@ deal_stage_stale_after(PG_FUNCTION_ARGS)
 }
 
 /*
- * funnel._pipeline_typmod(typoid): the type modifier that binds a column to
+ * funnel_internal.pipeline_typmod(typoid): the type modifier that binds a column to
  * the pipeline with this enum type, PipelineTypmod() for the SQL functions
  * (create_pipeline's check that no two pipelines share one, track()).
  */

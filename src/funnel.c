@@ -29,7 +29,7 @@ _PG_init(void)
 }
 
 /*
- * funnel.catalog_changed(): statement trigger on funnel's configuration
+ * funnel_internal.catalog_changed(): statement trigger on funnel's configuration
  * tables.  A relcache invalidation of the table reaches every backend at
  * commit (and this one at the next command), so caches that read the table
  * rebuild; whoever writes it (API function, COPY from pg_restore, an admin).
@@ -43,7 +43,7 @@ funnel_catalog_changed(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel.catalog_changed() must be called as a trigger")));
+				 errmsg("funnel_internal.catalog_changed() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	return PointerGetDatum(NULL);
 }

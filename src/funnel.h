@@ -25,6 +25,8 @@
 /* Schema that holds one enum type per pipeline, and the extension schema */
 #define FUNNEL_PIPELINE_SCHEMA	"funnel_pipeline"
 #define FUNNEL_SCHEMA			"funnel"
+/* internals: aggregate support, type I/O, triggers, API bodies */
+#define FUNNEL_INTERNAL_SCHEMA	"funnel_internal"
 
 /*
  * Where to look up pipelines when a name is wrong: errors name no other

@@ -607,7 +607,7 @@ DealsOpen(TableReader *reader, Oid relid)
 
 PG_FUNCTION_INFO_V1(funnel_amount_column);
 
-/* funnel._amount_column(deals regclass) -> name: the rule above, for SQL */
+/* funnel_internal.amount_column(deals regclass) -> name: the rule above, for SQL */
 Datum
 funnel_amount_column(PG_FUNCTION_ARGS)
 {
@@ -724,7 +724,7 @@ SourceText(Relation rel, List *children, int ncols, const char *const *cols, boo
 PG_FUNCTION_INFO_V1(funnel_tracked_sources);
 
 /*
- * funnel._tracked_sources(deals regclass, history regclass, key_column name,
+ * funnel_internal.tracked_sources(deals regclass, history regclass, key_column name,
  *						   stage_column name, OUT deals_from text,
  *						   OUT history_from text)
  *
@@ -828,7 +828,7 @@ funnel_tracked_sources(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(funnel_key_text);
 
 /*
- * funnel._key_text(anyelement) -> text: a deal key as text through its
+ * funnel_internal.key_text(anyelement) -> text: a deal key as text through its
  * type's output function.  A cast (key::text) would run the CREATE CAST
  * function that the owner of a composite, enum or range key type may have
  * defined; output functions of such types are the system's, and only a

@@ -171,7 +171,7 @@ CheckNormalized(const char *what, const pg_wchar *cps, int n)
 }
 
 /*
- * funnel._check_name(what, name): raise 22023 unless name is a valid
+ * funnel_internal.check_name(what, name): raise 22023 unless name is a valid
  * pipeline or stage name; "what" is "pipeline" or "stage".
  */
 PG_FUNCTION_INFO_V1(funnel_check_name);

@@ -37,7 +37,7 @@
 /* the most arguments of a pipeline function, plus the caller */
 #define PIPELINE_API_MAX_ARGS 8
 
-/* funnel.<name>(args): funnel._<name>_as(current_user, args) */
+/* funnel.<name>(args): funnel_internal.<name>_as(current_user, args) */
 PG_FUNCTION_INFO_V1(funnel_pipeline_entry);
 Datum
 funnel_pipeline_entry(PG_FUNCTION_ARGS)
@@ -63,8 +63,8 @@ funnel_pipeline_entry(PG_FUNCTION_ARGS)
 	for (i = 0; i < nargs; i++)
 		argtypes[i + 1] = selftypes[i];
 
-	body = LookupFuncName(list_make2(makeString(FUNNEL_SCHEMA),
-									 makeString(psprintf("_%s_as", name))),
+	body = LookupFuncName(list_make2(makeString(FUNNEL_INTERNAL_SCHEMA),
+									 makeString(psprintf("%s_as", name))),
 						  nargs + 1, argtypes, false);
 	fmgr_info(body, &flinfo);
 	InitFunctionCallInfoData(*call, &flinfo, nargs + 1, fcinfo->fncollation,

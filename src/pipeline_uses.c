@@ -17,8 +17,8 @@
  * drop_pipeline() decides where to look.
  *
  * StageHoldingTypes below is the one list of funnel's types whose values
- * hold stage or pipeline OIDs; funnel._stage_holding_types() hands it to the
- * SQL (funnel._pipeline_value_types() builds every type over them), so
+ * hold stage or pipeline OIDs; funnel_internal.stage_holding_types() hands it to the
+ * SQL (funnel_internal.pipeline_value_types() builds every type over them), so
  * drop_pipeline's checks, the statistics clean-up and the DDL lock all use
  * it.
  *
@@ -262,7 +262,7 @@ DatumHoldsPipeline(Datum value, Oid type, PipelineTypes *types)
 }
 
 /*
- * funnel._value_holds_pipeline(value "any", pipeline oid): does a value of
+ * funnel_internal.value_holds_pipeline(value "any", pipeline oid): does a value of
  * any type (anyarray included) refer to the pipeline?
  */
 PG_FUNCTION_INFO_V1(funnel_value_holds_pipeline);
@@ -309,7 +309,7 @@ ConstWalker(Node *node, PipelineTypes *types)
 }
 
 /*
- * funnel._expr_holds_pipeline(expr pg_node_tree, pipeline oid): does a
+ * funnel_internal.expr_holds_pipeline(expr pg_node_tree, pipeline oid): does a
  * stored expression (or list of queries) hold a constant of the pipeline?
  */
 PG_FUNCTION_INFO_V1(funnel_expr_holds_pipeline);
@@ -327,8 +327,8 @@ funnel_expr_holds_pipeline(PG_FUNCTION_ARGS)
 }
 
 /*
- * funnel._stage_holding_types() RETURNS oid[]: the types whose values hold
- * stage OIDs (StageHoldingTypes), for funnel._pipeline_value_types().
+ * funnel_internal.stage_holding_types() RETURNS oid[]: the types whose values hold
+ * stage OIDs (StageHoldingTypes), for funnel_internal.pipeline_value_types().
  */
 PG_FUNCTION_INFO_V1(funnel_stage_holding_types);
 Datum
@@ -353,7 +353,7 @@ funnel_stage_holding_types(PG_FUNCTION_ARGS)
 #define STAGE_COLUMNS_LOCK_SUBID 1
 
 /*
- * funnel._stage_columns_ddl_start(): event trigger at ddl_command_start of
+ * funnel_internal.stage_columns_ddl_start(): event trigger at ddl_command_start of
  * every command that can create a column holding stages.  The SHARE lock is
  * held until the transaction ends: drop_pipeline() cannot miss the columns
  * it creates (nor their rows) while they are invisible to it.  A command
@@ -368,7 +368,7 @@ funnel_stage_columns_ddl_start(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel._stage_columns_ddl_start() must be called as an event trigger")));
+				 errmsg("funnel_internal.stage_columns_ddl_start() must be called as an event trigger")));
 	stage_type = FunnelTypeOid("deal_stage");
 	if (!OidIsValid(stage_type))
 		PG_RETURN_VOID();
@@ -401,7 +401,7 @@ funnel_stage_columns_ddl_start(PG_FUNCTION_ARGS)
 }
 
 /*
- * funnel._drop_pipeline_lock(pipeline text): the first step of
+ * funnel_internal.drop_pipeline_lock(pipeline text): the first step of
  * drop_pipeline().  Refuses at REPEATABLE READ and SERIALIZABLE, whose one
  * snapshot would not see a column committed after it was taken, and while
  * a transaction that may have created a column holding stages is open

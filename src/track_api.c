@@ -7,7 +7,7 @@
  *
  * funnel.track() and funnel.untrack() are SECURITY INVOKER C functions, so
  * they see the real caller: they require ownership of the deals table, as
- * CREATE TRIGGER does, then call funnel._track() / funnel._untrack(), the
+ * CREATE TRIGGER does, then call funnel_internal.track() / funnel_internal.untrack(), the
  * plpgsql bodies that run as the extension owner (SECURITY DEFINER) because
  * they write funnel's configuration tables.  EXECUTE on the bodies is
  * revoked from PUBLIC; a direct call from C checks no EXECUTE privilege, so
@@ -70,7 +70,7 @@ RequireOwner(Oid relid, LOCKMODE lockmode)
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), relname);
 }
 
-/* Call funnel.<name>(args of fcinfo), bypassing its EXECUTE privilege */
+/* Call funnel_internal.<name>(args of fcinfo), bypassing its EXECUTE privilege */
 static Datum
 CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
 		 const Oid *argtypes)
@@ -82,7 +82,7 @@ CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
 	int			i;
 
 	Assert(nargs <= 5);
-	fn = LookupFuncName(list_make2(makeString(FUNNEL_SCHEMA), makeString(pstrdup(name))),
+	fn = LookupFuncName(list_make2(makeString(FUNNEL_INTERNAL_SCHEMA), makeString(pstrdup(name))),
 						nargs, argtypes, false);
 	fmgr_info(fn, &flinfo);
 	InitFunctionCallInfoData(*call, &flinfo, nargs, fcinfo->fncollation,
@@ -94,7 +94,7 @@ CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
 	return result;
 }
 
-/* funnel.track(): ownership check, then funnel._track() */
+/* funnel.track(): ownership check, then funnel_internal.track() */
 PG_FUNCTION_INFO_V1(funnel_track);
 Datum
 funnel_track(PG_FUNCTION_ARGS)
@@ -107,10 +107,10 @@ funnel_track(PG_FUNCTION_ARGS)
 				 errmsg("the table to track must not be null")));
 	/* the lock CREATE TRIGGER takes */
 	RequireOwner(PG_GETARG_OID(0), ShareRowExclusiveLock);
-	return CallBody(fcinfo, "_track", 5, argtypes);
+	return CallBody(fcinfo, "track", 5, argtypes);
 }
 
-/* funnel.untrack(): ownership check, then funnel._untrack() */
+/* funnel.untrack(): ownership check, then funnel_internal.untrack() */
 PG_FUNCTION_INFO_V1(funnel_untrack);
 Datum
 funnel_untrack(PG_FUNCTION_ARGS)
@@ -119,7 +119,7 @@ funnel_untrack(PG_FUNCTION_ARGS)
 
 	/* the lock DROP TRIGGER takes */
 	RequireOwner(PG_GETARG_OID(0), AccessExclusiveLock);
-	return CallBody(fcinfo, "_untrack", 1, argtypes);
+	return CallBody(fcinfo, "untrack", 1, argtypes);
 }
 
 /*

@@ -7,7 +7,7 @@
  *	  fields.
  *
  * An entry is built from funnel.tracked_table, funnel.allowed_transition and
- * funnel.required_field (whose statement trigger funnel.catalog_changed()
+ * funnel.required_field (whose statement trigger funnel_internal.catalog_changed()
  * sends a relcache invalidation on every write) and from the catalogs.  It
  * is rebuilt on the first use after a relcache invalidation of one of those
  * tables, of the deals table or of its history table (ALTER TABLE, index

@@ -120,7 +120,7 @@ AllowListed(TrackedTable *t, Oid from, Oid to)
 /*
  * The names of the rules, by TrackRule: their one spelling, which
  * funnel.track() and the CHECK of funnel.tracked_table read through
- * funnel._check_rule() and the trigger cache through TrackRuleByName().
+ * funnel_internal.check_rule() and the trigger cache through TrackRuleByName().
  */
 static const char *const TrackRuleNames[] = {
 	[TRACK_RULE_FORWARD] = "forward",
@@ -160,7 +160,7 @@ TrackRuleFromName(const char *name)
 	return (TrackRule) rule;
 }
 
-/* funnel._check_rule(rule): true, or the error of an unknown rule */
+/* funnel_internal.check_rule(rule): true, or the error of an unknown rule */
 PG_FUNCTION_INFO_V1(funnel_check_rule);
 Datum
 funnel_check_rule(PG_FUNCTION_ARGS)
@@ -359,12 +359,12 @@ funnel_track_resolve(PG_FUNCTION_ARGS)
 				resolved;
 	int			attnum;
 
-	CheckTriggerCall(fcinfo, "funnel.track_resolve()");
+	CheckTriggerCall(fcinfo, "funnel_internal.track_resolve()");
 	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel.track_resolve() must be a BEFORE ROW trigger")));
+				 errmsg("funnel_internal.track_resolve() must be a BEFORE ROW trigger")));
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	t = TrackLookup(trigdata->tg_relation, trigdata->tg_trigger);
@@ -396,13 +396,13 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 	HistoryWriter *w = NULL;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-	CheckTriggerCall(fcinfo, "funnel.track_insert()");
+	CheckTriggerCall(fcinfo, "funnel_internal.track_insert()");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ||
 		trigdata->tg_newtable == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel.track_insert() must be an AFTER INSERT trigger with a NEW TABLE")));
+				 errmsg("funnel_internal.track_insert() must be an AFTER INSERT trigger with a NEW TABLE")));
 	rel = trigdata->tg_relation;
 	t = TrackLookup(rel, trigdata->tg_trigger);
 	CheckNotShell(t, rel);
@@ -489,13 +489,13 @@ funnel_track_update(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		deal_id;
 
-	CheckTriggerCall(fcinfo, "funnel.track_update()");
+	CheckTriggerCall(fcinfo, "funnel_internal.track_update()");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel.track_update() must be an AFTER UPDATE row trigger")));
+				 errmsg("funnel_internal.track_update() must be an AFTER UPDATE row trigger")));
 	rel = trigdata->tg_relation;
 	oldslot = trigdata->tg_trigslot;
 	newslot = trigdata->tg_newslot;
@@ -559,13 +559,13 @@ funnel_track_delete(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		deal_id;
 
-	CheckTriggerCall(fcinfo, "funnel.track_delete()");
+	CheckTriggerCall(fcinfo, "funnel_internal.track_delete()");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel.track_delete() must be an AFTER DELETE row trigger")));
+				 errmsg("funnel_internal.track_delete() must be an AFTER DELETE row trigger")));
 	t = TrackLookup(trigdata->tg_relation, trigdata->tg_trigger);
 	CheckNotShell(t, trigdata->tg_relation);
 	deal_id = slot_getattr(trigdata->tg_trigslot, t->pk_attnum, &isnull);
@@ -589,11 +589,11 @@ funnel_track_truncate(PG_FUNCTION_ARGS)
 	Oid			save_userid;
 	int			save_sec_context;
 
-	CheckTriggerCall(fcinfo, "funnel.track_truncate()");
+	CheckTriggerCall(fcinfo, "funnel_internal.track_truncate()");
 	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("funnel.track_truncate() must be a TRUNCATE trigger")));
+				 errmsg("funnel_internal.track_truncate() must be a TRUNCATE trigger")));
 	t = TrackLookup(trigdata->tg_relation, trigdata->tg_trigger);
 	history_rel = table_open(t->history_relid, RowExclusiveLock);
 	history = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(history_rel)),

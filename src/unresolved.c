@@ -125,11 +125,11 @@ IsPlainLiteral(ParseState *pstate, int location, const char *str)
 		strchr(str, '\\') == NULL;
 }
 
-/* The OID of funnel.track_resolve(), or InvalidOid */
+/* The OID of funnel_internal.track_resolve(), or InvalidOid */
 static Oid
 TrackResolveFunction(void)
 {
-	return LookupFuncName(list_make2(makeString(FUNNEL_SCHEMA),
+	return LookupFuncName(list_make2(makeString(FUNNEL_INTERNAL_SCHEMA),
 									 makeString("track_resolve")),
 						  0, NULL, true);
 }
@@ -146,7 +146,7 @@ TriggerFires(const Trigger *trigger)
 }
 
 /*
- * The stage column that funnel.track_resolve() resolves in every row this
+ * The stage column that funnel_internal.track_resolve() resolves in every row this
  * command writes to rel, before any other code can see the row; or
  * InvalidAttrNumber.  That needs a plain table without rules whose first
  * BEFORE ROW trigger (in firing order) is funnel's resolving trigger.

@@ -4,27 +4,27 @@
 -- journey: one deal's path (issue 9)
 
 CREATE TYPE funnel.journey;
-CREATE FUNCTION funnel.journey_in(cstring) RETURNS funnel.journey
+CREATE FUNCTION funnel_internal.journey_in(cstring) RETURNS funnel.journey
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.journey_in(cstring) IS
+COMMENT ON FUNCTION funnel_internal.journey_in(cstring) IS
   'text input of journey (JSON with pipeline and stage names)';
-CREATE FUNCTION funnel.journey_out(funnel.journey) RETURNS cstring
+CREATE FUNCTION funnel_internal.journey_out(funnel.journey) RETURNS cstring
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.journey_out(funnel.journey) IS
+COMMENT ON FUNCTION funnel_internal.journey_out(funnel.journey) IS
   'text output of journey: {"pipeline", "outcome", "current", "current_entered_at", "furthest", "last_open", "last_open_entered_at", "first_entered_at"}';
-CREATE FUNCTION funnel.journey_recv(internal) RETURNS funnel.journey
+CREATE FUNCTION funnel_internal.journey_recv(internal) RETURNS funnel.journey
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.journey_recv(internal) IS
+COMMENT ON FUNCTION funnel_internal.journey_recv(internal) IS
   'binary input of journey (names, not OIDs)';
-CREATE FUNCTION funnel.journey_send(funnel.journey) RETURNS bytea
+CREATE FUNCTION funnel_internal.journey_send(funnel.journey) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.journey_send(funnel.journey) IS
+COMMENT ON FUNCTION funnel_internal.journey_send(funnel.journey) IS
   'binary output of journey (names, not OIDs)';
 CREATE TYPE funnel.journey (
-    INPUT = funnel.journey_in,
-    OUTPUT = funnel.journey_out,
-    RECEIVE = funnel.journey_recv,
-    SEND = funnel.journey_send,
+    INPUT = funnel_internal.journey_in,
+    OUTPUT = funnel_internal.journey_out,
+    RECEIVE = funnel_internal.journey_recv,
+    SEND = funnel_internal.journey_send,
     INTERNALLENGTH = 48,
     ALIGNMENT = double,
     STORAGE = plain
@@ -32,21 +32,21 @@ CREATE TYPE funnel.journey (
 COMMENT ON TYPE funnel.journey IS
   'one deal''s path through its pipeline (funnel.journey() over its visits): current stage and outcome, furthest open stage, last open stage, first entry and close time; the input of funnel.funnel(journey [, amount])';
 
-CREATE FUNCTION funnel.journey_trans(funnel.journey, funnel.deal_stage, timestamptz)
+CREATE FUNCTION funnel_internal.journey_trans(funnel.journey, funnel.deal_stage, timestamptz)
     RETURNS funnel.journey
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.journey_trans(funnel.journey, funnel.deal_stage, timestamptz) IS
+COMMENT ON FUNCTION funnel_internal.journey_trans(funnel.journey, funnel.deal_stage, timestamptz) IS
   'funnel internal: transition function of funnel.journey()';
-CREATE FUNCTION funnel.journey_combine(funnel.journey, funnel.journey)
+CREATE FUNCTION funnel_internal.journey_combine(funnel.journey, funnel.journey)
     RETURNS funnel.journey
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.journey_combine(funnel.journey, funnel.journey) IS
+COMMENT ON FUNCTION funnel_internal.journey_combine(funnel.journey, funnel.journey) IS
   'funnel internal: combine function of funnel.journey() (two partial journeys of one deal)';
 
 CREATE AGGREGATE funnel.journey(stage funnel.deal_stage, entered_at timestamptz) (
-    SFUNC = funnel.journey_trans,
+    SFUNC = funnel_internal.journey_trans,
     STYPE = funnel.journey,
-    COMBINEFUNC = funnel.journey_combine,
+    COMBINEFUNC = funnel_internal.journey_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.journey(funnel.deal_stage, timestamptz) IS

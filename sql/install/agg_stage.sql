@@ -11,16 +11,16 @@
 
 -- furthest(stage): won if won, else the furthest open stage, else lost
 
-CREATE FUNCTION funnel.furthest_trans(funnel.deal_stage, funnel.deal_stage)
+CREATE FUNCTION funnel_internal.furthest_trans(funnel.deal_stage, funnel.deal_stage)
     RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.furthest_trans(funnel.deal_stage, funnel.deal_stage) IS
+COMMENT ON FUNCTION funnel_internal.furthest_trans(funnel.deal_stage, funnel.deal_stage) IS
   'funnel internal: transition and combine function of funnel.furthest(): the further of two stages (won > open by position > lost)';
 
 CREATE AGGREGATE funnel.furthest(funnel.deal_stage) (
-    SFUNC = funnel.furthest_trans,
+    SFUNC = funnel_internal.furthest_trans,
     STYPE = funnel.deal_stage,
-    COMBINEFUNC = funnel.furthest_trans,
+    COMBINEFUNC = funnel_internal.furthest_trans,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.furthest(funnel.deal_stage) IS
@@ -28,49 +28,49 @@ COMMENT ON AGGREGATE funnel.furthest(funnel.deal_stage) IS
 
 -- counters shared by conversion_rate and win_rate: bigint[2]
 
-CREATE FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) RETURNS bigint[]
+CREATE FUNCTION funnel_internal.funnel_counters_combine(bigint[], bigint[]) RETURNS bigint[]
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.funnel_counters_combine(bigint[], bigint[]) IS
+COMMENT ON FUNCTION funnel_internal.funnel_counters_combine(bigint[], bigint[]) IS
   'funnel internal: combine function of conversion_rate and win_rate (adds two bigint[2] counter states)';
 
-CREATE FUNCTION funnel.funnel_counters_ratio(bigint[]) RETURNS numeric
+CREATE FUNCTION funnel_internal.funnel_counters_ratio(bigint[]) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.funnel_counters_ratio(bigint[]) IS
+COMMENT ON FUNCTION funnel_internal.funnel_counters_ratio(bigint[]) IS
   'funnel internal: final function of conversion_rate: counters[2] / counters[1], NULL if counters[1] = 0';
 
-CREATE FUNCTION funnel.conversion_rate_trans(bigint[], funnel.deal_stage, funnel.deal_stage, funnel.deal_stage)
+CREATE FUNCTION funnel_internal.conversion_rate_trans(bigint[], funnel.deal_stage, funnel.deal_stage, funnel.deal_stage)
     RETURNS bigint[]
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.conversion_rate_trans(bigint[], funnel.deal_stage, funnel.deal_stage, funnel.deal_stage) IS
+COMMENT ON FUNCTION funnel_internal.conversion_rate_trans(bigint[], funnel.deal_stage, funnel.deal_stage, funnel.deal_stage) IS
   'funnel internal: transition function of conversion_rate; state {deals that reached from_stage, of those reached to_stage}';
 
 CREATE AGGREGATE funnel.conversion_rate(reached funnel.deal_stage, from_stage funnel.deal_stage, to_stage funnel.deal_stage) (
-    SFUNC = funnel.conversion_rate_trans,
+    SFUNC = funnel_internal.conversion_rate_trans,
     STYPE = bigint[],
     INITCOND = '{0,0}',
-    FINALFUNC = funnel.funnel_counters_ratio,
-    COMBINEFUNC = funnel.funnel_counters_combine,
+    FINALFUNC = funnel_internal.funnel_counters_ratio,
+    COMBINEFUNC = funnel_internal.funnel_counters_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.conversion_rate(funnel.deal_stage, funnel.deal_stage, funnel.deal_stage) IS
   'among deals that reached from_stage (implied passage: a later open stage or a won stage passed it), the fraction that reached to_stage; NULL if none reached from_stage. Input: each deal''s furthest stage';
 
-CREATE FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) RETURNS bigint[]
+CREATE FUNCTION funnel_internal.win_rate_trans(bigint[], funnel.deal_stage) RETURNS bigint[]
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.win_rate_trans(bigint[], funnel.deal_stage) IS
+COMMENT ON FUNCTION funnel_internal.win_rate_trans(bigint[], funnel.deal_stage) IS
   'funnel internal: transition function of win_rate; state {won, lost}';
 
-CREATE FUNCTION funnel.win_rate_final(bigint[]) RETURNS numeric
+CREATE FUNCTION funnel_internal.win_rate_final(bigint[]) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.win_rate_final(bigint[]) IS
+COMMENT ON FUNCTION funnel_internal.win_rate_final(bigint[]) IS
   'funnel internal: final function of win_rate: won / (won + lost), NULL if no deal is closed';
 
 CREATE AGGREGATE funnel.win_rate(stage funnel.deal_stage) (
-    SFUNC = funnel.win_rate_trans,
+    SFUNC = funnel_internal.win_rate_trans,
     STYPE = bigint[],
     INITCOND = '{0,0}',
-    FINALFUNC = funnel.win_rate_final,
-    COMBINEFUNC = funnel.funnel_counters_combine,
+    FINALFUNC = funnel_internal.win_rate_final,
+    COMBINEFUNC = funnel_internal.funnel_counters_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.win_rate(funnel.deal_stage) IS

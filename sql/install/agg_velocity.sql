@@ -4,25 +4,25 @@
 -- velocity_state and sales_velocity
 
 CREATE TYPE funnel.velocity_state;
-CREATE FUNCTION funnel.velocity_state_in(cstring) RETURNS funnel.velocity_state
+CREATE FUNCTION funnel_internal.velocity_state_in(cstring) RETURNS funnel.velocity_state
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_in(cstring) IS
+COMMENT ON FUNCTION funnel_internal.velocity_state_in(cstring) IS
   'text input of velocity_state: (deals,won,lost,won_amount_count,won_amount,cycles,cycle_microseconds)';
-CREATE FUNCTION funnel.velocity_state_out(funnel.velocity_state) RETURNS cstring
+CREATE FUNCTION funnel_internal.velocity_state_out(funnel.velocity_state) RETURNS cstring
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_out(funnel.velocity_state) IS
+COMMENT ON FUNCTION funnel_internal.velocity_state_out(funnel.velocity_state) IS
   'text output of velocity_state: (deals,won,lost,won_amount_count,won_amount,cycles,cycle_microseconds)';
-CREATE FUNCTION funnel.velocity_state_recv(internal) RETURNS funnel.velocity_state
+CREATE FUNCTION funnel_internal.velocity_state_recv(internal) RETURNS funnel.velocity_state
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_recv(internal) IS 'binary input of velocity_state';
-CREATE FUNCTION funnel.velocity_state_send(funnel.velocity_state) RETURNS bytea
+COMMENT ON FUNCTION funnel_internal.velocity_state_recv(internal) IS 'binary input of velocity_state';
+CREATE FUNCTION funnel_internal.velocity_state_send(funnel.velocity_state) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_send(funnel.velocity_state) IS 'binary output of velocity_state';
+COMMENT ON FUNCTION funnel_internal.velocity_state_send(funnel.velocity_state) IS 'binary output of velocity_state';
 CREATE TYPE funnel.velocity_state (
-    INPUT = funnel.velocity_state_in,
-    OUTPUT = funnel.velocity_state_out,
-    RECEIVE = funnel.velocity_state_recv,
-    SEND = funnel.velocity_state_send,
+    INPUT = funnel_internal.velocity_state_in,
+    OUTPUT = funnel_internal.velocity_state_out,
+    RECEIVE = funnel_internal.velocity_state_recv,
+    SEND = funnel_internal.velocity_state_send,
     INTERNALLENGTH = 80,
     ALIGNMENT = double,
     STORAGE = plain
@@ -30,43 +30,43 @@ CREATE TYPE funnel.velocity_state (
 COMMENT ON TYPE funnel.velocity_state IS
   'transition state of funnel.sales_velocity: deal, won and lost counts, exact won amount total, won cycle count and total microseconds';
 
-CREATE FUNCTION funnel.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz)
+CREATE FUNCTION funnel_internal.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz)
     RETURNS funnel.velocity_state
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz) IS
+COMMENT ON FUNCTION funnel_internal.sales_velocity_trans(funnel.velocity_state, funnel.deal_stage, numeric, timestamptz, timestamptz) IS
   'funnel internal: transition function of sales_velocity';
-CREATE FUNCTION funnel.velocity_state_combine(funnel.velocity_state, funnel.velocity_state)
+CREATE FUNCTION funnel_internal.velocity_state_combine(funnel.velocity_state, funnel.velocity_state)
     RETURNS funnel.velocity_state
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_combine(funnel.velocity_state, funnel.velocity_state) IS
+COMMENT ON FUNCTION funnel_internal.velocity_state_combine(funnel.velocity_state, funnel.velocity_state) IS
   'funnel internal: combine function of sales_velocity';
-CREATE FUNCTION funnel.velocity_state_final(funnel.velocity_state) RETURNS numeric
+CREATE FUNCTION funnel_internal.velocity_state_final(funnel.velocity_state) RETURNS numeric
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_final(funnel.velocity_state) IS
+COMMENT ON FUNCTION funnel_internal.velocity_state_final(funnel.velocity_state) IS
   'funnel internal: final function of sales_velocity';
 
 CREATE AGGREGATE funnel.sales_velocity(stage funnel.deal_stage, amount numeric,
                                        created_at timestamptz, closed_at timestamptz) (
-    SFUNC = funnel.sales_velocity_trans,
+    SFUNC = funnel_internal.sales_velocity_trans,
     STYPE = funnel.velocity_state,
-    FINALFUNC = funnel.velocity_state_final,
-    COMBINEFUNC = funnel.velocity_state_combine,
+    FINALFUNC = funnel_internal.velocity_state_final,
+    COMBINEFUNC = funnel_internal.velocity_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.sales_velocity(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
   'amount per day: open deals x win rate x average won amount / average cycle of won deals in days (cycle = closed_at - created_at); one row per deal, its current stage; NULL when a factor is undefined (doc/metrics.md)';
 
-CREATE FUNCTION funnel.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric)
+CREATE FUNCTION funnel_internal.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric)
     RETURNS funnel.velocity_state
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric) IS
+COMMENT ON FUNCTION funnel_internal.sales_velocity_journey_trans(funnel.velocity_state, funnel.journey, numeric) IS
   'funnel internal: transition function of sales_velocity(journey, amount)';
 
 CREATE AGGREGATE funnel.sales_velocity(journey funnel.journey, amount numeric) (
-    SFUNC = funnel.sales_velocity_journey_trans,
+    SFUNC = funnel_internal.sales_velocity_journey_trans,
     STYPE = funnel.velocity_state,
-    FINALFUNC = funnel.velocity_state_final,
-    COMBINEFUNC = funnel.velocity_state_combine,
+    FINALFUNC = funnel_internal.velocity_state_final,
+    COMBINEFUNC = funnel_internal.velocity_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.sales_velocity(funnel.journey, numeric) IS
@@ -78,27 +78,27 @@ CREATE TYPE funnel.velocity AS (
 COMMENT ON TYPE funnel.velocity IS
   'sales velocity and its inputs: open deals x win_rate x avg_won_amount / avg_won_cycle_days = velocity (amount per day)';
 
-CREATE FUNCTION funnel.velocity_state_parts(funnel.velocity_state) RETURNS funnel.velocity
+CREATE FUNCTION funnel_internal.velocity_state_parts(funnel.velocity_state) RETURNS funnel.velocity
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.velocity_state_parts(funnel.velocity_state) IS
+COMMENT ON FUNCTION funnel_internal.velocity_state_parts(funnel.velocity_state) IS
   'funnel internal: final function of sales_velocity_parts';
 
 CREATE AGGREGATE funnel.sales_velocity_parts(stage funnel.deal_stage, amount numeric,
                                              created_at timestamptz, closed_at timestamptz) (
-    SFUNC = funnel.sales_velocity_trans,
+    SFUNC = funnel_internal.sales_velocity_trans,
     STYPE = funnel.velocity_state,
-    FINALFUNC = funnel.velocity_state_parts,
-    COMBINEFUNC = funnel.velocity_state_combine,
+    FINALFUNC = funnel_internal.velocity_state_parts,
+    COMBINEFUNC = funnel_internal.velocity_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.sales_velocity_parts(funnel.deal_stage, numeric, timestamptz, timestamptz) IS
   'sales_velocity with each input visible: (open_deals, won, lost, win_rate, avg_won_amount, avg_won_cycle_days, velocity)';
 
 CREATE AGGREGATE funnel.sales_velocity_parts(journey funnel.journey, amount numeric) (
-    SFUNC = funnel.sales_velocity_journey_trans,
+    SFUNC = funnel_internal.sales_velocity_journey_trans,
     STYPE = funnel.velocity_state,
-    FINALFUNC = funnel.velocity_state_parts,
-    COMBINEFUNC = funnel.velocity_state_combine,
+    FINALFUNC = funnel_internal.velocity_state_parts,
+    COMBINEFUNC = funnel_internal.velocity_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.sales_velocity_parts(funnel.journey, numeric) IS

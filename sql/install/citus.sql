@@ -2,7 +2,7 @@
 -- C: src/track_citus.c (tracking of distributed tables).  Part of the install script (see sql/install/README.md).
 
 -- On a Citus worker, the Citus tables (whose rows live in shards); else none
-CREATE FUNCTION funnel._citus_worker_tables() RETURNS oid[]
+CREATE FUNCTION funnel_internal.citus_worker_tables() RETURNS oid[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -19,7 +19,7 @@ BEGIN
     RETURN tables;
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_worker_tables() IS
+COMMENT ON FUNCTION funnel_internal.citus_worker_tables() IS
   'funnel internal: on a Citus worker, the distributed, reference and Citus local tables (their shards are plain tables); empty elsewhere';
 
 --------------------------------------------------------------------------
@@ -42,7 +42,7 @@ COMMENT ON FUNCTION funnel._citus_worker_tables() IS
 -- Schema funnel_citus is an extension member, owned by the extension owner
 -- and created here, so no other role can create it first or create objects
 -- in it; the log and each worker's pipeline_log_applied are created in it
--- lazily, and checked by funnel._citus_check_table() before every use
+-- lazily, and checked by funnel_internal.citus_check_table() before every use
 -- (doc/security.md, "SECURITY DEFINER write targets").
 --------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ GRANT USAGE ON SCHEMA funnel_citus TO PUBLIC;
 -- 'none' (no Citus here), 'single' (a Citus coordinator with neither
 -- workers nor pipeline log), 'coordinator' or 'worker'; without Citus this
 -- costs one index probe of pg_extension
-CREATE FUNCTION funnel._citus_role() RETURNS text
+CREATE FUNCTION funnel_internal.citus_role() RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -80,11 +80,11 @@ BEGIN
     RETURN CASE WHEN workers THEN 'coordinator' ELSE 'single' END;
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_role() IS
+COMMENT ON FUNCTION funnel_internal.citus_role() IS
   'funnel internal: none (no Citus), single (a Citus coordinator without workers or pipeline log), coordinator or worker';
 
 -- host:port of the nodes of a Citus node group (0: the coordinator)
-CREATE FUNCTION funnel._citus_node_name(grp integer) RETURNS text
+CREATE FUNCTION funnel_internal.citus_node_name(grp integer) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -97,24 +97,24 @@ BEGIN
     RETURN coalesce(name, format('(node group %s)', grp));
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_node_name(integer) IS
+COMMENT ON FUNCTION funnel_internal.citus_node_name(integer) IS
   'funnel internal: host:port of the Citus node(s) of a node group';
 
 -- to_jsonb with the settings that make floats and intervals exact and
 -- readable on every node (shortest exact floats, postgres interval style)
-CREATE FUNCTION funnel._exact_jsonb(value anyelement) RETURNS jsonb
+CREATE FUNCTION funnel_internal.exact_jsonb(value anyelement) RETURNS jsonb
 LANGUAGE sql STABLE
 SET extra_float_digits = 1
 SET IntervalStyle = postgres
 SET TimeZone = 'UTC'
 AS $$ SELECT pg_catalog.to_jsonb(value) $$;
-COMMENT ON FUNCTION funnel._exact_jsonb(anyelement) IS
+COMMENT ON FUNCTION funnel_internal.exact_jsonb(anyelement) IS
   'funnel internal: to_jsonb with exact floats, postgres-style intervals and UTC times, so every node reads the same value back';
 
 -- The pipeline catalog of this node as rows: one per pipeline (stage NULL,
 -- created_at, owner) and one per stage label or attribute row (position NULL for
 -- an attribute row without a label, attributes NULL for a label without one)
-CREATE FUNCTION funnel._pipeline_catalog(pipeline text DEFAULT NULL)
+CREATE FUNCTION funnel_internal.pipeline_catalog(pipeline text DEFAULT NULL)
 RETURNS TABLE (pipeline text, stage text, "position" integer, probability double precision,
                kind text, stale_after interval, retired boolean, created_at timestamptz,
                owner name)
@@ -125,18 +125,18 @@ AS $$
         SELECT t.oid, t.typname::text AS name
           FROM pg_type t
          WHERE t.typnamespace = 'funnel_pipeline'::regnamespace AND t.typtype = 'e'
-           AND (_pipeline_catalog.pipeline IS NULL OR t.typname::text = _pipeline_catalog.pipeline)
+           AND (pipeline_catalog.pipeline IS NULL OR t.typname::text = pipeline_catalog.pipeline)
     ), labels AS (
         SELECT ty.name, e.enumlabel::text AS stage,
                (row_number() OVER (PARTITION BY e.enumtypid ORDER BY e.enumsortorder))::integer AS pos
           FROM types ty JOIN pg_enum e ON e.enumtypid = ty.oid
     ), attrs AS (
         SELECT s.* FROM funnel.pipeline_stage s
-         WHERE _pipeline_catalog.pipeline IS NULL OR s.pipeline = _pipeline_catalog.pipeline
+         WHERE pipeline_catalog.pipeline IS NULL OR s.pipeline = pipeline_catalog.pipeline
     )
     SELECT coalesce(p.name, ty.name), NULL, NULL, NULL, NULL, NULL, NULL, p.created_at, p.owner
       FROM (SELECT * FROM funnel.pipeline
-             WHERE _pipeline_catalog.pipeline IS NULL OR name = _pipeline_catalog.pipeline) p
+             WHERE pipeline_catalog.pipeline IS NULL OR name = pipeline_catalog.pipeline) p
       FULL JOIN types ty ON ty.name = p.name
     UNION ALL
     SELECT coalesce(l.name, a.pipeline), coalesce(l.stage, a.stage), l.pos,
@@ -144,12 +144,12 @@ AS $$
       FROM labels l
       FULL JOIN attrs a ON a.pipeline = l.name AND a.stage = l.stage
 $$;
-COMMENT ON FUNCTION funnel._pipeline_catalog(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_catalog(text) IS
   'funnel internal: this node''s pipeline catalog (enum labels in order and stage attributes) as rows, for comparing nodes';
 
 -- One pipeline's catalog as jsonb (NULL when it does not exist), the same
 -- text on every node whatever the session settings
-CREATE FUNCTION funnel._pipeline_definition(pipeline text) RETURNS jsonb
+CREATE FUNCTION funnel_internal.pipeline_definition(pipeline text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 1
@@ -157,25 +157,25 @@ SET IntervalStyle = postgres
 SET TimeZone = 'UTC'
 AS $$
     SELECT jsonb_agg(to_jsonb(c) ORDER BY c.stage COLLATE "C" NULLS FIRST, c.position)
-      FROM funnel._pipeline_catalog(pipeline) c
+      FROM funnel_internal.pipeline_catalog(pipeline) c
 $$;
-COMMENT ON FUNCTION funnel._pipeline_definition(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_definition(text) IS
   'funnel internal: a pipeline''s labels and attributes on this node as jsonb (NULL if absent), comparable across nodes';
 
-CREATE FUNCTION funnel._pipeline_catalog_json() RETURNS jsonb
+CREATE FUNCTION funnel_internal.pipeline_catalog_json() RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET extra_float_digits = 1
 SET IntervalStyle = postgres
 SET TimeZone = 'UTC'
 AS $$
-    SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') FROM funnel._pipeline_catalog() c
+    SELECT coalesce(jsonb_agg(to_jsonb(c)), '[]') FROM funnel_internal.pipeline_catalog() c
 $$;
-COMMENT ON FUNCTION funnel._pipeline_catalog_json() IS
+COMMENT ON FUNCTION funnel_internal.pipeline_catalog_json() IS
   'funnel internal: this node''s whole pipeline catalog as jsonb, read by funnel.check_pipeline_nodes() on every worker';
 
 -- Text array from a jsonb array (NULL for JSON null)
-CREATE FUNCTION funnel._jsonb_texts(a jsonb) RETURNS text[]
+CREATE FUNCTION funnel_internal.jsonb_texts(a jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -183,11 +183,11 @@ AS $$
                 THEN ARRAY(SELECT x FROM jsonb_array_elements_text(a) WITH ORDINALITY AS u(x, o) ORDER BY o)
            END
 $$;
-COMMENT ON FUNCTION funnel._jsonb_texts(jsonb) IS
+COMMENT ON FUNCTION funnel_internal.jsonb_texts(jsonb) IS
   'funnel internal: the elements of a jsonb array as text[] (NULL for JSON null)';
 
--- The rows of a pipeline definition (see funnel._pipeline_definition)
-CREATE FUNCTION funnel._definition_rows(definition jsonb)
+-- The rows of a pipeline definition (see funnel_internal.pipeline_definition)
+CREATE FUNCTION funnel_internal.definition_rows(definition jsonb)
 RETURNS TABLE (stage text, "position" integer, probability double precision, kind text,
                stale_after interval, retired boolean, created_at timestamptz, owner name)
 LANGUAGE sql STABLE
@@ -198,13 +198,13 @@ AS $$
                                                kind text, stale_after interval, retired boolean,
                                                created_at timestamptz, owner name)
 $$;
-COMMENT ON FUNCTION funnel._definition_rows(jsonb) IS
-  'funnel internal: the rows of a pipeline definition made by funnel._pipeline_definition()';
+COMMENT ON FUNCTION funnel_internal.definition_rows(jsonb) IS
+  'funnel internal: the rows of a pipeline definition made by funnel_internal.pipeline_definition()';
 
 -- Make this node's copy of a pipeline equal to a definition (a node that
 -- joins gets each pipeline this way): create it if absent, else set its
 -- attributes; refuse if its stages differ
-CREATE FUNCTION funnel._define_pipeline(pipeline text, definition jsonb) RETURNS void
+CREATE FUNCTION funnel_internal.define_pipeline(pipeline text, definition jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -213,18 +213,18 @@ DECLARE
     here text[];
 BEGIN
     SELECT array_agg(d.stage ORDER BY d.position) INTO wanted
-      FROM funnel._definition_rows(definition) d WHERE d.position IS NOT NULL;
+      FROM funnel_internal.definition_rows(definition) d WHERE d.position IS NOT NULL;
     SELECT array_agg(c.stage ORDER BY c.position) INTO here
-      FROM funnel._pipeline_catalog(pipeline) c WHERE c.position IS NOT NULL;
+      FROM funnel_internal.pipeline_catalog(pipeline) c WHERE c.position IS NOT NULL;
     IF here IS NULL THEN
-        PERFORM funnel._create_pipeline(pipeline,
-            ARRAY(SELECT d.stage FROM funnel._definition_rows(definition) d WHERE d.kind = 'open' ORDER BY d.position),
-            ARRAY(SELECT d.probability FROM funnel._definition_rows(definition) d WHERE d.kind = 'open' ORDER BY d.position),
-            ARRAY(SELECT d.stage FROM funnel._definition_rows(definition) d WHERE d.kind = 'won' ORDER BY d.position),
-            ARRAY(SELECT d.stage FROM funnel._definition_rows(definition) d WHERE d.kind = 'lost' ORDER BY d.position));
+        PERFORM funnel_internal.create_pipeline(pipeline,
+            ARRAY(SELECT d.stage FROM funnel_internal.definition_rows(definition) d WHERE d.kind = 'open' ORDER BY d.position),
+            ARRAY(SELECT d.probability FROM funnel_internal.definition_rows(definition) d WHERE d.kind = 'open' ORDER BY d.position),
+            ARRAY(SELECT d.stage FROM funnel_internal.definition_rows(definition) d WHERE d.kind = 'won' ORDER BY d.position),
+            ARRAY(SELECT d.stage FROM funnel_internal.definition_rows(definition) d WHERE d.kind = 'lost' ORDER BY d.position));
     ELSIF here IS DISTINCT FROM wanted THEN
         RAISE EXCEPTION 'pipeline "%" on node % has other stages than on the coordinator',
-                        pipeline, funnel._citus_node_name(funnel._citus_group())
+                        pipeline, funnel_internal.citus_node_name(funnel_internal.citus_group())
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = format('Here: %s. On the coordinator: %s.',
                                   array_to_string(here, ', '), array_to_string(wanted, ', ')),
@@ -234,93 +234,93 @@ BEGIN
     END IF;
     -- the owner follows the coordinator's, by name
     UPDATE funnel.pipeline p SET owner = d.owner
-      FROM funnel._definition_rows(definition) d
+      FROM funnel_internal.definition_rows(definition) d
      WHERE p.name = pipeline AND d.stage IS NULL AND d.owner IS NOT NULL
        AND p.owner IS DISTINCT FROM d.owner;
     INSERT INTO funnel.pipeline_stage AS s (pipeline, stage, probability, kind, stale_after, retired)
-    SELECT _define_pipeline.pipeline, d.stage, d.probability, d.kind, d.stale_after, d.retired
-      FROM funnel._definition_rows(definition) d WHERE d.position IS NOT NULL AND d.kind IS NOT NULL
+    SELECT define_pipeline.pipeline, d.stage, d.probability, d.kind, d.stale_after, d.retired
+      FROM funnel_internal.definition_rows(definition) d WHERE d.position IS NOT NULL AND d.kind IS NOT NULL
     ON CONFLICT ON CONSTRAINT pipeline_stage_pkey DO UPDATE
        SET probability = excluded.probability, kind = excluded.kind,
            stale_after = excluded.stale_after, retired = excluded.retired
      WHERE (s.probability, s.kind, s.stale_after, s.retired)
            IS DISTINCT FROM (excluded.probability, excluded.kind, excluded.stale_after, excluded.retired);
     DELETE FROM funnel.pipeline_stage s
-     WHERE s.pipeline = _define_pipeline.pipeline
-       AND NOT EXISTS (SELECT 1 FROM funnel._definition_rows(definition) d
+     WHERE s.pipeline = define_pipeline.pipeline
+       AND NOT EXISTS (SELECT 1 FROM funnel_internal.definition_rows(definition) d
                         WHERE d.stage = s.stage AND d.kind IS NOT NULL);
 END
 $$;
-COMMENT ON FUNCTION funnel._define_pipeline(text, jsonb) IS
+COMMENT ON FUNCTION funnel_internal.define_pipeline(text, jsonb) IS
   'funnel internal: creates a pipeline from its definition on this node, or sets the attributes of an existing one with the same stages';
 
 -- The allow-list and required fields of this node as rows: one per allowed
 -- move (stage: from, to_stage: to) and one per stage with required fields
-CREATE FUNCTION funnel._pipeline_rule_rows(pipeline text DEFAULT NULL)
+CREATE FUNCTION funnel_internal.pipeline_rule_rows(pipeline text DEFAULT NULL)
 RETURNS TABLE (pipeline text, stage text, to_stage text, fields text[])
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT t.pipeline, t.from_stage, t.to_stage, NULL::text[]
       FROM funnel.allowed_transition t
-     WHERE _pipeline_rule_rows.pipeline IS NULL OR t.pipeline = _pipeline_rule_rows.pipeline
+     WHERE pipeline_rule_rows.pipeline IS NULL OR t.pipeline = pipeline_rule_rows.pipeline
     UNION ALL
     SELECT r.pipeline, r.stage, NULL, r.fields::text[]
       FROM funnel.required_field r
-     WHERE _pipeline_rule_rows.pipeline IS NULL OR r.pipeline = _pipeline_rule_rows.pipeline
+     WHERE pipeline_rule_rows.pipeline IS NULL OR r.pipeline = pipeline_rule_rows.pipeline
 $$;
-COMMENT ON FUNCTION funnel._pipeline_rule_rows(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_rule_rows(text) IS
   'funnel internal: this node''s allowed moves and required fields as rows, for comparing nodes';
 
 -- One pipeline's allow-list and required fields as jsonb ('[]': none), the
 -- same text on every node
-CREATE FUNCTION funnel._pipeline_rules(pipeline text) RETURNS jsonb
+CREATE FUNCTION funnel_internal.pipeline_rules(pipeline text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT coalesce(jsonb_agg(jsonb_build_object('stage', r.stage, 'to_stage', r.to_stage, 'fields', r.fields)
                               ORDER BY r.stage COLLATE "C", r.to_stage COLLATE "C" NULLS FIRST), '[]')
-      FROM funnel._pipeline_rule_rows(pipeline) r
+      FROM funnel_internal.pipeline_rule_rows(pipeline) r
 $$;
-COMMENT ON FUNCTION funnel._pipeline_rules(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_rules(text) IS
   'funnel internal: a pipeline''s allowed moves and required fields on this node as jsonb, comparable across nodes';
 
-CREATE FUNCTION funnel._pipeline_rules_json() RETURNS jsonb
+CREATE FUNCTION funnel_internal.pipeline_rules_json() RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM funnel._pipeline_rule_rows() r
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') FROM funnel_internal.pipeline_rule_rows() r
 $$;
-COMMENT ON FUNCTION funnel._pipeline_rules_json() IS
+COMMENT ON FUNCTION funnel_internal.pipeline_rules_json() IS
   'funnel internal: this node''s allowed moves and required fields as jsonb, read by funnel.check_pipeline_nodes() on every worker';
 
 -- Make this node's allow-list and required fields of a pipeline equal to
--- the coordinator's (see funnel._pipeline_rules)
-CREATE FUNCTION funnel._define_rules(pipeline text, rules jsonb) RETURNS void
+-- the coordinator's (see funnel_internal.pipeline_rules)
+CREATE FUNCTION funnel_internal.define_rules(pipeline text, rules jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF funnel._pipeline_rules(pipeline) IS NOT DISTINCT FROM rules THEN
+    IF funnel_internal.pipeline_rules(pipeline) IS NOT DISTINCT FROM rules THEN
         RETURN;
     END IF;
-    DELETE FROM funnel.allowed_transition t WHERE t.pipeline = _define_rules.pipeline;
-    DELETE FROM funnel.required_field r WHERE r.pipeline = _define_rules.pipeline;
+    DELETE FROM funnel.allowed_transition t WHERE t.pipeline = define_rules.pipeline;
+    DELETE FROM funnel.required_field r WHERE r.pipeline = define_rules.pipeline;
     INSERT INTO funnel.allowed_transition (pipeline, from_stage, to_stage)
-    SELECT _define_rules.pipeline, d.stage, d.to_stage
+    SELECT define_rules.pipeline, d.stage, d.to_stage
       FROM jsonb_to_recordset(rules) AS d(stage text, to_stage text, fields text[])
      WHERE d.to_stage IS NOT NULL;
     INSERT INTO funnel.required_field (pipeline, stage, fields)
-    SELECT _define_rules.pipeline, d.stage, d.fields::name[]
+    SELECT define_rules.pipeline, d.stage, d.fields::name[]
       FROM jsonb_to_recordset(rules) AS d(stage text, to_stage text, fields text[])
      WHERE d.to_stage IS NULL;
 END
 $$;
-COMMENT ON FUNCTION funnel._define_rules(text, jsonb) IS
+COMMENT ON FUNCTION funnel_internal.define_rules(text, jsonb) IS
   'funnel internal: sets this node''s allowed moves and required fields of a pipeline to those of the coordinator';
 
 -- Citus node group of this node (0: coordinator)
-CREATE FUNCTION funnel._citus_group() RETURNS integer
+CREATE FUNCTION funnel_internal.citus_group() RETURNS integer
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -328,7 +328,7 @@ DECLARE
     grp integer;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
-        RAISE EXCEPTION 'funnel._citus_group() needs the Citus extension'
+        RAISE EXCEPTION 'funnel_internal.citus_group() needs the Citus extension'
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = format('Extension citus is not installed in database %s.', current_database());
     END IF;
@@ -336,13 +336,13 @@ BEGIN
     RETURN grp;
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_group() IS
+COMMENT ON FUNCTION funnel_internal.citus_group() IS
   'funnel internal: the Citus node group of this node (0 on the coordinator); an error (0A000) without Citus';
 
 -- Schema funnel_citus as CREATE EXTENSION made it: found through its
 -- membership in extension funnel (not by name alone) and owned by the
 -- extension owner, who must also own the tables funnel keeps in it
-CREATE FUNCTION funnel._citus_schema(OUT nsp oid, OUT owner oid)
+CREATE FUNCTION funnel_internal.citus_schema(OUT nsp oid, OUT owner oid)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -365,7 +365,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_schema() IS
+COMMENT ON FUNCTION funnel_internal.citus_schema() IS
   'funnel internal: the OID of schema funnel_citus, checked to be a member of extension funnel owned by the extension owner, and the extension owner; an error (42501) otherwise';
 
 -- Refuse (42501, naming it) a table of schema funnel_citus that funnel is
@@ -378,20 +378,20 @@ COMMENT ON FUNCTION funnel._citus_schema() IS
 -- or a Citus shard of it) or 'applied' (funnel_citus.pipeline_log_applied).
 -- Citus hides shards from queries on pg_class in client backends unless
 -- citus.override_table_visibility is off (a placeholder without Citus).
-CREATE FUNCTION funnel._citus_check_table(rel oid, what text) RETURNS void
+CREATE FUNCTION funnel_internal.citus_check_table(rel oid, what text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET citus.override_table_visibility = off
 AS $$
 DECLARE
-    sch record := funnel._citus_schema();
+    sch record := funnel_internal.citus_schema();
     c record;
     cols text;
     problem text;
     want_cols constant text := CASE what
         WHEN 'log' THEN 'id bigint, op text, pipeline text, args jsonb, result jsonb, logged_at timestamp with time zone, logged_by text, rules jsonb'
         WHEN 'applied' THEN 'applied bigint' END;
-    apply_fn constant oid := 'funnel._pipeline_log_apply()'::regprocedure;
+    apply_fn constant oid := 'funnel_internal.pipeline_log_apply()'::regprocedure;
 BEGIN
     SELECT cl.relname, cl.relnamespace, cl.relkind, cl.relowner, cl.relacl, cl.relrowsecurity,
            cl.relforcerowsecurity, cl.relhassubclass, cl.relispartition
@@ -460,12 +460,12 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_check_table(oid, text) IS
+COMMENT ON FUNCTION funnel_internal.citus_check_table(oid, text) IS
   'funnel internal: refuses (42501) a table of schema funnel_citus (the pipeline log or a shard of it, or pipeline_log_applied) that is not as funnel created it, before funnel writes or trusts it';
 
 -- funnel_citus.<name> in the extension's schema (NULL if absent), checked
--- with funnel._citus_check_table() when present
-CREATE FUNCTION funnel._citus_table(name text, what text) RETURNS regclass
+-- with funnel_internal.citus_check_table() when present
+CREATE FUNCTION funnel_internal.citus_table(name text, what text) RETURNS regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET citus.override_table_visibility = off
@@ -474,54 +474,54 @@ DECLARE
     rel oid;
 BEGIN
     SELECT c.oid INTO rel FROM pg_class c
-     WHERE c.relnamespace = (funnel._citus_schema()).nsp AND c.relname = _citus_table.name;
+     WHERE c.relnamespace = (funnel_internal.citus_schema()).nsp AND c.relname = citus_table.name;
     IF rel IS NOT NULL THEN
-        PERFORM funnel._citus_check_table(rel, what);
+        PERFORM funnel_internal.citus_check_table(rel, what);
     END IF;
     RETURN rel::regclass;
 END
 $$;
-COMMENT ON FUNCTION funnel._citus_table(text, text) IS
-  'funnel internal: a table of schema funnel_citus found in the extension''s schema and checked by funnel._citus_check_table() (NULL when absent)';
+COMMENT ON FUNCTION funnel_internal.citus_table(text, text) IS
+  'funnel internal: a table of schema funnel_citus found in the extension''s schema and checked by funnel_internal.citus_check_table() (NULL when absent)';
 
 -- Apply one row of the pipeline log on this worker, then check that the
 -- pipeline, its allow-list and required fields equal the coordinator's
 -- copies recorded in the row (rules NULL: not recorded, not checked)
-CREATE FUNCTION funnel._pipeline_apply(op text, pipeline text, args jsonb, result jsonb, rules jsonb) RETURNS void
+CREATE FUNCTION funnel_internal.pipeline_apply(op text, pipeline text, args jsonb, result jsonb, rules jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     CASE op
     WHEN 'create_pipeline' THEN
-        PERFORM funnel._create_pipeline(args->>0, funnel._jsonb_texts(args->1),
-                                        funnel._jsonb_texts(args->2)::double precision[],
-                                        funnel._jsonb_texts(args->3), funnel._jsonb_texts(args->4));
+        PERFORM funnel_internal.create_pipeline(args->>0, funnel_internal.jsonb_texts(args->1),
+                                        funnel_internal.jsonb_texts(args->2)::double precision[],
+                                        funnel_internal.jsonb_texts(args->3), funnel_internal.jsonb_texts(args->4));
     WHEN 'add_stage' THEN
-        PERFORM funnel._add_stage(args->>0, args->>1, (args->>2)::double precision,
+        PERFORM funnel_internal.add_stage(args->>0, args->>1, (args->>2)::double precision,
                                   args->>3, args->>4, args->>5);
     WHEN 'rename_stage' THEN
-        PERFORM funnel._rename_stage(args->>0, args->>1, args->>2);
+        PERFORM funnel_internal.rename_stage(args->>0, args->>1, args->>2);
     WHEN 'set_probability' THEN
-        PERFORM funnel._set_probability(args->>0, args->>1, (args->>2)::double precision);
+        PERFORM funnel_internal.set_probability(args->>0, args->>1, (args->>2)::double precision);
     WHEN 'set_stale_after' THEN
-        PERFORM funnel._set_stale_after(args->>0, args->>1, (args->>2)::interval);
+        PERFORM funnel_internal.set_stale_after(args->>0, args->>1, (args->>2)::interval);
     WHEN 'retire_stage' THEN
-        PERFORM funnel._retire_stage(args->>0, args->>1, (args->>2)::boolean);
+        PERFORM funnel_internal.retire_stage(args->>0, args->>1, (args->>2)::boolean);
     WHEN 'drop_pipeline' THEN
-        PERFORM funnel._drop_pipeline(args->>0);
+        PERFORM funnel_internal.drop_pipeline(args->>0);
     WHEN 'alter_pipeline_owner' THEN
-        PERFORM funnel._alter_pipeline_owner(args->>0, args->>1);
+        PERFORM funnel_internal.alter_pipeline_owner(args->>0, args->>1);
     WHEN 'allow_transition' THEN
-        PERFORM funnel._allow_transition(args->>0, args->>1, args->>2);
+        PERFORM funnel_internal.allow_transition(args->>0, args->>1, args->>2);
     WHEN 'disallow_transition' THEN
-        PERFORM funnel._disallow_transition(args->>0, args->>1, args->>2);
+        PERFORM funnel_internal.disallow_transition(args->>0, args->>1, args->>2);
     WHEN 'require_fields' THEN
-        PERFORM funnel._require_fields(args->>0, args->>1, funnel._jsonb_texts(args->2));
+        PERFORM funnel_internal.require_fields(args->>0, args->>1, funnel_internal.jsonb_texts(args->2));
     WHEN 'define' THEN
-        PERFORM funnel._define_pipeline(pipeline, result);
+        PERFORM funnel_internal.define_pipeline(pipeline, result);
         IF rules IS NOT NULL THEN
-            PERFORM funnel._define_rules(pipeline, rules);
+            PERFORM funnel_internal.define_rules(pipeline, rules);
         END IF;
     WHEN 'sync' THEN
         RETURN;
@@ -532,32 +532,32 @@ BEGIN
     END CASE;
     -- creation time and owner (by name) follow the coordinator
     UPDATE funnel.pipeline p SET created_at = d.created_at, owner = coalesce(d.owner, p.owner)
-      FROM funnel._definition_rows(result) d
+      FROM funnel_internal.definition_rows(result) d
      WHERE p.name = pipeline AND d.stage IS NULL
        AND (p.created_at, p.owner) IS DISTINCT FROM (d.created_at, coalesce(d.owner, p.owner));
-    IF funnel._pipeline_definition(pipeline) IS DISTINCT FROM result THEN
+    IF funnel_internal.pipeline_definition(pipeline) IS DISTINCT FROM result THEN
         RAISE EXCEPTION 'pipeline "%" on node % differs from the coordinator after %()',
-                        pipeline, funnel._citus_node_name(funnel._citus_group()), op
+                        pipeline, funnel_internal.citus_node_name(funnel_internal.citus_group()), op
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The node''s stages or their attributes differed from the coordinator''s before this change (changed on that node by hand?).',
                   HINT = 'Run SELECT * FROM funnel.check_pipeline_nodes() on the coordinator to see the differences, and fix that node by hand.';
     END IF;
-    IF rules IS NOT NULL AND funnel._pipeline_rules(pipeline) IS DISTINCT FROM rules THEN
+    IF rules IS NOT NULL AND funnel_internal.pipeline_rules(pipeline) IS DISTINCT FROM rules THEN
         RAISE EXCEPTION 'allowed moves or required fields of pipeline "%" on node % differ from the coordinator after %()',
-                        pipeline, funnel._citus_node_name(funnel._citus_group()), op
+                        pipeline, funnel_internal.citus_node_name(funnel_internal.citus_group()), op
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'The node''s funnel.allowed_transition or funnel.required_field rows differed from the coordinator''s before this change (changed on that node by hand?).',
                   HINT = 'Run SELECT * FROM funnel.check_pipeline_nodes() on the coordinator to see the differences, and fix that node by hand.';
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb, jsonb) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_apply(text, text, jsonb, jsonb, jsonb) IS
   'funnel internal: applies one row of funnel_citus.pipeline_log on a worker and checks the result (pipeline, allowed moves, required fields) against the coordinator''s';
 
 -- Statement trigger on every worker's copy of funnel_citus.pipeline_log:
 -- apply, in order, the rows this node has not applied yet (normally the
 -- row just inserted; all of them on a node that joined later)
-CREATE FUNCTION funnel._pipeline_log_apply() RETURNS trigger
+CREATE FUNCTION funnel_internal.pipeline_log_apply() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -567,18 +567,18 @@ DECLARE
     r record;
 BEGIN
     IF TG_TABLE_SCHEMA <> 'funnel_citus' OR TG_TABLE_NAME !~ '^pipeline_log(_[0-9]+)?$' THEN
-        RAISE EXCEPTION 'funnel._pipeline_log_apply() fires only on funnel_citus.pipeline_log'
+        RAISE EXCEPTION 'funnel_internal.pipeline_log_apply() fires only on funnel_citus.pipeline_log'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     -- the rows it reads drive DDL as the extension owner: the table they
     -- come from must be the log in the extension's schema, as funnel made it
-    PERFORM funnel._citus_check_table(TG_RELID, 'log');
-    IF funnel._citus_group() = 0 THEN
+    PERFORM funnel_internal.citus_check_table(TG_RELID, 'log');
+    IF funnel_internal.citus_group() = 0 THEN
         RETURN NULL;            -- the coordinator changed its own catalog
     END IF;
     propagate := current_setting('citus.enable_ddl_propagation');
     PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
-    IF funnel._citus_table('pipeline_log_applied', 'applied') IS NULL THEN
+    IF funnel_internal.citus_table('pipeline_log_applied', 'applied') IS NULL THEN
         CREATE TABLE funnel_citus.pipeline_log_applied (applied bigint NOT NULL);
         COMMENT ON TABLE funnel_citus.pipeline_log_applied IS
           'funnel: the last row of funnel_citus.pipeline_log that this worker applied';
@@ -594,9 +594,9 @@ BEGIN
                                 TG_RELID::regclass)
         LOOP
             IF r.result IS NOT NULL THEN
-                PERFORM funnel._pipeline_apply('define', r.pipeline, NULL, r.result, r.rules);
-            ELSIF funnel._pipeline_definition(r.pipeline) IS NOT NULL THEN
-                PERFORM funnel._pipeline_apply('drop_pipeline', r.pipeline,
+                PERFORM funnel_internal.pipeline_apply('define', r.pipeline, NULL, r.result, r.rules);
+            ELSIF funnel_internal.pipeline_definition(r.pipeline) IS NOT NULL THEN
+                PERFORM funnel_internal.pipeline_apply('drop_pipeline', r.pipeline,
                                                jsonb_build_array(r.pipeline), NULL, r.rules);
             END IF;
         END LOOP;
@@ -605,7 +605,7 @@ BEGIN
     FOR r IN EXECUTE format('SELECT id, op, pipeline, args, result, rules FROM %s WHERE id > $1 ORDER BY id',
                             TG_RELID::regclass) USING done
     LOOP
-        PERFORM funnel._pipeline_apply(r.op, r.pipeline, r.args, r.result, r.rules);
+        PERFORM funnel_internal.pipeline_apply(r.op, r.pipeline, r.args, r.result, r.rules);
         done := r.id;
     END LOOP;
     UPDATE funnel_citus.pipeline_log_applied SET applied = done;
@@ -613,34 +613,34 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_log_apply() IS
+COMMENT ON FUNCTION funnel_internal.pipeline_log_apply() IS
   'funnel internal: trigger on each worker''s copy of funnel_citus.pipeline_log that applies the pipeline changes this node has not applied yet';
 
 -- Append a row to the pipeline log (the caller holds the log lock), with
 -- the pipeline's allowed moves and required fields as they are now
-CREATE FUNCTION funnel._pipeline_log_append(op text, pipeline text, args jsonb, result jsonb) RETURNS void
+CREATE FUNCTION funnel_internal.pipeline_log_append(op text, pipeline text, args jsonb, result jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     next_id bigint;
 BEGIN
-    IF funnel._citus_table('pipeline_log', 'log') IS NULL THEN
+    IF funnel_internal.citus_table('pipeline_log', 'log') IS NULL THEN
         RAISE EXCEPTION 'funnel_citus.pipeline_log does not exist'
             USING ERRCODE = 'undefined_table';
     END IF;
     SELECT coalesce(max(l.id), 0) + 1 INTO next_id FROM funnel_citus.pipeline_log l;
     INSERT INTO funnel_citus.pipeline_log (id, op, pipeline, args, result, logged_at, logged_by, rules)
     VALUES (next_id, op, pipeline, args, result, pg_catalog.now(), session_user,
-            CASE WHEN pipeline IS NOT NULL THEN funnel._pipeline_rules(pipeline) END);
+            CASE WHEN pipeline IS NOT NULL THEN funnel_internal.pipeline_rules(pipeline) END);
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_log_append(text, text, jsonb, jsonb) IS
   'funnel internal: appends a row to funnel_citus.pipeline_log (Citus writes it on every node)';
 
 -- Create the pipeline log on a Citus coordinator, with one row per existing
 -- pipeline, unless it exists
-CREATE FUNCTION funnel._pipeline_log_ensure() RETURNS void
+CREATE FUNCTION funnel_internal.pipeline_log_ensure() RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -651,7 +651,7 @@ BEGIN
     -- only in the extension's own schema (created by CREATE EXTENSION, so
     -- no other role can have made it or put objects in it), and an existing
     -- log only as funnel created it
-    IF funnel._citus_table('pipeline_log', 'log') IS NOT NULL THEN
+    IF funnel_internal.citus_table('pipeline_log', 'log') IS NOT NULL THEN
         RETURN;
     END IF;
     CREATE TABLE funnel_citus.pipeline_log (
@@ -674,22 +674,22 @@ BEGIN
     unsafe := current_setting('citus.enable_unsafe_triggers');
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
     CREATE TRIGGER pipeline_log_apply AFTER INSERT ON funnel_citus.pipeline_log
-        FOR EACH STATEMENT EXECUTE FUNCTION funnel._pipeline_log_apply();
+        FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.pipeline_log_apply();
     PERFORM set_config('citus.enable_unsafe_triggers', unsafe, true);
     -- the pipelines that exist now: a node applies them first
     FOR p IN SELECT t.typname::text FROM pg_type t
               WHERE t.typnamespace = 'funnel_pipeline'::regnamespace AND t.typtype = 'e'
               ORDER BY t.oid
     LOOP
-        PERFORM funnel._pipeline_log_append('define', p, NULL, funnel._pipeline_definition(p));
+        PERFORM funnel_internal.pipeline_log_append('define', p, NULL, funnel_internal.pipeline_definition(p));
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_log_ensure() IS
+COMMENT ON FUNCTION funnel_internal.pipeline_log_ensure() IS
   'funnel internal: creates the reference table funnel_citus.pipeline_log and its trigger on a Citus coordinator, starting with the existing pipelines';
 
 -- Refuse, naming them, when some worker cannot take part in a change
-CREATE FUNCTION funnel._pipeline_nodes_ready(fn text) RETURNS void
+CREATE FUNCTION funnel_internal.pipeline_nodes_ready(fn text) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -723,7 +723,7 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_nodes_ready(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_nodes_ready(text) IS
   'funnel internal: refuses a pipeline change, naming the Citus nodes, while a worker is inactive or has no copy of the pipeline log';
 
 -- First step of every pipeline function: NULL without Citus; on a worker an
@@ -731,12 +731,12 @@ COMMENT ON FUNCTION funnel._pipeline_nodes_ready(text) IS
 -- workers), Citus's DDL propagation off, so the enum types never become
 -- Citus-distributed objects that Citus would copy on its own (returns the
 -- setting's value, for _pipeline_change_end)
-CREATE FUNCTION funnel._pipeline_change_begin(fn text) RETURNS text
+CREATE FUNCTION funnel_internal.pipeline_change_begin(fn text) RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    role text := funnel._citus_role();
+    role text := funnel_internal.citus_role();
     propagate text;
 BEGIN
     IF role = 'none' THEN
@@ -745,37 +745,37 @@ BEGIN
         RAISE EXCEPTION 'funnel.%() cannot run on a Citus worker', fn
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = format('This node (%s) is a worker; pipelines must be the same on every node, so the coordinator changes them on all nodes in one transaction.',
-                                  funnel._citus_node_name(funnel._citus_group())),
-                  HINT = format('Connect to the coordinator (%s) and run it there.', funnel._citus_node_name(0));
+                                  funnel_internal.citus_node_name(funnel_internal.citus_group())),
+                  HINT = format('Connect to the coordinator (%s) and run it there.', funnel_internal.citus_node_name(0));
     END IF;
     -- one pipeline change at a time, so every node applies them in log order
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('funnel'), pg_catalog.hashtext('pipeline_log'));
     IF role = 'coordinator' THEN
-        PERFORM funnel._pipeline_log_ensure();
-        PERFORM funnel._pipeline_nodes_ready(fn);
+        PERFORM funnel_internal.pipeline_log_ensure();
+        PERFORM funnel_internal.pipeline_nodes_ready(fn);
     END IF;
     propagate := current_setting('citus.enable_ddl_propagation');
     PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
     RETURN propagate;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_change_begin(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_change_begin(text) IS
   'funnel internal: Citus preamble of the pipeline functions (refuses on a worker; on the coordinator locks, creates the pipeline log, checks the nodes and turns off Citus''s DDL propagation)';
 
 -- Last step on a Citus coordinator: restore DDL propagation and log the call
 -- with the pipeline as it is now (no log: no worker yet)
-CREATE FUNCTION funnel._pipeline_change_end(propagate text, op text, pipeline text, args jsonb) RETURNS void
+CREATE FUNCTION funnel_internal.pipeline_change_end(propagate text, op text, pipeline text, args jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM set_config('citus.enable_ddl_propagation', propagate, true);
-    IF funnel._citus_table('pipeline_log', 'log') IS NOT NULL THEN
-        PERFORM funnel._pipeline_log_append(op, pipeline, args, funnel._pipeline_definition(pipeline));
+    IF funnel_internal.citus_table('pipeline_log', 'log') IS NOT NULL THEN
+        PERFORM funnel_internal.pipeline_log_append(op, pipeline, args, funnel_internal.pipeline_definition(pipeline));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_change_end(text, text, text, jsonb) IS
   'funnel internal: Citus epilogue of the pipeline functions (restores DDL propagation, appends the change to the pipeline log)';
 
 -- A node added later, or one that was inactive, catches up
@@ -784,17 +784,17 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    role text := funnel._citus_role();
+    role text := funnel_internal.citus_role();
     missing boolean;
     workers integer;
 BEGIN
     IF role IN ('none', 'single') THEN
         RETURN 0;
     ELSIF role = 'worker' THEN
-        PERFORM funnel._pipeline_change_begin('sync_pipeline_nodes');   -- raises
+        PERFORM funnel_internal.pipeline_change_begin('sync_pipeline_nodes');   -- raises
     END IF;
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('funnel'), pg_catalog.hashtext('pipeline_log'));
-    PERFORM funnel._pipeline_log_ensure();
+    PERFORM funnel_internal.pipeline_log_ensure();
     EXECUTE $q$
         SELECT count(*)::integer,
                bool_or(NOT EXISTS (
@@ -812,8 +812,8 @@ BEGIN
         -- makes the new nodes apply the whole log
         PERFORM replicate_reference_tables('block_writes');
     END IF;
-    PERFORM funnel._pipeline_nodes_ready('sync_pipeline_nodes');
-    PERFORM funnel._pipeline_log_append('sync', NULL, NULL, NULL);
+    PERFORM funnel_internal.pipeline_nodes_ready('sync_pipeline_nodes');
+    PERFORM funnel_internal.pipeline_log_append('sync', NULL, NULL, NULL);
     RETURN workers;
 END
 $$;
@@ -827,21 +827,21 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    role text := funnel._citus_role();
+    role text := funnel_internal.citus_role();
 BEGIN
     IF role IN ('none', 'single') THEN
         RETURN;
     ELSIF role = 'worker' THEN
         RAISE EXCEPTION 'funnel.check_pipeline_nodes() cannot run on a Citus worker'
             USING ERRCODE = 'feature_not_supported',
-                  HINT = format('Connect to the coordinator (%s) and run it there.', funnel._citus_node_name(0));
+                  HINT = format('Connect to the coordinator (%s) and run it there.', funnel_internal.citus_node_name(0));
     END IF;
     RETURN QUERY EXECUTE $q$
     WITH here AS (
-        SELECT * FROM funnel._pipeline_catalog()
+        SELECT * FROM funnel_internal.pipeline_catalog()
     ), remote AS (
         SELECT r.nodename || ':' || r.nodeport AS node, r.success, r.result
-          FROM pg_catalog.run_command_on_workers('SELECT funnel._pipeline_catalog_json()') r
+          FROM pg_catalog.run_command_on_workers('SELECT funnel_internal.pipeline_catalog_json()') r
     ), there AS (
         SELECT r.node, c.*
           FROM remote r,
@@ -867,7 +867,7 @@ BEGIN
             ON t.node = h.node AND t.pipeline = h.pipeline AND coalesce(t.stage, '') = coalesce(h.stage, '')
     ), rule_remote AS (
         SELECT r.nodename || ':' || r.nodeport AS node, r.success, r.result
-          FROM pg_catalog.run_command_on_workers('SELECT funnel._pipeline_rules_json()') r
+          FROM pg_catalog.run_command_on_workers('SELECT funnel_internal.pipeline_rules_json()') r
     ), rule_there AS (
         SELECT r.node, c.*
           FROM rule_remote r,
@@ -876,7 +876,7 @@ BEGIN
     ), rule_expected AS (
         SELECT n.node, h.*
           FROM (SELECT r.node FROM rule_remote r WHERE r.success) n
-         CROSS JOIN funnel._pipeline_rule_rows() h
+         CROSS JOIN funnel_internal.pipeline_rule_rows() h
     ), rule_pairs AS (
         SELECT coalesce(h.node, t.node) AS node, coalesce(h.pipeline, t.pipeline) AS pipeline,
                coalesce(h.stage, t.stage) AS stage, coalesce(h.to_stage, t.to_stage) AS to_stage,
@@ -945,16 +945,16 @@ END
 $$;
 COMMENT ON FUNCTION funnel.check_pipeline_nodes() IS
   'Citus: one row per difference between a worker''s pipeline catalog (stage names in order, probability, kind, stale_after, retired, created_at, allowed moves, required fields) and the coordinator''s; no row: every node agrees (always none without Citus)';
-REVOKE ALL ON FUNCTION funnel._define_pipeline(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_apply(text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._define_rules(text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_log_apply() FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_log_append(text, text, jsonb, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_log_ensure() FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._citus_group() FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._citus_schema() FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._citus_check_table(oid, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._citus_table(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_change_begin(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.define_pipeline(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.pipeline_apply(text, text, jsonb, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.define_rules(text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.pipeline_log_apply() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.pipeline_log_append(text, text, jsonb, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.pipeline_log_ensure() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_group() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_schema() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_check_table(oid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_table(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.pipeline_change_begin(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.sync_pipeline_nodes() FROM PUBLIC;

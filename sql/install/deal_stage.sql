@@ -7,49 +7,49 @@
 
 CREATE TYPE funnel.deal_stage;
 
-CREATE FUNCTION funnel.deal_stage_in(cstring, oid, integer)
+CREATE FUNCTION funnel_internal.deal_stage_in(cstring, oid, integer)
     RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage_in(cstring, oid, integer) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage_in(cstring, oid, integer) IS
   'text input of deal_stage: ''pipeline:stage'', or a bare ''stage'' where unambiguous';
 
-CREATE FUNCTION funnel.deal_stage_out(funnel.deal_stage)
+CREATE FUNCTION funnel_internal.deal_stage_out(funnel.deal_stage)
     RETURNS cstring
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage_out(funnel.deal_stage) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage_out(funnel.deal_stage) IS
   'text output of deal_stage, always qualified: ''pipeline:stage''';
 
-CREATE FUNCTION funnel.deal_stage_recv(internal, oid, integer)
+CREATE FUNCTION funnel_internal.deal_stage_recv(internal, oid, integer)
     RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage_recv(internal, oid, integer) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage_recv(internal, oid, integer) IS
   'binary input of deal_stage: version byte 1, then the text form';
 
-CREATE FUNCTION funnel.deal_stage_send(funnel.deal_stage)
+CREATE FUNCTION funnel_internal.deal_stage_send(funnel.deal_stage)
     RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage_send(funnel.deal_stage) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage_send(funnel.deal_stage) IS
   'binary output of deal_stage: version byte 1, then the text form';
 
-CREATE FUNCTION funnel.deal_stage_typmod_in(cstring[])
+CREATE FUNCTION funnel_internal.deal_stage_typmod_in(cstring[])
     RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage_typmod_in(cstring[]) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage_typmod_in(cstring[]) IS
   'type modifier input: funnel.deal_stage(pipeline) binds a column to one pipeline';
 
-CREATE FUNCTION funnel.deal_stage_typmod_out(integer)
+CREATE FUNCTION funnel_internal.deal_stage_typmod_out(integer)
     RETURNS cstring
     AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage_typmod_out(integer) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage_typmod_out(integer) IS
   'type modifier output: (pipeline)';
 
 CREATE TYPE funnel.deal_stage (
-    INPUT = funnel.deal_stage_in,
-    OUTPUT = funnel.deal_stage_out,
-    RECEIVE = funnel.deal_stage_recv,
-    SEND = funnel.deal_stage_send,
-    TYPMOD_IN = funnel.deal_stage_typmod_in,
-    TYPMOD_OUT = funnel.deal_stage_typmod_out,
+    INPUT = funnel_internal.deal_stage_in,
+    OUTPUT = funnel_internal.deal_stage_out,
+    RECEIVE = funnel_internal.deal_stage_recv,
+    SEND = funnel_internal.deal_stage_send,
+    TYPMOD_IN = funnel_internal.deal_stage_typmod_in,
+    TYPMOD_OUT = funnel_internal.deal_stage_typmod_out,
     INTERNALLENGTH = 8,
     PASSEDBYVALUE,
     ALIGNMENT = double,
@@ -58,15 +58,15 @@ CREATE TYPE funnel.deal_stage (
 COMMENT ON TYPE funnel.deal_stage IS
   'a stage of a sales pipeline, ordered in funnel order; text form ''pipeline:stage''; funnel.deal_stage(pipeline) binds a column to one pipeline';
 
-CREATE FUNCTION funnel.deal_stage(funnel.deal_stage, integer, boolean)
+CREATE FUNCTION funnel_internal.deal_stage(funnel.deal_stage, integer, boolean)
     RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME', 'deal_stage_enforce_typmod'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage(funnel.deal_stage, integer, boolean) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage(funnel.deal_stage, integer, boolean) IS
   'applies a pipeline binding: resolves a bare stage name in the bound pipeline, refuses stages of other pipelines';
 
 CREATE CAST (funnel.deal_stage AS funnel.deal_stage)
-    WITH FUNCTION funnel.deal_stage(funnel.deal_stage, integer, boolean)
+    WITH FUNCTION funnel_internal.deal_stage(funnel.deal_stage, integer, boolean)
     AS IMPLICIT;
 COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
   'applies the pipeline binding of funnel.deal_stage(pipeline) columns';
@@ -83,60 +83,60 @@ COMMENT ON CAST (funnel.deal_stage AS funnel.deal_stage) IS
 -- type modifier, so a bare stage name is read in the pipeline of a bound
 -- column; an ambiguous bare name cast to an unbound deal_stage is an error
 -- (never a value no pipeline claims).
-CREATE FUNCTION funnel.deal_stage(text, integer, boolean)
+CREATE FUNCTION funnel_internal.deal_stage(text, integer, boolean)
     RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME', 'deal_stage_from_text'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel.deal_stage(text, integer, boolean) IS
+COMMENT ON FUNCTION funnel_internal.deal_stage(text, integer, boolean) IS
   'cast from text: reads ''pipeline:stage'', or a bare stage name in the pipeline the type modifier binds (or the only pipeline that has it)';
 CREATE CAST (text AS funnel.deal_stage)
-    WITH FUNCTION funnel.deal_stage(text, integer, boolean) AS IMPLICIT;
+    WITH FUNCTION funnel_internal.deal_stage(text, integer, boolean) AS IMPLICIT;
 COMMENT ON CAST (text AS funnel.deal_stage) IS
   'reads the text form ''pipeline:stage'' (or a bare stage name); implicit, so text parameters work where a stage goes';
 CREATE CAST (varchar AS funnel.deal_stage)
-    WITH FUNCTION funnel.deal_stage(text, integer, boolean) AS IMPLICIT;
+    WITH FUNCTION funnel_internal.deal_stage(text, integer, boolean) AS IMPLICIT;
 COMMENT ON CAST (varchar AS funnel.deal_stage) IS
   'reads the text form ''pipeline:stage'' (or a bare stage name); implicit, so varchar parameters (JDBC setString) work where a stage goes';
 
 -- comparison
 
-CREATE FUNCTION funnel.deal_stage_eq(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+CREATE FUNCTION funnel_internal.deal_stage_eq(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE FUNCTION funnel.deal_stage_ne(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+CREATE FUNCTION funnel_internal.deal_stage_ne(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
-CREATE FUNCTION funnel.deal_stage_lt(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+CREATE FUNCTION funnel_internal.deal_stage_lt(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_le(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+CREATE FUNCTION funnel_internal.deal_stage_le(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_gt(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+CREATE FUNCTION funnel_internal.deal_stage_gt(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_ge(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
+CREATE FUNCTION funnel_internal.deal_stage_ge(funnel.deal_stage, funnel.deal_stage) RETURNS boolean
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage) RETURNS integer
+CREATE FUNCTION funnel_internal.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage) RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_sortsupport(internal) RETURNS void
+CREATE FUNCTION funnel_internal.deal_stage_sortsupport(internal) RETURNS void
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_hash(funnel.deal_stage) RETURNS integer
+CREATE FUNCTION funnel_internal.deal_stage_hash(funnel.deal_stage) RETURNS integer
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_hash_extended(funnel.deal_stage, bigint) RETURNS bigint
+CREATE FUNCTION funnel_internal.deal_stage_hash_extended(funnel.deal_stage, bigint) RETURNS bigint
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) RETURNS funnel.deal_stage
+CREATE FUNCTION funnel_internal.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-CREATE FUNCTION funnel.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) RETURNS funnel.deal_stage
+CREATE FUNCTION funnel_internal.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-COMMENT ON FUNCTION funnel.deal_stage_eq(funnel.deal_stage, funnel.deal_stage) IS 'implementation of = for deal_stage';
-COMMENT ON FUNCTION funnel.deal_stage_ne(funnel.deal_stage, funnel.deal_stage) IS 'implementation of <> for deal_stage';
-COMMENT ON FUNCTION funnel.deal_stage_lt(funnel.deal_stage, funnel.deal_stage) IS 'implementation of < for deal_stage (funnel order)';
-COMMENT ON FUNCTION funnel.deal_stage_le(funnel.deal_stage, funnel.deal_stage) IS 'implementation of <= for deal_stage (funnel order)';
-COMMENT ON FUNCTION funnel.deal_stage_gt(funnel.deal_stage, funnel.deal_stage) IS 'implementation of > for deal_stage (funnel order)';
-COMMENT ON FUNCTION funnel.deal_stage_ge(funnel.deal_stage, funnel.deal_stage) IS 'implementation of >= for deal_stage (funnel order)';
-COMMENT ON FUNCTION funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage) IS 'btree support: three-way comparison in funnel order';
-COMMENT ON FUNCTION funnel.deal_stage_sortsupport(internal) IS 'btree support: sort support for deal_stage';
-COMMENT ON FUNCTION funnel.deal_stage_hash(funnel.deal_stage) IS 'hash support for deal_stage';
-COMMENT ON FUNCTION funnel.deal_stage_hash_extended(funnel.deal_stage, bigint) IS 'extended (seeded) hash support for deal_stage';
-COMMENT ON FUNCTION funnel.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) IS 'the later of two stages in funnel order (for max)';
-COMMENT ON FUNCTION funnel.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) IS 'the earlier of two stages in funnel order (for min)';
+COMMENT ON FUNCTION funnel_internal.deal_stage_eq(funnel.deal_stage, funnel.deal_stage) IS 'implementation of = for deal_stage';
+COMMENT ON FUNCTION funnel_internal.deal_stage_ne(funnel.deal_stage, funnel.deal_stage) IS 'implementation of <> for deal_stage';
+COMMENT ON FUNCTION funnel_internal.deal_stage_lt(funnel.deal_stage, funnel.deal_stage) IS 'implementation of < for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel_internal.deal_stage_le(funnel.deal_stage, funnel.deal_stage) IS 'implementation of <= for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel_internal.deal_stage_gt(funnel.deal_stage, funnel.deal_stage) IS 'implementation of > for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel_internal.deal_stage_ge(funnel.deal_stage, funnel.deal_stage) IS 'implementation of >= for deal_stage (funnel order)';
+COMMENT ON FUNCTION funnel_internal.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage) IS 'btree support: three-way comparison in funnel order';
+COMMENT ON FUNCTION funnel_internal.deal_stage_sortsupport(internal) IS 'btree support: sort support for deal_stage';
+COMMENT ON FUNCTION funnel_internal.deal_stage_hash(funnel.deal_stage) IS 'hash support for deal_stage';
+COMMENT ON FUNCTION funnel_internal.deal_stage_hash_extended(funnel.deal_stage, bigint) IS 'extended (seeded) hash support for deal_stage';
+COMMENT ON FUNCTION funnel_internal.deal_stage_larger(funnel.deal_stage, funnel.deal_stage) IS 'the later of two stages in funnel order (for max)';
+COMMENT ON FUNCTION funnel_internal.deal_stage_smaller(funnel.deal_stage, funnel.deal_stage) IS 'the earlier of two stages in funnel order (for min)';
 
 -- The comparison operators (and min/max below) live in pg_catalog, which
 -- every search_path includes: BI tools and application connections run with
@@ -147,37 +147,37 @@ COMMENT ON FUNCTION funnel.deal_stage_smaller(funnel.deal_stage, funnel.deal_sta
 -- funnel.deal_stage, so no built-in operator is shadowed: see doc/design.md.
 CREATE OPERATOR pg_catalog.= (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
-    FUNCTION = funnel.deal_stage_eq,
+    FUNCTION = funnel_internal.deal_stage_eq,
     COMMUTATOR = OPERATOR(pg_catalog.=), NEGATOR = OPERATOR(pg_catalog.<>),
     RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES
 );
 CREATE OPERATOR pg_catalog.<> (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
-    FUNCTION = funnel.deal_stage_ne,
+    FUNCTION = funnel_internal.deal_stage_ne,
     COMMUTATOR = OPERATOR(pg_catalog.<>), NEGATOR = OPERATOR(pg_catalog.=),
     RESTRICT = neqsel, JOIN = neqjoinsel
 );
 CREATE OPERATOR pg_catalog.< (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
-    FUNCTION = funnel.deal_stage_lt,
+    FUNCTION = funnel_internal.deal_stage_lt,
     COMMUTATOR = OPERATOR(pg_catalog.>), NEGATOR = OPERATOR(pg_catalog.>=),
     RESTRICT = scalarltsel, JOIN = scalarltjoinsel
 );
 CREATE OPERATOR pg_catalog.<= (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
-    FUNCTION = funnel.deal_stage_le,
+    FUNCTION = funnel_internal.deal_stage_le,
     COMMUTATOR = OPERATOR(pg_catalog.>=), NEGATOR = OPERATOR(pg_catalog.>),
     RESTRICT = scalarlesel, JOIN = scalarlejoinsel
 );
 CREATE OPERATOR pg_catalog.> (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
-    FUNCTION = funnel.deal_stage_gt,
+    FUNCTION = funnel_internal.deal_stage_gt,
     COMMUTATOR = OPERATOR(pg_catalog.<), NEGATOR = OPERATOR(pg_catalog.<=),
     RESTRICT = scalargtsel, JOIN = scalargtjoinsel
 );
 CREATE OPERATOR pg_catalog.>= (
     LEFTARG = funnel.deal_stage, RIGHTARG = funnel.deal_stage,
-    FUNCTION = funnel.deal_stage_ge,
+    FUNCTION = funnel_internal.deal_stage_ge,
     COMMUTATOR = OPERATOR(pg_catalog.<=), NEGATOR = OPERATOR(pg_catalog.<),
     RESTRICT = scalargesel, JOIN = scalargejoinsel
 );
@@ -196,16 +196,16 @@ CREATE OPERATOR CLASS funnel.deal_stage_ops
         OPERATOR 3 pg_catalog.= ,
         OPERATOR 4 pg_catalog.>= ,
         OPERATOR 5 pg_catalog.> ,
-        FUNCTION 1 funnel.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage),
-        FUNCTION 2 funnel.deal_stage_sortsupport(internal);
+        FUNCTION 1 funnel_internal.deal_stage_cmp(funnel.deal_stage, funnel.deal_stage),
+        FUNCTION 2 funnel_internal.deal_stage_sortsupport(internal);
 COMMENT ON OPERATOR CLASS funnel.deal_stage_ops USING btree IS
   'funnel order of deal stages (within a pipeline by position, across pipelines by pipeline)';
 
 CREATE OPERATOR CLASS funnel.deal_stage_hash_ops
     DEFAULT FOR TYPE funnel.deal_stage USING hash AS
         OPERATOR 1 pg_catalog.= ,
-        FUNCTION 1 funnel.deal_stage_hash(funnel.deal_stage),
-        FUNCTION 2 funnel.deal_stage_hash_extended(funnel.deal_stage, bigint);
+        FUNCTION 1 funnel_internal.deal_stage_hash(funnel.deal_stage),
+        FUNCTION 2 funnel_internal.deal_stage_hash_extended(funnel.deal_stage, bigint);
 COMMENT ON OPERATOR CLASS funnel.deal_stage_hash_ops USING hash IS
   'hashing of deal stages (for hash joins, hash aggregates and hash indexes)';
 COMMENT ON OPERATOR FAMILY funnel.deal_stage_ops USING btree IS
@@ -214,18 +214,18 @@ COMMENT ON OPERATOR FAMILY funnel.deal_stage_hash_ops USING hash IS
   'hashing of deal stages';
 
 CREATE AGGREGATE funnel.min(funnel.deal_stage) (
-    SFUNC = funnel.deal_stage_smaller,
+    SFUNC = funnel_internal.deal_stage_smaller,
     STYPE = funnel.deal_stage,
-    COMBINEFUNC = funnel.deal_stage_smaller,
+    COMBINEFUNC = funnel_internal.deal_stage_smaller,
     SORTOP = OPERATOR(pg_catalog.<),
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.min(funnel.deal_stage) IS 'earliest stage in funnel order';
 
 CREATE AGGREGATE funnel.max(funnel.deal_stage) (
-    SFUNC = funnel.deal_stage_larger,
+    SFUNC = funnel_internal.deal_stage_larger,
     STYPE = funnel.deal_stage,
-    COMBINEFUNC = funnel.deal_stage_larger,
+    COMBINEFUNC = funnel_internal.deal_stage_larger,
     SORTOP = OPERATOR(pg_catalog.>),
     PARALLEL = SAFE
 );
@@ -233,18 +233,18 @@ COMMENT ON AGGREGATE funnel.max(funnel.deal_stage) IS 'latest stage in funnel or
 
 -- the same aggregates in pg_catalog, so min(stage) works on any search_path
 CREATE AGGREGATE pg_catalog.min(funnel.deal_stage) (
-    SFUNC = funnel.deal_stage_smaller,
+    SFUNC = funnel_internal.deal_stage_smaller,
     STYPE = funnel.deal_stage,
-    COMBINEFUNC = funnel.deal_stage_smaller,
+    COMBINEFUNC = funnel_internal.deal_stage_smaller,
     SORTOP = OPERATOR(pg_catalog.<),
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE pg_catalog.min(funnel.deal_stage) IS 'earliest stage in funnel order (same as funnel.min)';
 
 CREATE AGGREGATE pg_catalog.max(funnel.deal_stage) (
-    SFUNC = funnel.deal_stage_larger,
+    SFUNC = funnel_internal.deal_stage_larger,
     STYPE = funnel.deal_stage,
-    COMBINEFUNC = funnel.deal_stage_larger,
+    COMBINEFUNC = funnel_internal.deal_stage_larger,
     SORTOP = OPERATOR(pg_catalog.>),
     PARALLEL = SAFE
 );

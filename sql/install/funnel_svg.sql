@@ -8,7 +8,7 @@
 -- Text for SVG character data and attribute values: the five XML specials
 -- escaped, and the characters XML 1.0 forbids (C0 controls but tab, newline
 -- and carriage return; U+FFFE, U+FFFF) replaced by "?"
-CREATE FUNCTION funnel._svg_escape(s text) RETURNS text
+CREATE FUNCTION funnel_internal.svg_escape(s text) RETURNS text
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -26,13 +26,13 @@ BEGIN
                '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;'), '''', '&apos;');
 END
 $$;
-COMMENT ON FUNCTION funnel._svg_escape(text) IS
+COMMENT ON FUNCTION funnel_internal.svg_escape(text) IS
   'funnel internal: escapes text for SVG (& < > " '' as entities, characters XML 1.0 forbids as ?)';
 
 -- Width in pixels a text needs at a font size, estimated on the wide side
 -- (DejaVu Sans metrics, the usual fallback): CJK and other characters of three
 -- or more UTF-8 bytes (two in other server encodings) count one full em
-CREATE FUNCTION funnel._svg_text_width(s text, size numeric) RETURNS numeric
+CREATE FUNCTION funnel_internal.svg_text_width(s text, size numeric) RETURNS numeric
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -46,7 +46,7 @@ AS $$
                ELSE 0.64 END), 0) * size
       FROM regexp_split_to_table(s, '') AS c
 $$;
-COMMENT ON FUNCTION funnel._svg_text_width(text, numeric) IS
+COMMENT ON FUNCTION funnel_internal.svg_text_width(text, numeric) IS
   'funnel internal: estimated width in pixels of a text at a font size (full width for CJK), for the layout of funnel_svg';
 
 CREATE FUNCTION funnel.funnel_svg(summary funnel.funnel_summary, options jsonb DEFAULT '{}')
@@ -223,14 +223,14 @@ BEGIN
                 to_char(from_prev[i] * 100, 'FM990.0') || '% of previous',
                 to_char(from_first[i] * 100, 'FM990.0') || '% of first'), '');
         END IF;
-        name_w := greatest(name_w, funnel._svg_text_width(names[i], 14));
-        num_w := greatest(num_w, funnel._svg_text_width(line1[i], 14) * 1.1,
-                          coalesce(funnel._svg_text_width(line2[i], 12), 0));
+        name_w := greatest(name_w, funnel_internal.svg_text_width(names[i], 14));
+        num_w := greatest(num_w, funnel_internal.svg_text_width(line1[i], 14) * 1.1,
+                          coalesce(funnel_internal.svg_text_width(line2[i], 12), 0));
     END LOOP;
     caption := CASE WHEN total = 0 THEN 'no deals'
                     ELSE regexp_replace(total::text, '(\d)(?=(\d{3})+$)', '\1,', 'g')
                          || CASE WHEN total = 1 THEN ' deal' ELSE ' deals' END END;
-    head_w := greatest(funnel._svg_text_width(title, 18) * 1.1, funnel._svg_text_width(caption, 12));
+    head_w := greatest(funnel_internal.svg_text_width(title, 18) * 1.1, funnel_internal.svg_text_width(caption, 12));
 
     w := ceil(greatest(req_width, 2 * pad + head_w,
                        2 * pad + name_w + gutter + min_funnel + gutter + num_w));
@@ -273,16 +273,16 @@ BEGIN
                 || format('<rect x="%s" y="%s" width="%s" height="%s" rx="3" fill="%s" fill-opacity="%s" class="bar %s"/>',
                           round(cx - bw / 2, 1), y, round(bw, 1), bar_h, fill, round(opacity, 2), kinds[i]) || E'\n'
                 || format('<text x="%s" y="%s" text-anchor="end" font-size="14" fill="#1f2937" class="stage">%s</text>',
-                          round(pad + name_w, 1), y + 23, funnel._svg_escape(names[i])) || E'\n';
+                          round(pad + name_w, 1), y + 23, funnel_internal.svg_escape(names[i])) || E'\n';
             IF line2[i] IS NULL THEN
                 body := body || format('<text x="%s" y="%s" font-size="14" font-weight="bold" fill="#1f2937" class="count">%s</text>',
-                                       round(x_num, 1), y + 23, funnel._svg_escape(line1[i])) || E'\n';
+                                       round(x_num, 1), y + 23, funnel_internal.svg_escape(line1[i])) || E'\n';
             ELSE
                 body := body
                     || format('<text x="%s" y="%s" font-size="14" font-weight="bold" fill="#1f2937" class="count">%s</text>',
-                              round(x_num, 1), y + 15, funnel._svg_escape(line1[i])) || E'\n'
+                              round(x_num, 1), y + 15, funnel_internal.svg_escape(line1[i])) || E'\n'
                     || format('<text x="%s" y="%s" font-size="12" fill="#6b7280" class="conversion">%s</text>',
-                              round(x_num, 1), y + 31, funnel._svg_escape(line2[i])) || E'\n';
+                              round(x_num, 1), y + 31, funnel_internal.svg_escape(line2[i])) || E'\n';
             END IF;
             last_bw := bw;
             last_bottom := y + bar_h;
@@ -293,14 +293,14 @@ BEGIN
 
     RETURN format('<svg xmlns="http://www.w3.org/2000/svg" width="%s" height="%s" viewBox="0 0 %s %s" role="img" font-family="%s">',
                   w, h, w, h, '''Noto Sans'', ''Noto Sans CJK SC'', ''Source Han Sans SC'', ''PingFang SC'', ''Microsoft YaHei'', ''DejaVu Sans'', Arial, sans-serif')
-        || E'\n' || format('<title>%s</title>', funnel._svg_escape(coalesce(nullif(title, ''), 'funnel')))
+        || E'\n' || format('<title>%s</title>', funnel_internal.svg_escape(coalesce(nullif(title, ''), 'funnel')))
         || E'\n' || format('<rect width="%s" height="%s" fill="#ffffff"/>', w, h)
         || E'\n' || CASE WHEN title = '' THEN '' ELSE
                format('<text x="%s" y="%s" font-size="18" font-weight="bold" fill="#1f2937" class="title">%s</text>',
-                      pad, pad + 20, funnel._svg_escape(title)) || E'\n' END
+                      pad, pad + 20, funnel_internal.svg_escape(title)) || E'\n' END
         || CASE WHEN title = '' OR caption IS NULL THEN '' ELSE
                format('<text x="%s" y="%s" font-size="12" fill="#6b7280" class="caption">%s</text>',
-                      pad, pad + 40, funnel._svg_escape(caption)) || E'\n' END
+                      pad, pad + 40, funnel_internal.svg_escape(caption)) || E'\n' END
         || body
         || '</svg>';
 END

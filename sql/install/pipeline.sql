@@ -49,15 +49,15 @@ COMMENT ON TABLE funnel.pipeline_stage IS
 SELECT pg_catalog.pg_extension_config_dump('funnel.pipeline', '');
 SELECT pg_catalog.pg_extension_config_dump('funnel.pipeline_stage', '');
 
-CREATE FUNCTION funnel.catalog_changed() RETURNS trigger
+CREATE FUNCTION funnel_internal.catalog_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'funnel_catalog_changed'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel.catalog_changed() IS
+COMMENT ON FUNCTION funnel_internal.catalog_changed() IS
   'funnel internal: statement trigger that invalidates every backend''s pipeline cache when a funnel configuration table changes';
 
 CREATE TRIGGER pipeline_stage_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.pipeline_stage
-    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.catalog_changed();
 COMMENT ON TRIGGER pipeline_stage_changed ON funnel.pipeline_stage IS
   'tells every backend''s pipeline cache that stage attributes changed';
 
@@ -69,13 +69,13 @@ COMMENT ON TRIGGER pipeline_stage_changed ON funnel.pipeline_stage IS
 -- PUBLIC: grant it to the roles that manage pipelines.
 --------------------------------------------------------------------------
 
-CREATE FUNCTION funnel._check_name(what text, name text) RETURNS void
+CREATE FUNCTION funnel_internal.check_name(what text, name text) RETURNS void
     AS 'MODULE_PATHNAME', 'funnel_check_name'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._check_name(text, text) IS
+COMMENT ON FUNCTION funnel_internal.check_name(text, text) IS
   'funnel internal: validates a pipeline or stage name (non-empty, at most 63 bytes, no ":", no control, zero-width or bidi characters, no white space at either end, NFC in UTF-8 databases)';
 
-CREATE FUNCTION funnel._check_probability(stage text, probability double precision) RETURNS void
+CREATE FUNCTION funnel_internal.check_probability(stage text, probability double precision) RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -96,12 +96,12 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._check_probability(text, double precision) IS
+COMMENT ON FUNCTION funnel_internal.check_probability(text, double precision) IS
   'funnel internal: validates a stage probability (in [0,1], not NaN, not NULL, at most 18 decimal places as numeric)';
 
 -- The enum type of a pipeline, or an error (naming no other pipeline: a
 -- tenant's typo need not list every other tenant's pipelines)
-CREATE FUNCTION funnel._pipeline_type(pipeline text) RETURNS regtype
+CREATE FUNCTION funnel_internal.pipeline_type(pipeline text) RETURNS regtype
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -120,52 +120,52 @@ BEGIN
     RETURN t;
 END
 $$;
-COMMENT ON FUNCTION funnel._pipeline_type(text) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_type(text) IS
   'funnel internal: the enum type that holds a pipeline''s stages';
 
-CREATE FUNCTION funnel._pipeline_typmod(typoid oid) RETURNS integer
+CREATE FUNCTION funnel_internal.pipeline_typmod(typoid oid) RETURNS integer
     AS 'MODULE_PATHNAME', 'funnel_pipeline_typmod'
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._pipeline_typmod(oid) IS
+COMMENT ON FUNCTION funnel_internal.pipeline_typmod(oid) IS
   'funnel internal: the type modifier of funnel.deal_stage that binds a column to the pipeline with this enum type (its low 31 bits; PipelineTypmod in src/funnel.h)';
 
 -- The metadata row of a stage, or an error listing the pipeline's stages
-CREATE FUNCTION funnel._stage_row(pipeline text, stage text) RETURNS funnel.pipeline_stage
+CREATE FUNCTION funnel_internal.stage_row(pipeline text, stage text) RETURNS funnel.pipeline_stage
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     r funnel.pipeline_stage;
 BEGIN
-    PERFORM funnel._pipeline_type(pipeline);
+    PERFORM funnel_internal.pipeline_type(pipeline);
     SELECT * INTO r FROM funnel.pipeline_stage s
-     WHERE s.pipeline = _stage_row.pipeline AND s.stage = _stage_row.stage;
+     WHERE s.pipeline = stage_row.pipeline AND s.stage = stage_row.stage;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'stage "%" does not exist in pipeline "%"', stage, pipeline
             USING ERRCODE = 'undefined_object',
-                  DETAIL = 'Its stages are: ' || funnel._stage_list(pipeline) || '.';
+                  DETAIL = 'Its stages are: ' || funnel_internal.stage_list(pipeline) || '.';
     END IF;
     RETURN r;
 END
 $$;
-COMMENT ON FUNCTION funnel._stage_row(text, text) IS
+COMMENT ON FUNCTION funnel_internal.stage_row(text, text) IS
   'funnel internal: the attributes of a stage, or an error listing the valid stages';
 
-CREATE FUNCTION funnel._stage_list(pipeline text) RETURNS text
+CREATE FUNCTION funnel_internal.stage_list(pipeline text) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT string_agg(e.enumlabel::text, ', ' ORDER BY e.enumsortorder)
       FROM pg_enum e
-     WHERE e.enumtypid = funnel._pipeline_type(pipeline)
+     WHERE e.enumtypid = funnel_internal.pipeline_type(pipeline)
 $$;
-COMMENT ON FUNCTION funnel._stage_list(text) IS
+COMMENT ON FUNCTION funnel_internal.stage_list(text) IS
   'funnel internal: the stage names of a pipeline in funnel order, comma separated';
 
 -- Refuse unless the caller (the role that called the entry point) is a
 -- member of the pipeline's owner or a superuser.  The pipeline's row is
 -- locked, so the owner cannot change before the caller's transaction ends.
-CREATE FUNCTION funnel._check_pipeline_owner(pipeline text, caller oid, fn text) RETURNS void
+CREATE FUNCTION funnel_internal.check_pipeline_owner(pipeline text, caller oid, fn text) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -173,12 +173,12 @@ DECLARE
     owner_name name;
     owner_oid oid;
 BEGIN
-    PERFORM funnel._pipeline_type(pipeline);
+    PERFORM funnel_internal.pipeline_type(pipeline);
     SELECT p.owner INTO owner_name FROM funnel.pipeline p WHERE p.name = pipeline FOR UPDATE;
     -- a type without its row: the extension owner's, as rows made by hand
     owner_name := coalesce(owner_name, (SELECT r.rolname FROM pg_roles r
                                           JOIN pg_proc f ON f.proowner = r.oid
-                                         WHERE f.oid = 'funnel._check_pipeline_owner(text, oid, text)'::regprocedure));
+                                         WHERE f.oid = 'funnel_internal.check_pipeline_owner(text, oid, text)'::regprocedure));
     SELECT r.oid INTO owner_oid FROM pg_roles r WHERE r.rolname = owner_name;
     -- USAGE: the privileges of the owner, as PostgreSQL's own ownership
     -- checks (a NOINHERIT member first does SET ROLE to the owner)
@@ -195,10 +195,10 @@ BEGIN
               HINT = format('Only the owner, its members and superusers can call funnel.%s() on this pipeline; the owner can hand it over with funnel.alter_pipeline_owner().', fn);
 END
 $$;
-COMMENT ON FUNCTION funnel._check_pipeline_owner(text, oid, text) IS
+COMMENT ON FUNCTION funnel_internal.check_pipeline_owner(text, oid, text) IS
   'funnel internal: refuses (42501) unless the calling role is a member of the pipeline''s owner or a superuser; locks the pipeline''s row';
 
-CREATE FUNCTION funnel._create_pipeline(
+CREATE FUNCTION funnel_internal.create_pipeline(
     name text,
     stages text[],
     probabilities double precision[] DEFAULT NULL,
@@ -215,8 +215,8 @@ DECLARE
     p double precision;
     typoid oid;
 BEGIN
-    PERFORM funnel._check_name('pipeline', name);
-    IF EXISTS (SELECT 1 FROM funnel.pipeline WHERE pipeline.name = _create_pipeline.name) THEN
+    PERFORM funnel_internal.check_name('pipeline', name);
+    IF EXISTS (SELECT 1 FROM funnel.pipeline WHERE pipeline.name = create_pipeline.name) THEN
         RAISE EXCEPTION 'pipeline "%" already exists', name
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Use funnel.add_stage() to change it, or funnel.drop_pipeline() first.';
@@ -234,7 +234,7 @@ BEGIN
     END IF;
     all_names := stages || won || coalesce(lost, '{}');
     FOR i IN 1 .. cardinality(all_names) LOOP
-        PERFORM funnel._check_name('stage', all_names[i]);
+        PERFORM funnel_internal.check_name('stage', all_names[i]);
         IF array_position(all_names, all_names[i]) <> i THEN
             RAISE EXCEPTION 'stage "%" appears twice in pipeline "%"', all_names[i], name
                 USING ERRCODE = 'invalid_parameter_value',
@@ -249,7 +249,7 @@ BEGIN
                       HINT = 'Give one probability per open stage; won stages have 1 and lost stages 0.';
         END IF;
         FOR i IN 1 .. n_open LOOP
-            PERFORM funnel._check_probability(stages[i], probabilities[i]);
+            PERFORM funnel_internal.check_probability(stages[i], probabilities[i]);
         END LOOP;
     END IF;
 
@@ -261,7 +261,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM pg_type t
                 WHERE t.typnamespace = 'funnel_pipeline'::regnamespace
                   AND t.typtype = 'e' AND t.oid <> typoid
-                  AND funnel._pipeline_typmod(t.oid) = funnel._pipeline_typmod(typoid)) THEN
+                  AND funnel_internal.pipeline_typmod(t.oid) = funnel_internal.pipeline_typmod(typoid)) THEN
         RAISE EXCEPTION 'could not assign a type modifier to pipeline "%"', name
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   DETAIL = 'Another pipeline''s type OID differs from this one by 2^31.',
@@ -284,10 +284,10 @@ BEGIN
     SELECT name, l, 0, 'lost' FROM unnest(coalesce(lost, '{}')) AS l;
 END
 $$;
-COMMENT ON FUNCTION funnel._create_pipeline(text, text[], double precision[], text[], text[]) IS
+COMMENT ON FUNCTION funnel_internal.create_pipeline(text, text[], double precision[], text[], text[]) IS
   'funnel internal: the body of funnel.create_pipeline() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._add_stage(
+CREATE FUNCTION funnel_internal.add_stage(
     pipeline text,
     stage text,
     probability double precision DEFAULT NULL,
@@ -299,7 +299,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ptype regtype := funnel._pipeline_type(pipeline);
+    ptype regtype := funnel_internal.pipeline_type(pipeline);
     kinds constant text[] := ARRAY['open', 'won', 'lost'];
     anchor funnel.pipeline_stage;
     prev_row funnel.pipeline_stage;
@@ -309,14 +309,14 @@ DECLARE
     new_kind text := kind;
     p double precision := probability;
 BEGIN
-    PERFORM funnel._check_name('stage', stage);
+    PERFORM funnel_internal.check_name('stage', stage);
     IF kind IS NOT NULL AND NOT kind = ANY (kinds) THEN
         RAISE EXCEPTION 'invalid stage kind "%"', kind
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'A stage kind is open, won or lost.';
     END IF;
     IF EXISTS (SELECT 1 FROM funnel.pipeline_stage s
-                WHERE s.pipeline = _add_stage.pipeline AND s.stage = _add_stage.stage) THEN
+                WHERE s.pipeline = add_stage.pipeline AND s.stage = add_stage.stage) THEN
         RAISE EXCEPTION 'stage "%" already exists in pipeline "%"', stage, pipeline
             USING ERRCODE = 'duplicate_object';
     END IF;
@@ -330,30 +330,30 @@ BEGIN
 
     -- place the stage: after/before an anchor, or at the end of its kind
     IF after IS NOT NULL OR before IS NOT NULL THEN
-        anchor := funnel._stage_row(pipeline, coalesce(after, before));
+        anchor := funnel_internal.stage_row(pipeline, coalesce(after, before));
         new_kind := coalesce(new_kind, anchor.kind);
         idx := array_position(labels, anchor.stage);
         IF after IS NOT NULL THEN
             prev_row := anchor;
             IF idx < cardinality(labels) THEN
-                next_row := funnel._stage_row(pipeline, labels[idx + 1]);
+                next_row := funnel_internal.stage_row(pipeline, labels[idx + 1]);
             END IF;
         ELSE
             next_row := anchor;
             IF idx > 1 THEN
-                prev_row := funnel._stage_row(pipeline, labels[idx - 1]);
+                prev_row := funnel_internal.stage_row(pipeline, labels[idx - 1]);
             END IF;
         END IF;
     ELSE
         new_kind := coalesce(new_kind, 'open');
         SELECT s.* INTO prev_row FROM funnel.pipeline_stage s
           JOIN pg_enum e ON e.enumtypid = ptype AND e.enumlabel = s.stage
-         WHERE s.pipeline = _add_stage.pipeline
+         WHERE s.pipeline = add_stage.pipeline
            AND array_position(kinds, s.kind) <= array_position(kinds, new_kind)
          ORDER BY e.enumsortorder DESC LIMIT 1;
         idx := array_position(labels, prev_row.stage);
         IF idx < cardinality(labels) THEN
-            next_row := funnel._stage_row(pipeline, labels[idx + 1]);
+            next_row := funnel_internal.stage_row(pipeline, labels[idx + 1]);
         END IF;
     END IF;
 
@@ -386,7 +386,7 @@ BEGIN
             p := pg_catalog.round(p::numeric, 18)::double precision;   -- see _check_probability
         END IF;
     END IF;
-    PERFORM funnel._check_probability(stage, p);
+    PERFORM funnel_internal.check_probability(stage, p);
 
     IF next_row.stage IS NOT NULL AND (before IS NOT NULL OR prev_row.stage IS NULL) THEN
         EXECUTE format('ALTER TYPE %s ADD VALUE %L BEFORE %L', ptype, stage, next_row.stage);
@@ -397,112 +397,112 @@ BEGIN
     VALUES (pipeline, stage, p, new_kind);
 END
 $$;
-COMMENT ON FUNCTION funnel._add_stage(text, text, double precision, text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.add_stage(text, text, double precision, text, text, text) IS
   'funnel internal: the body of funnel.add_stage() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._rename_stage(pipeline text, stage text, new_name text)
+CREATE FUNCTION funnel_internal.rename_stage(pipeline text, stage text, new_name text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM funnel._stage_row(pipeline, stage);
-    PERFORM funnel._check_name('stage', new_name);
+    PERFORM funnel_internal.stage_row(pipeline, stage);
+    PERFORM funnel_internal.check_name('stage', new_name);
     IF EXISTS (SELECT 1 FROM funnel.pipeline_stage s
-                WHERE s.pipeline = _rename_stage.pipeline AND s.stage = new_name) THEN
+                WHERE s.pipeline = rename_stage.pipeline AND s.stage = new_name) THEN
         RAISE EXCEPTION 'stage "%" already exists in pipeline "%"', new_name, pipeline
             USING ERRCODE = 'duplicate_object';
     END IF;
     EXECUTE format('ALTER TYPE %s RENAME VALUE %L TO %L',
-                   funnel._pipeline_type(pipeline), stage, new_name);
+                   funnel_internal.pipeline_type(pipeline), stage, new_name);
     UPDATE funnel.pipeline_stage s SET stage = new_name
-     WHERE s.pipeline = _rename_stage.pipeline AND s.stage = _rename_stage.stage;
+     WHERE s.pipeline = rename_stage.pipeline AND s.stage = rename_stage.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel._rename_stage(text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.rename_stage(text, text, text) IS
   'funnel internal: the body of funnel.rename_stage() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._set_probability(pipeline text, stage text, probability double precision)
+CREATE FUNCTION funnel_internal.set_probability(pipeline text, stage text, probability double precision)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    r funnel.pipeline_stage := funnel._stage_row(pipeline, stage);
+    r funnel.pipeline_stage := funnel_internal.stage_row(pipeline, stage);
 BEGIN
-    PERFORM funnel._check_probability(stage, probability);
+    PERFORM funnel_internal.check_probability(stage, probability);
     IF r.kind <> 'open' THEN
         RAISE EXCEPTION 'stage "%" of pipeline "%" is a % stage', stage, pipeline, r.kind
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'Won stages have probability 1 and lost stages 0.';
     END IF;
-    UPDATE funnel.pipeline_stage s SET probability = _set_probability.probability
-     WHERE s.pipeline = _set_probability.pipeline AND s.stage = _set_probability.stage;
+    UPDATE funnel.pipeline_stage s SET probability = set_probability.probability
+     WHERE s.pipeline = set_probability.pipeline AND s.stage = set_probability.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel._set_probability(text, text, double precision) IS
+COMMENT ON FUNCTION funnel_internal.set_probability(text, text, double precision) IS
   'funnel internal: the body of funnel.set_probability() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._set_stale_after(pipeline text, stage text, stale_after interval)
+CREATE FUNCTION funnel_internal.set_stale_after(pipeline text, stage text, stale_after interval)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM funnel._stage_row(pipeline, stage);
+    PERFORM funnel_internal.stage_row(pipeline, stage);
     IF stale_after IS NOT NULL AND stale_after <= interval '0' THEN
         RAISE EXCEPTION 'stale_after % of stage "%" is not positive', stale_after, stage
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass a positive interval such as ''14 days'', or NULL to clear it.';
     END IF;
-    UPDATE funnel.pipeline_stage s SET stale_after = _set_stale_after.stale_after
-     WHERE s.pipeline = _set_stale_after.pipeline AND s.stage = _set_stale_after.stage;
+    UPDATE funnel.pipeline_stage s SET stale_after = set_stale_after.stale_after
+     WHERE s.pipeline = set_stale_after.pipeline AND s.stage = set_stale_after.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel._set_stale_after(text, text, interval) IS
+COMMENT ON FUNCTION funnel_internal.set_stale_after(text, text, interval) IS
   'funnel internal: the body of funnel.set_stale_after() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
+CREATE FUNCTION funnel_internal.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM funnel._stage_row(pipeline, stage);
-    UPDATE funnel.pipeline_stage s SET retired = _retire_stage.retired
-     WHERE s.pipeline = _retire_stage.pipeline AND s.stage = _retire_stage.stage;
+    PERFORM funnel_internal.stage_row(pipeline, stage);
+    UPDATE funnel.pipeline_stage s SET retired = retire_stage.retired
+     WHERE s.pipeline = retire_stage.pipeline AND s.stage = retire_stage.stage;
 END
 $$;
-COMMENT ON FUNCTION funnel._retire_stage(text, text, boolean) IS
+COMMENT ON FUNCTION funnel_internal.retire_stage(text, text, boolean) IS
   'funnel internal: the body of funnel.retire_stage() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._value_holds_pipeline(value "any", pipeline oid) RETURNS boolean
+CREATE FUNCTION funnel_internal.value_holds_pipeline(value "any", pipeline oid) RETURNS boolean
     AS 'MODULE_PATHNAME', 'funnel_value_holds_pipeline'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._value_holds_pipeline("any", oid) IS
+COMMENT ON FUNCTION funnel_internal.value_holds_pipeline("any", oid) IS
   'funnel internal: does a value of any type (arrays, composites, ranges, domains, anyarray) hold a deal_stage or funnel_summary of the pipeline with this enum type OID';
 
-CREATE FUNCTION funnel._expr_holds_pipeline(expr pg_node_tree, pipeline oid) RETURNS boolean
+CREATE FUNCTION funnel_internal.expr_holds_pipeline(expr pg_node_tree, pipeline oid) RETURNS boolean
     AS 'MODULE_PATHNAME', 'funnel_expr_holds_pipeline'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._expr_holds_pipeline(pg_node_tree, oid) IS
+COMMENT ON FUNCTION funnel_internal.expr_holds_pipeline(pg_node_tree, oid) IS
   'funnel internal: does a stored expression (default, constraint, view, rule, index, partition bound, policy, function body) hold a constant of the pipeline';
 
-CREATE FUNCTION funnel._stage_holding_types() RETURNS oid[]
+CREATE FUNCTION funnel_internal.stage_holding_types() RETURNS oid[]
     AS 'MODULE_PATHNAME', 'funnel_stage_holding_types'
     LANGUAGE C STABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._stage_holding_types() IS
+COMMENT ON FUNCTION funnel_internal.stage_holding_types() IS
   'funnel internal: the one list of funnel''s types whose values hold stage OIDs (deal_stage, funnel_summary, journey; src/pipeline_uses.c)';
 
 -- Every type whose values can hold a pipeline's values: the stage-holding
 -- types, and arrays, domains, composites, ranges and multiranges of them,
 -- recursively
-CREATE FUNCTION funnel._pipeline_value_types() RETURNS TABLE (typoid oid)
+CREATE FUNCTION funnel_internal.pipeline_value_types() RETURNS TABLE (typoid oid)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE t(typoid) AS (
-        SELECT unnest(funnel._stage_holding_types())
+        SELECT unnest(funnel_internal.stage_holding_types())
         UNION
         SELECT c.oid FROM t, LATERAL (
             SELECT ty.oid FROM pg_type ty
@@ -520,34 +520,34 @@ AS $$
     )
     SELECT typoid FROM t
 $$;
-COMMENT ON FUNCTION funnel._pipeline_value_types() IS
-  'funnel internal: the stage-holding types (funnel._stage_holding_types()) and every array, domain, composite, range and multirange type built on them';
+COMMENT ON FUNCTION funnel_internal.pipeline_value_types() IS
+  'funnel internal: the stage-holding types (funnel_internal.stage_holding_types()) and every array, domain, composite, range and multirange type built on them';
 
 -- The lock that keeps drop_pipeline() from missing a column created by an
 -- open transaction (doc/design.md §8): every command that can create a
 -- column takes it in SHARE mode, drop_pipeline() in EXCLUSIVE mode
-CREATE FUNCTION funnel._stage_columns_ddl_start() RETURNS event_trigger
+CREATE FUNCTION funnel_internal.stage_columns_ddl_start() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'funnel_stage_columns_ddl_start'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel._stage_columns_ddl_start() IS
+COMMENT ON FUNCTION funnel_internal.stage_columns_ddl_start() IS
   'funnel internal: takes the SHARE lock that drop_pipeline() needs in EXCLUSIVE mode, before a command that can create a column holding stages';
 CREATE EVENT TRIGGER funnel_stage_columns_ddl_start ON ddl_command_start
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
                  'CREATE MATERIALIZED VIEW', 'CREATE TYPE', 'ALTER TYPE',
                  'CREATE DOMAIN', 'ALTER DOMAIN')
-    EXECUTE FUNCTION funnel._stage_columns_ddl_start();
+    EXECUTE FUNCTION funnel_internal.stage_columns_ddl_start();
 COMMENT ON EVENT TRIGGER funnel_stage_columns_ddl_start IS
   'orders commands that can create a column holding stages with funnel.drop_pipeline(): a transaction running one makes drop_pipeline() refuse until it ends';
 
-CREATE FUNCTION funnel._drop_pipeline_lock(pipeline text) RETURNS void
+CREATE FUNCTION funnel_internal.drop_pipeline_lock(pipeline text) RETURNS void
     AS 'MODULE_PATHNAME', 'funnel_drop_pipeline_lock'
     LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION funnel._drop_pipeline_lock(text) IS
+COMMENT ON FUNCTION funnel_internal.drop_pipeline_lock(text) IS
   'funnel internal: first step of drop_pipeline(): refuses at REPEATABLE READ or SERIALIZABLE and while a transaction that may have created a column holding stages is open (55P03), else locks out such commands until this transaction ends';
 
 -- drop_pipeline(), step 2: columns and domains bound to the pipeline by
 -- their type modifier
-CREATE FUNCTION funnel._drop_check_bound(pipeline text, ptype regtype) RETURNS void
+CREATE FUNCTION funnel_internal.drop_check_bound(pipeline text, ptype regtype) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -577,12 +577,12 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._drop_check_bound(text, regtype) IS
+COMMENT ON FUNCTION funnel_internal.drop_check_bound(text, regtype) IS
   'funnel internal: drop_pipeline() step: refuses while a column or domain is bound to the pipeline by its type modifier';
 
 -- drop_pipeline(), step 3: the values stored in tables and materialized
 -- views, at any depth, in every column of a stage-holding type
-CREATE FUNCTION funnel._drop_check_rows(pipeline text, ptype regtype) RETURNS void
+CREATE FUNCTION funnel_internal.drop_check_rows(pipeline text, ptype regtype) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -590,7 +590,7 @@ DECLARE
     stage_type oid := 'funnel.deal_stage'::regtype;
     lo funnel.deal_stage;
     hi funnel.deal_stage;
-    citus_tables oid[] := funnel._citus_worker_tables();
+    citus_tables oid[] := funnel_internal.citus_worker_tables();
     col record;
     used boolean;
 BEGIN
@@ -606,7 +606,7 @@ BEGIN
                c.relpersistence = 't' AND c.relnamespace <> pg_my_temp_schema() AS foreign_temp,
                c.relkind = 'm' AS matview
           FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-         WHERE a.atttypid IN (SELECT typoid FROM funnel._pipeline_value_types())
+         WHERE a.atttypid IN (SELECT typoid FROM funnel_internal.pipeline_value_types())
            AND a.attnum > 0 AND NOT a.attisdropped
            AND (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated))
            -- a column bound to another pipeline cannot hold this one's stages
@@ -646,7 +646,7 @@ BEGIN
                            col.rel, col.attname, col.attname)
                INTO used USING lo, hi;
         ELSE
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE funnel._value_holds_pipeline(%I, $1))',
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE funnel_internal.value_holds_pipeline(%I, $1))',
                            col.rel, col.attname)
                INTO used USING ptype::oid;
         END IF;
@@ -659,12 +659,12 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION funnel._drop_check_rows(text, regtype) IS
+COMMENT ON FUNCTION funnel_internal.drop_check_rows(text, regtype) IS
   'funnel internal: drop_pipeline() step: locks every table with a column that can hold stages (SHARE) and refuses while a row holds one of the pipeline''s';
 
 -- drop_pipeline(), step 4: constants of stored expressions and missing
 -- values
-CREATE FUNCTION funnel._drop_check_expressions(pipeline text, ptype regtype) RETURNS void
+CREATE FUNCTION funnel_internal.drop_check_expressions(pipeline text, ptype regtype) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -674,46 +674,46 @@ BEGIN
     SELECT x.what INTO what FROM (
         SELECT format('The default of column %s.%I', d.adrelid::regclass, a.attname) AS what
           FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
-         WHERE funnel._expr_holds_pipeline(d.adbin, ptype)
+         WHERE funnel_internal.expr_holds_pipeline(d.adbin, ptype)
         UNION ALL
         SELECT format('Constraint %I of %s', c.conname,
                       coalesce(c.conrelid::regclass::text, c.contypid::regtype::text))
-          FROM pg_constraint c WHERE funnel._expr_holds_pipeline(c.conbin, ptype)
+          FROM pg_constraint c WHERE funnel_internal.expr_holds_pipeline(c.conbin, ptype)
         UNION ALL
         SELECT format('%s %s', CASE WHEN r.rulename <> '_RETURN' THEN 'Rule ' || quote_ident(r.rulename) || ' of'
                                     WHEN c.relkind = 'm' THEN 'Materialized view' ELSE 'View' END,
                       r.ev_class::regclass)
           FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class
-         WHERE funnel._expr_holds_pipeline(r.ev_action, ptype) OR funnel._expr_holds_pipeline(r.ev_qual, ptype)
+         WHERE funnel_internal.expr_holds_pipeline(r.ev_action, ptype) OR funnel_internal.expr_holds_pipeline(r.ev_qual, ptype)
         UNION ALL
         SELECT format('Index %s', i.indexrelid::regclass)
           FROM pg_index i
-         WHERE funnel._expr_holds_pipeline(i.indexprs, ptype) OR funnel._expr_holds_pipeline(i.indpred, ptype)
+         WHERE funnel_internal.expr_holds_pipeline(i.indexprs, ptype) OR funnel_internal.expr_holds_pipeline(i.indpred, ptype)
         UNION ALL
         SELECT format('The partition bound of %s', c.oid::regclass)
-          FROM pg_class c WHERE c.relispartition AND funnel._expr_holds_pipeline(c.relpartbound, ptype)
+          FROM pg_class c WHERE c.relispartition AND funnel_internal.expr_holds_pipeline(c.relpartbound, ptype)
         UNION ALL
         SELECT format('Trigger %I of %s', t.tgname, t.tgrelid::regclass)
-          FROM pg_trigger t WHERE funnel._expr_holds_pipeline(t.tgqual, ptype)
+          FROM pg_trigger t WHERE funnel_internal.expr_holds_pipeline(t.tgqual, ptype)
         UNION ALL
         SELECT format('Policy %I of %s', p.polname, p.polrelid::regclass)
           FROM pg_policy p
-         WHERE funnel._expr_holds_pipeline(p.polqual, ptype) OR funnel._expr_holds_pipeline(p.polwithcheck, ptype)
+         WHERE funnel_internal.expr_holds_pipeline(p.polqual, ptype) OR funnel_internal.expr_holds_pipeline(p.polwithcheck, ptype)
         UNION ALL
         SELECT format('Function %s', p.oid::regprocedure)
           FROM pg_proc p
-         WHERE funnel._expr_holds_pipeline(p.prosqlbody, ptype) OR funnel._expr_holds_pipeline(p.proargdefaults, ptype)
+         WHERE funnel_internal.expr_holds_pipeline(p.prosqlbody, ptype) OR funnel_internal.expr_holds_pipeline(p.proargdefaults, ptype)
         UNION ALL
         SELECT format('The default of domain %s', t.oid::regtype)
-          FROM pg_type t WHERE funnel._expr_holds_pipeline(t.typdefaultbin, ptype)
+          FROM pg_type t WHERE funnel_internal.expr_holds_pipeline(t.typdefaultbin, ptype)
         UNION ALL
         SELECT format('Statistics object %I', s.stxname)
-          FROM pg_statistic_ext s WHERE funnel._expr_holds_pipeline(s.stxexprs, ptype)
+          FROM pg_statistic_ext s WHERE funnel_internal.expr_holds_pipeline(s.stxexprs, ptype)
         UNION ALL
         SELECT format('The value of column %s.%I in rows older than the column', a.attrelid::regclass, a.attname)
           FROM pg_attribute a
-         WHERE a.atthasmissing AND a.atttypid IN (SELECT typoid FROM funnel._pipeline_value_types())
-           AND funnel._value_holds_pipeline(a.attmissingval, ptype)
+         WHERE a.atthasmissing AND a.atttypid IN (SELECT typoid FROM funnel_internal.pipeline_value_types())
+           AND funnel_internal.value_holds_pipeline(a.attmissingval, ptype)
         ) x LIMIT 1;
     IF what IS NOT NULL THEN
         RAISE EXCEPTION 'pipeline "%" is in use', pipeline
@@ -723,53 +723,53 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._drop_check_expressions(text, regtype) IS
+COMMENT ON FUNCTION funnel_internal.drop_check_expressions(text, regtype) IS
   'funnel internal: drop_pipeline() step: refuses while a stored expression (default, constraint, view, rule, index, partition bound, trigger condition, policy, function body, domain default, statistics object) or a column''s missing value holds one of the pipeline''s stages';
 
 -- drop_pipeline(), step 5: no row holds the pipeline's stages any more,
 -- but the statistics of ANALYZE may still list some (ANALYZE of an emptied
 -- table keeps them): they would make pg_stats and pg_dump --statistics
 -- fail; the next ANALYZE rebuilds them
-CREATE FUNCTION funnel._drop_statistics(ptype regtype) RETURNS void
+CREATE FUNCTION funnel_internal.drop_statistics(ptype regtype) RETURNS void
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
     DELETE FROM pg_statistic s
      USING pg_attribute a
      WHERE a.attrelid = s.starelid AND a.attnum = s.staattnum
-       AND a.atttypid IN (SELECT typoid FROM funnel._pipeline_value_types())
-       AND (funnel._value_holds_pipeline(s.stavalues1, ptype)
-            OR funnel._value_holds_pipeline(s.stavalues2, ptype)
-            OR funnel._value_holds_pipeline(s.stavalues3, ptype)
-            OR funnel._value_holds_pipeline(s.stavalues4, ptype)
-            OR funnel._value_holds_pipeline(s.stavalues5, ptype))
+       AND a.atttypid IN (SELECT typoid FROM funnel_internal.pipeline_value_types())
+       AND (funnel_internal.value_holds_pipeline(s.stavalues1, ptype)
+            OR funnel_internal.value_holds_pipeline(s.stavalues2, ptype)
+            OR funnel_internal.value_holds_pipeline(s.stavalues3, ptype)
+            OR funnel_internal.value_holds_pipeline(s.stavalues4, ptype)
+            OR funnel_internal.value_holds_pipeline(s.stavalues5, ptype))
 $$;
-COMMENT ON FUNCTION funnel._drop_statistics(regtype) IS
+COMMENT ON FUNCTION funnel_internal.drop_statistics(regtype) IS
   'funnel internal: drop_pipeline() step: deletes the ANALYZE statistics that list the pipeline''s stages';
 
-CREATE FUNCTION funnel._drop_pipeline(pipeline text)
+CREATE FUNCTION funnel_internal.drop_pipeline(pipeline text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ptype regtype := funnel._pipeline_type(pipeline);
+    ptype regtype := funnel_internal.pipeline_type(pipeline);
 BEGIN
     -- first, so that the checks see every column (doc/design.md §8)
-    PERFORM funnel._drop_pipeline_lock(pipeline);
-    PERFORM funnel._drop_check_bound(pipeline, ptype);
-    PERFORM funnel._drop_check_rows(pipeline, ptype);
-    PERFORM funnel._drop_check_expressions(pipeline, ptype);
-    PERFORM funnel._drop_statistics(ptype);
+    PERFORM funnel_internal.drop_pipeline_lock(pipeline);
+    PERFORM funnel_internal.drop_check_bound(pipeline, ptype);
+    PERFORM funnel_internal.drop_check_rows(pipeline, ptype);
+    PERFORM funnel_internal.drop_check_expressions(pipeline, ptype);
+    PERFORM funnel_internal.drop_statistics(ptype);
     EXECUTE format('DROP TYPE %s', ptype);
-    DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = _drop_pipeline.pipeline;
-    DELETE FROM funnel.pipeline p WHERE p.name = _drop_pipeline.pipeline;
+    DELETE FROM funnel.pipeline_stage s WHERE s.pipeline = drop_pipeline.pipeline;
+    DELETE FROM funnel.pipeline p WHERE p.name = drop_pipeline.pipeline;
 END
 $$;
-COMMENT ON FUNCTION funnel._drop_pipeline(text) IS
+COMMENT ON FUNCTION funnel_internal.drop_pipeline(text) IS
   'funnel internal: the body of funnel.drop_pipeline() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._create_pipeline_as(
+CREATE FUNCTION funnel_internal.create_pipeline_as(
     caller oid,
     name text,
     stages text[],
@@ -781,18 +781,18 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('create_pipeline');
+    citus text := funnel_internal.pipeline_change_begin('create_pipeline');
 BEGIN
-    PERFORM funnel._create_pipeline(name, stages, probabilities, won, lost);
+    PERFORM funnel_internal.create_pipeline(name, stages, probabilities, won, lost);
     UPDATE funnel.pipeline p SET owner = r.rolname
-      FROM pg_roles r WHERE r.oid = caller AND p.name = _create_pipeline_as.name;
+      FROM pg_roles r WHERE r.oid = caller AND p.name = create_pipeline_as.name;
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'create_pipeline', name,
-            jsonb_build_array(name, stages, funnel._exact_jsonb(probabilities), won, lost));
+        PERFORM funnel_internal.pipeline_change_end(citus, 'create_pipeline', name,
+            jsonb_build_array(name, stages, funnel_internal.exact_jsonb(probabilities), won, lost));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._create_pipeline_as(oid, text, text[], double precision[], text[], text[]) IS
+COMMENT ON FUNCTION funnel_internal.create_pipeline_as(oid, text, text[], double precision[], text[], text[]) IS
   'funnel internal: funnel.create_pipeline() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.create_pipeline(
@@ -807,7 +807,7 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) IS
   'creates a pipeline: open stages in funnel order with their win probabilities (default evenly spaced), then won stages (p=1, default ''won'') and lost stages (p=0, default ''lost'')';
 
-CREATE FUNCTION funnel._add_stage_as(
+CREATE FUNCTION funnel_internal.add_stage_as(
     caller oid,
     pipeline text,
     stage text,
@@ -820,17 +820,17 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('add_stage');
+    citus text := funnel_internal.pipeline_change_begin('add_stage');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'add_stage');
-    PERFORM funnel._add_stage(pipeline, stage, probability, after, before, kind);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'add_stage');
+    PERFORM funnel_internal.add_stage(pipeline, stage, probability, after, before, kind);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'add_stage', pipeline,
-            jsonb_build_array(pipeline, stage, funnel._exact_jsonb(probability), after, before, kind));
+        PERFORM funnel_internal.pipeline_change_end(citus, 'add_stage', pipeline,
+            jsonb_build_array(pipeline, stage, funnel_internal.exact_jsonb(probability), after, before, kind));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._add_stage_as(oid, text, text, double precision, text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.add_stage_as(oid, text, text, double precision, text, text, text) IS
   'funnel internal: funnel.add_stage() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.add_stage(
@@ -846,23 +846,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) IS
   'inserts a stage into a pipeline, after or before a given stage (default: after the last stage of its kind); existing stages keep their relative order, so indexes stay valid; usable once committed';
 
-CREATE FUNCTION funnel._rename_stage_as(caller oid, pipeline text, stage text, new_name text)
+CREATE FUNCTION funnel_internal.rename_stage_as(caller oid, pipeline text, stage text, new_name text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('rename_stage');
+    citus text := funnel_internal.pipeline_change_begin('rename_stage');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'rename_stage');
-    PERFORM funnel._rename_stage(pipeline, stage, new_name);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'rename_stage');
+    PERFORM funnel_internal.rename_stage(pipeline, stage, new_name);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'rename_stage', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'rename_stage', pipeline,
             jsonb_build_array(pipeline, stage, new_name));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._rename_stage_as(oid, text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.rename_stage_as(oid, text, text, text) IS
   'funnel internal: funnel.rename_stage() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.rename_stage(pipeline text, stage text, new_name text)
@@ -872,23 +872,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.rename_stage(text, text, text) IS
   'renames a stage; stored values keep their identity, so no table is rewritten and existing rows show the new name';
 
-CREATE FUNCTION funnel._set_probability_as(caller oid, pipeline text, stage text, probability double precision)
+CREATE FUNCTION funnel_internal.set_probability_as(caller oid, pipeline text, stage text, probability double precision)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('set_probability');
+    citus text := funnel_internal.pipeline_change_begin('set_probability');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'set_probability');
-    PERFORM funnel._set_probability(pipeline, stage, probability);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'set_probability');
+    PERFORM funnel_internal.set_probability(pipeline, stage, probability);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'set_probability', pipeline,
-            jsonb_build_array(pipeline, stage, funnel._exact_jsonb(probability)));
+        PERFORM funnel_internal.pipeline_change_end(citus, 'set_probability', pipeline,
+            jsonb_build_array(pipeline, stage, funnel_internal.exact_jsonb(probability)));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._set_probability_as(oid, text, text, double precision) IS
+COMMENT ON FUNCTION funnel_internal.set_probability_as(oid, text, text, double precision) IS
   'funnel internal: funnel.set_probability() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.set_probability(pipeline text, stage text, probability double precision)
@@ -898,23 +898,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.set_probability(text, text, double precision) IS
   'sets the win probability (in [0,1]) of an open stage';
 
-CREATE FUNCTION funnel._set_stale_after_as(caller oid, pipeline text, stage text, stale_after interval)
+CREATE FUNCTION funnel_internal.set_stale_after_as(caller oid, pipeline text, stage text, stale_after interval)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('set_stale_after');
+    citus text := funnel_internal.pipeline_change_begin('set_stale_after');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'set_stale_after');
-    PERFORM funnel._set_stale_after(pipeline, stage, stale_after);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'set_stale_after');
+    PERFORM funnel_internal.set_stale_after(pipeline, stage, stale_after);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'set_stale_after', pipeline,
-            jsonb_build_array(pipeline, stage, funnel._exact_jsonb(stale_after)));
+        PERFORM funnel_internal.pipeline_change_end(citus, 'set_stale_after', pipeline,
+            jsonb_build_array(pipeline, stage, funnel_internal.exact_jsonb(stale_after)));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._set_stale_after_as(oid, text, text, interval) IS
+COMMENT ON FUNCTION funnel_internal.set_stale_after_as(oid, text, text, interval) IS
   'funnel internal: funnel.set_stale_after() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.set_stale_after(pipeline text, stage text, stale_after interval)
@@ -924,23 +924,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.set_stale_after(text, text, interval) IS
   'sets after how long a deal in a stage counts as stale (NULL: never)';
 
-CREATE FUNCTION funnel._retire_stage_as(caller oid, pipeline text, stage text, retired boolean DEFAULT true)
+CREATE FUNCTION funnel_internal.retire_stage_as(caller oid, pipeline text, stage text, retired boolean DEFAULT true)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('retire_stage');
+    citus text := funnel_internal.pipeline_change_begin('retire_stage');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'retire_stage');
-    PERFORM funnel._retire_stage(pipeline, stage, retired);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'retire_stage');
+    PERFORM funnel_internal.retire_stage(pipeline, stage, retired);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'retire_stage', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'retire_stage', pipeline,
             jsonb_build_array(pipeline, stage, retired));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._retire_stage_as(oid, text, text, boolean) IS
+COMMENT ON FUNCTION funnel_internal.retire_stage_as(oid, text, text, boolean) IS
   'funnel internal: funnel.retire_stage() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.retire_stage(pipeline text, stage text, retired boolean DEFAULT true)
@@ -950,23 +950,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.retire_stage(text, text, boolean) IS
   'retires a stage (no new entries; stored values and history stay), or brings it back with retired => false';
 
-CREATE FUNCTION funnel._drop_pipeline_as(caller oid, pipeline text)
+CREATE FUNCTION funnel_internal.drop_pipeline_as(caller oid, pipeline text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('drop_pipeline');
+    citus text := funnel_internal.pipeline_change_begin('drop_pipeline');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'drop_pipeline');
-    PERFORM funnel._drop_pipeline(pipeline);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'drop_pipeline');
+    PERFORM funnel_internal.drop_pipeline(pipeline);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'drop_pipeline', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'drop_pipeline', pipeline,
             jsonb_build_array(pipeline));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._drop_pipeline_as(oid, text) IS
+COMMENT ON FUNCTION funnel_internal.drop_pipeline_as(oid, text) IS
   'funnel internal: funnel.drop_pipeline() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.drop_pipeline(pipeline text)
@@ -979,13 +979,13 @@ COMMENT ON FUNCTION funnel.drop_pipeline(text) IS
 -- ALTER ... OWNER TO for a pipeline: the caller must have the privileges
 -- of the current owner (or be a superuser) and, unless a superuser, be a
 -- member of the new owner
-CREATE FUNCTION funnel._alter_pipeline_owner(pipeline text, new_owner name)
+CREATE FUNCTION funnel_internal.alter_pipeline_owner(pipeline text, new_owner name)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM funnel._pipeline_type(pipeline);
+    PERFORM funnel_internal.pipeline_type(pipeline);
     IF new_owner IS NULL THEN
         RAISE EXCEPTION 'the new owner of pipeline "%" must not be null', pipeline
             USING ERRCODE = 'null_value_not_allowed';
@@ -995,20 +995,20 @@ BEGIN
      WHERE p.owner IS DISTINCT FROM excluded.owner;
 END
 $$;
-COMMENT ON FUNCTION funnel._alter_pipeline_owner(text, name) IS
+COMMENT ON FUNCTION funnel_internal.alter_pipeline_owner(text, name) IS
   'funnel internal: the body of funnel.alter_pipeline_owner() on one node (the wrapper checks the caller and adds the Citus coordination)';
 
-CREATE FUNCTION funnel._alter_pipeline_owner_as(caller oid, pipeline text, new_owner regrole)
+CREATE FUNCTION funnel_internal.alter_pipeline_owner_as(caller oid, pipeline text, new_owner regrole)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('alter_pipeline_owner');
+    citus text := funnel_internal.pipeline_change_begin('alter_pipeline_owner');
     new_name name := (SELECT r.rolname FROM pg_roles r WHERE r.oid = new_owner);
     may_set boolean;
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'alter_pipeline_owner');
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'alter_pipeline_owner');
     IF new_name IS NULL THEN
         RAISE EXCEPTION 'the new owner of pipeline "%" must be an existing role', pipeline
             USING ERRCODE = CASE WHEN new_owner IS NULL THEN 'null_value_not_allowed' ELSE 'undefined_object' END;
@@ -1028,14 +1028,14 @@ BEGIN
                                   quote_ident((SELECT r.rolname FROM pg_roles r WHERE r.oid = caller)), quote_ident(new_name)),
                   HINT = 'As with ALTER ... OWNER TO, only a superuser gives an object to a role the caller is not a member of.';
     END IF;
-    PERFORM funnel._alter_pipeline_owner(pipeline, new_name);
+    PERFORM funnel_internal.alter_pipeline_owner(pipeline, new_name);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'alter_pipeline_owner', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'alter_pipeline_owner', pipeline,
             jsonb_build_array(pipeline, new_name));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._alter_pipeline_owner_as(oid, text, regrole) IS
+COMMENT ON FUNCTION funnel_internal.alter_pipeline_owner_as(oid, text, regrole) IS
   'funnel internal: funnel.alter_pipeline_owner() for the calling role given by the entry point (owner checks, body, Citus coordination)';
 
 CREATE FUNCTION funnel.alter_pipeline_owner(pipeline text, new_owner regrole)
@@ -1045,36 +1045,36 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.alter_pipeline_owner(text, regrole) IS
   'gives a pipeline to another role, like ALTER ... OWNER TO: the caller must have the privileges of the current owner and be a member of the new owner, or be a superuser';
 
-REVOKE ALL ON FUNCTION funnel._create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._rename_stage(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._set_probability(text, text, double precision) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._set_stale_after(text, text, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._retire_stage(text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_pipeline(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_pipeline_lock(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_check_bound(text, regtype) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_check_rows(text, regtype) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_check_expressions(text, regtype) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_statistics(regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.rename_stage(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.set_probability(text, text, double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.set_stale_after(text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.retire_stage(text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_pipeline(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_pipeline_lock(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_check_bound(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_check_rows(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_check_expressions(text, regtype) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_statistics(regtype) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._create_pipeline_as(oid, text, text[], double precision[], text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.create_pipeline_as(oid, text, text[], double precision[], text[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.add_stage(text, text, double precision, text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._add_stage_as(oid, text, text, double precision, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.add_stage_as(oid, text, text, double precision, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.rename_stage(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._rename_stage_as(oid, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.rename_stage_as(oid, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.set_probability(text, text, double precision) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._set_probability_as(oid, text, text, double precision) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.set_probability_as(oid, text, text, double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.set_stale_after(text, text, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._set_stale_after_as(oid, text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.set_stale_after_as(oid, text, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.retire_stage(text, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._retire_stage_as(oid, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.retire_stage_as(oid, text, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.drop_pipeline(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.alter_pipeline_owner(text, regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._alter_pipeline_owner_as(oid, text, regrole) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._alter_pipeline_owner(text, name) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._check_pipeline_owner(text, oid, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._drop_pipeline_as(oid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.alter_pipeline_owner_as(oid, text, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.alter_pipeline_owner(text, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.check_pipeline_owner(text, oid, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.drop_pipeline_as(oid, text) FROM PUBLIC;
 
 CREATE VIEW funnel.stages AS
 SELECT t.typname::text AS pipeline,

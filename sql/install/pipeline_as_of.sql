@@ -28,10 +28,10 @@ CREATE FUNCTION funnel.pipeline_trend(history regclass, instants timestamptz[],
 COMMENT ON FUNCTION funnel.pipeline_trend(regclass, timestamptz[], regclass) IS
   'per instant (sorted, distinct, NULLs ignored) and stage of the history''s pipeline, in funnel order: the deals whose visit was open there, and with deals_table their current amount total and amount x current probability; one scan of the history';
 
-CREATE FUNCTION funnel._amount_column(deals regclass) RETURNS name
+CREATE FUNCTION funnel_internal.amount_column(deals regclass) RETURNS name
     AS 'MODULE_PATHNAME', 'funnel_amount_column'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._amount_column(regclass) IS
+COMMENT ON FUNCTION funnel_internal.amount_column(regclass) IS
   'funnel internal: the amount column of a deals table (a column named amount of type numeric or a domain over numeric), or NULL';
 
 CREATE FUNCTION funnel.stale_deals(deals regclass,
@@ -72,9 +72,9 @@ BEGIN
                   HINT = 'The stage history refers to deals by their primary key; add it back.';
     END IF;
     -- both tables locked and validated: the query runs none of the owner's code
-    src := funnel._tracked_sources(t.deals, t.history, pk, t.stage_column);
-    amount_col := funnel._amount_column(deals);
-    SELECT funnel._equality_operator(a.atttypid) INTO eq
+    src := funnel_internal.tracked_sources(t.deals, t.history, pk, t.stage_column);
+    amount_col := funnel_internal.amount_column(deals);
+    SELECT funnel_internal.equality_operator(a.atttypid) INTO eq
       FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = pk AND NOT a.attisdropped;
     RETURN QUERY EXECUTE format($q$
@@ -89,7 +89,7 @@ BEGIN
              WHERE $2 IS NOT NULL AND h.left_at <= $1
              GROUP BY h.stage
         )
-        SELECT funnel._key_text(v.deal_id), v.stage, v.entered_at,
+        SELECT funnel_internal.key_text(v.deal_id), v.stage, v.entered_at,
                round(EXTRACT(epoch FROM $1 - v.entered_at) / 86400, 2),
                x.threshold, %4$s
           FROM open_visits v

@@ -14,10 +14,10 @@
 -- Like the pipeline tables, these have no foreign keys (pg_restore -j loads
 -- config tables in no order); the API functions validate what they write and
 -- the trigger below follows stage renames and dropped pipelines.
-CREATE FUNCTION funnel._check_rule(rule text) RETURNS boolean
+CREATE FUNCTION funnel_internal.check_rule(rule text) RETURNS boolean
     AS 'MODULE_PATHNAME', 'funnel_check_rule'
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._check_rule(text) IS
+COMMENT ON FUNCTION funnel_internal.check_rule(text) IS
   'funnel internal: true for a transition rule name (forward, sequential, any), else the 22023 error naming it; the one list of rule names (src/track_trigger.c)';
 
 CREATE TABLE funnel.tracked_table (
@@ -25,7 +25,7 @@ CREATE TABLE funnel.tracked_table (
     pipeline          text NOT NULL,
     stage_column      name NOT NULL,
     changed_at_column name,
-    rule              text NOT NULL CHECK (funnel._check_rule(rule)),
+    rule              text NOT NULL CHECK (funnel_internal.check_rule(rule)),
     history           regclass NOT NULL,
     tracked_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
     key_column        name NOT NULL
@@ -57,13 +57,13 @@ SELECT pg_catalog.pg_extension_config_dump('funnel.required_field', '');
 
 CREATE TRIGGER tracked_table_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.tracked_table
-    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.catalog_changed();
 CREATE TRIGGER allowed_transition_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.allowed_transition
-    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.catalog_changed();
 CREATE TRIGGER required_field_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON funnel.required_field
-    FOR EACH STATEMENT EXECUTE FUNCTION funnel.catalog_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.catalog_changed();
 COMMENT ON TRIGGER tracked_table_changed ON funnel.tracked_table IS
   'tells every backend''s tracking cache that a tracked table was added or removed';
 COMMENT ON TRIGGER allowed_transition_changed ON funnel.allowed_transition IS
@@ -71,7 +71,7 @@ COMMENT ON TRIGGER allowed_transition_changed ON funnel.allowed_transition IS
 COMMENT ON TRIGGER required_field_changed ON funnel.required_field IS
   'tells every backend''s tracking cache that required fields changed';
 
-CREATE FUNCTION funnel._track_stage_changed() RETURNS trigger
+CREATE FUNCTION funnel_internal.track_stage_changed() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -94,11 +94,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION funnel._track_stage_changed() IS
+COMMENT ON FUNCTION funnel_internal.track_stage_changed() IS
   'funnel internal: keeps allow-lists and required fields in step with renamed stages and dropped pipelines';
 CREATE TRIGGER track_stage_changed
     AFTER UPDATE OR DELETE ON funnel.pipeline_stage
-    FOR EACH ROW EXECUTE FUNCTION funnel._track_stage_changed();
+    FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_stage_changed();
 COMMENT ON TRIGGER track_stage_changed ON funnel.pipeline_stage IS
   'renames or removes the stage in funnel.allowed_transition and funnel.required_field';
 
@@ -106,46 +106,46 @@ GRANT SELECT ON funnel.tracked_table, funnel.allowed_transition, funnel.required
 
 -- trigger functions (C, src/track_trigger.c)
 
-CREATE FUNCTION funnel.track_resolve() RETURNS trigger
+CREATE FUNCTION funnel_internal.track_resolve() RETURNS trigger
     AS 'MODULE_PATHNAME', 'funnel_track_resolve'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel.track_resolve() IS
+COMMENT ON FUNCTION funnel_internal.track_resolve() IS
   'funnel internal: BEFORE INSERT OR UPDATE row trigger of a tracked table whose stage column is not bound to a pipeline; resolves bare stage names in the tracked pipeline';
 
-CREATE FUNCTION funnel.track_insert() RETURNS trigger
+CREATE FUNCTION funnel_internal.track_insert() RETURNS trigger
     AS 'MODULE_PATHNAME', 'funnel_track_insert'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel.track_insert() IS
+COMMENT ON FUNCTION funnel_internal.track_insert() IS
   'funnel internal: AFTER INSERT statement trigger (transition table) of a tracked table; checks the initial stages and opens the first visit of every new deal in one batch';
 
-CREATE FUNCTION funnel.track_update() RETURNS trigger
+CREATE FUNCTION funnel_internal.track_update() RETURNS trigger
     AS 'MODULE_PATHNAME', 'funnel_track_update'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel.track_update() IS
+COMMENT ON FUNCTION funnel_internal.track_update() IS
   'funnel internal: AFTER UPDATE row trigger of a tracked table; validates a stage change, closes the open visit and opens the next';
 
-CREATE FUNCTION funnel.track_delete() RETURNS trigger
+CREATE FUNCTION funnel_internal.track_delete() RETURNS trigger
     AS 'MODULE_PATHNAME', 'funnel_track_delete'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel.track_delete() IS
+COMMENT ON FUNCTION funnel_internal.track_delete() IS
   'funnel internal: AFTER DELETE row trigger of a tracked table; closes the open visit of the deleted deal (history is kept)';
 
-CREATE FUNCTION funnel.track_truncate() RETURNS trigger
+CREATE FUNCTION funnel_internal.track_truncate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'funnel_track_truncate'
     LANGUAGE C;
-COMMENT ON FUNCTION funnel.track_truncate() IS
+COMMENT ON FUNCTION funnel_internal.track_truncate() IS
   'funnel internal: AFTER TRUNCATE statement trigger of a tracked table; closes every open visit (history is kept)';
 
 -- API
 --
 -- funnel.track() and funnel.untrack() are C functions running as the caller
 -- (src/track_api.c): they require ownership of the deals table, as CREATE
--- TRIGGER does, then call the bodies funnel._track() / funnel._untrack(),
+-- TRIGGER does, then call the bodies funnel_internal.track() / funnel_internal.untrack(),
 -- which run as the extension owner to write the configuration tables and
 -- create the history table owned by the deals table's owner.  EXECUTE on
 -- the bodies is revoked from PUBLIC: only the entry points reach them.
 
-CREATE FUNCTION funnel._track(
+CREATE FUNCTION funnel_internal.track(
     deals regclass,
     pipeline text,
     stage_column name,
@@ -156,8 +156,8 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ptype regtype := funnel._pipeline_type(pipeline);
-    typmod integer := funnel._pipeline_typmod(ptype);
+    ptype regtype := funnel_internal.pipeline_type(pipeline);
+    typmod integer := funnel_internal.pipeline_typmod(ptype);
     rel record;
     stage_att record;
     pk record;
@@ -187,12 +187,12 @@ BEGIN
                   DETAIL = 'Rows inserted through the partitioned table would not fire the partition''s statement triggers, so their history would be lost.',
                   HINT = 'Detach the partition first, or keep the deals in an ordinary table.';
     END IF;
-    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = _track.deals) THEN
+    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track.deals) THEN
         RAISE EXCEPTION 'table % is already tracked', deals
             USING ERRCODE = 'duplicate_object',
                   HINT = 'Call funnel.untrack() first to change how it is tracked.';
     END IF;
-    PERFORM funnel._check_rule(rule);
+    PERFORM funnel_internal.check_rule(rule);
 
     -- the stage column: a deal_stage of this pipeline, NOT NULL
     SELECT a.attnum, a.atttypid, a.atttypmod, a.attnotnull INTO stage_att
@@ -293,7 +293,7 @@ BEGIN
     -- required fields of the pipeline must be columns of the table
     SELECT r.stage, f.field INTO missing
       FROM funnel.required_field r, unnest(r.fields) AS f(field)
-     WHERE r.pipeline = _track.pipeline
+     WHERE r.pipeline = track.pipeline
        AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = deals AND a.attname = f.field
                           AND a.attnum > 0 AND NOT a.attisdropped)
@@ -371,20 +371,20 @@ BEGIN
 
     -- the triggers; the BEFORE one only for a column not bound to the pipeline
     IF stage_att.atttypmod < 0 THEN
-        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_resolve(%s)',
+        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_resolve(%s)',
                        stage_column, deals, trigger_args);
     END IF;
-    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_insert(%s)',
+    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.track_insert(%s)',
                    deals, trigger_args);
     -- the WHEN clause is compiled for every statement: keep it to one test;
     -- a change of the key is caught by the column trigger funnel_track_key
-    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel.track_update(%s)',
+    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel_internal.track_update(%s)',
                    deals, stage_column, stage_column, trigger_args);
-    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_update(%s)',
+    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_update(%s)',
                    pk.attname, deals, trigger_args);
-    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel.track_delete(%s)',
+    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_delete(%s)',
                    deals, trigger_args);
-    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel.track_truncate(%s)',
+    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.track_truncate(%s)',
                    deals, trigger_args);
     IF dist_method = 'h' THEN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
@@ -392,7 +392,7 @@ BEGIN
     RETURN hist;
 END
 $$;
-COMMENT ON FUNCTION funnel._track(regclass, text, name, name, text) IS
+COMMENT ON FUNCTION funnel_internal.track(regclass, text, name, name, text) IS
   'funnel internal: body of funnel.track(), run as the extension owner after funnel.track() checked that the caller owns the table';
 
 CREATE FUNCTION funnel.track(
@@ -407,7 +407,7 @@ RETURNS regclass
 COMMENT ON FUNCTION funnel.track(regclass, text, name, name, text) IS
   'tracks a deals table the caller owns: validates every stage change (rule forward, sequential or any, allow-list, retired stages, required fields) and records each visit in <table>_stage_history, which it creates and backfills; returns the history table';
 
-CREATE FUNCTION funnel._untrack(deals regclass)
+CREATE FUNCTION funnel_internal.untrack(deals regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -415,7 +415,7 @@ AS $$
 DECLARE
     t text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = _untrack.deals) THEN
+    IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
     END IF;
@@ -425,10 +425,10 @@ BEGIN
                                   'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
     END LOOP;
-    DELETE FROM funnel.tracked_table tt WHERE tt.deals = _untrack.deals;
+    DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
 END
 $$;
-COMMENT ON FUNCTION funnel._untrack(regclass) IS
+COMMENT ON FUNCTION funnel_internal.untrack(regclass) IS
   'funnel internal: body of funnel.untrack(), run as the extension owner after funnel.untrack() checked that the caller owns the table';
 
 CREATE FUNCTION funnel.untrack(deals regclass)
@@ -441,17 +441,17 @@ COMMENT ON FUNCTION funnel.untrack(regclass) IS
 -- The allow-list and the required fields live in tables of each node, and
 -- the triggers on the shards of a distributed table read those of their
 -- worker.  As for the pipeline functions, each function below is a body
--- (funnel._allow_transition ...) run on this node and, on a Citus
+-- (funnel_internal.allow_transition ...) run on this node and, on a Citus
 -- coordinator, a wrapper that also logs the call in funnel_citus.pipeline_log
 -- so that every node applies it in the same transaction (doc/design.md §11).
-CREATE FUNCTION funnel._allow_transition(pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel_internal.allow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM funnel._stage_row(pipeline, from_stage);
-    PERFORM funnel._stage_row(pipeline, to_stage);
+    PERFORM funnel_internal.stage_row(pipeline, from_stage);
+    PERFORM funnel_internal.stage_row(pipeline, to_stage);
     IF from_stage = to_stage THEN
         RAISE EXCEPTION 'a transition needs two different stages'
             USING ERRCODE = 'invalid_parameter_value';
@@ -461,25 +461,25 @@ BEGIN
     ON CONFLICT DO NOTHING;
 END
 $$;
-COMMENT ON FUNCTION funnel._allow_transition(text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.allow_transition(text, text, text) IS
   'funnel internal: the body of funnel.allow_transition() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._disallow_transition(pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel_internal.disallow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM funnel.allowed_transition t
-     WHERE t.pipeline = _disallow_transition.pipeline
-       AND t.from_stage = _disallow_transition.from_stage
-       AND t.to_stage = _disallow_transition.to_stage;
+     WHERE t.pipeline = disallow_transition.pipeline
+       AND t.from_stage = disallow_transition.from_stage
+       AND t.to_stage = disallow_transition.to_stage;
 END
 $$;
-COMMENT ON FUNCTION funnel._disallow_transition(text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.disallow_transition(text, text, text) IS
   'funnel internal: the body of funnel.disallow_transition() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._require_fields(pipeline text, stage text, fields text[])
+CREATE FUNCTION funnel_internal.require_fields(pipeline text, stage text, fields text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -487,10 +487,10 @@ AS $$
 DECLARE
     missing record;
 BEGIN
-    PERFORM funnel._stage_row(pipeline, stage);
+    PERFORM funnel_internal.stage_row(pipeline, stage);
     IF coalesce(cardinality(fields), 0) = 0 THEN
         DELETE FROM funnel.required_field r
-         WHERE r.pipeline = _require_fields.pipeline AND r.stage = _require_fields.stage;
+         WHERE r.pipeline = require_fields.pipeline AND r.stage = require_fields.stage;
         RETURN;
     END IF;
     IF array_position(fields, NULL) IS NOT NULL THEN
@@ -501,7 +501,7 @@ BEGIN
     -- which has the rows, checked the columns of the distributed tables)
     SELECT t.deals, f.field INTO missing
       FROM funnel.tracked_table t, unnest(fields) AS f(field)
-     WHERE t.pipeline = _require_fields.pipeline
+     WHERE t.pipeline = require_fields.pipeline
        AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = t.deals AND a.attname = f.field
                           AND a.attnum > 0 AND NOT a.attisdropped)
@@ -516,26 +516,26 @@ BEGIN
     ON CONFLICT ON CONSTRAINT required_field_pkey DO UPDATE SET fields = excluded.fields;
 END
 $$;
-COMMENT ON FUNCTION funnel._require_fields(text, text, text[]) IS
+COMMENT ON FUNCTION funnel_internal.require_fields(text, text, text[]) IS
   'funnel internal: the body of funnel.require_fields() on one node (the wrapper adds the Citus coordination)';
 
-CREATE FUNCTION funnel._allow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel_internal.allow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('allow_transition');
+    citus text := funnel_internal.pipeline_change_begin('allow_transition');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'allow_transition');
-    PERFORM funnel._allow_transition(pipeline, from_stage, to_stage);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'allow_transition');
+    PERFORM funnel_internal.allow_transition(pipeline, from_stage, to_stage);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'allow_transition', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'allow_transition', pipeline,
             jsonb_build_array(pipeline, from_stage, to_stage));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._allow_transition_as(oid, text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.allow_transition_as(oid, text, text, text) IS
   'funnel internal: funnel.allow_transition() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.allow_transition(pipeline text, from_stage text, to_stage text)
@@ -545,23 +545,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.allow_transition(text, text, text) IS
   'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); retired stages still cannot be entered';
 
-CREATE FUNCTION funnel._disallow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
+CREATE FUNCTION funnel_internal.disallow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('disallow_transition');
+    citus text := funnel_internal.pipeline_change_begin('disallow_transition');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'disallow_transition');
-    PERFORM funnel._disallow_transition(pipeline, from_stage, to_stage);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'disallow_transition');
+    PERFORM funnel_internal.disallow_transition(pipeline, from_stage, to_stage);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'disallow_transition', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'disallow_transition', pipeline,
             jsonb_build_array(pipeline, from_stage, to_stage));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._disallow_transition_as(oid, text, text, text) IS
+COMMENT ON FUNCTION funnel_internal.disallow_transition_as(oid, text, text, text) IS
   'funnel internal: funnel.disallow_transition() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.disallow_transition(pipeline text, from_stage text, to_stage text)
@@ -571,23 +571,23 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.disallow_transition(text, text, text) IS
   'removes a move added by funnel.allow_transition (moves the rule allows stay allowed)';
 
-CREATE FUNCTION funnel._require_fields_as(caller oid, pipeline text, stage text, fields text[])
+CREATE FUNCTION funnel_internal.require_fields_as(caller oid, pipeline text, stage text, fields text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    citus text := funnel._pipeline_change_begin('require_fields');
+    citus text := funnel_internal.pipeline_change_begin('require_fields');
 BEGIN
-    PERFORM funnel._check_pipeline_owner(pipeline, caller, 'require_fields');
-    PERFORM funnel._require_fields(pipeline, stage, fields);
+    PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'require_fields');
+    PERFORM funnel_internal.require_fields(pipeline, stage, fields);
     IF citus IS NOT NULL THEN
-        PERFORM funnel._pipeline_change_end(citus, 'require_fields', pipeline,
+        PERFORM funnel_internal.pipeline_change_end(citus, 'require_fields', pipeline,
             jsonb_build_array(pipeline, stage, fields));
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._require_fields_as(oid, text, text, text[]) IS
+COMMENT ON FUNCTION funnel_internal.require_fields_as(oid, text, text, text[]) IS
   'funnel internal: funnel.require_fields() for the calling role given by the entry point (owner check, body, Citus coordination)';
 
 CREATE FUNCTION funnel.require_fields(pipeline text, stage text, fields text[])
@@ -599,19 +599,19 @@ COMMENT ON FUNCTION funnel.require_fields(text, text, text[]) IS
 
 REVOKE ALL ON FUNCTION funnel.track(regclass, text, name, name, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.untrack(regclass) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._track(regclass, text, name, name, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._untrack(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track(regclass, text, name, name, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.untrack(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.allow_transition(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._allow_transition_as(oid, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.allow_transition_as(oid, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.disallow_transition(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._disallow_transition_as(oid, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.disallow_transition_as(oid, text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.require_fields(text, text, text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._require_fields_as(oid, text, text, text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._allow_transition(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._disallow_transition(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION funnel._require_fields(text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.require_fields_as(oid, text, text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.allow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.disallow_transition(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.require_fields(text, text, text[]) FROM PUBLIC;
 
-CREATE FUNCTION funnel._track_sql_drop() RETURNS event_trigger
+CREATE FUNCTION funnel_internal.track_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -622,10 +622,10 @@ BEGIN
        AND d.objsubid = 0 AND d.objid = t.deals::pg_catalog.oid;
 END
 $$;
-COMMENT ON FUNCTION funnel._track_sql_drop() IS
+COMMENT ON FUNCTION funnel_internal.track_sql_drop() IS
   'funnel internal: forgets the tracking of a dropped deals table (its history table stays)';
 CREATE EVENT TRIGGER funnel_track_sql_drop ON sql_drop
-    EXECUTE FUNCTION funnel._track_sql_drop();
+    EXECUTE FUNCTION funnel_internal.track_sql_drop();
 COMMENT ON EVENT TRIGGER funnel_track_sql_drop IS
   'removes funnel.tracked_table rows of dropped tables';
 
@@ -634,7 +634,7 @@ COMMENT ON EVENT TRIGGER funnel_track_sql_drop IS
 -- fire then); a history table attached as a partition would be written
 -- past its partition constraint.  Refused here, up front, and again by the
 -- triggers (src/track_validate.c) where event triggers are bypassed.
-CREATE FUNCTION funnel._track_ddl_end() RETURNS event_trigger
+CREATE FUNCTION funnel_internal.track_ddl_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -665,32 +665,32 @@ BEGIN
     END IF;
 END
 $$;
-COMMENT ON FUNCTION funnel._track_ddl_end() IS
+COMMENT ON FUNCTION funnel_internal.track_ddl_end() IS
   'funnel internal: refuses ALTER TABLE ... ATTACH PARTITION of a tracked table or of its history table';
 CREATE EVENT TRIGGER funnel_track_ddl_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
-    EXECUTE FUNCTION funnel._track_ddl_end();
+    EXECUTE FUNCTION funnel_internal.track_ddl_end();
 COMMENT ON EVENT TRIGGER funnel_track_ddl_end IS
   'refuses to make a tracked table or its history table a partition';
 
-CREATE FUNCTION funnel._equality_operator(regtype) RETURNS text
+CREATE FUNCTION funnel_internal.equality_operator(regtype) RETURNS text
     AS 'MODULE_PATHNAME', 'funnel_equality_operator'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._equality_operator(regtype) IS
+COMMENT ON FUNCTION funnel_internal.equality_operator(regtype) IS
   'funnel internal: OPERATOR(schema.=) of the equality operator of a type''s default btree operator class, for dynamic SQL';
 
-CREATE FUNCTION funnel._tracked_sources(deals regclass, history regclass,
+CREATE FUNCTION funnel_internal.tracked_sources(deals regclass, history regclass,
                                         key_column name, stage_column name,
                                         OUT deals_from text, OUT history_from text)
     AS 'MODULE_PATHNAME', 'funnel_tracked_sources'
     LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION funnel._tracked_sources(regclass, regclass, name, name) IS
+COMMENT ON FUNCTION funnel_internal.tracked_sources(regclass, regclass, name, name) IS
   'funnel internal: locks a tracked table and its history (and their inheritance children), validates them under the lock (ordinary tables of one owner, the expected columns and types, no row-level security applying to the caller) and returns what a query must name to read each (ONLY each relation)';
 
-CREATE FUNCTION funnel._key_text(anyelement) RETURNS text
+CREATE FUNCTION funnel_internal.key_text(anyelement) RETURNS text
     AS 'MODULE_PATHNAME', 'funnel_key_text'
     LANGUAGE C STABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION funnel._key_text(anyelement) IS
+COMMENT ON FUNCTION funnel_internal.key_text(anyelement) IS
   'funnel internal: a deal key as text through its type''s output function, never through a cast the key type''s owner may have created';
 
 CREATE FUNCTION funnel.check_history(deals regclass)
@@ -709,9 +709,9 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     -- both tables locked and validated: the query runs none of the owner's code
-    src := funnel._tracked_sources(t.deals, t.history, t.key_column, t.stage_column);
+    src := funnel_internal.tracked_sources(t.deals, t.history, t.key_column, t.stage_column);
     -- the key type's own = (ltree's and citext's live outside pg_catalog)
-    SELECT funnel._equality_operator(a.atttypid) INTO eq
+    SELECT funnel_internal.equality_operator(a.atttypid) INTO eq
       FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
     -- anti-joins, not NOT EXISTS: Citus plans no correlated subquery over a CTE
@@ -726,23 +726,23 @@ BEGIN
             SELECT h.deal_id, count(*) AS n, funnel.min(h.stage) AS stage
               FROM h WHERE h.left_at IS NULL GROUP BY h.deal_id
         )
-        SELECT funnel._key_text(d.%3$I), 'no open visit'
+        SELECT funnel_internal.key_text(d.%3$I), 'no open visit'
           FROM %1$s d LEFT JOIN open o ON o.deal_id %5$s d.%3$I WHERE o.deal_id IS NULL
         UNION ALL
-        SELECT funnel._key_text(o.deal_id), format('%%s open visits', o.n)
+        SELECT funnel_internal.key_text(o.deal_id), format('%%s open visits', o.n)
           FROM open o WHERE o.n > 1
         UNION ALL
-        SELECT funnel._key_text(o.deal_id), 'open visit of a deal that does not exist'
+        SELECT funnel_internal.key_text(o.deal_id), 'open visit of a deal that does not exist'
           FROM open o LEFT JOIN %1$s d ON d.%3$I %5$s o.deal_id WHERE d.%3$I IS NULL
         UNION ALL
-        SELECT funnel._key_text(o.deal_id), format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
+        SELECT funnel_internal.key_text(o.deal_id), format('open visit in %%s but the deal is in %%s', o.stage, d.%4$I)
           FROM open o JOIN %1$s d ON d.%3$I %5$s o.deal_id
          WHERE o.n = 1 AND NOT (o.stage OPERATOR(pg_catalog.=) d.%4$I)
         UNION ALL
-        SELECT funnel._key_text(h.deal_id), format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
+        SELECT funnel_internal.key_text(h.deal_id), format('visit entered at %%s left at %%s', h.entered_at, h.left_at)
           FROM h WHERE h.left_at OPERATOR(pg_catalog.<) h.entered_at
         UNION ALL
-        SELECT funnel._key_text(h.deal_id), format('gap: a visit left at %%s, the next entered at %%s', h.prev_left, h.entered_at)
+        SELECT funnel_internal.key_text(h.deal_id), format('gap: a visit left at %%s, the next entered at %%s', h.prev_left, h.entered_at)
           FROM h WHERE h.n > 1 AND h.prev_left IS NOT NULL AND h.prev_left OPERATOR(pg_catalog.<>) h.entered_at
         $q$, src.deals_from, src.history_from, t.key_column, t.stage_column, eq);
 END

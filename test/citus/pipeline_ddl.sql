@@ -206,11 +206,11 @@ ALTER TABLE ddl_intruder_table OWNER TO ddl_intruder;
 SET ROLE ddl_intruder;
 SELECT throws_ok($$INSERT INTO funnel_citus.pipeline_log VALUES (1000, 'drop_pipeline', 'ddl_sales', '["ddl_sales"]', NULL, now(), 'x')$$,
                  '42501', NULL, 'NOSUPERUSER: no INSERT into funnel_citus.pipeline_log');
-SELECT throws_ok($$CREATE TRIGGER t AFTER INSERT ON ddl_intruder_table EXECUTE FUNCTION funnel._pipeline_log_apply()$$,
+SELECT throws_ok($$CREATE TRIGGER t AFTER INSERT ON ddl_intruder_table EXECUTE FUNCTION funnel_internal.pipeline_log_apply()$$,
                  '42501', NULL, 'NOSUPERUSER: cannot attach the apply trigger to an own table');
-SELECT throws_ok($$SELECT funnel._drop_pipeline('ddl_sales')$$, '42501', NULL,
+SELECT throws_ok($$SELECT funnel_internal.drop_pipeline('ddl_sales')$$, '42501', NULL,
                  'NOSUPERUSER: the bodies of the pipeline functions cannot be called');
-SELECT throws_ok($$SELECT funnel._allow_transition('ddl_sales', 'won', 'lead')$$, '42501', NULL,
+SELECT throws_ok($$SELECT funnel_internal.allow_transition('ddl_sales', 'won', 'lead')$$, '42501', NULL,
                  'NOSUPERUSER: the bodies of the rule functions cannot be called');
 SELECT throws_ok($$SELECT funnel.require_fields('ddl_sales', 'proposal', NULL)$$, '42501', NULL,
                  'NOSUPERUSER: require_fields() cannot be called');

@@ -109,7 +109,7 @@ is "the log is funnel's: owned by the extension owner, its one user trigger funn
                FROM pg_class c JOIN pg_extension e ON e.extname = 'funnel'
                LEFT JOIN pg_trigger t ON t.tgrelid = c.oid AND NOT t.tgisinternal
               WHERE c.oid = 'funnel_citus.pipeline_log'::regclass GROUP BY 1")" \
-   "t|pipeline_log_apply=funnel._pipeline_log_apply"
+   "t|pipeline_log_apply=funnel_internal.pipeline_log_apply"
 for port in "$COORD_PORT" "$WORKER1_PORT" "$WORKER2_PORT"; do
     is "port $port: the attacker's trigger never fired" "$(as postgres "$port" -c "$fired")" "0"
     is "port $port: the attacker is no superuser" "$(as postgres "$port" -c "$super")" "f"

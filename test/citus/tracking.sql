@@ -168,7 +168,7 @@ SELECT results_eq(
 CREATE TABLE ct_forged (id bigint PRIMARY KEY, stage funnel.deal_stage(ct_sales) NOT NULL);
 INSERT INTO ct_forged VALUES (1, 'lead');
 CREATE TRIGGER forged AFTER DELETE ON ct_forged FOR EACH ROW EXECUTE FUNCTION
-    funnel.track_delete('citus', 'deals=public.ct_deals', 'history=public.ct_deals_stage_history', 'pipeline=ct_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
+    funnel_internal.track_delete('citus', 'deals=public.ct_deals', 'history=public.ct_deals_stage_history', 'pipeline=ct_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
 SELECT throws_ok($$DELETE FROM ct_forged$$, '55000', 'table "ct_forged" is not a shard of tracked table "public.ct_deals"',
                  'forged trigger arguments are checked against the Citus metadata');
 

@@ -75,7 +75,7 @@ done
 out=$(as ctw_attacker "$port" \
     -c "SET citus.enable_unsafe_triggers = on" \
     -c "CREATE TRIGGER forged AFTER INSERT ON $own REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT
-        EXECUTE FUNCTION funnel.track_insert('citus', 'deals=public.ctw_a', 'history=public.$shard', 'pipeline=ctw_sales', 'stage_column=stage', 'rule=any', 'key_column=id')" \
+        EXECUTE FUNCTION funnel_internal.track_insert('citus', 'deals=public.ctw_a', 'history=public.$shard', 'pipeline=ctw_sales', 'stage_column=stage', 'rule=any', 'key_column=id')" \
     -c "INSERT INTO $own VALUES (1, 'lead')")
 like "a trigger on the attacker's shard naming the victim's history shard" "$out" \
      "ERROR:  55000: tables \"public.ctw_a\" and \"public.$shard\" of a funnel trigger of \"$own\" are not both distributed*"
@@ -83,7 +83,7 @@ out=$(as ctw_attacker "$port" \
     -c "DROP TRIGGER forged ON $own" \
     -c "SET citus.enable_unsafe_triggers = on" \
     -c "CREATE TRIGGER forged AFTER INSERT ON $own REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT
-        EXECUTE FUNCTION funnel.track_insert('citus', 'deals=public.ctw_a', 'history=public.ctw_v_stage_history', 'pipeline=ctw_sales', 'stage_column=stage', 'rule=any', 'key_column=id')" \
+        EXECUTE FUNCTION funnel_internal.track_insert('citus', 'deals=public.ctw_a', 'history=public.ctw_v_stage_history', 'pipeline=ctw_sales', 'stage_column=stage', 'rule=any', 'key_column=id')" \
     -c "INSERT INTO $own VALUES (1, 'lead')")
 like "a trigger on the attacker's shard naming the victim's history" "$out" \
      "ERROR:  42501: history table \"$shard\" is not owned by the owner of tracked table \"$own\"*"

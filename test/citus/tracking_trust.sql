@@ -61,35 +61,35 @@ INSERT INTO ctt_a1 SELECT g, 'lead', '2024-01-01' FROM generate_series(1, 20) g;
 -- 1: the victim's history, written from the attacker's own table
 CREATE TRIGGER funnel_track_insert AFTER INSERT ON ctt_a1 REFERENCING NEW TABLE AS funnel_new_deals
     FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_insert('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
+    funnel_internal.track_insert('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
 CREATE TRIGGER funnel_track_update AFTER UPDATE ON ctt_a1 FOR EACH ROW EXECUTE FUNCTION
-    funnel.track_update('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
+    funnel_internal.track_update('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
 CREATE TRIGGER funnel_track_delete AFTER DELETE ON ctt_a1 FOR EACH ROW EXECUTE FUNCTION
-    funnel.track_delete('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
+    funnel_internal.track_delete('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
 CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON ctt_a1 FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_truncate('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
+    funnel_internal.track_truncate('citus', 'deals=public.ctt_a1', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
 -- 2: the victim's table named as the deals table
 CREATE TRIGGER funnel_track_insert AFTER INSERT ON ctt_a2 REFERENCING NEW TABLE AS funnel_new_deals
     FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_insert('citus', 'deals=public.ctt_v', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
+    funnel_internal.track_insert('citus', 'deals=public.ctt_v', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
 -- 3: a history not co-located with the attacker's table
 CREATE TRIGGER funnel_track_insert AFTER INSERT ON ctt_a3 REFERENCING NEW TABLE AS funnel_new_deals
     FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_insert('citus', 'deals=public.ctt_a3', 'history=public.ctt_w_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
+    funnel_internal.track_insert('citus', 'deals=public.ctt_a3', 'history=public.ctt_w_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
 -- 4: the history of a local table
 CREATE TRIGGER funnel_track_insert AFTER INSERT ON ctt_a4 REFERENCING NEW TABLE AS funnel_new_deals
     FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_insert('citus', 'deals=public.ctt_a4', 'history=public.ctt_vl_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
+    funnel_internal.track_insert('citus', 'deals=public.ctt_a4', 'history=public.ctt_vl_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
 CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON ctt_a4 FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_truncate('citus', 'deals=public.ctt_a4', 'history=public.ctt_vl_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
+    funnel_internal.track_truncate('citus', 'deals=public.ctt_a4', 'history=public.ctt_vl_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'rule=any', 'key_column=id');
 -- 5: a shard of the victim's history named directly (the shard deal 1 goes to)
 SELECT format($$CREATE TRIGGER funnel_track_insert AFTER INSERT ON ctt_a5 REFERENCING NEW TABLE AS funnel_new_deals
     FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_insert('citus', 'deals=public.ctt_a5', %L, 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id')$$, 'history=public.' || :'vh_shard') \gexec
+    funnel_internal.track_insert('citus', 'deals=public.ctt_a5', %L, 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id')$$, 'history=public.' || :'vh_shard') \gexec
 -- 6: the local table named like a shard of the victim's table
 CREATE TRIGGER funnel_track_insert AFTER INSERT ON :"v_shard" REFERENCING NEW TABLE AS funnel_new_deals
     FOR EACH STATEMENT EXECUTE FUNCTION
-    funnel.track_insert('citus', 'deals=public.ctt_v', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
+    funnel_internal.track_insert('citus', 'deals=public.ctt_v', 'history=public.ctt_v_stage_history', 'pipeline=ctt_sales', 'stage_column=stage', 'changed_at_column=changed', 'rule=any', 'key_column=id');
 RESET citus.enable_unsafe_triggers;
 -- the attacker's own tracked table
 CREATE TABLE ctt_at (id bigint PRIMARY KEY, stage funnel.deal_stage(ctt_sales) NOT NULL);

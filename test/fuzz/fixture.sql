@@ -55,8 +55,8 @@ UPDATE crm."交易" SET stage = '零售:合格线索' WHERE 金额 > 20;
 -- summary columns
 CREATE TABLE crm.summaries AS
 SELECT d.owner, funnel.funnel(d.stage, d.amount) AS summary, array_agg(d.stage) AS stages,
-       funnel.weighted_forecast_stage_trans(NULL, sum(d.amount), funnel.max(d.stage)) AS forecast,
-       funnel.sales_velocity_trans(NULL, funnel.max(d.stage), sum(d.amount), min(d.created_at), max(d.created_at)) AS velocity
+       funnel_internal.weighted_forecast_stage_trans(NULL, sum(d.amount), funnel.max(d.stage)) AS forecast,
+       funnel_internal.sales_velocity_trans(NULL, funnel.max(d.stage), sum(d.amount), min(d.created_at), max(d.created_at)) AS velocity
 FROM crm.deals d GROUP BY d.owner;
 INSERT INTO crm.summaries (owner, summary)
 SELECT 'orders', funnel.funnel(stage, amount) FROM crm.orders;

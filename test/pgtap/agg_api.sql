@@ -92,17 +92,18 @@ SELECT is_empty($$
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_proc p
-     WHERE p.pronamespace = 'funnel'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
+     WHERE p.pronamespace IN ('funnel'::regnamespace, 'funnel_internal'::regnamespace)
+       AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
        AND p.proparallel <> 's' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
        AND p.proname NOT IN ('track', 'untrack')
        -- the pipeline functions' entry points: DDL, PARALLEL UNSAFE
        AND p.prosrc <> 'funnel_pipeline_entry'
        -- takes a lock held until the transaction ends: PARALLEL UNSAFE
-       AND p.proname NOT IN ('_drop_pipeline_lock')
+       AND p.proname NOT IN ('drop_pipeline_lock')
        -- these read a table named by their argument, maybe a temporary one,
        -- which parallel workers cannot read, or lock and validate the
-       -- tables a query will read (_tracked_sources): PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', '_tracked_sources') $$,
+       -- tables a query will read (tracked_sources): PARALLEL RESTRICTED
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources') $$,
     'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');

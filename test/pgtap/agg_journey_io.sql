@@ -66,9 +66,9 @@ SELECT is((SELECT array_agg(deal ORDER BY deal) FROM io_journeys
           NULL, 'journey text keeps the instants in another time zone');
 RESET timezone;
 SET timezone = 'UTC';
-SELECT is((SELECT count(*)::int FROM io_journeys j, LATERAL (SELECT pg_temp.recv('journey', funnel.journey_send(j.j)) AS t) r
+SELECT is((SELECT count(*)::int FROM io_journeys j, LATERAL (SELECT pg_temp.recv('journey', funnel_internal.journey_send(j.j)) AS t) r
             WHERE r.t IS DISTINCT FROM j.j::text), 0, 'journey: binary round trip keeps every value');
-SELECT is(funnel.journey_send(j), pg_temp.journey_bytes('b2b', 'won', 'proposal', 'proposal',
+SELECT is(funnel_internal.journey_send(j), pg_temp.journey_bytes('b2b', 'won', 'proposal', 'proposal',
           '2024-02-01', '2024-01-02 11:30:00.123456', '2024-01-01 10:00'), 'journey binary form as documented')
   FROM io_journeys WHERE deal = 1;
 SELECT is((SELECT j::text FROM io_journeys WHERE deal = 3),
@@ -142,11 +142,11 @@ SELECT 'current stages', funnel.funnel(s::funnel.deal_stage, 1, l::funnel.deal_s
   FROM (VALUES ('b2b:lost', 'b2b:qualified'), ('b2b:lost', NULL), ('b2b:proposal', NULL), ('b2b:won', 'b2b:lead')) v(s, l);
 SELECT is((SELECT array_agg(id ORDER BY id) FROM io_summaries WHERE s::text::funnel.funnel_summary::text IS DISTINCT FROM s::text),
           NULL, 'outcome summary: text output reads back to the same text');
-SELECT is((SELECT count(*)::int FROM io_summaries s, LATERAL (SELECT pg_temp.recv('funnel_summary', funnel.funnel_summary_send(s.s)) AS t) r
+SELECT is((SELECT count(*)::int FROM io_summaries s, LATERAL (SELECT pg_temp.recv('funnel_summary', funnel_internal.funnel_summary_send(s.s)) AS t) r
             WHERE r.t IS DISTINCT FROM s.s::text), 0, 'outcome summary: binary round trip keeps every value');
-SELECT is((SELECT array_agg(DISTINCT get_byte(funnel.funnel_summary_send(s), 0)) FROM io_summaries), ARRAY[2],
+SELECT is((SELECT array_agg(DISTINCT get_byte(funnel_internal.funnel_summary_send(s), 0)) FROM io_summaries), ARRAY[2],
           'summaries with outcomes are sent as binary format version 2');
-SELECT is(get_byte(funnel.funnel_summary_send(funnel.funnel('b2b:lead'::funnel.deal_stage)), 0), 1,
+SELECT is(get_byte(funnel_internal.funnel_summary_send(funnel.funnel('b2b:lead'::funnel.deal_stage)), 0), 1,
           'summaries without outcomes are sent as version 1, as funnel 0.1 did');
 SELECT is((SELECT s::text FROM io_summaries WHERE id = 'current stages'),
           '{"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 1, "amount_count": 1, "amount": 1, "open": 0, "lost_here": 1, "current": 0, "current_amount_count": 0, "current_amount": 0}, '
@@ -188,7 +188,7 @@ SELECT throws_ok(format('SELECT %L::funnel.funnel_summary',
     '{"pipeline": "b2b", "stages": [' || pg_temp.st('lead', 1, 1, 0, 1) || ', {"stage": "won", "deals": 0, "amount_count": 0, "amount": 0}]}'),
     '22P02', NULL, 'outcome counters on some stages only');
 SELECT throws_ok(format($$ SELECT pg_temp.recv('funnel_summary', %L) $$,
-    overlay(funnel.funnel_summary_send(pg_temp.summary(pg_temp.st('lead', 1, 1, 0, 1))::funnel.funnel_summary)
+    overlay(funnel_internal.funnel_summary_send(pg_temp.summary(pg_temp.st('lead', 1, 1, 0, 1))::funnel.funnel_summary)
             placing int8send(2) FROM 49 FOR 8)),
     '22P03', 'invalid funnel summary: stage "lead" has deals 1, open 2, lost_here 0, current 1 and current_amount_count 0',
     'binary: open above deals');

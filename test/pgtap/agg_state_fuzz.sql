@@ -25,12 +25,12 @@ SET timezone = 'UTC';
 -- the seeds: binary forms of valid values
 CREATE TEMP TABLE fuzz_seed (typ text, b bytea);
 INSERT INTO fuzz_seed
-SELECT 'funnel_summary', funnel.funnel_summary_send(s::funnel.funnel_summary) FROM (VALUES
+SELECT 'funnel_summary', funnel_internal.funnel_summary_send(s::funnel.funnel_summary) FROM (VALUES
     ('{"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 3, "amount_count": 2, "amount": 150.25}, {"stage": "won", "deals": 1, "amount_count": 1, "amount": -7.50}]}'),
     ('{"pipeline": "零售", "stages": [{"stage": "商机", "deals": 9223372036854775807, "amount_count": 1, "amount": 1}]}'),
     ('{"pipeline": "b2b", "stages": []}')) v(s)
 UNION ALL
-SELECT 'funnel_summary', funnel.funnel_summary_send(s) FROM (
+SELECT 'funnel_summary', funnel_internal.funnel_summary_send(s) FROM (
     SELECT funnel.funnel(j, a) FROM (
         SELECT deal, funnel.journey(st::funnel.deal_stage, at::timestamptz) AS j FROM (VALUES
             (1, 'b2b:lead', '2024-01-01'), (1, 'b2b:won', '2024-01-03'), (2, 'b2b:qualified', '2024-01-01'),
@@ -40,20 +40,20 @@ SELECT 'funnel_summary', funnel.funnel_summary_send(s) FROM (
     SELECT funnel.funnel(st::funnel.deal_stage, 7, l::funnel.deal_stage)
       FROM (VALUES ('零售:流失', '零售:商机'), ('零售:流失', NULL), ('零售:潜在客户', NULL), ('零售:成交', NULL)) v(st, l)) z(s)
 UNION ALL
-SELECT 'journey', funnel.journey_send(j) FROM (
+SELECT 'journey', funnel_internal.journey_send(j) FROM (
     SELECT funnel.journey(st::funnel.deal_stage, at::timestamptz) AS j FROM (VALUES
         (1, 'b2b:lead', '2024-01-01'), (1, 'b2b:proposal', '2024-01-02 10:00:00.5'), (1, 'b2b:won', '2024-01-03'),
         (2, 'b2b:lost', '2024-01-02'),
         (3, '零售:潜在客户', '2024-01-01'), (3, '零售:商机', '2024-01-05')) v(deal, st, at)
      GROUP BY deal) x
 UNION ALL
-SELECT 'forecast_state', funnel.forecast_state_send(s::funnel.forecast_state)
+SELECT 'forecast_state', funnel_internal.forecast_state_send(s::funnel.forecast_state)
   FROM (VALUES ('(3,1250.50)'), ('(0,0)'), ('(9223372036854775807,-0.000001)')) v(s)
 UNION ALL
-SELECT 'velocity_state', funnel.velocity_state_send(s::funnel.velocity_state)
+SELECT 'velocity_state', funnel_internal.velocity_state_send(s::funnel.velocity_state)
   FROM (VALUES ('(10,3,2,3,4500.00,3,864000000000)'), ('(0,0,0,0,0,0,0)'), ('(7,1,6,1,-1.5,1,-3)')) v(s)
 UNION ALL
-SELECT 'duration_sample', funnel.duration_sample_send(s::funnel.duration_sample)
+SELECT 'duration_sample', funnel_internal.duration_sample_send(s::funnel.duration_sample)
   FROM (VALUES ('{"fraction": 0.5, "durations_us": [3600000000,86400000000,-1,0]}'),
                ('{"fraction": null, "durations_us": [9223372036854775807,-9223372036854775808,7]}'),
                ('{"fraction": 0.9, "durations_us": []}')) v(s);
@@ -213,10 +213,10 @@ BEGIN
                     INSERT INTO fuzz_log VALUES (seed.typ, input, 'text round trip differs', NULL);
                     CONTINUE;
                 END IF;
-                EXECUTE format('SELECT funnel.%I(v) FROM pg_temp.%I', seed.typ || '_send', 'recv_' || seed.typ);
+                EXECUTE format('SELECT funnel_internal.%I(v) FROM pg_temp.%I', seed.typ || '_send', 'recv_' || seed.typ);
                 IF seed.typ = 'journey' THEN
                     PERFORM count(*) FROM funnel.report((SELECT funnel.funnel(v, 1) FROM pg_temp.recv_journey));
-                    PERFORM funnel.outcome(v), funnel.closed_at(v), funnel.journey_combine(v, v) FROM pg_temp.recv_journey;
+                    PERFORM funnel.outcome(v), funnel.closed_at(v), funnel_internal.journey_combine(v, v) FROM pg_temp.recv_journey;
                 ELSIF seed.typ = 'funnel_summary' THEN
                     BEGIN
                         PERFORM count(*) FROM pg_temp.recv_funnel_summary, funnel.report(v);
@@ -225,14 +225,14 @@ BEGIN
                         NULL;       -- 22003: totals beyond bigint, said so
                     END;
                 ELSIF seed.typ = 'duration_sample' THEN
-                    PERFORM funnel.time_in_stage_final(funnel.time_in_stage_combine(v, v)),
-                            funnel.time_in_stage_final_days(v)
+                    PERFORM funnel_internal.time_in_stage_final(funnel_internal.time_in_stage_combine(v, v)),
+                            funnel_internal.time_in_stage_final_days(v)
                        FROM pg_temp.recv_duration_sample;
                 ELSE
                     BEGIN
-                        EXECUTE format('SELECT funnel.%I(v, v) FROM pg_temp.%I',
+                        EXECUTE format('SELECT funnel_internal.%I(v, v) FROM pg_temp.%I',
                                        replace(seed.typ, '_state', '') || '_state_combine', 'recv_' || seed.typ);
-                        EXECUTE format('SELECT funnel.%I(v) FROM pg_temp.%I',
+                        EXECUTE format('SELECT funnel_internal.%I(v) FROM pg_temp.%I',
                                        replace(seed.typ, '_state', '') || '_state_final', 'recv_' || seed.typ);
                     EXCEPTION WHEN numeric_value_out_of_range THEN
                         NULL;

@@ -8,7 +8,7 @@
 -- the overflow checks of transition functions run as a NOSUPERUSER role.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(97);
+SELECT plan(98);
 
 -- names that need quoting in JSON, COPY and messages
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal'], ARRAY[0.1,0.3,0.6]);
@@ -130,8 +130,8 @@ SELECT is((SELECT array_agg(id ORDER BY id) FROM io_summaries
 SELECT pg_temp.copy_back('io_summaries');
 SELECT set_eq($$ SELECT id, s::text FROM io_summaries_back $$, $$ SELECT id, s::text FROM io_summaries $$,
               'funnel_summary: binary COPY round trip keeps every value');
-SELECT set_eq($$ SELECT id, funnel.funnel_summary_send(s) FROM io_summaries_back $$,
-              $$ SELECT id, funnel.funnel_summary_send(s) FROM io_summaries $$,
+SELECT set_eq($$ SELECT id, funnel_internal.funnel_summary_send(s) FROM io_summaries_back $$,
+              $$ SELECT id, funnel_internal.funnel_summary_send(s) FROM io_summaries $$,
               'funnel_summary: send(recv(send(x))) = send(x)');
 SELECT is((SELECT count(*)::int FROM io_summaries, funnel.report(s) WHERE id <> 'extremes'), 9 + 5 + 5 + 3 + 5,
           'report() reads every round-tripped summary (but "extremes", whose passage totals exceed bigint)');
@@ -143,8 +143,8 @@ INSERT INTO io_forecasts VALUES
     (4, '(9223372036854775807,170141183460469231731687303715884105727)'),
     (5, '(1,-170.141183460469231731687303715884105728)'),
     (6, '(2,0.000000000000000000000000000000000001)'), (7, '(5,-12.50)'),
-    (8, funnel.weighted_forecast_numeric_trans(NULL, 100.5, 0.25)),
-    (9, funnel.weighted_forecast_stage_trans(NULL, -99999999999999999.99, 'b2b:lead'));
+    (8, funnel_internal.weighted_forecast_numeric_trans(NULL, 100.5, 0.25)),
+    (9, funnel_internal.weighted_forecast_stage_trans(NULL, -99999999999999999.99, 'b2b:lead'));
 SELECT is((SELECT array_agg(id ORDER BY id) FROM io_forecasts
             WHERE f::text::funnel.forecast_state::text IS DISTINCT FROM f::text),
           NULL, 'forecast_state: text output reads back to the same text');
@@ -160,7 +160,7 @@ INSERT INTO io_velocities VALUES
     (3, '(9223372036854775807,4611686018427387904,4611686018427387903,4611686018427387904,-170141183460469231731687303715884105728,4611686018427387904,-170141183460469231731687303715884105728)'),
     (4, '(9223372036854775807,9223372036854775807,0,9223372036854775807,170141183460469231731.687303715884105727,1,170141183460469231731687303715884105727)'),
     (5, '(3,1,1,1,-0.000000000000000000000000000000000001,1,-5)'),
-    (6, funnel.sales_velocity_trans(NULL, 'b2b:won', 12.345, '2024-01-01', '2024-01-03'));
+    (6, funnel_internal.sales_velocity_trans(NULL, 'b2b:won', 12.345, '2024-01-01', '2024-01-03'));
 SELECT is((SELECT array_agg(id ORDER BY id) FROM io_velocities
             WHERE v::text::funnel.velocity_state::text IS DISTINCT FROM v::text),
           NULL, 'velocity_state: text output reads back to the same text');
@@ -171,9 +171,9 @@ SELECT is((SELECT v::text FROM io_velocities WHERE id = 6), '(1,1,0,1,12.345,1,1
           'velocity_state of a direct transition call');
 
 -- counters: bigint[] keeps its own I/O; the extremes still combine and finish
-SELECT is(funnel.funnel_counters_ratio('{9223372036854775807,9223372036854775807}'), 1::numeric,
+SELECT is(funnel_internal.funnel_counters_ratio('{9223372036854775807,9223372036854775807}'), 1::numeric,
           'conversion_rate final at the largest counts');
-SELECT is(funnel.win_rate_final('{4611686018427387904,4611686018427387903}'),
+SELECT is(funnel_internal.win_rate_final('{4611686018427387904,4611686018427387903}'),
           4611686018427387904::numeric / 9223372036854775807, 'win_rate final at large counts');
 
 ----------------------------------------------------------------------
@@ -196,46 +196,51 @@ SELECT '{"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 92233720368547
        '(9223372036854775807,0,0,0,0,0,0)'::funnel.velocity_state AS v;
 SELECT throws_ok($$ SELECT funnel.funnel(x) FROM (SELECT s FROM io_max UNION ALL SELECT one FROM io_max) u(x) $$,
     '22003', 'funnel aggregate count out of range', 'funnel(summary): text input at the maximum plus a merge');
-SELECT throws_ok($$ SELECT funnel.funnel_summary_merge(s, one) FROM io_max $$,
+SELECT throws_ok($$ SELECT funnel_internal.funnel_summary_merge(s, one) FROM io_max $$,
     '22003', 'funnel aggregate count out of range', 'funnel_summary_merge called directly');
 SELECT pg_temp.copy_back('io_max');
 SELECT throws_ok($$ SELECT funnel.funnel(x) FROM (SELECT s FROM io_max_back UNION ALL SELECT one FROM io_max_back) u(x) $$,
     '22003', 'funnel aggregate count out of range', 'funnel(summary): binary input at the maximum plus a merge');
-SELECT throws_ok($$ SELECT funnel.forecast_state_combine(f, '(1,1)') FROM io_max_back $$,
+SELECT throws_ok($$ SELECT funnel_internal.forecast_state_combine(f, '(1,1)') FROM io_max_back $$,
     '22003', 'funnel aggregate count out of range', 'forecast_state combine');
-SELECT throws_ok($$ SELECT funnel.velocity_state_combine(v, '(1,0,0,0,0,0,0)') FROM io_max_back $$,
+SELECT throws_ok($$ SELECT funnel_internal.velocity_state_combine(v, '(1,0,0,0,0,0,0)') FROM io_max_back $$,
     '22003', 'funnel aggregate count out of range', 'velocity_state combine');
-SELECT throws_ok($$ SELECT funnel.funnel_counters_combine('{9223372036854775807,0}', '{1,0}') $$,
+SELECT throws_ok($$ SELECT funnel_internal.funnel_counters_combine('{9223372036854775807,0}', '{1,0}') $$,
     '22003', 'funnel aggregate count out of range', 'bigint[2] counters combine');
-SELECT throws_ok($$ SELECT funnel.win_rate_final('{9223372036854775807,1}') $$,
+SELECT throws_ok($$ SELECT funnel_internal.win_rate_final('{9223372036854775807,1}') $$,
     '22003', 'funnel aggregate count out of range', 'win_rate final: won + lost beyond bigint');
 SELECT throws_ok($$ SELECT * FROM funnel.report('{"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 9223372036854775807, "amount_count": 0, "amount": 0}, {"stage": "qualified", "deals": 1, "amount_count": 0, "amount": 0}]}') $$,
     '22003', 'funnel aggregate count out of range', 'report(): implied-passage total beyond bigint');
 SELECT throws_ok($$ SELECT * FROM funnel.report('{"pipeline": "b2b", "stages": [{"stage": "won", "deals": 9223372036854775807, "amount_count": 0, "amount": 0}, {"stage": "proposal", "deals": 1, "amount_count": 0, "amount": 0}]}') $$,
     '22003', 'funnel aggregate count out of range', 'report(): won plus open deals beyond bigint');
 
--- transition functions, given a state at the maximum by a non-superuser's own aggregate
+-- transition functions, given a state at the maximum by an aggregate of
+-- one's own: PUBLIC has no EXECUTE on them (sql/install/grants.sql), so only
+-- a superuser can build one
 CREATE ROLE funnel_io_owner NOSUPERUSER;
 GRANT CREATE ON SCHEMA public TO funnel_io_owner;
 SET ROLE funnel_io_owner;
-CREATE AGGREGATE public.io_win(funnel.deal_stage) (SFUNC = funnel.win_rate_trans, STYPE = bigint[],
-    INITCOND = '{9223372036854775807,0}', FINALFUNC = funnel.win_rate_final);
+SELECT throws_ok($$ CREATE AGGREGATE public.io_denied(funnel.deal_stage) (SFUNC = funnel_internal.win_rate_trans, STYPE = bigint[]) $$,
+    '42501', NULL, 'a NOSUPERUSER role cannot build an aggregate on funnel''s transition functions');
+RESET ROLE;
+CREATE AGGREGATE public.io_win(funnel.deal_stage) (SFUNC = funnel_internal.win_rate_trans, STYPE = bigint[],
+    INITCOND = '{9223372036854775807,0}', FINALFUNC = funnel_internal.win_rate_final);
 CREATE AGGREGATE public.io_conv(funnel.deal_stage, funnel.deal_stage, funnel.deal_stage) (
-    SFUNC = funnel.conversion_rate_trans, STYPE = bigint[], INITCOND = '{9223372036854775807,9223372036854775807}',
-    FINALFUNC = funnel.funnel_counters_ratio);
-CREATE AGGREGATE public.io_funnel(funnel.deal_stage) (SFUNC = funnel.funnel_summary_trans,
+    SFUNC = funnel_internal.conversion_rate_trans, STYPE = bigint[], INITCOND = '{9223372036854775807,9223372036854775807}',
+    FINALFUNC = funnel_internal.funnel_counters_ratio);
+CREATE AGGREGATE public.io_funnel(funnel.deal_stage) (SFUNC = funnel_internal.funnel_summary_trans,
     STYPE = funnel.funnel_summary,
     INITCOND = '{"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 9223372036854775807, "amount_count": 0, "amount": 0}]}');
-CREATE AGGREGATE public.io_funnel(funnel.deal_stage, numeric) (SFUNC = funnel.funnel_summary_trans,
+CREATE AGGREGATE public.io_funnel(funnel.deal_stage, numeric) (SFUNC = funnel_internal.funnel_summary_trans,
     STYPE = funnel.funnel_summary,
     INITCOND = '{"pipeline": "b2b", "stages": [{"stage": "lead", "deals": 9223372036854775806, "amount_count": 9223372036854775806, "amount": 0}]}');
-CREATE AGGREGATE public.io_forecast(numeric, numeric) (SFUNC = funnel.weighted_forecast_numeric_trans,
-    STYPE = funnel.forecast_state, INITCOND = '(9223372036854775807,0)', FINALFUNC = funnel.forecast_state_final);
+CREATE AGGREGATE public.io_forecast(numeric, numeric) (SFUNC = funnel_internal.weighted_forecast_numeric_trans,
+    STYPE = funnel.forecast_state, INITCOND = '(9223372036854775807,0)', FINALFUNC = funnel_internal.forecast_state_final);
 CREATE AGGREGATE public.io_velocity(funnel.deal_stage, numeric, timestamptz, timestamptz) (
-    SFUNC = funnel.sales_velocity_trans, STYPE = funnel.velocity_state,
+    SFUNC = funnel_internal.sales_velocity_trans, STYPE = funnel.velocity_state,
     INITCOND = '(9223372036854775806,9223372036854775806,0,9223372036854775806,0,9223372036854775806,0)');
 SELECT throws_ok($$ SELECT public.io_win('b2b:won') $$, '22003', 'funnel aggregate count out of range',
-    'win_rate transition at the maximum (NOSUPERUSER aggregate)');
+    'win_rate transition at the maximum (an aggregate of its own)');
 SELECT throws_ok($$ SELECT public.io_conv('b2b:won', 'b2b:lead', 'b2b:qualified') $$, '22003', NULL,
     'conversion_rate transition at the maximum');
 SELECT throws_ok($$ SELECT public.io_funnel('b2b:lead'::funnel.deal_stage) $$, '22003', NULL,
@@ -343,13 +348,13 @@ SELECT throws_ok($$ SELECT '(10,3,2,3,4500.00,0,7)'::funnel.velocity_state $$,
     '22P02', 'invalid velocity_state: cycle_microseconds 7 with cycles 0', 'text velocity_state: a duration without cycles');
 
 -- bigint[2] counters are plain arrays: their readers check them
-SELECT throws_ok($$ SELECT funnel.win_rate_final('{-1,1}') $$, '22023', 'invalid funnel aggregate state {-1,1}',
+SELECT throws_ok($$ SELECT funnel_internal.win_rate_final('{-1,1}') $$, '22023', 'invalid funnel aggregate state {-1,1}',
     'win_rate final refuses a negative counter');
-SELECT throws_ok($$ SELECT funnel.funnel_counters_ratio('{1,2}') $$, '22023', 'invalid conversion_rate state {1,2}',
+SELECT throws_ok($$ SELECT funnel_internal.funnel_counters_ratio('{1,2}') $$, '22023', 'invalid conversion_rate state {1,2}',
     'conversion_rate final refuses more conversions than deals');
-SELECT throws_ok($$ SELECT funnel.funnel_counters_combine('{1,1}', '{0,-5}') $$, '22023', 'invalid funnel aggregate state {0,-5}',
+SELECT throws_ok($$ SELECT funnel_internal.funnel_counters_combine('{1,1}', '{0,-5}') $$, '22023', 'invalid funnel aggregate state {0,-5}',
     'combine refuses a negative counter');
-SELECT throws_ok($$ SELECT funnel.funnel_counters_combine('{-1,1}', '{0,5}') $$, '22023', 'invalid funnel aggregate state {-1,1}',
+SELECT throws_ok($$ SELECT funnel_internal.funnel_counters_combine('{-1,1}', '{0,5}') $$, '22023', 'invalid funnel aggregate state {-1,1}',
     'combine refuses a negative counter in its first state');
 
 ----------------------------------------------------------------------

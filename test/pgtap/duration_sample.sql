@@ -47,14 +47,14 @@ INSERT INTO samples VALUES
     ('{"fraction": 0, "durations_us": [1,1,1]}');
 SELECT is((SELECT count(*)::int FROM samples WHERE t::funnel.duration_sample::text = t), 6,
           'text form reads back to itself');
-SELECT is((SELECT count(*)::int FROM samples WHERE pg_temp.recv(funnel.duration_sample_send(t::funnel.duration_sample)) = t), 6,
+SELECT is((SELECT count(*)::int FROM samples WHERE pg_temp.recv(funnel_internal.duration_sample_send(t::funnel.duration_sample)) = t), 6,
           'binary form reads back to the same value');
-SELECT is(funnel.duration_sample_send('{"fraction": 0.5, "durations_us": [1,-2]}'),
+SELECT is(funnel_internal.duration_sample_send('{"fraction": 0.5, "durations_us": [1,-2]}'),
           '\x01013fe000000000000000000000000000020000000000000001fffffffffffffffe'::bytea,
           'binary form: version, flags, fraction, count, 8 bytes per duration (big-endian)');
 SELECT is('{ "fraction" :0.25 , "durations_us" : [ 1 , 2 ] }'::funnel.duration_sample::text,
           '{"fraction": 0.25, "durations_us": [1,2]}', 'white space is allowed in the text form');
-SELECT is(funnel.time_in_stage_final(('{"fraction": ' || 0.9::float8 || ', "durations_us": [1,2,3]}')::funnel.duration_sample),
+SELECT is(funnel_internal.time_in_stage_final(('{"fraction": ' || 0.9::float8 || ', "durations_us": [1,2,3]}')::funnel.duration_sample),
           interval '2.8 microseconds', 'a float8 fraction prints exactly and reads back');
 
 -- strict text input
@@ -83,9 +83,9 @@ SELECT is((SELECT count(*)::int FROM recv_sample), 0, 'nothing was stored by a r
 -- what Citus runs: a partial aggregate (state, no final function) per
 -- worker, the states merged by the combine function on the coordinator
 CREATE AGGREGATE pg_temp.sample_of(timestamptz, timestamptz) (
-    SFUNC = funnel.time_in_stage_trans, STYPE = funnel.duration_sample);
+    SFUNC = funnel_internal.time_in_stage_trans, STYPE = funnel.duration_sample);
 CREATE AGGREGATE pg_temp.merge(funnel.duration_sample) (
-    SFUNC = funnel.time_in_stage_combine, STYPE = funnel.duration_sample);
+    SFUNC = funnel_internal.time_in_stage_combine, STYPE = funnel.duration_sample);
 
 -- visits: 9 stages x random durations, some open, some negative
 CREATE TEMP TABLE v AS
@@ -106,7 +106,7 @@ SELECT is((SELECT count(*)::int FROM (
 -- partial samples per (stage, shard) merged per stage, as Citus's
 -- coordinator does with the workers' text forms
 SELECT is((SELECT count(*)::int FROM (
-             SELECT stage, funnel.time_in_stage_final(s) AS m, funnel.time_in_stage_final_days(s) AS d
+             SELECT stage, funnel_internal.time_in_stage_final(s) AS m, funnel_internal.time_in_stage_final_days(s) AS d
                FROM (SELECT stage, pg_temp.merge(part::text::funnel.duration_sample) AS s
                        FROM (SELECT stage, extract(day FROM entered_at)::int % 4 AS shard, pg_temp.sample_of(entered_at, left_at) AS part
                                FROM v GROUP BY 1, 2) p
@@ -116,28 +116,28 @@ SELECT is((SELECT count(*)::int FROM (
                      FROM v GROUP BY stage) e USING (stage)
             WHERE m = em AND m::text = em::text AND d = ed),
           9, 'partial samples shipped as text and merged give the same medians');
-SELECT is((SELECT funnel.time_in_stage_final(pg_temp.merge(s))
-             FROM (SELECT pg_temp.recv(funnel.duration_sample_send(pg_temp.sample_of(entered_at, left_at)))::funnel.duration_sample AS s
+SELECT is((SELECT funnel_internal.time_in_stage_final(pg_temp.merge(s))
+             FROM (SELECT pg_temp.recv(funnel_internal.duration_sample_send(pg_temp.sample_of(entered_at, left_at)))::funnel.duration_sample AS s
                      FROM v GROUP BY stage) x),
           (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY left_at - entered_at) FROM v),
           'per-stage samples shipped in binary and merged give the overall median');
 
 -- combine and transition called directly (outside an aggregate) leave their inputs alone
-SELECT is((SELECT funnel.time_in_stage_combine(s, s)::text || ' ' || s::text
+SELECT is((SELECT funnel_internal.time_in_stage_combine(s, s)::text || ' ' || s::text
              FROM (SELECT '{"fraction": 0.5, "durations_us": [1,2]}'::funnel.duration_sample AS s) x),
           '{"fraction": 0.5, "durations_us": [1,2,1,2]} {"fraction": 0.5, "durations_us": [1,2]}',
           'combine of a sample with itself appends a copy and leaves the input alone');
-SELECT is(funnel.time_in_stage_trans('{"fraction": 0.5, "durations_us": [1]}'::funnel.duration_sample,
+SELECT is(funnel_internal.time_in_stage_trans('{"fraction": 0.5, "durations_us": [1]}'::funnel.duration_sample,
                                      '2024-01-01', '2024-01-02')::text,
           '{"fraction": 0.5, "durations_us": [1,86400000000]}', 'the transition appends one duration');
-SELECT throws_ok($$SELECT funnel.time_in_stage_combine('{"fraction": 0.5, "durations_us": [1]}', '{"fraction": 0.9, "durations_us": [1]}')$$,
+SELECT throws_ok($$SELECT funnel_internal.time_in_stage_combine('{"fraction": 0.5, "durations_us": [1]}', '{"fraction": 0.9, "durations_us": [1]}')$$,
                  '22023', NULL, 'samples of two fractions do not merge');
 
 -- a stored sample (a table column), read by the final functions
 CREATE TEMP TABLE stored AS SELECT stage, pg_temp.sample_of(entered_at, left_at) AS s FROM v GROUP BY stage;
 SELECT is((SELECT count(*)::int FROM stored JOIN (
              SELECT stage, percentile_cont(0.5) WITHIN GROUP (ORDER BY left_at - entered_at) AS em FROM v GROUP BY stage) e USING (stage)
-            WHERE funnel.time_in_stage_final(s) = em),
+            WHERE funnel_internal.time_in_stage_final(s) = em),
           9, 'stored samples give the medians');
 
 -- window use: the final function reads the growing state, never consumes it

@@ -42,7 +42,7 @@ $$;
 
 -- everything funnel stores about a pipeline, as text (read as superuser)
 CREATE FUNCTION owners_snap(p text) RETURNS text LANGUAGE sql AS $$
-    SELECT coalesce(funnel._pipeline_definition(p)::text, 'none') || ' ' || funnel._pipeline_rules(p)::text
+    SELECT coalesce(funnel_internal.pipeline_definition(p)::text, 'none') || ' ' || funnel_internal.pipeline_rules(p)::text
 $$;
 -- the error of a statement as 'SQLSTATE: message | detail | hint', run as the caller
 CREATE FUNCTION owners_err(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -107,11 +107,11 @@ SELECT is(owners_err($$SELECT funnel.set_probability('pipe_a', 'lead', 0.5)$$),
           '42501: permission denied for pipeline "pipe_a" owned by role tenant_a | Role tenant_b does not have the privileges of role tenant_a. | Only the owner, its members and superusers can call funnel.set_probability() on this pipeline; the owner can hand it over with funnel.alter_pipeline_owner().',
           'the refusal names the caller and the owner, and says who can');
 -- nor forge the caller by calling the SECURITY DEFINER bodies
-SELECT throws_ok(format($$SELECT funnel._set_probability_as(%s, 'pipe_a', 'lead', 0.5)$$, 'tenant_a'::regrole::oid),
+SELECT throws_ok(format($$SELECT funnel_internal.set_probability_as(%s, 'pipe_a', 'lead', 0.5)$$, 'tenant_a'::regrole::oid),
                  '42501', NULL, 'b cannot call _set_probability_as() with tenant_a as caller');
-SELECT throws_ok($$SELECT funnel._set_probability('pipe_a', 'lead', 0.5)$$, '42501', NULL,
+SELECT throws_ok($$SELECT funnel_internal.set_probability('pipe_a', 'lead', 0.5)$$, '42501', NULL,
                  'b cannot call the body _set_probability() directly');
-SELECT throws_ok($$SELECT funnel._alter_pipeline_owner('pipe_a', 'tenant_b')$$, '42501', NULL,
+SELECT throws_ok($$SELECT funnel_internal.alter_pipeline_owner('pipe_a', 'tenant_b')$$, '42501', NULL,
                  'b cannot call the body _alter_pipeline_owner() directly');
 SELECT throws_ok($$UPDATE funnel.pipeline SET owner = 'tenant_b' WHERE name = 'pipe_a'$$, '42501', NULL,
                  'b cannot write funnel.pipeline');

@@ -22,7 +22,7 @@ DECLARE
     detail text;
 BEGIN
     DROP TRIGGER IF EXISTS funnel_track_delete ON ta;
-    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON ta FOR EACH ROW EXECUTE FUNCTION funnel.track_delete(%s)', args);
+    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON ta FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_delete(%s)', args);
     INSERT INTO ta VALUES (1, 'lead');
     DELETE FROM ta;
     RETURN 'no error';

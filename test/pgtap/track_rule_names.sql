@@ -31,9 +31,9 @@ SELECT throws_ok($$UPDATE rn.seq SET stage = 'proposal' WHERE id = 1$$,
                  'sequential refuses a skip');
 
 -- the type modifier: the one definition, PipelineTypmod in C
-SELECT is(funnel._pipeline_typmod('funnel_pipeline.rn'::regtype),
+SELECT is(funnel_internal.pipeline_typmod('funnel_pipeline.rn'::regtype),
           (SELECT atttypmod FROM pg_attribute WHERE attrelid = 'rn.deals'::regclass AND attname = 'stage'),
-          'funnel._pipeline_typmod() is the modifier of a column bound with deal_stage(rn)');
+          'funnel_internal.pipeline_typmod() is the modifier of a column bound with deal_stage(rn)');
 
 -- the CHECK of tracked_table is the same list
 RESET ROLE;

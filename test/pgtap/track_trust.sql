@@ -27,9 +27,9 @@ INSERT INTO deals VALUES (1, 'b2b:lead'), (2, 'b2b:qualified');
 SET ROLE tt_mgr;
 SELECT throws_ok($$SELECT funnel.track('deals', 'b2b')$$, '42501', 'must be owner of table deals',
                  'track: a role granted EXECUTE cannot track a table it does not own');
-SELECT throws_ok($$SELECT funnel._track('deals', 'b2b', 'stage', NULL, 'forward')$$, '42501', NULL,
+SELECT throws_ok($$SELECT funnel_internal.track('deals', 'b2b', 'stage', NULL, 'forward')$$, '42501', NULL,
                  'the SECURITY DEFINER body of track() cannot be called directly');
-SELECT throws_ok($$SELECT funnel._untrack('deals')$$, '42501', NULL,
+SELECT throws_ok($$SELECT funnel_internal.untrack('deals')$$, '42501', NULL,
                  'the SECURITY DEFINER body of untrack() cannot be called directly');
 RESET ROLE;
 SELECT is((SELECT count(*)::int FROM funnel.tracked_table), 0, 'the refused track() registered nothing');

@@ -10,7 +10,7 @@ CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS amcheck;
 RESET client_min_messages;
 CREATE EXTENSION funnel;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT funnel.create_pipeline('p1', ARRAY['lead', 'demo']);
 SELECT funnel.create_pipeline('p2', ARRAY['lead', 'visit']);
@@ -41,7 +41,10 @@ SELECT throws_ok($$CREATE RULE r AS ON INSERT TO b DO ALSO INSERT INTO u(s) VALU
 SELECT throws_ok($$CREATE FUNCTION f() RETURNS void LANGUAGE sql BEGIN ATOMIC INSERT INTO u(s) VALUES ('won'); END$$, '22P02', 'stage name "won" is ambiguous', 'BEGIN ATOMIC function body');
 SELECT throws_ok($q$DO $d$ DECLARE v funnel.deal_stage := 'won'; BEGIN INSERT INTO u(s) VALUES (v); END $d$$q$, '22P02', 'stage name "won" is ambiguous', 'PL/pgSQL variable');
 SELECT throws_ok($$SELECT '{won}'::funnel.deal_stage[]$$, '22P02', 'stage name "won" is ambiguous', 'element of an array literal');
-SELECT throws_ok($$SELECT funnel.deal_stage_in('won', 0, -1)$$, '22P02', 'stage name "won" is ambiguous', 'input function called directly');
+SELECT throws_ok($$SELECT funnel_internal.deal_stage_in('won', 0, -1)$$, '42501', NULL, 'input function called directly: PUBLIC has no EXECUTE');
+RESET ROLE;
+SELECT throws_ok($$SELECT funnel_internal.deal_stage_in('won', 0, -1)$$, '22P02', 'stage name "won" is ambiguous', 'input function called directly by a superuser');
+SET ROLE funnel_vt_owner;
 SELECT throws_ok($$PREPARE q(funnel.deal_stage) AS INSERT INTO u(s) VALUES ($1); EXECUTE q('won')$$, '22P02', 'stage name "won" is ambiguous', 'EXECUTE parameter');
 SELECT is((SELECT count(*)::int FROM u), 0, 'nothing was stored in the unbound column');
 SELECT is((SELECT count(*)::int FROM pg_class WHERE relnamespace = 'vt'::regnamespace AND relname IN ('d', 'c', 'v', 'pt1')),

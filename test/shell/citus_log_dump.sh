@@ -4,7 +4,7 @@
 # funnel_citus belongs to the extension, the log in it does not: pg_dump
 # leaves the schema to CREATE EXTENSION and dumps the table, its rows, its
 # privileges and its trigger.  The log is made here as
-# funnel._pipeline_log_ensure() makes it on a coordinator (minus
+# funnel_internal.pipeline_log_ensure() makes it on a coordinator (minus
 # create_reference_table), its rows loaded before the trigger exists (the
 # trigger needs Citus).  Checked for a plain and a custom dump: no CREATE
 # SCHEMA funnel_citus in the dump, the restored rows equal the source's, the
@@ -39,12 +39,12 @@ REVOKE ALL ON funnel_citus.pipeline_log FROM PUBLIC;
 GRANT SELECT ON funnel_citus.pipeline_log TO PUBLIC;
 INSERT INTO funnel_citus.pipeline_log
 SELECT g, CASE WHEN g = 1 THEN 'define' ELSE 'set_probability' END, 'b2b',
-       jsonb_build_array('b2b', 'lead', g / 100.0), funnel._pipeline_definition('b2b'),
-       timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute', 'postgres', funnel._pipeline_rules('b2b')
+       jsonb_build_array('b2b', 'lead', g / 100.0), funnel_internal.pipeline_definition('b2b'),
+       timestamptz '2026-01-01 00:00:00+00' + g * interval '1 minute', 'postgres', funnel_internal.pipeline_rules('b2b')
   FROM generate_series(1, 50) g;
 CREATE TRIGGER pipeline_log_apply AFTER INSERT ON funnel_citus.pipeline_log
-    FOR EACH STATEMENT EXECUTE FUNCTION funnel._pipeline_log_apply();
-SELECT funnel._citus_table('pipeline_log', 'log');
+    FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.pipeline_log_apply();
+SELECT funnel_internal.citus_table('pipeline_log', 'log');
 SQL
 
 digest="SELECT count(*) || ' ' || md5(string_agg(l::text, ';' ORDER BY id)) FROM funnel_citus.pipeline_log l"
@@ -58,7 +58,7 @@ pg_restore --exit-on-error -d fcl_custom "$work/custom.dump" || fail "restoring 
 
 for db in plain custom; do
     [ "$(q fcl_$db -c "$digest")" = "$want" ] || fail "fcl_$db: the log's rows differ from the source's"
-    [ "$(q fcl_$db -c "SELECT funnel._citus_table('pipeline_log', 'log')")" = "funnel_citus.pipeline_log" ] ||
+    [ "$(q fcl_$db -c "SELECT funnel_internal.citus_table('pipeline_log', 'log')")" = "funnel_citus.pipeline_log" ] ||
         fail "fcl_$db: the restored log does not pass funnel's checks"
     [ "$(q fcl_$db -c "SELECT count(*) FROM pg_depend d JOIN pg_namespace n ON n.oid = d.objid
                         WHERE d.classid = 'pg_namespace'::regclass AND n.nspname = 'funnel_citus' AND d.deptype = 'e'")" = 1 ] ||

@@ -80,7 +80,7 @@ INSERT INTO crm.holders VALUES (1, '$(journey p3 x)');
 SQL
 out=$(super -c "SELECT funnel.drop_pipeline('p3')" 2>&1 || true)
 echo "$out" | grep -q 'Column crm.holders.j holds stages of it' || fail "drop_pipeline(p3) with a journey: $out"
-[ "$(super -c "SELECT count(*) FROM unnest(funnel._stage_holding_types()) t WHERE t IN ('funnel.deal_stage'::regtype, 'funnel.funnel_summary'::regtype, 'funnel.journey'::regtype)")" = 3 ] ||
+[ "$(super -c "SELECT count(*) FROM unnest(funnel_internal.stage_holding_types()) t WHERE t IN ('funnel.deal_stage'::regtype, 'funnel.funnel_summary'::regtype, 'funnel.journey'::regtype)")" = 3 ] ||
     fail "the list of stage-holding types"
 
 # 3a. two sessions: the owner's open transaction created a table holding p4

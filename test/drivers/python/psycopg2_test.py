@@ -71,5 +71,5 @@ tap.check("summary text form round-trips unchanged", summary,
 # psycopg2 has no binary protocol: the binary form, fetched as bytea, still decodes
 tap.check("binary summary (funnel_summary_send as bytea) decodes to the text form's values",
           decode_summary(summary),
-          lambda: decode_summary(q("SELECT funnel.funnel_summary_send(f) FROM (%s) s(f)" % SUMMARY, one=True)))
+          lambda: decode_summary(q("SELECT funnel_internal.funnel_summary_send(f) FROM (%s) s(f)" % SUMMARY, one=True)))
 tap.done()
