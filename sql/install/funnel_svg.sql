@@ -49,9 +49,11 @@ $$;
 COMMENT ON FUNCTION funnel_internal.svg_text_width(text, numeric) IS
   'funnel internal: estimated width in pixels of a text at a font size (full width for CJK), for the layout of funnel_svg';
 
-CREATE FUNCTION funnel.funnel_svg(summary funnel.funnel_summary, options jsonb DEFAULT '{}')
-    RETURNS text
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+-- The options of funnel_svg(), checked: 22023 naming the bad key or value
+CREATE FUNCTION funnel_internal.svg_options(options jsonb,
+    OUT width integer, OUT title text, OUT show_amount boolean,
+    OUT col_open text, OUT col_won text, OUT col_lost text)
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -60,57 +62,12 @@ DECLARE
     val jsonb;
     ckey text;
     cval jsonb;
-    req_width integer := 720;
-    title text;
-    show_amount boolean := true;
-    col_open text := '#4e79a7';
-    col_won text := '#59a14f';
-    col_lost text := '#c9665f';
-    -- the report, in its order
-    names text[];
-    kinds text[];
-    deals bigint[];
-    lost_among bigint[];
-    amounts numeric[];
-    from_prev double precision[];
-    from_first double precision[];
-    pipeline text;
-    nrows integer := 0;
-    nopen integer;
-    first_open integer;
-    total bigint := 0;
-    max_deals bigint := 0;
-    line1 text[] := '{}';
-    line2 text[] := '{}';
-    txt text;
-    ipart text;
-    fpart text;
-    -- layout (pixels)
-    pad constant numeric := 24;
-    gutter constant numeric := 16;
-    min_funnel constant numeric := 200;
-    bar_h constant numeric := 36;
-    gap constant numeric := 12;
-    name_w numeric := 0;
-    num_w numeric := 0;
-    head_w numeric := 0;
-    w numeric;
-    h numeric;
-    fw numeric;
-    cx numeric;
-    x_num numeric;
-    top numeric;
-    y numeric;
-    bw numeric;
-    last_bw numeric;
-    last_bottom numeric;
-    fill text;
-    opacity numeric;
-    caption text;
-    body text := '';
-    i integer;
-    k integer := 0;
 BEGIN
+    width := 720;
+    show_amount := true;
+    col_open := '#4e79a7';
+    col_won := '#59a14f';
+    col_lost := '#c9665f';
     IF jsonb_typeof(opts) <> 'object' THEN
         RAISE EXCEPTION 'funnel_svg options must be a JSON object, not %', jsonb_typeof(opts)
             USING ERRCODE = 'invalid_parameter_value',
@@ -119,13 +76,13 @@ BEGIN
     FOR opt, val IN SELECT e.key, e.value FROM jsonb_each(opts) AS e LOOP
         IF opt = 'width' THEN
             IF jsonb_typeof(val) <> 'number' THEN
-                req_width := NULL;
+                width := NULL;
             ELSIF val::numeric <> trunc(val::numeric) OR val::numeric < 320 OR val::numeric > 4096 THEN
-                req_width := NULL;
+                width := NULL;
             ELSE
-                req_width := val::numeric::integer;
+                width := val::numeric::integer;
             END IF;
-            IF req_width IS NULL THEN
+            IF width IS NULL THEN
                 RAISE EXCEPTION 'invalid funnel_svg option "width": %', val
                     USING ERRCODE = 'invalid_parameter_value',
                           DETAIL = 'width is the width of the picture in pixels, a whole number from 320 to 4096.',
@@ -176,6 +133,112 @@ BEGIN
         END IF;
     END LOOP;
 
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.svg_options(jsonb) IS
+  'funnel internal: the options of funnel_svg() (width, title, show_amount, colors) with their defaults, each checked (22023 naming the bad key or value)';
+
+-- A whole number with thousands separators: 1234567 -> 1,234,567
+CREATE FUNCTION funnel_internal.svg_grouped(n text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+RETURN pg_catalog.regexp_replace(n, '(\d)(?=(\d{3})+$)', '\1,', 'g');
+COMMENT ON FUNCTION funnel_internal.svg_grouped(text) IS
+  'funnel internal: the digits of a whole number grouped by thousands with commas, for funnel_svg() labels';
+
+-- The count label of a report row: "1,234 deals" and, with show_amount, the
+-- amount grouped by thousands without a zero fraction
+CREATE FUNCTION funnel_internal.svg_count_label(deals bigint, amount numeric, show_amount boolean)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN funnel_internal.svg_grouped(deals::text)
+       || CASE WHEN deals = 1 THEN ' deal' ELSE ' deals' END
+       || CASE WHEN show_amount AND amount IS NOT NULL THEN
+              ' · ' || funnel_internal.svg_grouped(split_part(amount::text, '.', 1))
+              || CASE WHEN split_part(amount::text, '.', 2) ~ '^0*$' THEN ''
+                      ELSE '.' || split_part(amount::text, '.', 2) END
+          ELSE '' END;
+COMMENT ON FUNCTION funnel_internal.svg_count_label(bigint, numeric, boolean) IS
+  'funnel internal: the count label of a funnel_svg() row: deals grouped by thousands, then the amount when show_amount';
+
+-- All deals of a report, given per row its kind, deals and (journeys) lost
+-- deals among them: those that reached the first open stage, or a won stage
+-- if none is open, plus those whose reached stage is a lost one; a summary
+-- of journeys also counts a lost deal in the open stages it passed (its
+-- "lost" column says how many), so those are not counted again
+CREATE FUNCTION funnel_internal.svg_total_deals(kinds text[], deals bigint[], lost_among bigint[])
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce((SELECT sum(d) FROM unnest(kinds, deals) AS r(k, d)
+                  WHERE k = 'lost' OR (array_position(kinds, 'open') IS NULL AND k = 'won')), 0)
+       + coalesce(deals[array_position(kinds, 'open')]
+                  - coalesce(lost_among[array_position(kinds, 'open')], 0), 0);
+COMMENT ON FUNCTION funnel_internal.svg_total_deals(text[], bigint[], bigint[]) IS
+  'funnel internal: the number of deals a report counts (the caption of funnel_svg()), each deal once whether the summary came from reached stages or from journeys';
+
+CREATE FUNCTION funnel.funnel_svg(summary funnel.funnel_summary, options jsonb DEFAULT '{}')
+    RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    o record;
+    req_width integer;
+    title text;
+    show_amount boolean;
+    col_open text;
+    col_won text;
+    col_lost text;
+    -- the report, in its order
+    names text[];
+    kinds text[];
+    deals bigint[];
+    lost_among bigint[];
+    amounts numeric[];
+    from_prev double precision[];
+    from_first double precision[];
+    pipeline text;
+    nrows integer := 0;
+    nopen integer;
+    first_open integer;
+    total bigint := 0;
+    max_deals bigint := 0;
+    line1 text[] := '{}';
+    line2 text[] := '{}';
+    -- layout (pixels)
+    pad constant numeric := 24;
+    gutter constant numeric := 16;
+    min_funnel constant numeric := 200;
+    bar_h constant numeric := 36;
+    gap constant numeric := 12;
+    name_w numeric := 0;
+    num_w numeric := 0;
+    head_w numeric := 0;
+    w numeric;
+    h numeric;
+    fw numeric;
+    cx numeric;
+    x_num numeric;
+    top numeric;
+    y numeric;
+    bw numeric;
+    last_bw numeric;
+    last_bottom numeric;
+    fill text;
+    opacity numeric;
+    caption text;
+    body text := '';
+    i integer;
+    k integer := 0;
+BEGIN
+    SELECT * INTO o FROM funnel_internal.svg_options(options);
+    req_width := o.width;
+    title := o.title;
+    show_amount := o.show_amount;
+    col_open := o.col_open;
+    col_won := o.col_won;
+    col_lost := o.col_lost;
     -- report() by column name, so columns added to it change nothing here
     IF summary IS NOT NULL THEN
         SELECT array_agg(funnel.stage_name(r.stage) ORDER BY r.ordinality),
@@ -192,31 +255,15 @@ BEGIN
     END IF;
     nopen := coalesce(array_length(array_positions(kinds, 'open'), 1), 0);
     first_open := array_position(kinds, 'open');
-    -- all deals: those that reached the first open stage, or a won stage if
-    -- none is open, plus those whose reached stage is a lost one; a summary
-    -- of journeys also counts a lost deal in the open stages it passed (its
-    -- "lost" column says how many), so those are not counted again
     FOR i IN 1 .. nrows LOOP
-        IF kinds[i] = 'lost' OR (first_open IS NULL AND kinds[i] = 'won') THEN
-            total := total + deals[i];
-        END IF;
         max_deals := greatest(max_deals, deals[i]);
     END LOOP;
-    IF first_open IS NOT NULL THEN
-        total := total + deals[first_open] - coalesce(lost_among[first_open], 0);
-    END IF;
+    total := funnel_internal.svg_total_deals(kinds, deals, lost_among);
     title := coalesce(title, pipeline, '');
 
     -- labels: count (and amount), then the conversions report() gives
     FOR i IN 1 .. nrows LOOP
-        txt := regexp_replace(deals[i]::text, '(\d)(?=(\d{3})+$)', '\1,', 'g')
-               || CASE WHEN deals[i] = 1 THEN ' deal' ELSE ' deals' END;
-        IF show_amount AND amounts[i] IS NOT NULL THEN
-            ipart := regexp_replace(split_part(amounts[i]::text, '.', 1), '(\d)(?=(\d{3})+$)', '\1,', 'g');
-            fpart := split_part(amounts[i]::text, '.', 2);
-            txt := txt || ' · ' || ipart || CASE WHEN fpart ~ '^0*$' THEN '' ELSE '.' || fpart END;
-        END IF;
-        line1[i] := txt;
+        line1[i] := funnel_internal.svg_count_label(deals[i], amounts[i], show_amount);
         line2[i] := NULL;
         IF i <> first_open AND kinds[i] <> 'lost' THEN
             line2[i] := nullif(concat_ws(' · ',
@@ -228,8 +275,7 @@ BEGIN
                           coalesce(funnel_internal.svg_text_width(line2[i], 12), 0));
     END LOOP;
     caption := CASE WHEN total = 0 THEN 'no deals'
-                    ELSE regexp_replace(total::text, '(\d)(?=(\d{3})+$)', '\1,', 'g')
-                         || CASE WHEN total = 1 THEN ' deal' ELSE ' deals' END END;
+                    ELSE funnel_internal.svg_count_label(total, NULL, false) END;
     head_w := greatest(funnel_internal.svg_text_width(title, 18) * 1.1, funnel_internal.svg_text_width(caption, 12));
 
     w := ceil(greatest(req_width, 2 * pad + head_w,
