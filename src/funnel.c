@@ -15,17 +15,22 @@
 #include "utils/rel.h"
 
 #include "funnel.h"
+#include "track.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* Register the cache invalidation callbacks and the literal checks */
+/*
+ * Register the cache invalidation callbacks, the literal checks and the
+ * funnel.actor setting
+ */
 void
 _PG_init(void)
 {
 	FunnelCacheRegisterCallbacks();
 	FunnelUnresolvedInit();
+	TrackActorInit();
 }
 
 /*

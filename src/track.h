@@ -115,4 +115,8 @@ extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);
 extern void HistoryEnd(HistoryWriter *w);
 
+/* track_history.c: the funnel.actor setting */
+#define FUNNEL_ACTOR_MAXLEN 256
+extern void TrackActorInit(void);
+
 #endif							/* TRACK_H */

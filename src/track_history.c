@@ -19,8 +19,10 @@
  * its history at the same time.
  *
  * History rows are written like logical replication applies changes: index
- * entries are maintained (including indexes users add) and NOT NULL and
- * CHECK constraints are checked, but triggers and rules of the history
+ * entries are maintained (including indexes users add), the DEFAULT of
+ * every column a user added is evaluated for each new visit (as an INSERT
+ * that names only funnel's columns would), and NOT NULL and CHECK
+ * constraints are checked, but triggers and rules of the history
  * table are not run (track_validate.c refuses a history table with
  * constraint triggers: foreign keys, deferrable constraints).  The shape of
  * the table is checked again each time it is opened here.
@@ -41,11 +43,14 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_relation.h"
 #include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -72,6 +77,12 @@ struct HistoryWriter
 	ItemPointerData opentid;
 	bool		found;
 
+	/*
+	 * DEFAULTs of the columns a user added (NULL: no default), by column
+	 * number - 1; NULL when there is none at all
+	 */
+	ExprState **defaults;
+
 	/* visits to insert */
 	bool		batch;
 	int			nslots;
@@ -79,6 +90,68 @@ struct HistoryWriter
 	TupleTableSlot **slots;
 	BulkInsertState bistate;
 };
+
+/*
+ * funnel.actor: who the application says is acting (its own user), set by
+ * the app per transaction (SET LOCAL) or per request.  entered_by stays the
+ * role, which cannot be forged; funnel.actor() gives the actor to the
+ * DEFAULT of a history column the app adds.  The value is checked where it
+ * is used, not when it is set: a SET before this library is loaded in the
+ * session makes a placeholder that no check hook sees.
+ */
+static char *funnel_actor = NULL;
+
+void
+TrackActorInit(void)
+{
+	DefineCustomStringVariable("funnel.actor",
+							   "Application user recorded by funnel.actor() in the stage history.",
+							   "Set it per transaction (SET LOCAL) in a pooled connection; empty means none. "
+							   "At most " CppAsString2(FUNNEL_ACTOR_MAXLEN) " bytes, no control characters.",
+							   &funnel_actor,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+}
+
+/*
+ * funnel.actor(): the application user of funnel.actor, NULL when it is
+ * empty or unset; refuses a value too long or with control characters
+ * (an audit column must not carry a forged line break or be unbounded).
+ */
+PG_FUNCTION_INFO_V1(funnel_actor_get);
+Datum
+funnel_actor_get(PG_FUNCTION_ARGS)
+{
+	const char *actor = GetConfigOption("funnel.actor", true, false);
+	size_t		len;
+	const unsigned char *p;
+
+	if (actor == NULL || actor[0] == '\0')
+		PG_RETURN_NULL();
+	len = strlen(actor);
+	if (len > FUNNEL_ACTOR_MAXLEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("funnel.actor is too long: %zu bytes", len),
+				 errdetail("The value starts with \"%.32s\".", actor),
+				 errhint("An actor is at most %d bytes: an application user name or id.",
+						 FUNNEL_ACTOR_MAXLEN)));
+	for (p = (const unsigned char *) actor; *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("funnel.actor contains a control character"),
+					 errdetail("Byte 0x%02x at offset %d, after \"%.*s\".", *p,
+							   (int) (p - (const unsigned char *) actor),
+							   (int) Min(p - (const unsigned char *) actor, 64),
+							   actor),
+					 errhint("An actor is an application user name or id, without control characters.")));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text_with_len(actor, len));
+}
 
 /*
  * The name of the current user, for entered_by: a cache (funnel_cache.h)
@@ -121,6 +194,35 @@ CurrentUserName(void)
 	return NameGetDatum(&user_name);
 }
 
+/*
+ * Prepare the DEFAULT expressions of the columns a user added to the
+ * history table (an app's own audit columns, such as the application user
+ * of funnel.actor), evaluated for every visit written.  Their functions run
+ * as the user whose write fired the trigger, as the defaults of an INSERT
+ * do; identity columns get their next value the same way.
+ */
+static void
+HistoryPrepareDefaults(HistoryWriter *w)
+{
+	TupleDesc	desc = RelationGetDescr(w->rel);
+	int			i;
+
+	for (i = Natts_history; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *expr;
+
+		if (att->attisdropped || att->attgenerated)
+			continue;
+		expr = build_column_default(w->rel, i + 1);
+		if (expr == NULL)
+			continue;
+		if (w->defaults == NULL)
+			w->defaults = palloc0(desc->natts * sizeof(ExprState *));
+		w->defaults[i] = ExecPrepareExpr((Expr *) expr, w->estate);
+	}
+}
+
 /* Open the history table and its indexes for writing */
 HistoryWriter *
 HistoryBegin(TrackedTable *t, bool batch)
@@ -159,6 +261,7 @@ HistoryBegin(TrackedTable *t, bool batch)
 	ExecOpenIndices(w->rri, false);
 	w->cid = GetCurrentCommandId(true);
 	w->estate->es_output_cid = w->cid;
+	HistoryPrepareDefaults(w);
 
 	w->batch = batch;
 	w->maxslots = batch ? HISTORY_BATCH_SIZE : 1;
@@ -305,15 +408,32 @@ HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 	slot->tts_isnull[Anum_history_left_at - 1] = true;
 	slot->tts_values[Anum_history_entered_by - 1] = CurrentUserName();
 	slot->tts_isnull[Anum_history_entered_by - 1] = false;
-	/* columns a user added to the history table are left NULL */
+	/* columns a user added to the history table: their DEFAULT, or NULL */
 	if (slot->tts_tupleDescriptor->natts > Natts_history)
-		memset(slot->tts_isnull + Natts_history, true,
-			   slot->tts_tupleDescriptor->natts - Natts_history);
+	{
+		int			natts = slot->tts_tupleDescriptor->natts;
+		int			i;
+
+		memset(slot->tts_isnull + Natts_history, true, natts - Natts_history);
+		if (w->defaults)
+		{
+			ExprContext *econtext = GetPerTupleExprContext(w->estate);
+
+			for (i = Natts_history; i < natts; i++)
+			{
+				if (w->defaults[i] == NULL)
+					continue;
+				slot->tts_values[i] = ExecEvalExpr(w->defaults[i], econtext,
+												   &slot->tts_isnull[i]);
+			}
+		}
+	}
 	ExecStoreVirtualTuple(slot);
 	if (w->rel->rd_att->constr)
 		ExecConstraints(w->rri, slot, w->estate);
-	/* copy a by-reference deal_id out of the caller's tuple */
+	/* copy a by-reference deal_id and defaults out of their memory */
 	ExecMaterializeSlot(slot);
+	ResetPerTupleExprContext(w->estate);
 
 	w->nslots++;
 	if (w->nslots == w->maxslots)

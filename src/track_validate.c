@@ -305,7 +305,7 @@ TrackValidateHistory(TrackedTable *t, Relation deals, Relation history)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("history table \"%s\" has generated column \"%s\"",
 							RelationGetRelationName(history), NameStr(att->attname)),
-					 errdetail("funnel writes the history directly and leaves columns it does not know NULL."),
+					 errdetail("funnel writes the history directly: it evaluates the DEFAULT of a column it does not know, but computes no generated column."),
 					 errhint("Drop the column, or compute it in a view.")));
 	}
 }

@@ -749,3 +749,14 @@ END
 $$;
 COMMENT ON FUNCTION funnel.check_history(regclass) IS
   'lists violations of the history invariants of a tracked table (one open visit per live deal, in its current stage; contiguous visits; left_at >= entered_at); no rows when all hold';
+
+-- Who moved a deal: entered_by is the role (it cannot be forged); the
+-- application user, which the app says per transaction in funnel.actor, is
+-- kept by a history column the app adds with DEFAULT funnel.actor() (funnel
+-- evaluates the DEFAULT of every column a user adds to a history table).
+CREATE FUNCTION funnel.actor()
+RETURNS text
+    AS 'MODULE_PATHNAME', 'funnel_actor_get'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel.actor() IS
+  'the application user set in funnel.actor (SET LOCAL per transaction), NULL when empty; for the DEFAULT of a history column; refuses (22023) a value over 256 bytes or with control characters';
