@@ -533,11 +533,7 @@ PrimaryKeyColumn(Relation rel)
 	Relation	index;
 	AttrNumber	attnum;
 
-#if PG_VERSION_NUM >= 180000
-	pkoid = RelationGetPrimaryKeyIndex(rel, false);
-#else
-	pkoid = RelationGetPrimaryKeyIndex(rel);
-#endif
+	pkoid = compat_RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
