@@ -190,9 +190,6 @@ BEGIN
       INTO rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = deals;
-    -- the checks of the deals table, the same the triggers make later
-    -- (src/track_validate.c): returns the one-column primary key
-    pk_column := funnel_internal.check_deals(deals, ptype, stage_column, changed_at_column);
     IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track.deals) THEN
         RAISE EXCEPTION 'table % is already tracked', deals
             USING ERRCODE = 'duplicate_object',
@@ -237,6 +234,11 @@ BEGIN
                                     dist_column, deals);
         END IF;
     END IF;
+
+    -- the checks of the deals table, the same the triggers make later
+    -- (src/track_validate.c): returns the one-column primary key (after
+    -- the Citus checks, whose message says more for a distributed table)
+    pk_column := funnel_internal.check_deals(deals, ptype, stage_column, changed_at_column);
 
     -- the key's type for the history's deal_id
     SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
