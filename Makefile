@@ -140,4 +140,5 @@ src/agg_summary.o src/agg_journey.o src/agg_forecast.o src/agg_velocity.o: src/j
 src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
 src/history_read.o src/pipeline_as_of.o: src/history_read.h
+src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/pipeline_as_of.o: src/history_layout.h
 src/agg_time.o src/duration_sample.o: src/duration_sample.h

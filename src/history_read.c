@@ -410,10 +410,10 @@ HistoryOpen(HistoryReader *reader, Oid relid)
 		AttrNumber *attnums = &reader->attnums[i * 4];
 
 		/* children have the parent's column types: checked all the same */
-		attnums[HIST_DEAL_ID] = HistoryColumn(r, "deal_id", InvalidOid);
-		attnums[HIST_STAGE] = HistoryColumn(r, "stage", stage_type);
-		attnums[HIST_ENTERED_AT] = HistoryColumn(r, "entered_at", TIMESTAMPTZOID);
-		attnums[HIST_LEFT_AT] = HistoryColumn(r, "left_at", TIMESTAMPTZOID);
+		attnums[HIST_DEAL_ID] = HistoryColumn(r, history_layout[HIST_DEAL_ID].name, InvalidOid);
+		attnums[HIST_STAGE] = HistoryColumn(r, history_layout[HIST_STAGE].name, stage_type);
+		attnums[HIST_ENTERED_AT] = HistoryColumn(r, history_layout[HIST_ENTERED_AT].name, TIMESTAMPTZOID);
+		attnums[HIST_LEFT_AT] = HistoryColumn(r, history_layout[HIST_LEFT_AT].name, TIMESTAMPTZOID);
 		if (i == 0)
 			CheckSelect(relid, 4, attnums);
 	}
@@ -533,11 +533,7 @@ PrimaryKeyColumn(Relation rel)
 	Relation	index;
 	AttrNumber	attnum;
 
-#if PG_VERSION_NUM >= 180000
-	pkoid = RelationGetPrimaryKeyIndex(rel, false);
-#else
-	pkoid = RelationGetPrimaryKeyIndex(rel);
-#endif
+	pkoid = compat_RelationGetPrimaryKeyIndex(rel);
 	if (!OidIsValid(pkoid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
@@ -753,7 +749,10 @@ funnel_tracked_sources(PG_FUNCTION_ARGS)
 	Form_pg_attribute key;
 	AttrNumber	amount;
 	const char *deals_cols[3];
-	const char *const history_cols[4] = {"deal_id", "stage", "entered_at", "left_at"};
+	const char *const history_cols[4] = {
+		history_layout[HIST_DEAL_ID].name, history_layout[HIST_STAGE].name,
+		history_layout[HIST_ENTERED_AT].name, history_layout[HIST_LEFT_AT].name
+	};
 	bool		citus;
 	TupleDesc	desc;
 	Datum		values[2];
@@ -795,10 +794,10 @@ funnel_tracked_sources(PG_FUNCTION_ARGS)
 	/* the columns the queries read, with the types they assume */
 	key = TrackedColumn(deals, key_column, InvalidOid, "key");
 	TrackedColumn(deals, stage_column, stage_type, "stage");
-	HistoryColumn(history, "deal_id", key->atttypid);
-	HistoryColumn(history, "stage", stage_type);
-	HistoryColumn(history, "entered_at", TIMESTAMPTZOID);
-	HistoryColumn(history, "left_at", TIMESTAMPTZOID);
+	HistoryColumn(history, history_layout[HIST_DEAL_ID].name, key->atttypid);
+	HistoryColumn(history, history_layout[HIST_STAGE].name, stage_type);
+	HistoryColumn(history, history_layout[HIST_ENTERED_AT].name, TIMESTAMPTZOID);
+	HistoryColumn(history, history_layout[HIST_LEFT_AT].name, TIMESTAMPTZOID);
 	amount = DealsAmountColumn(deals_relid);
 
 	/* inheritance children, read by a query of either: the same checks */

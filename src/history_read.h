@@ -19,6 +19,7 @@
 #include "utils/relcache.h"
 
 #include "funnel.h"
+#include "history_layout.h"
 
 #define TABLE_READER_MAXCOLS 4
 
@@ -50,11 +51,11 @@ typedef struct TableReader
 
 typedef TableReader HistoryReader;
 
-/* Columns of a history reader, indexes of values */
-#define HIST_DEAL_ID	0
-#define HIST_STAGE		1
-#define HIST_ENTERED_AT 2
-#define HIST_LEFT_AT	3
+/* Columns of a history reader, indexes of values (history_layout.h) */
+#define HIST_DEAL_ID	(Anum_history_deal_id - 1)
+#define HIST_STAGE		(Anum_history_stage - 1)
+#define HIST_ENTERED_AT (Anum_history_entered_at - 1)
+#define HIST_LEFT_AT	(Anum_history_left_at - 1)
 
 /* Columns of a deals reader; DEALS_AMOUNT only when ncols is 2 */
 #define DEALS_KEY		0

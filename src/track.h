@@ -23,6 +23,7 @@
 
 #include "funnel.h"
 #include "funnel_cache.h"
+#include "history_layout.h"
 
 typedef enum TrackRule
 {
@@ -56,8 +57,7 @@ typedef struct TrackedTable
 	TrackRule	rule;
 	AttrNumber	stage_attnum;
 	AttrNumber	changed_at_attnum;	/* InvalidAttrNumber: use now() */
-	AttrNumber	pk_attnum;		/* InvalidAttrNumber: the key is no longer
-								 * the primary key (an error) */
+	AttrNumber	pk_attnum;		/* the key, checked to be the primary key */
 	Oid			pk_type;
 	int32		pk_typmod;
 	Oid			pk_collation;
@@ -80,14 +80,6 @@ typedef struct TrackedTable
 	TrackRequired *required;
 } TrackedTable;
 
-/* Column numbers of a history table (see funnel.track) */
-#define Anum_history_deal_id	1
-#define Anum_history_stage		2
-#define Anum_history_entered_at 3
-#define Anum_history_left_at	4
-#define Anum_history_entered_by 5
-#define Natts_history			5
-
 /* track_cache.c */
 extern TrackedTable *TrackLookup(Relation deals, Trigger *trigger);
 
@@ -97,8 +89,10 @@ extern Oid	TrackCitusHistory(Relation rel, const char *deals_name,
 							  bool *shell);
 
 /* track_validate.c */
-extern void TrackValidateDeals(TrackedTable *t, Relation deals, Oid pkindex,
-							   const char *key_column);
+extern AttrNumber TrackDealsColumn(Relation deals, const char *name,
+								   const char *what, bool tracked);
+extern AttrNumber TrackValidateDeals(TrackedTable *t, Relation deals,
+									 const char *key_column);
 extern void TrackCheckHistoryColumns(TrackedTable *t, Relation history);
 extern void TrackCheckHistoryOwner(Oid history_relid, Relation deals);
 extern void TrackValidateHistory(TrackedTable *t, Relation deals,

@@ -157,22 +157,6 @@ ConfigRelid(const char *name)
 	return relid;
 }
 
-/* Column number of a column of the deals table, or an error */
-static AttrNumber
-DealsColumn(Relation deals, const char *name, const char *what)
-{
-	AttrNumber	attnum = get_attnum(RelationGetRelid(deals), name);
-
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of tracked table \"%s\" does not exist",
-						name, RelationGetRelationName(deals)),
-				 errdetail("It is the %s of the table's tracking.", what),
-				 errhint("Call funnel.untrack() and funnel.track() again after renaming or dropping a tracked column.")));
-	return attnum;
-}
-
 /* The stage of a pipeline by name, or NULL (rows of other pipelines) */
 static Oid
 StageLabel(FunnelPipeline *pipeline, const char *name)
@@ -244,9 +228,9 @@ LoadTrackedArgs(TrackedTable *t, Relation deals, Trigger *trigger,
 
 	*pipeline_name = pstrdup(value[TT_PIPELINE]);
 	*key_column = pstrdup(value[TT_KEY_COLUMN]);
-	t->stage_attnum = DealsColumn(deals, value[TT_STAGE_COLUMN], "stage column");
+	t->stage_attnum = TrackDealsColumn(deals, value[TT_STAGE_COLUMN], "stage column", true);
 	t->changed_at_attnum = value[TT_CHANGED_AT_COLUMN] == NULL ? InvalidAttrNumber :
-		DealsColumn(deals, value[TT_CHANGED_AT_COLUMN], "effective-time column");
+		TrackDealsColumn(deals, value[TT_CHANGED_AT_COLUMN], "effective-time column", true);
 	t->history_relid = TrackCitusHistory(deals, value[TT_DEALS],
 										 value[TT_HISTORY],
 										 value[TT_KEY_COLUMN], &t->shell);
@@ -302,14 +286,14 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 		found = true;
 		*pipeline_name = TextDatumGetCString(values[col[TT_PIPELINE]]);
 		*key_column = pstrdup(NameStr(*DatumGetName(values[col[TT_KEY_COLUMN]])));
-		t->stage_attnum = DealsColumn(deals,
-									  NameStr(*DatumGetName(values[col[TT_STAGE_COLUMN]])),
-									  "stage column");
+		t->stage_attnum = TrackDealsColumn(deals,
+										   NameStr(*DatumGetName(values[col[TT_STAGE_COLUMN]])),
+										   "stage column", true);
 		t->changed_at_attnum = nulls[col[TT_CHANGED_AT_COLUMN]] ?
 			InvalidAttrNumber :
-			DealsColumn(deals,
-						NameStr(*DatumGetName(values[col[TT_CHANGED_AT_COLUMN]])),
-						"effective-time column");
+			TrackDealsColumn(deals,
+							 NameStr(*DatumGetName(values[col[TT_CHANGED_AT_COLUMN]])),
+							 "effective-time column", true);
 		rule = TextDatumGetCString(values[col[TT_RULE]]);
 		t->rule = TrackRuleFromName(rule);
 		t->history_relid = DatumGetObjectId(values[col[TT_HISTORY]]);
@@ -322,30 +306,18 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 
 /*
  * The key column of the deals table, the one track() saw as its primary
- * key; pk_attnum stays invalid when it no longer is the primary key.
+ * key; an error (TrackValidateDeals) when it no longer is the primary key.
  */
 static void
 LoadPrimaryKey(TrackedTable *t, Relation deals, const char *key_column)
 {
-	/* a deferrable primary key does not identify a deal */
-	Oid			pkoid = compat_RelationGetPrimaryKeyIndex(deals);
-	AttrNumber	key = DealsColumn(deals, key_column, "key column");
+	AttrNumber	key = TrackDealsColumn(deals, key_column, "key column", true);
 	Form_pg_attribute att = TupleDescAttr(RelationGetDescr(deals), key - 1);
 
-	t->pk_attnum = InvalidAttrNumber;
-	if (OidIsValid(pkoid))
-	{
-		Relation	index = index_open(pkoid, AccessShareLock);
-
-		if (index->rd_index->indnkeyatts == 1 &&
-			index->rd_index->indkey.values[0] == key)
-			t->pk_attnum = key;
-		index_close(index, AccessShareLock);
-	}
 	t->pk_type = att->atttypid;
 	t->pk_typmod = att->atttypmod;
 	t->pk_collation = att->attcollation;
-	TrackValidateDeals(t, deals, pkoid, key_column);
+	t->pk_attnum = TrackValidateDeals(t, deals, key_column);
 }
 
 /*
@@ -513,8 +485,8 @@ LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
 			if (elemnulls[i])
 				continue;
 			req->names[req->nfields] = pstrdup(NameStr(*DatumGetName(elems[i])));
-			req->attnums[req->nfields] = DealsColumn(deals, req->names[req->nfields],
-													 "required field");
+			req->attnums[req->nfields] = TrackDealsColumn(deals, req->names[req->nfields],
+														  "required field", true);
 			req->nfields++;
 		}
 		MemoryContextSwitchTo(old);

@@ -22,12 +22,16 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -36,10 +40,74 @@
 
 #include "track.h"
 
-/* Name and expected type of each history column (see funnel.track) */
-static const char *const history_columns[Natts_history] = {
-	"deal_id", "stage", "entered_at", "left_at", "entered_by"
+/*
+ * The layout of a stage history (history_layout.h): the one definition of
+ * its columns, from which funnel.track() creates a history and against
+ * which the triggers check it.
+ */
+const HistoryColumnDef history_layout[Natts_history] = {
+	{"deal_id", HISTORY_TYPE_KEY, InvalidOid, NULL, true, NULL},
+	{"stage", HISTORY_TYPE_STAGE, InvalidOid, NULL, true, NULL},
+	{"entered_at", HISTORY_TYPE_FIXED, TIMESTAMPTZOID, "timestamptz", true, NULL},
+	{"left_at", HISTORY_TYPE_FIXED, TIMESTAMPTZOID, "timestamptz", false, NULL},
+	{"entered_by", HISTORY_TYPE_FIXED, NAMEOID, "name", true, "CURRENT_USER"}
 };
+
+/* The names of the first ncolumns history columns, comma-separated */
+char *
+HistoryColumnNames(int ncolumns)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < ncolumns && i < Natts_history; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "", history_layout[i].name);
+	return buf.data;
+}
+
+/*
+ * funnel_internal.history_columns(key_type text, pipeline text) returns text
+ *
+ * The column list of CREATE TABLE for a new history, from history_layout:
+ * key_type is the deal key's type as format_type() spells it (with its
+ * COLLATE clause, if any), pipeline the pipeline the stage is bound to.
+ */
+PG_FUNCTION_INFO_V1(funnel_history_columns);
+Datum
+funnel_history_columns(PG_FUNCTION_ARGS)
+{
+	char	   *key_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *pipeline = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < Natts_history; i++)
+	{
+		const HistoryColumnDef *col = &history_layout[i];
+
+		appendStringInfo(&buf, "%s%s ", i > 0 ? ", " : "", quote_identifier(col->name));
+		switch (col->kind)
+		{
+			case HISTORY_TYPE_KEY:
+				appendStringInfoString(&buf, key_type);
+				break;
+			case HISTORY_TYPE_STAGE:
+				appendStringInfo(&buf, "%s.deal_stage(%s)", FUNNEL_SCHEMA,
+								 quote_identifier(pipeline));
+				break;
+			case HISTORY_TYPE_FIXED:
+				appendStringInfo(&buf, "pg_catalog.%s", col->sql_type);
+				break;
+		}
+		if (col->not_null)
+			appendStringInfoString(&buf, " NOT NULL");
+		if (col->sql_default)
+			appendStringInfo(&buf, " DEFAULT %s", col->sql_default);
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(buf.data));
+}
 
 /* schema.table, quoted, for hints */
 static char *
@@ -57,87 +125,212 @@ RetrackHint(Relation deals)
 				   QualifiedName(deals));
 }
 
-/* Refuse a deals table that is now a partition */
-static void
-CheckNotPartition(Relation deals)
+/*
+ * A column of the deals table by name, or the error: at track time the
+ * caller named it, once tracked funnel.tracked_table (or the trigger's
+ * arguments) does.  what is "stage column", "effective-time column" or
+ * "key column".
+ */
+AttrNumber
+TrackDealsColumn(Relation deals, const char *name, const char *what,
+				 bool tracked)
 {
-	Oid			parent;
+	AttrNumber	attnum = get_attnum(RelationGetRelid(deals), name);
 
-	if (!deals->rd_rel->relispartition)
-		return;
-	parent = get_partition_parent(RelationGetRelid(deals), true);
+	if (attnum != InvalidAttrNumber)
+		return attnum;
+	if (tracked)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of tracked table \"%s\" does not exist",
+						name, QualifiedName(deals)),
+				 errdetail("It is the %s of the table's tracking.", what),
+				 errhint("Call funnel.untrack() and funnel.track() again after renaming or dropping a tracked column.")));
 	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("tracked table \"%s\" is a partition of \"%s\"",
-					RelationGetRelationName(deals),
-					OidIsValid(parent) ? get_rel_name(parent) : "?"),
-			 errdetail("Rows inserted through the partitioned table do not fire the tracked table's statement triggers, so their history would be lost."),
-			 errhint("Detach the partition, or call funnel.untrack('%s').",
-					 QualifiedName(deals))));
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column \"%s\" of table \"%s\" does not exist",
+					name, QualifiedName(deals)),
+			 strcmp(what, "stage column") == 0 ?
+			 errhint("Name the stage column with stage_column => '...'.") : 0));
+	pg_unreachable();
 }
 
 /*
- * Check the deals table: not a partition, the tracked key is still its
- * one-column primary key, the stage column is a deal_stage of the pipeline,
- * the effective-time column a timestamptz.
+ * The checks of a deals table, one definition for funnel.track() (through
+ * funnel_internal.check_deals, tracked false) and for the triggers, each
+ * time their cache entry is built (TrackValidateDeals, tracked true): an
+ * ordinary table, not a partition, a primary key of one column that is not
+ * the stage column (once tracked: still key_column), the stage column a
+ * funnel.deal_stage of the pipeline or unbound (and NOT NULL when it is
+ * tracked), the effective-time column a timestamptz.  The SQLSTATEs differ:
+ * at track time the table's definition is wrong, later DDL broke the
+ * tracking (with the hint how to repair it).  Returns the key column.
  */
-void
-TrackValidateDeals(TrackedTable *t, Relation deals, Oid pkindex,
-				   const char *key_column)
+static AttrNumber
+CheckDeals(Relation deals, Oid pipeline, Oid stage_type,
+		   AttrNumber stage_attnum, AttrNumber changed_at_attnum,
+		   const char *key_column, bool tracked)
 {
 	TupleDesc	desc = RelationGetDescr(deals);
+	const char *table = tracked ? "tracked table" : "table";
+	char	   *name = QualifiedName(deals);
 	Form_pg_attribute att;
-	int32		bound = PipelineTypmod(t->pipeline);
+	int32		bound = PipelineTypmod(pipeline);
+	Oid			pkindex;
+	int			nkeys = 0;
+	AttrNumber	pk_attnum = InvalidAttrNumber;
 
 	if (deals->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("tracked table \"%s\" is not an ordinary table",
-						RelationGetRelationName(deals)),
-				 RetrackHint(deals)));
-	CheckNotPartition(deals);
+				 errmsg("%s \"%s\" is not an ordinary table", table, name),
+				 deals->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+				 errdetail("Partitioned tables cannot be tracked: a statement trigger of a partition does not fire for rows inserted through its parent.") :
+				 errdetail("Only ordinary tables can be tracked."),
+				 tracked ? RetrackHint(deals) : 0));
+	if (deals->rd_rel->relispartition)
+	{
+		Oid			parent = get_partition_parent(RelationGetRelid(deals), true);
 
-	/* the key: the primary key's only column, the one track() saw */
+		ereport(ERROR,
+				(errcode(tracked ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE :
+						 ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s \"%s\" is a partition of \"%s\"", table, name,
+						OidIsValid(parent) ?
+						quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+												   get_rel_name(parent)) : "?"),
+				 errdetail("Rows inserted through the partitioned table do not fire the partition's statement triggers, so their history would be lost."),
+				 tracked ?
+				 errhint("Detach the partition, or call funnel.untrack('%s').", name) :
+				 errhint("Detach the partition first, or keep the deals in an ordinary table.")));
+	}
+
+	/* the key: a primary key of one column (once tracked, the one track() saw) */
+	pkindex = compat_RelationGetPrimaryKeyIndex(deals);
+	if (OidIsValid(pkindex))
+	{
+		Relation	index = index_open(pkindex, AccessShareLock);
+
+		nkeys = index->rd_index->indnkeyatts;
+		if (nkeys == 1)
+			pk_attnum = index->rd_index->indkey.values[0];
+		index_close(index, AccessShareLock);
+	}
 	if (!OidIsValid(pkindex))
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("tracked table \"%s\" has no primary key",
-						RelationGetRelationName(deals)),
+				(errcode(tracked ? ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE :
+						 ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("%s \"%s\" has no primary key", table, name),
+				 tracked ?
 				 errdetail("The stage history refers to deals by column \"%s\", the primary key when the table was tracked.",
-						   key_column),
+						   key_column) :
+				 errdetail("The stage history refers to a deal by a primary key of one column (not deferrable)."),
+				 tracked ?
 				 errhint("Add the primary key on \"%s\" back, or call funnel.untrack('%s').",
-						 key_column, QualifiedName(deals))));
-	if (t->pk_attnum == InvalidAttrNumber)
+						 key_column, name) : 0));
+	if (tracked &&
+		(pk_attnum == InvalidAttrNumber ||
+		 strcmp(NameStr(TupleDescAttr(desc, pk_attnum - 1)->attname), key_column) != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("primary key of tracked table \"%s\" is no longer column \"%s\"",
-						RelationGetRelationName(deals), key_column),
+						name, key_column),
 				 errdetail("The stage history refers to deals by column \"%s\", the primary key when the table was tracked.",
 						   key_column),
 				 RetrackHint(deals)));
+	if (pk_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("primary key of table \"%s\" has %d columns", name, nkeys),
+				 errdetail("The stage history refers to a deal by a primary key of one column.")));
+	if (pk_attnum == stage_attnum)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("stage column \"%s\" of %s \"%s\" is its primary key",
+						NameStr(TupleDescAttr(desc, stage_attnum - 1)->attname),
+						table, name),
+				 errdetail("A deal's stage changes; the key the history refers to it by must not.")));
 
-	att = TupleDescAttr(desc, t->stage_attnum - 1);
-	if (att->atttypid != t->stage_type ||
+	att = TupleDescAttr(desc, stage_attnum - 1);
+	if (att->atttypid != stage_type ||
 		(att->atttypmod >= 0 && att->atttypmod != bound))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("stage column \"%s\" of tracked table \"%s\" is of type %s, not %s",
-						NameStr(att->attname), RelationGetRelationName(deals),
+				 errmsg("stage column \"%s\" of %s \"%s\" is of type %s, not %s",
+						NameStr(att->attname), table, name,
 						format_type_with_typemod(att->atttypid, att->atttypmod),
-						format_type_with_typemod(t->stage_type, bound)),
-				 RetrackHint(deals)));
+						format_type_with_typemod(stage_type,
+												 att->atttypid == stage_type ? bound : -1)),
+				 tracked ? RetrackHint(deals) : 0));
+	if (!tracked && !att->attnotnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("stage column \"%s\" of table \"%s\" must be NOT NULL",
+						NameStr(att->attname), name),
+				 errhint("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+						 name, quote_identifier(NameStr(att->attname)))));
 
-	if (t->changed_at_attnum != InvalidAttrNumber)
+	if (changed_at_attnum != InvalidAttrNumber)
 	{
-		att = TupleDescAttr(desc, t->changed_at_attnum - 1);
+		att = TupleDescAttr(desc, changed_at_attnum - 1);
 		if (att->atttypid != TIMESTAMPTZOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("effective-time column \"%s\" of tracked table \"%s\" is of type %s, not timestamp with time zone",
-							NameStr(att->attname), RelationGetRelationName(deals),
+					 errmsg("effective-time column \"%s\" of %s \"%s\" is of type %s, not timestamp with time zone",
+							NameStr(att->attname), table, name,
 							format_type_with_typemod(att->atttypid, att->atttypmod)),
-					 RetrackHint(deals)));
+					 tracked ? RetrackHint(deals) : 0));
 	}
+	return pk_attnum;
+}
+
+/*
+ * Check a tracked deals table (see CheckDeals); the key column, still its
+ * primary key, is returned.
+ */
+AttrNumber
+TrackValidateDeals(TrackedTable *t, Relation deals, const char *key_column)
+{
+	return CheckDeals(deals, t->pipeline, t->stage_type, t->stage_attnum,
+					  t->changed_at_attnum, key_column, true);
+}
+
+/*
+ * funnel_internal.check_deals(deals regclass, ptype regtype,
+ *							   stage_column name, changed_at_column name)
+ * returns name
+ *
+ * The checks of CheckDeals when funnel.track() tracks a table, with the
+ * pipeline's enum type ptype; returns the primary key's column.
+ */
+PG_FUNCTION_INFO_V1(funnel_check_deals);
+Datum
+funnel_check_deals(PG_FUNCTION_ARGS)
+{
+	Relation	deals;
+	AttrNumber	stage_attnum;
+	AttrNumber	changed_at_attnum = InvalidAttrNumber;
+	AttrNumber	key;
+	Oid			stage_type;
+	Name		result;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
+								 CStringGetDatum("deal_stage"),
+								 ObjectIdGetDatum(get_namespace_oid(FUNNEL_SCHEMA, false)));
+	deals = relation_open(PG_GETARG_OID(0), AccessShareLock);
+	stage_attnum = TrackDealsColumn(deals, NameStr(*PG_GETARG_NAME(2)),
+									"stage column", false);
+	if (!PG_ARGISNULL(3))
+		changed_at_attnum = TrackDealsColumn(deals, NameStr(*PG_GETARG_NAME(3)),
+											 "effective-time column", false);
+	key = CheckDeals(deals, PG_GETARG_OID(1), stage_type, stage_attnum,
+					 changed_at_attnum, NULL, false);
+	result = (Name) palloc0(NAMEDATALEN);
+	namestrcpy(result, NameStr(TupleDescAttr(RelationGetDescr(deals), key - 1)->attname));
+	relation_close(deals, NoLock);
+	PG_RETURN_NAME(result);
 }
 
 /*
@@ -176,33 +369,30 @@ TrackCheckHistoryColumns(TrackedTable *t, Relation history)
 		Oid			typid;
 		int32		typmod;
 
-		switch (i + 1)
+		switch (history_layout[i].kind)
 		{
-			case Anum_history_deal_id:
+			case HISTORY_TYPE_KEY:
 				typid = t->pk_type;
 				typmod = t->pk_typmod;
 				break;
-			case Anum_history_stage:
+			case HISTORY_TYPE_STAGE:
 				typid = t->stage_type;
 				typmod = PipelineTypmod(t->pipeline);
 				break;
-			case Anum_history_entered_by:
-				typid = NAMEOID;
-				typmod = -1;
-				break;
 			default:
-				typid = TIMESTAMPTZOID;
+				typid = history_layout[i].type_oid;
 				typmod = -1;
 				break;
 		}
 		if (i >= desc->natts ||
 			(att = TupleDescAttr(desc, i))->attisdropped ||
-			strcmp(NameStr(att->attname), history_columns[i]) != 0)
+			strcmp(NameStr(att->attname), history_layout[i].name) != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("history table \"%s\" has no column \"%s\" at position %d",
-							RelationGetRelationName(history), history_columns[i], i + 1),
-					 errdetail("funnel writes the columns deal_id, stage, entered_at, left_at, entered_by, in this order, as funnel.track() created them."),
+							RelationGetRelationName(history), history_layout[i].name, i + 1),
+					 errdetail("funnel writes the columns %s, in this order, as funnel.track() created them.",
+							   HistoryColumnNames(Natts_history)),
 					 errhint("Call funnel.untrack() and funnel.track() again (after renaming the old history table).")));
 		/* deal_id may drop the key's typmod; the stage may be unbound */
 		if (att->atttypid != typid ||
@@ -210,20 +400,21 @@ TrackCheckHistoryColumns(TrackedTable *t, Relation history)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of history table \"%s\" is of type %s, not %s",
-							history_columns[i], RelationGetRelationName(history),
+							history_layout[i].name, RelationGetRelationName(history),
 							format_type_with_typemod(att->atttypid, att->atttypmod),
 							format_type_with_typemod(typid, typmod)),
 					 errhint("ALTER TABLE %s ALTER COLUMN %s TYPE %s",
-							 QualifiedName(history), history_columns[i],
+							 QualifiedName(history), history_layout[i].name,
 							 format_type_with_typemod(typid, typmod))));
-		if (i + 1 == Anum_history_left_at && att->attnotnull)
+		if (!history_layout[i].not_null && att->attnotnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("column \"left_at\" of history table \"%s\" is NOT NULL",
-							RelationGetRelationName(history)),
-					 errdetail("left_at is NULL while the deal is in the stage."),
-					 errhint("ALTER TABLE %s ALTER COLUMN left_at DROP NOT NULL",
-							 QualifiedName(history))));
+					 errmsg("column \"%s\" of history table \"%s\" is NOT NULL",
+							history_layout[i].name, RelationGetRelationName(history)),
+					 errdetail("%s is NULL while the deal is in the stage.",
+							   history_layout[i].name),
+					 errhint("ALTER TABLE %s ALTER COLUMN %s DROP NOT NULL",
+							 QualifiedName(history), history_layout[i].name)));
 	}
 }
 

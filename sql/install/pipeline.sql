@@ -553,7 +553,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     stage_type oid := 'funnel.deal_stage'::regtype;
-    typmod integer := (ptype::oid::bigint & 2147483647)::integer;
+    typmod integer := funnel_internal.pipeline_typmod(ptype);
     col record;
 BEGIN
     SELECT a.attrelid::regclass AS rel, a.attname INTO col

@@ -136,6 +136,21 @@ CREATE FUNCTION funnel_internal.track_truncate() RETURNS trigger
 COMMENT ON FUNCTION funnel_internal.track_truncate() IS
   'funnel internal: AFTER TRUNCATE statement trigger of a tracked table; closes every open visit (history is kept)';
 
+CREATE FUNCTION funnel_internal.check_deals(deals regclass, ptype regtype,
+                                           stage_column name, changed_at_column name)
+RETURNS name
+    AS 'MODULE_PATHNAME', 'funnel_check_deals'
+    LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.check_deals(regclass, regtype, name, name) IS
+  'funnel internal: the checks funnel.track() makes of a deals table to track in the pipeline with enum type ptype (an ordinary table, not a partition, a one-column primary key, the stage column a NOT NULL funnel.deal_stage of the pipeline or unbound, the effective-time column a timestamptz), the same the triggers make later (src/track_validate.c); returns the primary key column';
+REVOKE ALL ON FUNCTION funnel_internal.check_deals(regclass, regtype, name, name) FROM PUBLIC;
+
+CREATE FUNCTION funnel_internal.history_columns(key_type text, pipeline text) RETURNS text
+    AS 'MODULE_PATHNAME', 'funnel_history_columns'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.history_columns(text, text) IS
+  'funnel internal: the column list of CREATE TABLE for a stage history whose deal_id is of type key_type and whose stage is bound to the pipeline; the one layout of a history (src/history_layout.h), which the triggers check';
+
 -- API
 --
 -- funnel.track() and funnel.untrack() are C functions running as the caller
@@ -161,7 +176,7 @@ DECLARE
     rel record;
     stage_att record;
     pk record;
-    at_att record;
+    pk_column name;
     hist_name text;
     hist regclass;
     missing record;
@@ -171,22 +186,10 @@ DECLARE
     trigger_args text := '';
     saved_triggers text;
 BEGIN
-    SELECT c.oid, c.relname, c.relkind, c.relispartition, n.nspname, c.relowner::regrole AS owner
+    SELECT c.oid, c.relname, n.nspname, c.relowner::regrole AS owner
       INTO rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = deals;
-    IF rel.relkind <> 'r' THEN
-        RAISE EXCEPTION '"%" is not a table', deals
-            USING ERRCODE = 'wrong_object_type',
-                  DETAIL = CASE rel.relkind WHEN 'p' THEN 'Partitioned tables cannot be tracked: a statement trigger of a partition does not fire for rows inserted through its parent.'
-                                            ELSE 'Only ordinary tables can be tracked.' END;
-    END IF;
-    IF rel.relispartition THEN
-        RAISE EXCEPTION 'table % is a partition', deals
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'Rows inserted through the partitioned table would not fire the partition''s statement triggers, so their history would be lost.',
-                  HINT = 'Detach the partition first, or keep the deals in an ordinary table.';
-    END IF;
     IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track.deals) THEN
         RAISE EXCEPTION 'table % is already tracked', deals
             USING ERRCODE = 'duplicate_object',
@@ -194,48 +197,10 @@ BEGIN
     END IF;
     PERFORM funnel_internal.check_rule(rule);
 
-    -- the stage column: a deal_stage of this pipeline, NOT NULL
-    SELECT a.attnum, a.atttypid, a.atttypmod, a.attnotnull INTO stage_att
+    SELECT a.atttypmod INTO stage_att
       FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = stage_column
        AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'column "%" of table % does not exist', stage_column, deals
-            USING ERRCODE = 'undefined_column',
-                  HINT = 'Name the stage column with stage_column => ''...''.';
-    END IF;
-    IF stage_att.atttypid <> 'funnel.deal_stage'::regtype THEN
-        RAISE EXCEPTION 'column "%" of table % is of type %, not funnel.deal_stage',
-                        stage_column, deals, format_type(stage_att.atttypid, stage_att.atttypmod)
-            USING ERRCODE = 'datatype_mismatch';
-    END IF;
-    IF stage_att.atttypmod >= 0 AND stage_att.atttypmod <> typmod THEN
-        RAISE EXCEPTION 'column "%" of table % is bound to another pipeline', stage_column, deals
-            USING ERRCODE = 'datatype_mismatch',
-                  DETAIL = format('Its type is %s.', format_type(stage_att.atttypid, stage_att.atttypmod));
-    END IF;
-    IF NOT stage_att.attnotnull THEN
-        RAISE EXCEPTION 'column "%" of table % must be NOT NULL', stage_column, deals
-            USING ERRCODE = 'invalid_table_definition',
-                  HINT = format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL', deals, stage_column);
-    END IF;
-
-    -- the effective-time column
-    IF changed_at_column IS NOT NULL THEN
-        SELECT a.attnum, a.atttypid INTO at_att
-          FROM pg_attribute a
-         WHERE a.attrelid = deals AND a.attname = changed_at_column
-           AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'column "%" of table % does not exist', changed_at_column, deals
-                USING ERRCODE = 'undefined_column';
-        END IF;
-        IF at_att.atttypid <> 'timestamptz'::regtype THEN
-            RAISE EXCEPTION 'column "%" of table % is of type %, not timestamp with time zone',
-                            changed_at_column, deals, format_type(at_att.atttypid, NULL)
-                USING ERRCODE = 'datatype_mismatch';
-        END IF;
-    END IF;
 
     -- on Citus: hash-distributed by the deal key, or a plain local table
     -- (src/track_citus.c maps each shard to its co-located history shard)
@@ -270,26 +235,19 @@ BEGIN
         END IF;
     END IF;
 
-    -- a primary key of one column
+    -- the checks of the deals table, the same the triggers make later
+    -- (src/track_validate.c): returns the one-column primary key (after
+    -- the Citus checks, whose message says more for a distributed table)
+    pk_column := funnel_internal.check_deals(deals, ptype, stage_column, changed_at_column);
+
+    -- the key's type for the history's deal_id
     SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
            CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
-                THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll,
-           i.indnkeyatts
+                THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll
       INTO pk
-      FROM pg_index i
-      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-     WHERE i.indrelid = deals AND i.indisprimary;
-    IF NOT FOUND OR pk.indnkeyatts <> 1 THEN
-        RAISE EXCEPTION 'table % needs a primary key of one column', deals
-            USING ERRCODE = 'invalid_table_definition',
-                  DETAIL = CASE WHEN FOUND THEN format('Its primary key has %s columns.', pk.indnkeyatts)
-                                ELSE 'It has no primary key.' END,
-                  HINT = 'The history table refers to a deal by that key.';
-    END IF;
-    IF pk.attname = stage_column THEN
-        RAISE EXCEPTION 'the stage column cannot be the primary key'
-            USING ERRCODE = 'invalid_table_definition';
-    END IF;
+      FROM pg_attribute a
+     WHERE a.attrelid = deals AND a.attname = pk_column
+       AND a.attnum > 0 AND NOT a.attisdropped;
     -- required fields of the pipeline must be columns of the table
     SELECT r.stage, f.field INTO missing
       FROM funnel.required_field r, unnest(r.fields) AS f(field)
@@ -326,15 +284,10 @@ BEGIN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
 
-    EXECUTE format($f$
-        CREATE TABLE %I.%I (
-            deal_id    %s%s NOT NULL,
-            stage      funnel.deal_stage(%I) NOT NULL,
-            entered_at timestamptz NOT NULL,
-            left_at    timestamptz,
-            entered_by name NOT NULL DEFAULT CURRENT_USER
-        ) WITH (fillfactor = 80)$f$,
-        rel.nspname, hist_name, pk.typ, pk.coll, pipeline);
+    -- the columns: the one layout of a history (src/history_layout.h)
+    EXECUTE format('CREATE TABLE %I.%I (%s) WITH (fillfactor = 80)',
+                   rel.nspname, hist_name,
+                   funnel_internal.history_columns(pk.typ || pk.coll, pipeline));
     hist := format('%I.%I', rel.nspname, hist_name)::regclass;
     EXECUTE format('CREATE INDEX ON %s (deal_id, entered_at)', hist);
     EXECUTE format('CREATE INDEX ON %s (stage, entered_at)', hist);

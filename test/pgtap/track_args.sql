@@ -50,7 +50,7 @@ SELECT is(ta_error($$'local', 'deals=public.ta'$$),
           '39P01 funnel trigger "funnel_track_delete" of table "ta" has unexpected arguments | The first argument is not "citus".',
           'the first argument must be citus');
 SELECT is(ta_error($$'citus', 'key_column=id', 'rule=any', 'stage_column=nosuch', 'pipeline=b2b', 'history=public.ta_h', 'deals=public.ta'$$),
-          '42703 column "nosuch" of tracked table "ta" does not exist | It is the stage column of the table''s tracking.',
+          '42703 column "nosuch" of tracked table "public.ta" does not exist | It is the stage column of the table''s tracking.',
           'the stage column named is looked up in the table');
 SELECT is(ta_error($$'citus', 'key_column=id', 'rule=any', 'changed_at_column=changed', 'stage_column=stage', 'pipeline=b2b', 'history=public.ta_h', 'deals=public.ta'$$),
           '55000 funnel trigger of table "ta" names distributed table "public.ta", but Citus is not installed | Triggers with arguments track the shards of a table distributed by Citus.',
