@@ -160,6 +160,114 @@ COMMENT ON FUNCTION funnel_internal.history_columns(text, text) IS
 -- create the history table owned by the deals table's owner.  EXECUTE on
 -- the bodies is revoked from PUBLIC: only the entry points reach them.
 
+-- track(), step "Citus": NULL for a local table, 'h' for a table
+-- hash-distributed by its one-column primary key; anything else Citus
+-- manages is refused with a HINT that leads somewhere
+CREATE FUNCTION funnel_internal.track_citus_method(deals regclass) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dist_method text;
+    dist_repmodel text;
+    dist_column text;
+BEGIN
+    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE $q$SELECT p.partmethod::text, p.repmodel::text,
+                      pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
+                 FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1$q$
+       INTO dist_method, dist_repmodel, dist_column USING deals;
+    IF dist_method = 'n' AND dist_repmodel = 't' THEN
+        RAISE EXCEPTION 'table % is a Citus reference table', deals
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key; the triggers of a reference table would write a history on every node.',
+                  HINT = format('Distribute it by its primary key with create_distributed_table(%L, ''<key column>''), or make it local again with undistribute_table(%L).', deals, deals);
+    ELSIF dist_method = 'n' THEN
+        RAISE EXCEPTION 'table % is a Citus local or single-shard table', deals
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key.',
+                  HINT = format('Distribute it by its primary key with create_distributed_table(%L, ''<key column>''), or make it local again with undistribute_table(%L).', deals, deals);
+    ELSIF dist_method IS NOT NULL AND dist_method <> 'h' THEN
+        RAISE EXCEPTION 'table % is not hash-distributed', deals
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key.';
+    ELSIF dist_method = 'h' AND NOT EXISTS (
+            SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE i.indrelid = deals AND i.indisprimary AND i.indnkeyatts = 1
+               AND a.attname = dist_column) THEN
+        RAISE EXCEPTION 'table % is distributed by column "%", not by its primary key', deals, dist_column
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'The history of a deal is written on the node of the deal: the table must be distributed by its one-column primary key, the key of the history.',
+                  HINT = format('Give the table a primary key on "%s" alone, or redistribute it with alter_distributed_table(%L, distribution_column := ''<primary key column>'').',
+                                dist_column, deals);
+    END IF;
+    RETURN dist_method;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_citus_method(regclass) IS
+  'funnel internal: step of track(): NULL for a local table, h for a Citus table hash-distributed by its primary key; refuses reference, local, single-shard and otherwise distributed tables (0A000)';
+
+-- track(), step "required fields": every field the pipeline requires is a
+-- column of the table
+CREATE FUNCTION funnel_internal.track_check_required_fields(deals regclass, pipeline text) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing record;
+BEGIN
+    SELECT r.stage, f.field INTO missing
+      FROM funnel.required_field r, unnest(r.fields) AS f(field)
+     WHERE r.pipeline = track_check_required_fields.pipeline
+       AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                        WHERE a.attrelid = deals AND a.attname = f.field
+                          AND a.attnum > 0 AND NOT a.attisdropped)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table % has no column "%"', deals, missing.field
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('Stage "%s" of pipeline "%s" requires it.', missing.stage, pipeline);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_check_required_fields(regclass, text) IS
+  'funnel internal: step of track(): 42703 unless every field the pipeline requires is a column of the table';
+
+-- track(), step "triggers": the tracking triggers of a deals table (the
+-- BEFORE one only for a stage column not bound to the pipeline); args are
+-- the Citus shard triggers' arguments, empty for a local table
+CREATE FUNCTION funnel_internal.track_create_triggers(deals regclass, stage_column name, key_column name,
+                                                      bound boolean, trigger_args text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT bound THEN
+        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_resolve(%s)',
+                       stage_column, deals, trigger_args);
+    END IF;
+    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.track_insert(%s)',
+                   deals, trigger_args);
+    -- the WHEN clause is compiled for every statement: keep it to one test;
+    -- a change of the key is caught by the column trigger funnel_track_key
+    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel_internal.track_update(%s)',
+                   deals, stage_column, stage_column, trigger_args);
+    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_update(%s)',
+                   key_column, deals, trigger_args);
+    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_delete(%s)',
+                   deals, trigger_args);
+    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.track_truncate(%s)',
+                   deals, trigger_args);
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_create_triggers(regclass, name, name, boolean, text) IS
+  'funnel internal: step of track(): creates the funnel_track_* triggers of a deals table';
+REVOKE ALL ON FUNCTION funnel_internal.track_citus_method(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_check_required_fields(regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_create_triggers(regclass, name, name, boolean, text) FROM PUBLIC;
+
 CREATE FUNCTION funnel_internal.track(
     deals regclass,
     pipeline text,
@@ -179,10 +287,7 @@ DECLARE
     pk_column name;
     hist_name text;
     hist regclass;
-    missing record;
     dist_method text;
-    dist_repmodel text;
-    dist_column text;
     trigger_args text := '';
     saved_triggers text;
 BEGIN
@@ -204,36 +309,7 @@ BEGIN
 
     -- on Citus: hash-distributed by the deal key, or a plain local table
     -- (src/track_citus.c maps each shard to its co-located history shard)
-    IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
-        EXECUTE $q$SELECT p.partmethod::text, p.repmodel::text,
-                          pg_catalog.column_to_column_name(p.logicalrelid, p.partkey)
-                     FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid = $1$q$
-           INTO dist_method, dist_repmodel, dist_column USING deals;
-        IF dist_method = 'n' AND dist_repmodel = 't' THEN
-            RAISE EXCEPTION 'table % is a Citus reference table', deals
-                USING ERRCODE = 'feature_not_supported',
-                      DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key; the triggers of a reference table would write a history on every node.',
-                      HINT = format('Distribute it by its primary key with create_distributed_table(%L, ''<key column>''), or make it local again with undistribute_table(%L).', deals, deals);
-        ELSIF dist_method = 'n' THEN
-            RAISE EXCEPTION 'table % is a Citus local or single-shard table', deals
-                USING ERRCODE = 'feature_not_supported',
-                      DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key.',
-                      HINT = format('Distribute it by its primary key with create_distributed_table(%L, ''<key column>''), or make it local again with undistribute_table(%L).', deals, deals);
-        ELSIF dist_method IS NOT NULL AND dist_method <> 'h' THEN
-            RAISE EXCEPTION 'table % is not hash-distributed', deals
-                USING ERRCODE = 'feature_not_supported',
-                      DETAIL = 'funnel tracks local tables and tables hash-distributed by their primary key.';
-        ELSIF dist_method = 'h' AND NOT EXISTS (
-                SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                 WHERE i.indrelid = deals AND i.indisprimary AND i.indnkeyatts = 1
-                   AND a.attname = dist_column) THEN
-            RAISE EXCEPTION 'table % is distributed by column "%", not by its primary key', deals, dist_column
-                USING ERRCODE = 'feature_not_supported',
-                      DETAIL = 'The history of a deal is written on the node of the deal: the table must be distributed by its one-column primary key, the key of the history.',
-                      HINT = format('Give the table a primary key on "%s" alone, or redistribute it with alter_distributed_table(%L, distribution_column := ''<primary key column>'').',
-                                    dist_column, deals);
-        END IF;
-    END IF;
+    dist_method := funnel_internal.track_citus_method(deals);
 
     -- the checks of the deals table, the same the triggers make later
     -- (src/track_validate.c): returns the one-column primary key (after
@@ -249,18 +325,7 @@ BEGIN
      WHERE a.attrelid = deals AND a.attname = pk_column
        AND a.attnum > 0 AND NOT a.attisdropped;
     -- required fields of the pipeline must be columns of the table
-    SELECT r.stage, f.field INTO missing
-      FROM funnel.required_field r, unnest(r.fields) AS f(field)
-     WHERE r.pipeline = track.pipeline
-       AND NOT EXISTS (SELECT 1 FROM pg_attribute a
-                        WHERE a.attrelid = deals AND a.attname = f.field
-                          AND a.attnum > 0 AND NOT a.attisdropped)
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'table % has no column "%"', deals, missing.field
-            USING ERRCODE = 'undefined_column',
-                  DETAIL = format('Stage "%s" of pipeline "%s" requires it.', missing.stage, pipeline);
-    END IF;
+    PERFORM funnel_internal.track_check_required_fields(deals, pipeline);
 
     -- the history table
     hist_name := rel.relname || '_stage_history';
@@ -323,22 +388,8 @@ BEGIN
     VALUES (deals, pipeline, stage_column, changed_at_column, rule, hist, pk.attname);
 
     -- the triggers; the BEFORE one only for a column not bound to the pipeline
-    IF stage_att.atttypmod < 0 THEN
-        EXECUTE format('CREATE TRIGGER funnel_track_resolve BEFORE INSERT OR UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_resolve(%s)',
-                       stage_column, deals, trigger_args);
-    END IF;
-    EXECUTE format('CREATE TRIGGER funnel_track_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_new_deals FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.track_insert(%s)',
-                   deals, trigger_args);
-    -- the WHEN clause is compiled for every statement: keep it to one test;
-    -- a change of the key is caught by the column trigger funnel_track_key
-    EXECUTE format('CREATE TRIGGER funnel_track_update AFTER UPDATE ON %s FOR EACH ROW WHEN (NOT (OLD.%I OPERATOR(pg_catalog.=) NEW.%I)) EXECUTE FUNCTION funnel_internal.track_update(%s)',
-                   deals, stage_column, stage_column, trigger_args);
-    EXECUTE format('CREATE TRIGGER funnel_track_key AFTER UPDATE OF %I ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_update(%s)',
-                   pk.attname, deals, trigger_args);
-    EXECUTE format('CREATE TRIGGER funnel_track_delete AFTER DELETE ON %s FOR EACH ROW EXECUTE FUNCTION funnel_internal.track_delete(%s)',
-                   deals, trigger_args);
-    EXECUTE format('CREATE TRIGGER funnel_track_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.track_truncate(%s)',
-                   deals, trigger_args);
+    PERFORM funnel_internal.track_create_triggers(deals, stage_column, pk.attname,
+                                                  stage_att.atttypmod >= 0, trigger_args);
     IF dist_method = 'h' THEN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
     END IF;
