@@ -771,7 +771,7 @@ CREATE FUNCTION funnel_internal.next_stages(deals regclass, deal record,
     OUT stage funnel.deal_stage, OUT allowed boolean, OUT reason text, OUT missing_fields text[])
 RETURNS SETOF record
     AS 'MODULE_PATHNAME', 'funnel_next_stages'
-    LANGUAGE C STABLE;
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION funnel_internal.next_stages(regclass, record) IS
   'funnel internal: body of funnel.next_stages() and funnel.next_stages_for_row(): for every stage of the pipeline of tracked table deals, the decision of its triggers on the row deal (its stage the stage moved from, NULL for an INSERT), with the same C code; needs SELECT on deals';
 
