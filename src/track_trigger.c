@@ -20,6 +20,9 @@
  *	  funnel_track_delete   AFTER DELETE, FOR EACH ROW: closes the open visit.
  *	  funnel_track_truncate AFTER TRUNCATE: closes every open visit.
  *
+ *	  funnel_next_stages    not a trigger: the same decisions, asked ahead
+ *	                        for every stage (funnel.next_stages()).
+ *
  * Validation happens in the AFTER triggers, on the row as finally written
  * (after every BEFORE trigger, including ones that change the stage without
  * it being in the UPDATE's SET list); an error aborts the statement, so a
@@ -31,13 +34,18 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -259,10 +267,14 @@ ReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
 			 errtable(rel)));
 }
 
-/* Check the required fields of one stage on the new row */
+/*
+ * Check the required fields of one stage on the new row.  With missing not
+ * NULL, append the names of the empty fields to *missing (once each) instead
+ * of raising the error: funnel.next_stages() asks the same question.
+ */
 static void
 CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
-				TupleTableSlot *slot, Relation rel)
+				TupleTableSlot *slot, Relation rel, List **missing)
 {
 	Oid			label = p->stages[s].label;
 	int			i,
@@ -281,6 +293,18 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
 			(void) slot_getattr(slot, req->attnums[j], &isnull);
 			if (!isnull)
 				continue;
+			if (missing != NULL)
+			{
+				ListCell   *lc;
+				bool		seen = false;
+
+				foreach(lc, *missing)
+					if (strcmp((char *) lfirst(lc), req->names[j]) == 0)
+						seen = true;
+				if (!seen)
+					*missing = lappend(*missing, req->names[j]);
+				continue;
+			}
 			if (f < 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
@@ -317,7 +341,7 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
  */
 static void
 CheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
-			  TupleTableSlot *slot, Relation rel)
+			  TupleTableSlot *slot, Relation rel, List **missing)
 {
 	int			s;
 
@@ -325,8 +349,8 @@ CheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
 		return;
 	for (s = f + 1; s < p->nopen; s++)
 		if (s != to && StagePassed(p->stages[s].kind, s, p->stages[to].kind, to))
-			CheckRequiredOf(t, p, f, s, to, slot, rel);
-	CheckRequiredOf(t, p, f, to, to, slot, rel);
+			CheckRequiredOf(t, p, f, s, to, slot, rel, missing);
+	CheckRequiredOf(t, p, f, to, to, slot, rel, missing);
 }
 
 /* Effective time of a change: the changed_at column, or NULL for now() */
@@ -426,7 +450,7 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 							NameStr(stage->name), NameStr(p->name)),
 					 errdetail("Stage \"%s\" is retired.", NameStr(stage->name)),
 					 errtable(rel)));
-		CheckRequired(t, p, -1, to, slot, rel);
+		CheckRequired(t, p, -1, to, slot, rel, NULL);
 		if (!RowChangedAt(t, slot, &at))
 			at = now;
 		deal_id = slot_getattr(slot, t->pk_attnum, &isnull);
@@ -513,7 +537,7 @@ funnel_track_update(PG_FUNCTION_ARGS)
 	to = FunnelGetStage(news)->position - 1;
 	if (!MoveAllowed(t, p, f, to))
 		ReportInvalidTransition(t, p, f, to, rel);
-	CheckRequired(t, p, f, to, newslot, rel);
+	CheckRequired(t, p, f, to, newslot, rel, NULL);
 
 	given = RowChangedAt(t, newslot, &at);
 	if (!given)
@@ -616,4 +640,127 @@ funnel_track_truncate(PG_FUNCTION_ARGS)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 	table_close(history_rel, NoLock);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * The answer of funnel.next_stages() for one target: reason is one of
+ * 'allowed', 'same_stage', 'retired_stage', 'transition_not_allowed',
+ * 'required_fields_missing'; *missing gets the empty required fields.
+ */
+static const char *
+NextStageReason(TrackedTable *t, FunnelPipeline *p, int f, int to,
+				TupleTableSlot *slot, Relation rel, List **missing)
+{
+	bool		permitted;
+
+	*missing = NIL;
+	if (to == f)
+		return "same_stage";
+	/* the decisions of funnel_track_insert() and funnel_track_update() */
+	if (f < 0)
+		permitted = !p->stages[to].retired;
+	else
+		permitted = MoveAllowed(t, p, f, to);
+	CheckRequired(t, p, f, to, slot, rel, missing);
+	if (!permitted)
+		return p->stages[to].retired ? "retired_stage" : "transition_not_allowed";
+	if (*missing != NIL)
+		return "required_fields_missing";
+	return "allowed";
+}
+
+/*
+ * funnel_internal.next_stages(deals regclass, deal record): for every stage
+ * of the pipeline of tracked table deals, whether the triggers would accept
+ * the row deal moved there, why not, and the required fields it leaves
+ * empty.  The row's stage is the stage moved from; NULL asks about an
+ * INSERT.  The row is given, not read: funnel.next_stages() reads it with
+ * the caller's privileges.
+ */
+PG_FUNCTION_INFO_V1(funnel_next_stages);
+Datum
+funnel_next_stages(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			relid;
+	HeapTupleHeader th;
+	HeapTupleData tuple;
+	Relation	rel;
+	TrackedTable *t;
+	FunnelPipeline *p;
+	TupleTableSlot *slot;
+	AclResult	aclresult;
+	bool		isnull;
+	Datum		d;
+	int			f = -1;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("deals table must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("deal row must not be null"),
+				 errhint("For a new deal, pass a row whose stage is null.")));
+	relid = PG_GETARG_OID(0);
+	th = PG_GETARG_HEAPTUPLEHEADER(1);
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
+	rel = table_open(relid, AccessShareLock);
+	if (HeapTupleHeaderGetTypeId(th) != rel->rd_rel->reltype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("deal row of type %s is not a row of table \"%s\"",
+						format_type_be(HeapTupleHeaderGetTypeId(th)),
+						RelationGetRelationName(rel)),
+				 errhint("Pass a row of the table, such as jsonb_populate_record(NULL::%s, ...).",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													RelationGetRelationName(rel)))));
+	t = TrackLookup(rel, NULL);
+	p = TrackedPipeline(t);
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = relid;
+	tuple.t_data = th;
+	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecStoreHeapTuple(&tuple, slot, false);
+
+	d = slot_getattr(slot, t->stage_attnum, &isnull);
+	if (!isnull)
+		f = FunnelGetStage(DealStageResolve(DatumGetDealStage(d), p))->position - 1;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (i = 0; i < p->nstages; i++)
+	{
+		FunnelStage *stage = &p->stages[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		List	   *missing;
+		const char *reason;
+		Datum	   *fields;
+		ListCell   *lc;
+		int			n = 0;
+
+		/* a stage added by this uncommitted transaction: no value yet */
+		if (!stage->usable)
+			continue;
+		reason = NextStageReason(t, p, f, i, slot, rel, &missing);
+		fields = palloc(sizeof(Datum) * (list_length(missing) + 1));
+		foreach(lc, missing)
+			fields[n++] = CStringGetTextDatum((char *) lfirst(lc));
+		values[0] = DealStageGetDatum(MakeDealStage(p->typoid, stage->label));
+		values[1] = BoolGetDatum(strcmp(reason, "allowed") == 0);
+		values[2] = CStringGetTextDatum(reason);
+		values[3] = PointerGetDatum(construct_array(fields, n, TEXTOID, -1,
+													false, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	PG_RETURN_NULL();
 }

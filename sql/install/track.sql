@@ -764,3 +764,87 @@ RETURNS text
     LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.actor() IS
   'the application user set in funnel.actor (SET LOCAL per transaction), NULL when empty; for the DEFAULT of a history column; refuses (22023) a value over 256 bytes or with control characters';
+
+-- Ask before moving: the triggers' decision for every stage, asked ahead
+-- (src/track_trigger.c, funnel_next_stages)
+CREATE FUNCTION funnel_internal.next_stages(deals regclass, deal record,
+    OUT stage funnel.deal_stage, OUT allowed boolean, OUT reason text, OUT missing_fields text[])
+RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'funnel_next_stages'
+    LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION funnel_internal.next_stages(regclass, record) IS
+  'funnel internal: body of funnel.next_stages() and funnel.next_stages_for_row(): for every stage of the pipeline of tracked table deals, the decision of its triggers on the row deal (its stage the stage moved from, NULL for an INSERT), with the same C code; needs SELECT on deals';
+
+CREATE FUNCTION funnel_internal.check_tracked_for_next_stages(deals regclass)
+RETURNS funnel.tracked_table
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t funnel.tracked_table;
+BEGIN
+    IF deals IS NULL THEN
+        RAISE EXCEPTION 'deals table must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = check_tracked_for_next_stages.deals;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not tracked', deals
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Track it with funnel.track().';
+    END IF;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.check_tracked_for_next_stages(regclass) IS
+  'funnel internal: the funnel.tracked_table row of deals, or the 42704 error of a table that is not tracked; for funnel.next_stages()';
+
+CREATE FUNCTION funnel.next_stages_for_row(deals regclass, deal record)
+RETURNS TABLE (stage funnel.deal_stage, allowed boolean, reason text, missing_fields text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel_internal.check_tracked_for_next_stages(deals);
+    RETURN QUERY SELECT * FROM funnel_internal.next_stages(deals, deal);
+END
+$$;
+COMMENT ON FUNCTION funnel.next_stages_for_row(regclass, record) IS
+  'for a row of tracked table deals that need not exist (such as jsonb_populate_record(NULL::deals, form)): one row per stage of the pipeline, allowed iff the tracking triggers would accept the row moved there (its stage the stage moved from; NULL stage: the deal inserted there), reason (allowed, same_stage, retired_stage, transition_not_allowed, required_fields_missing) and the required fields the row leaves empty; needs SELECT on deals';
+
+CREATE FUNCTION funnel.next_stages(deals regclass, deal_key anyelement)
+RETURNS TABLE (stage funnel.deal_stage, allowed boolean, reason text, missing_fields text[])
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t funnel.tracked_table;
+    key_type text;
+    n bigint;
+BEGIN
+    t := funnel_internal.check_tracked_for_next_stages(deals);
+    IF deal_key IS NULL THEN
+        RAISE EXCEPTION 'deal key must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  HINT = 'For a deal not inserted yet, call funnel.next_stages_for_row().';
+    END IF;
+    SELECT format_type(a.atttypid, a.atttypmod) INTO key_type
+      FROM pg_attribute a
+     WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
+    -- read with the caller's privileges and row-level security
+    RETURN QUERY EXECUTE format(
+        'SELECT n.* FROM %s AS d, funnel_internal.next_stages($1, d) AS n WHERE d.%I = $2::%s',
+        deals, t.key_column, key_type)
+        USING deals, deal_key;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'deal % not found in table %', deal_key, deals
+            USING ERRCODE = 'no_data_found',
+                  DETAIL = format('No row of %s with %I = %L is visible to role %s.',
+                                  deals, t.key_column, deal_key, current_user),
+                  HINT = 'Row-level security of the table applies.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel.next_stages(regclass, anyelement) IS
+  'for the deal of tracked table deals with primary key deal_key, read with the caller''s privileges and row-level security (P0002 when not visible): one row per stage of its pipeline, allowed iff the tracking triggers would accept moving it there now, reason (allowed, same_stage, retired_stage, transition_not_allowed, required_fields_missing) and the required fields still empty';

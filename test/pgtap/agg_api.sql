@@ -102,8 +102,9 @@ SELECT is_empty($$
        AND p.proname NOT IN ('drop_pipeline_lock')
        -- these read a table named by their argument, maybe a temporary one,
        -- which parallel workers cannot read, or lock and validate the
-       -- tables a query will read (tracked_sources): PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources') $$,
+       -- tables a query will read (tracked_sources), or open a tracked
+       -- table to answer as its triggers (next_stages): PARALLEL RESTRICTED
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages') $$,
     'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
