@@ -3,8 +3,9 @@
 -- search_path ("$user", public), the one BI tools and applications connect
 -- with: every comparison operator, IN, CASE, joins (hash, merge, nested
 -- loop), DISTINCT and GROUP BY (hash and sort), ORDER BY, min/max, indexes;
--- and parameters typed text or varchar, as drivers bind them (JDBC setString
--- sends varchar, psycopg 3 and node-postgres text).  Schema funnel is never
+-- text filters (LIKE, ILIKE, lower(stage) LIKE); and parameters typed text or
+-- varchar, as drivers bind them (JDBC setString sends varchar, psycopg 3 and
+-- node-postgres text).  Schema funnel is never
 -- put on the path in this file.
 --
 SET search_path = "$user", public;
@@ -13,7 +14,8 @@ SET search_path = "$user", public;
 SET extra_float_digits = 0;
 
 -- How built-in expressions resolve before the extension exists, to compare
--- with the same expressions afterwards: the operators in pg_catalog and the
+-- with the same expressions afterwards: the operators in pg_catalog (the
+-- comparisons, LIKE and ILIKE), lower() and upper() in pg_catalog and the
 -- implicit casts from text and varchar must not change any of them.
 CREATE TABLE probe (t text, v varchar, n name, c char(3), i int);
 CREATE VIEW probe_before AS
@@ -21,7 +23,12 @@ SELECT t = t AS a, t = v AS b, v = t AS c, v = v AS d, v = 'x' AS e, 'x' = v AS 
        t = 'x' AS g, 'x' = 'y' AS h, t < v AS i, v >= 'x' AS j, t = n AS k, n = v AS l,
        v IN ('a', 'b') AS m, t IN (v, 'b') AS o, v IS DISTINCT FROM t AS p,
        c = v AS q, v <> n AS r, CASE v WHEN 'a' THEN 1 END AS s, t = ANY (ARRAY[v]) AS u,
-       coalesce(v, t) AS w, v || t AS x, length(v) AS y, upper(v) AS z
+       coalesce(v, t) AS w, v || t AS x, length(v) AS y, upper(v) AS z,
+       t LIKE v AS aa, v LIKE 'x' AS ab, 'x' LIKE 'y' AS ac, v ILIKE t AS ad,
+       v NOT LIKE 'x' AS ae, t NOT ILIKE 'x' AS af, c LIKE 'x' AS ag, n LIKE 'x' AS ah,
+       v LIKE 'x' ESCAPE '!' AS ai, lower(v) AS aj, lower(t) AS ak, upper(c) AS al,
+       lower('x') AS am, upper(n) AS an, lower(int4range(i, 5)) AS ao,
+       upper(int4multirange(int4range(i, 5))) AS ap, lower(v) LIKE t AS aq
   FROM probe;
 CREATE VIEW probe_before_agg AS
 SELECT min(t) AS a, max(v) AS b, min(c) AS c, max(v::text) AS d, min('x') AS e,
@@ -49,7 +56,12 @@ SELECT t = t AS a, t = v AS b, v = t AS c, v = v AS d, v = 'x' AS e, 'x' = v AS 
        t = 'x' AS g, 'x' = 'y' AS h, t < v AS i, v >= 'x' AS j, t = n AS k, n = v AS l,
        v IN ('a', 'b') AS m, t IN (v, 'b') AS o, v IS DISTINCT FROM t AS p,
        c = v AS q, v <> n AS r, CASE v WHEN 'a' THEN 1 END AS s, t = ANY (ARRAY[v]) AS u,
-       coalesce(v, t) AS w, v || t AS x, length(v) AS y, upper(v) AS z
+       coalesce(v, t) AS w, v || t AS x, length(v) AS y, upper(v) AS z,
+       t LIKE v AS aa, v LIKE 'x' AS ab, 'x' LIKE 'y' AS ac, v ILIKE t AS ad,
+       v NOT LIKE 'x' AS ae, t NOT ILIKE 'x' AS af, c LIKE 'x' AS ag, n LIKE 'x' AS ah,
+       v LIKE 'x' ESCAPE '!' AS ai, lower(v) AS aj, lower(t) AS ak, upper(c) AS al,
+       lower('x') AS am, upper(n) AS an, lower(int4range(i, 5)) AS ao,
+       upper(int4multirange(int4range(i, 5))) AS ap, lower(v) LIKE t AS aq
   FROM probe;
 CREATE VIEW probe_after_agg AS
 SELECT min(t) AS a, max(v) AS b, min(c) AS c, max(v::text) AS d, min('x') AS e,
@@ -67,12 +79,17 @@ CREATE TABLE probe_stage (s funnel.deal_stage, t text);
 CREATE VIEW probe_stage_v AS
 SELECT s = 'b2b:won' AS a, s = t AS b, s IN (t, 'b2b:lost') AS c, min(s) OVER () AS d FROM probe_stage;
 SELECT unnest(view_refs('probe_stage_v')) AS resolved_to;
+-- untyped parameters of LIKE and lower() are still read as text
+PREPARE probe_unknown AS SELECT $1 LIKE $2, lower($3), upper($4) LIKE 'x';
+SELECT parameter_types FROM pg_prepared_statements WHERE name = 'probe_unknown';
+DEALLOCATE probe_unknown;
 DROP VIEW probe_stage_v;
 DROP TABLE probe_stage;
 
--- What the extension put in pg_catalog (what \doS and \daS show): the six
--- comparison operators on deal_stage and min/max; nothing in schema funnel
--- is an operator any more.
+-- What the extension put in pg_catalog (what \doS, \dfS and \daS show): the
+-- six comparison operators on deal_stage, LIKE, ILIKE and their negations
+-- (deal_stage, text), lower() and upper() and min/max; nothing in schema
+-- funnel is an operator any more.
 SELECT o.oprname, o.oprnamespace::regnamespace, o.oprleft::regtype, o.oprright::regtype,
        o.oprcode, o.oprcom::regoperator, o.oprnegate::regoperator, o.oprcanhash, o.oprcanmerge,
        obj_description(o.oid, 'pg_operator')
@@ -277,24 +294,87 @@ SELECT funnel.weighted_forecast(amount, p) AS parallel FROM fc;
 RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather; RESET parallel_leader_participation;
 
+-- Text filters as BI tools generate them: LIKE, ILIKE, NOT LIKE, NOT ILIKE,
+-- lower(stage) / upper(stage) LIKE, on the text form 'pipeline:stage'.
+-- Stage names with % and _ in them, which only an escaped pattern matches.
+SELECT funnel.create_pipeline('promo', ARRAY['50%_off', '50xoff', 'a_b', 'axb', 'Won']);
+CREATE TABLE tagged (id int, stage funnel.deal_stage);
+INSERT INTO tagged VALUES (1, 'promo:50%_off'), (2, 'promo:50xoff'), (3, 'promo:a_b'),
+                          (4, 'promo:axb'), (5, 'promo:Won'), (6, 'b2b:won'),
+                          (7, 'retail:visit'), (8, NULL);
+-- inlined into stage::text LIKE pattern; no index is needed (or used)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT id FROM deals WHERE stage LIKE '%won';
+-- a bound column, literals: expected {4}, {1..7}, none (a bare name is not the text form), {4,5}
+SELECT array_agg(id ORDER BY id) FROM deals WHERE stage LIKE '%won';
+SELECT array_agg(id ORDER BY id) FROM deals WHERE stage LIKE 'b2b:%';
+SELECT array_agg(id ORDER BY id) FROM deals WHERE stage LIKE 'won';
+SELECT array_agg(id ORDER BY id) FROM deals WHERE stage ILIKE 'B2B:_O%';
+-- an unbound column: expected {6}, {5,6}, {6,7}, {1,2,3,4,7}, {6}
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE '%won';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage ILIKE '%won';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage NOT LIKE 'promo:%';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage NOT ILIKE '%WON';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE '%!_won' ESCAPE '!' OR stage LIKE 'b2b:won';
+-- % and _ in stage names: escaped they match themselves, unescaped anything:
+-- expected {1}, {1,2}, {3}, {3,4}
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE 'promo:50\%%';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE 'promo:50%';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE '%a\_b';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE '%a_b';
+-- lower() and upper(): expected {5,6}, {3,4}, and the text itself
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE lower(stage) LIKE '%won';
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE upper(stage) LIKE 'PROMO:A_B';
+SELECT id, lower(stage), upper(stage), pg_typeof(lower(stage)) FROM tagged WHERE id IN (5, 8) ORDER BY id;
+-- NULLs: a NULL stage or a NULL pattern gives NULL, as LIKE on text does
+SELECT stage LIKE '%' AS null_stage, stage NOT ILIKE '%' AS null_stage_not_ilike FROM tagged WHERE id = 8;
+SELECT stage LIKE NULL AS null_pattern, stage NOT LIKE NULL::text AS null_pattern_not FROM tagged WHERE id = 1;
+-- parameters typed text and varchar and untyped (the unknown type is read as text)
+PREPARE l_text(text) AS SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE $1;
+PREPARE l_varchar(varchar) AS SELECT array_agg(id ORDER BY id) FROM deals WHERE stage ILIKE $1;
+PREPARE l_unknown AS SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage LIKE $1;
+PREPARE l_unknown_not AS SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage NOT ILIKE $1 AND lower(stage) LIKE $2;
+SELECT name, parameter_types FROM pg_prepared_statements WHERE name LIKE 'l\_%' ORDER BY name;
+-- expected {3}, {4}, {1}, {2,3,4}
+EXECUTE l_text('%:a\_b');
+EXECUTE l_varchar('%WON');
+EXECUTE l_unknown('promo:50\%%');
+EXECUTE l_unknown_not('%won', 'promo:%');
+SET plan_cache_mode = force_generic_plan;
+EXECUTE l_text('%:a\_b');
+EXECUTE l_unknown_not('%won', 'promo:%');
+RESET plan_cache_mode;
+-- every operator on every row and pattern agrees with the same filter on stage::text
+SELECT count(*) AS compared,
+       count(*) FILTER (WHERE (stage LIKE p) IS DISTINCT FROM (stage::text LIKE p)
+                           OR (stage NOT LIKE p) IS DISTINCT FROM (stage::text NOT LIKE p)
+                           OR (stage ILIKE p) IS DISTINCT FROM (stage::text ILIKE p)
+                           OR (stage NOT ILIKE p) IS DISTINCT FROM (stage::text NOT ILIKE p)
+                           OR (lower(stage) LIKE p) IS DISTINCT FROM (lower(stage::text) LIKE p)
+                           OR (upper(stage) LIKE p) IS DISTINCT FROM (upper(stage::text) LIKE p)) AS differ,
+       count(*) FILTER (WHERE stage LIKE p) AS matched
+  FROM tagged, unnest(ARRAY['%', '%won', 'promo:%', 'PROMO:%', '%\%%', '%\_%', '%_b', 'b2b:won',
+                            'won', '', NULL, 'RETAIL:VISIT', '%:a_b']) AS p;
+
 -- a role without superuser and without funnel on its path
 CREATE ROLE funnel_path_user NOSUPERUSER;
-GRANT SELECT ON deals, targets TO funnel_path_user;
+GRANT SELECT ON deals, targets, tagged TO funnel_path_user;
 SET ROLE funnel_path_user;
 SHOW search_path;
 SELECT array_agg(id ORDER BY id) FROM deals WHERE stage IN ('b2b:won', 'b2b:lost');
 SELECT min(stage), max(stage) FROM deals;
 SELECT count(*) FROM deals d JOIN targets t ON t.stage = d.stage;
 EXECUTE p_varchar('b2b:proposal');
+SELECT array_agg(id ORDER BY id) FROM tagged WHERE stage ILIKE '%won' AND lower(stage) NOT LIKE 'b2b:%';
+EXECUTE l_unknown('promo:50\%%');
 RESET ROLE;
-REVOKE ALL ON deals, targets FROM funnel_path_user;
+REVOKE ALL ON deals, targets, tagged FROM funnel_path_user;
 DROP ROLE funnel_path_user;
 
 -- DROP EXTENSION removes what it put in pg_catalog; it can be created again
 DEALLOCATE ALL;
 DROP VIEW probe_before, probe_after, probe_before_agg, probe_after_agg;
 DROP FUNCTION view_refs(regclass);
-DROP TABLE probe, deals, targets, visits, reached, summary_text, fc;
+DROP TABLE probe, deals, targets, tagged, visits, reached, summary_text, fc;
 CREATE TEMP TABLE installed AS
 SELECT 'pg_operator'::regclass AS catalog, oid FROM pg_operator
  WHERE 'funnel.deal_stage'::regtype IN (oprleft, oprright)

@@ -250,6 +250,83 @@ CREATE AGGREGATE pg_catalog.max(funnel.deal_stage) (
 );
 COMMENT ON AGGREGATE pg_catalog.max(funnel.deal_stage) IS 'latest stage in funnel order (same as funnel.max)';
 
+-- Text filters as BI tools generate them: stage LIKE ?, stage ILIKE ?, their
+-- negations, and lower(stage) / upper(stage) LIKE ?.  They match the text
+-- form stage::text, 'pipeline:stage' (so '%won', '%:won' and 'b2b:%' work;
+-- a bare 'won' does not, as it is not the text form).  Like the comparison
+-- operators they live in pg_catalog, so the default search_path finds them;
+-- their left argument is funnel.deal_stage, which no built-in takes, so no
+-- built-in LIKE, lower() or upper() changes its resolution (text, varchar
+-- and unknown arguments still pick the text versions, text being the
+-- preferred string type): sql/search_path.sql proves it.  The bodies are
+-- single SQL expressions with every name qualified, so the planner inlines
+-- them into stage::text LIKE pattern, and the collation of the pattern
+-- applies as it does to text.
+CREATE FUNCTION funnel_internal.deal_stage_like(funnel.deal_stage, text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT $1::pg_catalog.text OPERATOR(pg_catalog.~~) $2 $$;
+CREATE FUNCTION funnel_internal.deal_stage_nlike(funnel.deal_stage, text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT $1::pg_catalog.text OPERATOR(pg_catalog.!~~) $2 $$;
+CREATE FUNCTION funnel_internal.deal_stage_ilike(funnel.deal_stage, text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT $1::pg_catalog.text OPERATOR(pg_catalog.~~*) $2 $$;
+CREATE FUNCTION funnel_internal.deal_stage_nilike(funnel.deal_stage, text) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT $1::pg_catalog.text OPERATOR(pg_catalog.!~~*) $2 $$;
+COMMENT ON FUNCTION funnel_internal.deal_stage_like(funnel.deal_stage, text) IS
+  'implementation of LIKE for deal_stage: stage::text LIKE pattern';
+COMMENT ON FUNCTION funnel_internal.deal_stage_nlike(funnel.deal_stage, text) IS
+  'implementation of NOT LIKE for deal_stage: stage::text NOT LIKE pattern';
+COMMENT ON FUNCTION funnel_internal.deal_stage_ilike(funnel.deal_stage, text) IS
+  'implementation of ILIKE for deal_stage: stage::text ILIKE pattern';
+COMMENT ON FUNCTION funnel_internal.deal_stage_nilike(funnel.deal_stage, text) IS
+  'implementation of NOT ILIKE for deal_stage: stage::text NOT ILIKE pattern';
+
+CREATE OPERATOR pg_catalog.~~ (
+    LEFTARG = funnel.deal_stage, RIGHTARG = text,
+    FUNCTION = funnel_internal.deal_stage_like,
+    NEGATOR = OPERATOR(pg_catalog.!~~),
+    RESTRICT = likesel, JOIN = likejoinsel
+);
+CREATE OPERATOR pg_catalog.!~~ (
+    LEFTARG = funnel.deal_stage, RIGHTARG = text,
+    FUNCTION = funnel_internal.deal_stage_nlike,
+    NEGATOR = OPERATOR(pg_catalog.~~),
+    RESTRICT = nlikesel, JOIN = nlikejoinsel
+);
+CREATE OPERATOR pg_catalog.~~* (
+    LEFTARG = funnel.deal_stage, RIGHTARG = text,
+    FUNCTION = funnel_internal.deal_stage_ilike,
+    NEGATOR = OPERATOR(pg_catalog.!~~*),
+    RESTRICT = iclikesel, JOIN = iclikejoinsel
+);
+CREATE OPERATOR pg_catalog.!~~* (
+    LEFTARG = funnel.deal_stage, RIGHTARG = text,
+    FUNCTION = funnel_internal.deal_stage_nilike,
+    NEGATOR = OPERATOR(pg_catalog.~~*),
+    RESTRICT = icnlikesel, JOIN = icnlikejoinsel
+);
+COMMENT ON OPERATOR pg_catalog.~~ (funnel.deal_stage, text) IS
+  'stage LIKE pattern, on the text form ''pipeline:stage''';
+COMMENT ON OPERATOR pg_catalog.!~~ (funnel.deal_stage, text) IS
+  'stage NOT LIKE pattern, on the text form ''pipeline:stage''';
+COMMENT ON OPERATOR pg_catalog.~~* (funnel.deal_stage, text) IS
+  'stage ILIKE pattern, on the text form ''pipeline:stage'' ignoring case';
+COMMENT ON OPERATOR pg_catalog.!~~* (funnel.deal_stage, text) IS
+  'stage NOT ILIKE pattern, on the text form ''pipeline:stage'' ignoring case';
+
+CREATE FUNCTION pg_catalog.lower(funnel.deal_stage) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT pg_catalog.lower($1::pg_catalog.text) $$;
+COMMENT ON FUNCTION pg_catalog.lower(funnel.deal_stage) IS
+  'the text form ''pipeline:stage'' in lower case (for lower(stage) LIKE filters)';
+CREATE FUNCTION pg_catalog.upper(funnel.deal_stage) RETURNS text
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    AS $$ SELECT pg_catalog.upper($1::pg_catalog.text) $$;
+COMMENT ON FUNCTION pg_catalog.upper(funnel.deal_stage) IS
+  'the text form ''pipeline:stage'' in upper case (for upper(stage) LIKE filters)';
+
 -- accessors
 
 CREATE FUNCTION funnel.pipeline_of(funnel.deal_stage) RETURNS text

@@ -15,7 +15,7 @@ SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 -- one more comparison where funnel.required_pipeline exists (branch reverse)
-SELECT plan(113 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
+SELECT plan(114 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
 
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
@@ -94,6 +94,11 @@ INSERT INTO cases VALUES
           funnel.probability(stage), funnel.kind(stage), funnel.stale_after(stage)
      FROM %1$s ORDER BY deal_id, entered_at, stage$$,
  '{"funnel.pipeline_of(funnel.deal_stage)","funnel.stage_name(funnel.deal_stage)","funnel.position(funnel.deal_stage)","funnel.probability(funnel.deal_stage)","funnel.kind(funnel.deal_stage)","funnel.stale_after(funnel.deal_stage)"}'),
+('text filters per visit (LIKE, ILIKE, NOT forms, lower, upper)',
+ $$SELECT deal_id, entered_at, stage, stage LIKE '%%won', stage NOT LIKE 'b2b:%%', stage ILIKE '%%LEAD',
+          stage NOT ILIKE '%%:W%%', lower(stage), upper(stage)
+     FROM %1$s WHERE stage LIKE '%%:%%' ORDER BY deal_id, entered_at, stage$$,
+ '{"funnel_internal.deal_stage_like(funnel.deal_stage,text)","funnel_internal.deal_stage_nlike(funnel.deal_stage,text)","funnel_internal.deal_stage_ilike(funnel.deal_stage,text)","funnel_internal.deal_stage_nilike(funnel.deal_stage,text)","lower(funnel.deal_stage)","upper(funnel.deal_stage)"}'),
 ('furthest', $$SELECT funnel.furthest(stage) FROM %1$s$$, '{"funnel.furthest(funnel.deal_stage)"}'),
 ('furthest per deal', $$SELECT deal_id, funnel.furthest(stage) FROM %1$s GROUP BY deal_id ORDER BY deal_id$$, '{"funnel.furthest(funnel.deal_stage)"}'),
 ('furthest per owner', $$SELECT owner, funnel.furthest(stage) FROM %1$s GROUP BY owner ORDER BY owner$$, '{"funnel.furthest(funnel.deal_stage)"}'),

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test/shell/search_path_dump.sh: a database whose views, constraints, partial
-# indexes and SQL functions use deal_stage operators, min/max and text
-# parameters, written on the default search_path ("$user", public), survives
+# indexes and SQL functions use deal_stage operators (comparisons, LIKE),
+# min/max, lower() and text parameters, written on the default search_path ("$user", public), survives
 # pg_dump -> restore (plain SQL and pg_restore -j 4): the dump holds none of
 # the objects the extension puts in pg_catalog (CREATE EXTENSION makes them),
 # the restored objects give the same answers, and their definitions read back
@@ -44,6 +44,8 @@ CREATE FUNCTION crm.deals_in(s text) RETURNS SETOF int LANGUAGE sql STABLE
     AS 'SELECT id FROM crm.deals WHERE stage = s ORDER BY id';
 CREATE FUNCTION crm.count_in(a varchar, b varchar) RETURNS bigint LANGUAGE sql STABLE
 BEGIN ATOMIC SELECT count(*) FROM crm.deals WHERE stage IN (a, b); END;
+CREATE VIEW crm.won_like AS
+SELECT id FROM crm.deals WHERE stage LIKE '%won' AND lower(stage) NOT ILIKE 'x%';
 SQL
 
 pg_dump -Fp -f "$work/plain.sql" sp_src
@@ -66,12 +68,16 @@ SELECT count(*) FROM crm.deals WHERE stage >= 'b2b:proposal';
 SELECT pg_get_viewdef('crm.open_deals');
 SELECT pg_get_functiondef('crm.count_in'::regproc);
 SELECT pg_get_indexdef('crm.deals_late'::regclass);
+SELECT count(*) || '/' || sum(id) FROM crm.won_like;
+SELECT pg_get_viewdef('crm.won_like');
 "
 echo "$checks" | q sp_src > "$work/src.out"
 grep -q 'OPERATOR' "$work/src.out" && fail "definitions read back with qualified operators"
 # stage won is every sixth id from 4: computed without funnel
 want=$(q sp_src -c "SELECT count(*) || '/' || sum(g) FROM generate_series(1, 3000) g WHERE g % 6 = 4")
 [ "$(sed -n 5p "$work/src.out")" = "$want" ] || { cat "$work/src.out" >&2; fail "source data not as expected"; }
+# the LIKE view (stage LIKE, lower(stage) NOT ILIKE) finds the won deals too
+[ "$(q sp_src -c "SELECT count(*) || '/' || sum(id) FROM crm.won_like")" = "$want" ] || fail "LIKE view not as expected"
 for db in plain parallel; do
     echo "$checks" | q sp_$db > "$work/$db.out"
     diff "$work/src.out" "$work/$db.out" || fail "restored database sp_$db differs from the source"
