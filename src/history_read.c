@@ -63,8 +63,8 @@
 	"A stage history is a table with columns deal_id, stage funnel.deal_stage, entered_at timestamp with time zone and left_at timestamp with time zone, such as the one funnel.track() creates."
 
 /* The relation's name as regclass prints it (qualified when not visible) */
-static char *
-RelName(Oid relid)
+char *
+ReaderRelName(Oid relid)
 {
 	return DatumGetCString(DirectFunctionCall1(regclassout,
 											   ObjectIdGetDatum(relid)));
@@ -76,8 +76,8 @@ RelName(Oid relid)
  * would see no rows and report an empty pipeline instead of failing.  Citus
  * is optional, so its catalog is looked up by name.
  */
-static bool
-IsCitusTable(Oid relid)
+bool
+ReaderIsCitusTable(Oid relid)
 {
 	Oid			dist_partition = get_relname_relid("pg_dist_partition",
 												   PG_CATALOG_NAMESPACE);
@@ -138,16 +138,16 @@ RelKindWord(char relkind)
  * 15) while this backend waits for the lock.  parent is the table named by
  * the argument when relid is one of its inheritance children.
  */
-static void
-CheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
+void
+ReaderCheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
 		  const char *what, const char *hint)
 {
 	if (relkind == RELKIND_RELATION)
 	{
-		if (!allow_citus && IsCitusTable(relid))
+		if (!allow_citus && ReaderIsCitusTable(relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("\"%s\" is a Citus table", RelName(relid)),
+					 errmsg("\"%s\" is a Citus table", ReaderRelName(relid)),
 					 errdetail("Its rows are in shards, which this function does not read; on this node the table is empty."),
 					 errhint("Use funnel's aggregates, which Citus runs on the shards, or call this function on a local copy of the table.")));
 		return;
@@ -160,13 +160,13 @@ CheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\", an inheritance child of \"%s\", is not an ordinary table",
-						RelName(relid), RelName(parent)),
+						ReaderRelName(relid), ReaderRelName(parent)),
 				 errdetail("It is %s; only ordinary tables can be read, and a query of \"%s\" reads its children.",
-						   RelKindWord(relkind), RelName(parent)),
+						   RelKindWord(relkind), ReaderRelName(parent)),
 				 errhint("Detach it with ALTER TABLE ... NO INHERIT.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-			 errmsg("\"%s\" is not %s", RelName(relid), what),
+			 errmsg("\"%s\" is not %s", ReaderRelName(relid), what),
 			 errdetail("It is %s; only ordinary tables can be read.", RelKindWord(relkind)),
 			 errhint("%s", hint)));
 }
@@ -175,7 +175,7 @@ CheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
 static void
 CheckIsTable(Oid relid, const char *what, const char *hint)
 {
-	CheckKind(relid, get_rel_relkind(relid), InvalidOid, false, what, hint);
+	ReaderCheckKind(relid, get_rel_relkind(relid), InvalidOid, false, what, hint);
 }
 
 /*
@@ -183,8 +183,8 @@ CheckIsTable(Oid relid, const char *what, const char *hint)
  * one of its columns, so that a role that cannot read the table cannot
  * make this function lock it either.
  */
-static void
-CheckAnySelect(Oid relid)
+void
+ReaderCheckAnySelect(Oid relid)
 {
 	Oid			userid = GetUserId();
 
@@ -217,8 +217,8 @@ CheckSelect(Oid relid, int ncols, const AttrNumber *attnums)
  * (by_sql true) would run them, expressions of the table's owner, with the
  * caller's privileges.  Either way it is refused rather than filtered.
  */
-static void
-CheckReadable(Relation rel, bool by_sql)
+void
+ReaderCheckReadable(Relation rel, bool by_sql)
 {
 	if (RELATION_IS_OTHER_TEMP(rel))
 		ereport(ERROR,
@@ -229,7 +229,7 @@ CheckReadable(Relation rel, bool by_sql)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot read \"%s\": row-level security applies to it",
-						RelName(RelationGetRelid(rel))),
+						ReaderRelName(RelationGetRelid(rel))),
 				 by_sql ?
 				 errdetail("Its policies are expressions of the table's owner, which funnel does not run on behalf of another role.") :
 				 errdetail("funnel reads the table directly and would bypass its policies."),
@@ -237,8 +237,8 @@ CheckReadable(Relation rel, bool by_sql)
 }
 
 /* Column number of a live column, or InvalidAttrNumber */
-static AttrNumber
-FindColumn(Relation rel, const char *name)
+AttrNumber
+ReaderFindColumn(Relation rel, const char *name)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
@@ -266,22 +266,22 @@ CheckStored(Relation rel, Form_pg_attribute att)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("column \"%s\" of \"%s\" is a virtual generated column",
-						NameStr(att->attname), RelName(RelationGetRelid(rel))),
+						NameStr(att->attname), ReaderRelName(RelationGetRelid(rel))),
 				 errdetail("funnel reads stored values directly; a virtual column has none.")));
 #endif
 }
 
 /* A history column: present, of the expected type (InvalidOid: any) */
-static AttrNumber
+AttrNumber
 HistoryColumn(Relation rel, const char *name, Oid type)
 {
-	AttrNumber	attnum = FindColumn(rel, name);
+	AttrNumber	attnum = ReaderFindColumn(rel, name);
 	Form_pg_attribute att;
 
 	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("\"%s\" is not a stage history", RelName(RelationGetRelid(rel))),
+				 errmsg("\"%s\" is not a stage history", ReaderRelName(RelationGetRelid(rel))),
 				 errdetail("It has no column \"%s\".", name),
 				 errhint(HISTORY_LAYOUT_HINT)));
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
@@ -289,7 +289,7 @@ HistoryColumn(Relation rel, const char *name, Oid type)
 	if (OidIsValid(type) && att->atttypid != type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("\"%s\" is not a stage history", RelName(RelationGetRelid(rel))),
+				 errmsg("\"%s\" is not a stage history", ReaderRelName(RelationGetRelid(rel))),
 				 errdetail("Column \"%s\" is of type %s, not %s.", name,
 						   format_type_be(att->atttypid), format_type_be(type)),
 				 errhint(HISTORY_LAYOUT_HINT)));
@@ -297,7 +297,7 @@ HistoryColumn(Relation rel, const char *name, Oid type)
 }
 
 /* OID of the type funnel.deal_stage */
-static Oid
+Oid
 DealStageTypeOid(void)
 {
 	Oid			nspoid = get_namespace_oid(FUNNEL_SCHEMA, false);
@@ -322,26 +322,26 @@ OpenTable(Oid relid, const char *what, const char *hint)
 	Relation	rel;
 
 	CheckIsTable(relid, what, hint);
-	CheckAnySelect(relid);
+	ReaderCheckAnySelect(relid);
 	rel = try_relation_open(relid, AccessShareLock);
 	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
-	CheckKind(relid, rel->rd_rel->relkind, InvalidOid, false, what, hint);
-	CheckReadable(rel, false);
+	ReaderCheckKind(relid, rel->rd_rel->relkind, InvalidOid, false, what, hint);
+	ReaderCheckReadable(rel, false);
 	return rel;
 }
 
 /*
  * The inheritance children of a locked table, each locked and validated
- * like the table itself (by_sql: for a query, see CheckReadable): a query
+ * like the table itself (by_sql: for a query, see ReaderCheckReadable): a query
  * of the table reads them, so funnel does too.  As the planner does, another session's temporary children are
  * skipped (their rows are in that session's buffers).  No privilege is
  * checked on a child: a query of the parent checks the parent's only.
  */
-static List *
-OpenChildren(Relation parent, bool by_sql)
+List *
+ReaderOpenChildren(Relation parent, bool by_sql)
 {
 	Oid			parentid = RelationGetRelid(parent);
 	List	   *oids = find_all_inheritors(parentid, AccessShareLock, NULL);
@@ -362,8 +362,8 @@ OpenChildren(Relation parent, bool by_sql)
 			relation_close(child, NoLock);
 			continue;
 		}
-		CheckKind(childid, child->rd_rel->relkind, parentid, false, NULL, NULL);
-		CheckReadable(child, by_sql);
+		ReaderCheckKind(childid, child->rd_rel->relkind, parentid, false, NULL, NULL);
+		ReaderCheckReadable(child, by_sql);
 		children = lappend(children, child);
 	}
 	return children;
@@ -403,7 +403,7 @@ HistoryOpen(HistoryReader *reader, Oid relid)
 	int			i;
 
 	rel = OpenTable(relid, "a stage history", HISTORY_LAYOUT_HINT);
-	ReaderInit(reader, rel, OpenChildren(rel, false), 4);
+	ReaderInit(reader, rel, ReaderOpenChildren(rel, false), 4);
 	for (i = 0; i < reader->nrels; i++)
 	{
 		Relation	r = reader->rels[i];
@@ -538,14 +538,14 @@ PrimaryKeyColumn(Relation rel)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("deals table \"%s\" has no primary key",
-						RelName(RelationGetRelid(rel))),
+						ReaderRelName(RelationGetRelid(rel))),
 				 errhint("The history's deal_id refers to deals by their primary key.")));
 	index = index_open(pkoid, AccessShareLock);
 	if (index->rd_index->indnkeyatts != 1 || index->rd_index->indkey.values[0] == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
 				 errmsg("the primary key of deals table \"%s\" is not a single column",
-						RelName(RelationGetRelid(rel))),
+						ReaderRelName(RelationGetRelid(rel))),
 				 errhint("The history's deal_id refers to deals by a one-column primary key.")));
 	attnum = index->rd_index->indkey.values[0];
 	index_close(index, AccessShareLock);
@@ -576,7 +576,7 @@ DealsOpen(TableReader *reader, Oid relid)
 	attnums[DEALS_KEY] = key;
 	attnums[DEALS_AMOUNT] = amount;
 	CheckSelect(relid, 2, attnums);
-	ReaderInit(reader, rel, OpenChildren(rel, false),
+	ReaderInit(reader, rel, ReaderOpenChildren(rel, false),
 			   amount == InvalidAttrNumber ? 1 : 2);
 
 	att = TupleDescAttr(RelationGetDescr(rel), key - 1);
@@ -590,11 +590,11 @@ DealsOpen(TableReader *reader, Oid relid)
 		for (j = 0; j < reader->ncols; j++)
 		{
 			const char *name = get_attname(relid, attnums[j], false);
-			AttrNumber	attnum = i == 0 ? attnums[j] : FindColumn(r, name);
+			AttrNumber	attnum = i == 0 ? attnums[j] : ReaderFindColumn(r, name);
 
 			if (attnum == InvalidAttrNumber)
 				elog(ERROR, "inheritance child \"%s\" has no column \"%s\"",
-					 RelName(RelationGetRelid(r)), name);
+					 ReaderRelName(RelationGetRelid(r)), name);
 			CheckStored(r, TupleDescAttr(RelationGetDescr(r), attnum - 1));
 			reader->attnums[i * reader->ncols + j] = attnum;
 		}
@@ -616,232 +616,4 @@ funnel_amount_column(PG_FUNCTION_ARGS)
 	result = (Name) palloc0(NAMEDATALEN);
 	namestrcpy(result, get_attname(relid, attnum, false));
 	PG_RETURN_NAME(result);
-}
-
-/*
- * Reading a tracked table with SQL (funnel.stale_deals, funnel.check_history)
- *
- * Those functions compose a query over the deals table and its history and
- * run it with the caller's privileges, typically an administrator's.  The
- * tables are the owner's, and a query runs whatever their owner made of
- * them: a view's query, a policy's expressions, a foreign table's wrapper,
- * a cast or operator of the owner's type.  So before the query is built,
- * both tables are locked and validated under the lock, with their
- * inheritance children; the query then names each relation with ONLY, so
- * that a child attached after the checks (which needs no lock that
- * conflicts with AccessShareLock) is never read.
- */
-
-/* schema.table, quoted */
-static char *
-QuotedName(Relation rel)
-{
-	return quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-									  RelationGetRelationName(rel));
-}
-
-/* A live column of a tracked table by name, of the given type, or an error */
-static Form_pg_attribute
-TrackedColumn(Relation rel, const char *name, Oid type, const char *role)
-{
-	AttrNumber	attnum = FindColumn(rel, name);
-	Form_pg_attribute att;
-
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of tracked table \"%s\" does not exist",
-						name, RelName(RelationGetRelid(rel))),
-				 errhint("It is the %s column of the table's tracking.", role)));
-	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	if (OidIsValid(type) && att->atttypid != type)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s column \"%s\" of tracked table \"%s\" is of type %s, not %s",
-						role, name, RelName(RelationGetRelid(rel)),
-						format_type_be(att->atttypid), format_type_be(type))));
-	return att;
-}
-
-/* Children of a tracked table or history: the owner of the deals table's */
-static void
-CheckChildOwners(List *children, Relation parent, Relation deals)
-{
-	ListCell   *lc;
-
-	foreach(lc, children)
-	{
-		Relation	child = (Relation) lfirst(lc);
-
-		if (child->rd_rel->relowner != deals->rd_rel->relowner)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("\"%s\", an inheritance child of \"%s\", is not owned by the owner of tracked table \"%s\"",
-							RelName(RelationGetRelid(child)),
-							RelName(RelationGetRelid(parent)),
-							RelName(RelationGetRelid(deals))),
-					 errdetail("funnel reads the tables of a tracking only when they all have the same owner."),
-					 errhint("ALTER TABLE %s OWNER TO %s, or detach it with ALTER TABLE ... NO INHERIT.",
-							 QuotedName(child),
-							 quote_identifier(GetUserNameFromId(deals->rd_rel->relowner, false)))));
-	}
-}
-
-/*
- * What a query names to read rel: ONLY rel, or with children the UNION ALL
- * of ONLY each one's columns (by name: a child's column order may differ).
- * A Citus table is named plainly: Citus plans the query over its shards,
- * and a distributed table has no inheritance children.
- */
-static char *
-SourceText(Relation rel, List *children, int ncols, const char *const *cols, bool citus)
-{
-	StringInfoData buf;
-	StringInfoData collist;
-	ListCell   *lc;
-	int			i;
-
-	if (citus)
-		return QuotedName(rel);
-	if (children == NIL)
-		return psprintf("ONLY %s", QuotedName(rel));
-	initStringInfo(&collist);
-	for (i = 0; i < ncols; i++)
-		appendStringInfo(&collist, "%s%s", i > 0 ? ", " : "", quote_identifier(cols[i]));
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "(SELECT %s FROM ONLY %s", collist.data, QuotedName(rel));
-	foreach(lc, children)
-		appendStringInfo(&buf, " UNION ALL SELECT %s FROM ONLY %s",
-						 collist.data, QuotedName((Relation) lfirst(lc)));
-	appendStringInfoChar(&buf, ')');
-	return buf.data;
-}
-
-PG_FUNCTION_INFO_V1(funnel_tracked_sources);
-
-/*
- * funnel_internal.tracked_sources(deals regclass, history regclass, key_column name,
- *						   stage_column name, OUT deals_from text,
- *						   OUT history_from text)
- *
- * Lock and validate a tracked table and its history (the funnel.tracked_table
- * row's) for a query with the caller's privileges: both ordinary tables
- * (Citus ones too), the caller may read them, the history and every child
- * of either has the deals table's owner (track()'s rule), the key and
- * stage columns exist with the history's deal_id of the key's type and
- * stage of type funnel.deal_stage, entered_at and left_at timestamptz, no
- * row-level security applies to the caller.  Returns what the query must
- * name to read each (see SourceText).
- */
-Datum
-funnel_tracked_sources(PG_FUNCTION_ARGS)
-{
-	Oid			deals_relid = PG_GETARG_OID(0);
-	Oid			history_relid = PG_GETARG_OID(1);
-	char	   *key_column = NameStr(*PG_GETARG_NAME(2));
-	char	   *stage_column = NameStr(*PG_GETARG_NAME(3));
-	const char *hint = "funnel.track() tracks an ordinary table and creates its history as one.";
-	Oid			stage_type = DealStageTypeOid();
-	Relation	deals;
-	Relation	history;
-	List	   *deals_children;
-	List	   *history_children;
-	Form_pg_attribute key;
-	AttrNumber	amount;
-	const char *deals_cols[3];
-	const char *const history_cols[4] = {
-		history_layout[HIST_DEAL_ID].name, history_layout[HIST_STAGE].name,
-		history_layout[HIST_ENTERED_AT].name, history_layout[HIST_LEFT_AT].name
-	};
-	bool		citus;
-	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
-	ListCell   *lc;
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	/* the deals table: early checks, then the same on what was locked */
-	CheckKind(deals_relid, get_rel_relkind(deals_relid), InvalidOid, true,
-			  "an ordinary table", hint);
-	CheckAnySelect(deals_relid);
-	deals = try_relation_open(deals_relid, AccessShareLock);
-	if (deals == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", deals_relid)));
-	CheckKind(deals_relid, deals->rd_rel->relkind, InvalidOid, true,
-			  "an ordinary table", hint);
-	CheckReadable(deals, true);
-	citus = IsCitusTable(deals_relid);
-
-	/* the history: of the same owner, checked before it is locked too */
-	TrackCheckHistoryOwner(history_relid, deals);
-	CheckKind(history_relid, get_rel_relkind(history_relid), InvalidOid, true,
-			  "an ordinary table", hint);
-	CheckAnySelect(history_relid);
-	history = try_relation_open(history_relid, AccessShareLock);
-	if (history == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", history_relid)));
-	CheckKind(history_relid, history->rd_rel->relkind, InvalidOid, true,
-			  "an ordinary table", hint);
-	TrackCheckHistoryOwner(history_relid, deals);
-	CheckReadable(history, true);
-
-	/* the columns the queries read, with the types they assume */
-	key = TrackedColumn(deals, key_column, InvalidOid, "key");
-	TrackedColumn(deals, stage_column, stage_type, "stage");
-	HistoryColumn(history, history_layout[HIST_DEAL_ID].name, key->atttypid);
-	HistoryColumn(history, history_layout[HIST_STAGE].name, stage_type);
-	HistoryColumn(history, history_layout[HIST_ENTERED_AT].name, TIMESTAMPTZOID);
-	HistoryColumn(history, history_layout[HIST_LEFT_AT].name, TIMESTAMPTZOID);
-	amount = DealsAmountColumn(deals_relid);
-
-	/* inheritance children, read by a query of either: the same checks */
-	deals_children = OpenChildren(deals, true);
-	CheckChildOwners(deals_children, deals, deals);
-	history_children = OpenChildren(history, true);
-	CheckChildOwners(history_children, history, deals);
-
-	deals_cols[0] = key_column;
-	deals_cols[1] = stage_column;
-	deals_cols[2] = amount != InvalidAttrNumber ?
-		get_attname(deals_relid, amount, false) : NULL;
-	values[0] = CStringGetTextDatum(SourceText(deals, deals_children,
-											   deals_cols[2] ? 3 : 2, deals_cols, citus));
-	values[1] = CStringGetTextDatum(SourceText(history, history_children,
-											   4, history_cols, IsCitusTable(history_relid)));
-	/* the locks stay until the end of the transaction */
-	foreach(lc, deals_children)
-		relation_close((Relation) lfirst(lc), NoLock);
-	foreach(lc, history_children)
-		relation_close((Relation) lfirst(lc), NoLock);
-	relation_close(history, NoLock);
-	relation_close(deals, NoLock);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-PG_FUNCTION_INFO_V1(funnel_key_text);
-
-/*
- * funnel_internal.key_text(anyelement) -> text: a deal key as text through its
- * type's output function.  A cast (key::text) would run the CREATE CAST
- * function that the owner of a composite, enum or range key type may have
- * defined; output functions of such types are the system's, and only a
- * superuser can create a base type.
- */
-Datum
-funnel_key_text(PG_FUNCTION_ARGS)
-{
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 0);
-	Oid			outfunc;
-	bool		isvarlena;
-
-	if (!OidIsValid(type))
-		elog(ERROR, "could not determine the type of the key");
-	getTypeOutputInfo(type, &outfunc, &isvarlena);
-	PG_RETURN_TEXT_P(cstring_to_text(OidOutputFunctionCall(outfunc, PG_GETARG_DATUM(0))));
 }

@@ -16,6 +16,7 @@
 #include "access/attnum.h"
 #include "access/tableam.h"
 #include "executor/tuptable.h"
+#include "nodes/pg_list.h"
 #include "utils/relcache.h"
 
 #include "funnel.h"
@@ -66,5 +67,20 @@ extern void DealsOpen(TableReader *reader, Oid relid);
 extern bool TableReaderNext(TableReader *reader);
 extern void TableReaderClose(TableReader *reader);
 extern AttrNumber DealsAmountColumn(Oid relid);
+
+/*
+ * The checks of a table named by an argument, shared with the readers that
+ * query with SQL (tracked_sources.c); see history_read.c.
+ */
+extern char *ReaderRelName(Oid relid);
+extern bool ReaderIsCitusTable(Oid relid);
+extern void ReaderCheckKind(Oid relid, char relkind, Oid parent, bool allow_citus,
+							const char *what, const char *hint);
+extern void ReaderCheckAnySelect(Oid relid);
+extern void ReaderCheckReadable(Relation rel, bool by_sql);
+extern AttrNumber ReaderFindColumn(Relation rel, const char *name);
+extern List *ReaderOpenChildren(Relation parent, bool by_sql);
+extern AttrNumber HistoryColumn(Relation rel, const char *name, Oid type);
+extern Oid	DealStageTypeOid(void);
 
 #endif							/* HISTORY_READ_H */

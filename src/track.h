@@ -32,7 +32,7 @@ typedef enum TrackRule
 	TRACK_RULE_ANY
 } TrackRule;
 
-/* track_trigger.c: the names of the rules */
+/* track_rules.c: the names of the rules */
 extern int	TrackRuleByName(const char *name);
 extern TrackRule TrackRuleFromName(const char *name);
 
@@ -112,5 +112,14 @@ extern void HistoryEnd(HistoryWriter *w);
 /* track_history.c: the funnel.actor setting */
 #define FUNNEL_ACTOR_MAXLEN 256
 extern void TrackActorInit(void);
+
+/* track_rules.c: the decisions the triggers enforce */
+extern bool TrackMoveAllowed(TrackedTable *t, FunnelPipeline *p, int f, int to);
+extern void TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p,
+										 int f, int to, Relation rel);
+extern void TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
+							   TupleTableSlot *slot, Relation rel, List **missing);
+/* track_trigger.c */
+extern FunnelPipeline *TrackPipelineOf(TrackedTable *t);
 
 #endif							/* TRACK_H */
