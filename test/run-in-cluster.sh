@@ -44,6 +44,23 @@ bad=$(grep -c '^not ok ' "$log")
 [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 add "$ok" "$bad" "drivers"
 
+# the Debian package (test/deb/run.sh: build, lintian, install, the
+# pg_regress suite against the installed package, remove): one test per TAP
+# line; needs root or sudo, as make test does
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo -n"
+if [ -z "$sudo" ] || sudo -n true 2>/dev/null; then
+    $sudo test/deb/run.sh "$PG_MAJOR" >"$log" 2>&1
+    status=$?
+    cat "$log"
+    ok=$(grep -c '^ok ' "$log")
+    bad=$(grep -c '^not ok ' "$log")
+    [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+    add "$ok" "$bad" "deb"
+else
+    echo "test/deb/run.sh skipped: building and installing the package needs root or sudo"
+fi
+
 # Citus (test/citus/run.sh, its own 3-node cluster; skipped without Citus):
 # one test per TAP line
 # ("not ok ... # TODO" lines are expected failures: pg_prove passes them)

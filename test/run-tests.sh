@@ -5,6 +5,7 @@
 # Expects the extension to be installed (make install).  Fails loudly.
 set -eu
 PG_MAJOR=${1:-15}
+export PG_MAJOR
 cd "$(dirname "$0")/.."
 exec pg_virtualenv -v "$PG_MAJOR" -o 'max_worker_processes=16' \
     -o 'max_parallel_workers=8' -o 'max_locks_per_transaction=256' \
