@@ -21,11 +21,9 @@ debversion=$(dpkg-parsechangelog -S Version)
     echo "build.sh: debian/changelog is at $debversion, funnel.control at $extversion; add a changelog entry (dch -v $extversion)" >&2
     exit 1
 }
+# debian/control names the majors of the machine it was made on: make it
+# for this one's (the committed copy is for Debian 12's PostgreSQL 15)
 pg_buildext updatecontrol
-cmp -s debian/control "$top/debian/control" || {
-    echo "build.sh: debian/control is stale; run pg_buildext updatecontrol and commit it" >&2
-    exit 1
-}
 dpkg-buildpackage -us -uc -b >"$out/build.log" 2>&1 || {
     tail -40 "$out/build.log" >&2
     echo "build.sh: dpkg-buildpackage failed; log in $out/build.log" >&2

@@ -30,6 +30,10 @@ pkg=postgresql-$PG_MAJOR-funnel
 check "make deb builds $pkg and lintian reports no error" \
     env DEB_BUILD_OPTIONS=nocheck test/deb/build.sh
 deb=$(ls build/deb/${pkg}_*.deb 2>/dev/null | head -1)
+if [ -z "$deb" ]; then
+    echo "1..$n"
+    exit 1
+fi
 # apt-get, not dpkg -i: it waits for another apt or dpkg run to finish
 apt="apt-get -o DPkg::Lock::Timeout=600 -y -qq --no-install-recommends"
 check "apt-get installs $pkg" env DEBIAN_FRONTEND=noninteractive $apt install "$top/$deb"
