@@ -44,21 +44,16 @@ bad=$(grep -c '^not ok ' "$log")
 [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 add "$ok" "$bad" "drivers"
 
-# the Debian package (test/deb/run.sh: build, lintian, install, the
-# pg_regress suite against the installed package, remove): one test per TAP
-# line; needs root or sudo, as make test does
-sudo=""
-[ "$(id -u)" = 0 ] || sudo="sudo -n"
-if [ -z "$sudo" ] || sudo -n true 2>/dev/null; then
-    $sudo test/deb/run.sh "$PG_MAJOR" >"$log" 2>&1
-    status=$?
-    cat "$log"
-    ok=$(grep -c '^ok ' "$log")
-    bad=$(grep -c '^not ok ' "$log")
-    [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+# the Debian package: test/run-tests.sh ran test/deb/run.sh before this
+# cluster existed (its installcheck makes a cluster of its own); one test per
+# TAP line of its log
+if [ -n "${FUNNEL_DEB_LOG:-}" ]; then
+    cat "$FUNNEL_DEB_LOG"
+    ok=$(grep -c '^ok ' "$FUNNEL_DEB_LOG")
+    bad=$(grep -c '^not ok ' "$FUNNEL_DEB_LOG")
+    grep -q '^1\.\.[0-9]' "$FUNNEL_DEB_LOG" || bad=$((bad + 1))
     add "$ok" "$bad" "deb"
-else
-    echo "test/deb/run.sh skipped: building and installing the package needs root or sudo"
+    rm -f "$FUNNEL_DEB_LOG"
 fi
 
 # Citus (test/citus/run.sh, its own 3-node cluster; skipped without Citus):
