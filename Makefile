@@ -1,7 +1,10 @@
 # Makefile for the funnel extension (PGXS)
 
 EXTENSION = funnel
-EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+# the source tree: also right when built from another directory with VPATH,
+# as Debian's pg_buildext builds one directory per PostgreSQL major
+top := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(top)$(EXTENSION).control)
 
 MODULE_big = funnel
 OBJS = \
@@ -38,7 +41,7 @@ OBJS = \
 	src/tracked_sources.o \
 	src/pipeline_as_of.o
 
-DATA = $(wildcard sql/funnel--*--*.sql)
+DATA = $(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql))
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
@@ -49,6 +52,11 @@ EXTRA_CLEAN = results regression.diffs regression.out
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# a VPATH build writes objects and the built script into these
+ifdef VPATH
+$(shell mkdir -p src sql)
+endif
 
 # The install script is built from one part per concern, named as the C
 # files it declares (sql/install/README.md), in this order: a part may use
@@ -63,7 +71,7 @@ sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 	  echo; \
 	  echo '-- complain if script is sourced in psql, rather than via CREATE EXTENSION'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION funnel" to load this file. \quit'; \
-	  for f in $(INSTALL_PARTS); do echo; cat $$f; done; } > $@
+	  for f in $(filter %.sql,$^); do echo; cat $$f; done; } > $@
 
 # ---- project targets -------------------------------------------------------
 # make test   : install Debian packages if missing, build, install, run every
@@ -77,12 +85,14 @@ sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 # make bench  : benchmarks (not tests), ratios measured side by side
 # make dist   : funnel-<version>.zip for PGXN (version from META.json), a git
 #               archive of tag v<version>, or of HEAD when there is no tag
+# make deb    : Debian packages postgresql-NN-funnel (pg_buildext, one per
+#               installed major) in build/deb/, checked by lintian
 # make results: copy results/*.out over expected/ after a reviewed change
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: deps test demo bench fuzz dist results
+.PHONY: deps test demo bench fuzz dist results deb
 
 deps:
 	$(SUDO) test/install-deps.sh $(PG_MAJOR)
@@ -130,6 +140,9 @@ dist:
 	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(EXTENSION)-$(DISTVERSION).zip $$ref && \
 	echo "make dist: wrote $(EXTENSION)-$(DISTVERSION).zip from $$ref"
+
+deb: deps
+	$(SUDO) test/deb/build.sh
 
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
