@@ -157,9 +157,15 @@ CheckKeyTypeChange(Oid relid, const char *column)
 	args[1] = CStringGetTextDatum(column);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	ret = SPI_execute_with_args("SELECT t.deals::pg_catalog.text, t.history::pg_catalog.text, t.pipeline,"
+	/* the tables' names schema-qualified, whatever the search_path */
+	ret = SPI_execute_with_args("SELECT pg_catalog.format('%I.%I', dn.nspname, dc.relname),"
+								" pg_catalog.format('%I.%I', hn.nspname, hc.relname), t.pipeline,"
 								" pg_catalog.format_type(a.atttypid, a.atttypmod)"
 								" FROM funnel.tracked_table t"
+								" JOIN pg_catalog.pg_class dc ON dc.oid = t.deals"
+								" JOIN pg_catalog.pg_namespace dn ON dn.oid = dc.relnamespace"
+								" JOIN pg_catalog.pg_class hc ON hc.oid = t.history"
+								" JOIN pg_catalog.pg_namespace hn ON hn.oid = hc.relnamespace"
 								" JOIN pg_catalog.pg_attribute a ON a.attrelid = t.history AND a.attnum = 1"
 								" WHERE t.deals OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
 								" AND t.key_column OPERATOR(pg_catalog.=) $2::pg_catalog.name",
