@@ -88,6 +88,12 @@ DECLARE
     t text;
     dup text;
 BEGIN
+    -- (track() refused a tracked table already; a direct call must not
+    -- drop the triggers of one)
+    IF EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = track_reattach.deals) THEN
+        RAISE EXCEPTION 'table % is already tracked', deals
+            USING ERRCODE = 'duplicate_object';
+    END IF;
     SELECT tt.deals INTO other FROM funnel.tracked_table tt WHERE tt.history = track_reattach.history;
     IF FOUND THEN
         RAISE EXCEPTION 'relation % already exists', history

@@ -13,7 +13,7 @@
 --   - the history gets the SELECT grants of the deals; the app role's
 --     minimal grants, measured
 BEGIN;
-SELECT plan(50);
+SELECT plan(52);
 CREATE EXTENSION funnel;
 SELECT funnel.create_pipeline('mig', ARRAY['lead','qualified','proposal']);
 SELECT funnel.create_pipeline('mig2', ARRAY['lead','qualified','proposal']);
@@ -177,6 +177,17 @@ SET ROLE mig_own;
 SELECT throws_ok($$SELECT funnel.track('crm.others', 'mig2')$$, '42501', NULL,
                  'track() does not re-attach a history of another owner');
 SELECT is((SELECT count(*)::int FROM funnel.tracked_table WHERE deals = 'crm.others'::regclass), 0,
+          'the refused re-attach tracked nothing');
+-- a history with two open visits of a deal is not re-attached
+CREATE TABLE crm.twice (id bigint PRIMARY KEY, stage funnel.deal_stage(mig2) NOT NULL);
+INSERT INTO crm.twice VALUES (1, 'mig2:lead');
+SELECT funnel.track('crm.twice', 'mig2');
+SELECT funnel.untrack('crm.twice');
+INSERT INTO crm.twice_stage_history (deal_id, stage, entered_at) VALUES (1, 'mig2:lead', now());
+SELECT alike(pg_temp.err($$SELECT funnel.track('crm.twice', 'mig2')$$),
+             '55000: Set left_at of all but the last open visit of each deal in crm.twice_stage_history, then call funnel.track() again.',
+             'track() does not re-attach a history with two open visits of a deal, and says how to repair it');
+SELECT is((SELECT count(*)::int FROM funnel.tracked_table WHERE deals = 'crm.twice'::regclass), 0,
           'the refused re-attach tracked nothing');
 
 -- 5. grants ------------------------------------------------------------------
