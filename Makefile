@@ -24,6 +24,7 @@ OBJS = \
 	src/track_rules.o \
 	src/track_validate.o \
 	src/track_citus.o \
+	src/track_migrate.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_json.o \
@@ -62,7 +63,7 @@ endif
 # files it declares (sql/install/README.md), in this order: a part may use
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
-	pipeline citus track pipeline_as_of agg_stage agg_journey agg_summary \
+	pipeline citus track track_migrate pipeline_as_of agg_stage agg_journey agg_summary \
 	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg \
 	grants))
 

@@ -19,6 +19,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
 #include "funnel.h"
@@ -79,6 +80,15 @@ typedef struct TrackedTable
 	int			nrequired;
 	TrackRequired *required;
 } TrackedTable;
+
+/* track_api.c: the entry points' ownership check and call of a body */
+extern void RequireOwner(Oid relid, LOCKMODE lockmode);
+extern Datum CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
+					  const Oid *argtypes);
+
+/* track_migrate.c: re-attaching an existing history at track() */
+extern bool TrackHistoryExists(Oid deals);
+extern void TrackReconcile(Oid deals);
 
 /* track_cache.c */
 extern TrackedTable *TrackLookup(Relation deals, Trigger *trigger);

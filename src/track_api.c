@@ -47,7 +47,7 @@ OwnsRelation(Oid relid)
  * Require ownership of a table, then lock it in the given mode; checked
  * again once locked (the owner cannot change while we hold the lock).
  */
-static void
+void
 RequireOwner(Oid relid, LOCKMODE lockmode)
 {
 	char		relkind;
@@ -71,7 +71,7 @@ RequireOwner(Oid relid, LOCKMODE lockmode)
 }
 
 /* Call funnel_internal.<name>(args of fcinfo), bypassing its EXECUTE privilege */
-static Datum
+Datum
 CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
 		 const Oid *argtypes)
 {
@@ -100,6 +100,8 @@ Datum
 funnel_track(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[5] = {REGCLASSOID, TEXTOID, NAMEOID, NAMEOID, TEXTOID};
+	bool		reattach;
+	Datum		result;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -107,7 +109,12 @@ funnel_track(PG_FUNCTION_ARGS)
 				 errmsg("the table to track must not be null")));
 	/* the lock CREATE TRIGGER takes */
 	RequireOwner(PG_GETARG_OID(0), ShareRowExclusiveLock);
-	return CallBody(fcinfo, "track", 5, argtypes);
+	/* an existing history is re-attached (track_migrate.c) */
+	reattach = TrackHistoryExists(PG_GETARG_OID(0));
+	result = CallBody(fcinfo, "track", 5, argtypes);
+	if (reattach)
+		TrackReconcile(PG_GETARG_OID(0));
+	return result;
 }
 
 /* funnel.untrack(): ownership check, then funnel_internal.untrack() */

@@ -530,8 +530,10 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not tracked by funnel",
 						RelationGetRelationName(deals)),
-				 errdetail("A funnel tracking trigger fired on a table that has no row in funnel.tracked_table."),
-				 errhint("Drop the funnel_track_* triggers, or call funnel.track().")));
+				 errdetail("A funnel tracking trigger fired on a table that has no row in funnel.tracked_table (a schema restored without funnel's configuration, such as pg_dump -n, leaves it so)."),
+				 errhint("Call funnel.track('%s', pipeline => '...') as before (same stage column, effective-time column and rule): it re-attaches the existing history; or drop the funnel_track_* triggers.",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(deals)),
+													RelationGetRelationName(deals)))));
 	pipeline = FunnelLookupPipelineByName(pipeline_name);
 	if (pipeline == NULL)
 		ereport(ERROR,

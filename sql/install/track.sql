@@ -334,10 +334,12 @@ BEGIN
             USING ERRCODE = 'name_too_long',
                   HINT = 'Rename the table to at most 49 bytes.';
     END IF;
-    IF to_regclass(format('%I.%I', rel.nspname, hist_name)) IS NOT NULL THEN
-        RAISE EXCEPTION 'relation "%.%" already exists', rel.nspname, hist_name
-            USING ERRCODE = 'duplicate_table',
-                  HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
+    -- an existing history (kept by funnel.untrack(), or restored by
+    -- pg_dump -n) is re-attached once checked (sql/install/track_migrate.sql);
+    -- the C entry point then makes its open visits consistent, as the caller
+    hist := to_regclass(format('%I.%I', rel.nspname, hist_name));
+    IF hist IS NOT NULL THEN
+        hist := funnel_internal.track_reattach(deals, hist, pipeline, pk.attname, dist_method);
     END IF;
 
     IF dist_method = 'h' THEN
@@ -349,6 +351,7 @@ BEGIN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
 
+    IF hist IS NULL THEN
     -- the columns: the one layout of a history (src/history_layout.h)
     EXECUTE format('CREATE TABLE %I.%I (%s) WITH (fillfactor = 80)',
                    rel.nspname, hist_name,
@@ -383,6 +386,9 @@ BEGIN
                         ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
                    CASE WHEN dist_method IS NULL THEN 'ONLY ' ELSE '' END, deals);
     EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
+    END IF;
+    -- who may read the deals may read their history
+    PERFORM funnel_internal.track_copy_grants(deals, hist);
 
     INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history, key_column)
     VALUES (deals, pipeline, stage_column, changed_at_column, rule, hist, pk.attname);
