@@ -14,7 +14,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 RESET client_min_messages;
 CREATE EXTENSION funnel;
-SELECT plan(127);
+SELECT plan(143);
 
 -- b2b and partner share no stage name (partner's won and lost are named
 -- signed and dropped), so every bare name below is unique until later
@@ -262,6 +262,35 @@ SELECT is((SELECT parameter_types::text FROM pg_prepared_statements WHERE name =
           'the untyped stage parameter is described as text');
 SELECT is((SELECT parameter_types::text FROM pg_prepared_statements WHERE name = 'p_db_text'), '{text}',
           'a declared parameter keeps its type');
+
+-- 5. nothing unresolved is stored anywhere, by a table owner without
+--    superuser: views keep names as text, the rest is refused or resolved
+CREATE VIEW v_dm AS SELECT id FROM dm WHERE stage IN ('won', 'lost') AND stage <> 'smb:won';
+SELECT is((SELECT string_agg(id::text, ',' ORDER BY id) FROM v_dm), '4,5,6,21,23', 'view of IN (''won'', ''lost'') over the two-pipeline column');
+SELECT matches(pg_get_viewdef('v_dm'), 'stages_named\(ARRAY\[''won''::text, ''lost''::text\]\)', 'the view stores the names as text');
+SELECT lives_ok(format('CREATE VIEW v_dm2 AS %s', pg_get_viewdef('v_dm')), 'the view''s definition reads back (dump and restore)');
+CREATE VIEW v_db AS SELECT id FROM db WHERE stage = 'won';
+SELECT matches(pg_get_viewdef('v_db'), 'stage = ''b2b:won''::funnel.deal_stage', 'a view over the bound column stores the resolved stage');
+SELECT throws_ok($$CREATE VIEW v_bad AS SELECT CASE WHEN stage = 'won' THEN 'lost' ELSE stage END AS s FROM dm$$,
+                 '22P02', 'stage name "lost" is ambiguous', 'a shared name as a CASE result is refused in a view');
+SELECT throws_ok($$ALTER TABLE dm ALTER stage SET DEFAULT 'won'$$, '22P02', 'stage name "won" is ambiguous', 'DEFAULT');
+SELECT throws_ok($$WITH c AS (SELECT 'won'::funnel.deal_stage AS s) INSERT INTO dm SELECT 100, s FROM c$$,
+                 '22P02', 'stage name "won" is ambiguous', 'a CTE''s shared name written to the two-pipeline column');
+SELECT lives_ok($$WITH c AS (SELECT id, stage FROM db WHERE stage = 'won') INSERT INTO dm SELECT 100 + id, stage FROM c$$,
+                'a CTE of the bound column''s won deals written to the two-pipeline column');
+SELECT is((SELECT string_agg(stage::text, ',' ORDER BY id) FROM dm WHERE id > 100), 'b2b:won,b2b:won,b2b:won', 'what it wrote is b2b:won (the three won deals of db)');
+CREATE TABLE texts (t text);
+INSERT INTO texts VALUES ('won');
+SELECT throws_ok($$INSERT INTO dm SELECT 200, t FROM texts$$, '22P02', 'stage name "won" is ambiguous', 'INSERT ... SELECT of a text column');
+SELECT throws_ok($$INSERT INTO dm SELECT 201, unnest(ARRAY['won', 'lost']::funnel.deal_stage[])$$, '22P02', NULL, 'INSERT ... SELECT of an array of shared names');
+SELECT throws_ok($$UPDATE dm SET stage = 'won' FROM db WHERE dm.id = db.id AND db.stage = 'won'$$,
+                 '22P02', 'stage name "won" is ambiguous', 'UPDATE ... FROM: a shared name written to the two-pipeline column');
+SELECT lives_ok($$UPDATE dm SET stage = db.stage FROM db WHERE dm.id = db.id AND db.stage = 'lost'$$, 'UPDATE ... FROM the bound column');
+PREPARE ins_dm AS INSERT INTO dm VALUES ($1, $2);
+SELECT throws_ok('EXECUTE ins_dm(300, ''won'')', '22P02', 'stage name "won" is ambiguous', 'an untyped parameter written to the two-pipeline column');
+SELECT is(funnel_internal.stages_named('{won,b2b:lost}')::text, '{b2b:won,retail:won,smb:won,b2b:lost}', 'stages_named() returns resolved stages only');
+SELECT is((SELECT count(*) FROM (SELECT stage::text FROM dm UNION ALL SELECT stage::text FROM db UNION ALL SELECT stage::text FROM dt) s),
+          (SELECT count(*) FROM dm) + (SELECT count(*) FROM db) + (SELECT count(*) FROM dt), 'every stored stage reads back');
 
 SELECT * FROM finish();
 ROLLBACK;
