@@ -18,6 +18,7 @@ OBJS = \
 	src/track_api.o \
 	src/pipeline_api.o \
 	src/unresolved.o \
+	src/bare_names.o \
 	src/track_cache.o \
 	src/track_history.o \
 	src/track_trigger.o \
@@ -63,7 +64,7 @@ endif
 # files it declares (sql/install/README.md), in this order: a part may use
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
-	pipeline citus track track_migrate pipeline_as_of agg_stage agg_journey agg_summary \
+	bare_names pipeline citus track track_migrate pipeline_as_of agg_stage agg_journey agg_summary \
 	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg \
 	grants))
 

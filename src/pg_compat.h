@@ -149,4 +149,16 @@ extern bool compat_IsParserCallback(ErrorContextCallback *cb,
 extern bool compat_IsCopyFromCallback(ErrorContextCallback *cb,
 									  Relation *rel, const char **attname);
 
+/*
+ * Internal: the parameter-type array of a parse with variable parameters
+ * (the extended protocol's Parse, PREPARE), or false if pstate parses with
+ * other parameters.  parse_param.c keeps it in its private VarParamState
+ * {Oid **paramTypes; int *numParams;}, the same in PG 15 to 18; the hooks
+ * setup_parse_variable_parameters() installs are found once at load time.
+ * Used by bare_names.c to read untyped stage parameters as text.
+ */
+extern void compat_FindVarParamHook(void);
+extern bool compat_VariableParams(struct ParseState *pstate,
+								  Oid ***paramTypes, int **numParams);
+
 #endif							/* FUNNEL_PG_COMPAT_H */

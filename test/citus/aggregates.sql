@@ -15,7 +15,7 @@ SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 -- one more comparison where funnel.required_pipeline exists (branch reverse)
-SELECT plan(114 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
+SELECT plan(115 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
 
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
@@ -94,6 +94,12 @@ INSERT INTO cases VALUES
           funnel.probability(stage), funnel.kind(stage), funnel.stale_after(stage)
      FROM %1$s ORDER BY deal_id, entered_at, stage$$,
  '{"funnel.pipeline_of(funnel.deal_stage)","funnel.stage_name(funnel.deal_stage)","funnel.position(funnel.deal_stage)","funnel.probability(funnel.deal_stage)","funnel.kind(funnel.deal_stage)","funnel.stale_after(funnel.deal_stage)"}'),
+('bare names per visit, as text (read in the bound pipeline; any pipeline for IS DISTINCT FROM called by name)',
+ $$SELECT deal_id, entered_at, stage, stage = 'Engaging'::text, stage IN ('Won'::text, 'Lost'::varchar),
+          stage < 'Won'::text, funnel_internal.stage_distinct_named(stage, 'Engaging'),
+          funnel_internal.stage_distinct_named(stage, 'maven_citus:Won')
+     FROM %1$s ORDER BY deal_id, entered_at, stage$$,
+ '{"funnel_internal.stage_distinct_named(funnel.deal_stage,text)"}'),
 ('text filters per visit (LIKE, ILIKE, NOT forms, lower, upper)',
  $$SELECT deal_id, entered_at, stage, stage LIKE '%%won', stage NOT LIKE 'b2b:%%', stage ILIKE '%%LEAD',
           stage NOT ILIKE '%%:W%%', lower(stage), upper(stage)
