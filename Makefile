@@ -20,6 +20,7 @@ OBJS = \
 	src/track_trigger.o \
 	src/track_rules.o \
 	src/track_errors.o \
+	src/track_batch.o \
 	src/track_validate.o \
 	src/track_citus.o \
 	src/agg_common.o \
