@@ -55,7 +55,8 @@ FreePlans(List *statements)
  *
  * For each i, in order, runs statements[i] with $1 = moves[i] in a
  * subtransaction.  A statement returns no row (the deal is not found) or
- * one row (its stage before and after).  An error of class 22 (data
+ * one row (its stage before and after, of type funnel.deal_stage; any
+ * other result is an error that aborts the batch).  An error of class 22 (data
  * exception) or 23 (integrity constraint violation) rolls the
  * subtransaction back and is returned; any other error aborts the batch.
  */
@@ -76,6 +77,7 @@ funnel_try_moves(PG_FUNCTION_ARGS)
 	MemoryContext callcontext;
 	ResourceOwner callowner;
 	Oid			argtypes[1] = {JSONBOID};
+	Oid			stage_type;
 	int			i;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
@@ -94,6 +96,7 @@ funnel_try_moves(PG_FUNCTION_ARGS)
 				 errmsg("%d statements for %d moves", nsqls, nmoves)));
 
 	InitMaterializedSRF(fcinfo, 0);
+	stage_type = TupleDescAttr(rsinfo->setDesc, 1)->atttypid;
 	SPI_connect();
 	callcontext = CurrentMemoryContext;
 	callowner = CurrentResourceOwner;
@@ -101,7 +104,7 @@ funnel_try_moves(PG_FUNCTION_ARGS)
 	for (i = 0; i < nmoves; i++)
 	{
 		char	   *sql;
-		BatchStatement *st = NULL;
+		BatchStatement *volatile st = NULL;
 		ListCell   *lc;
 		Datum		values[7];
 		bool		nulls[7] = {false, true, true, true, true, true, true};
@@ -137,9 +140,21 @@ funnel_try_moves(PG_FUNCTION_ARGS)
 		{
 			int			ret = SPI_execute_plan(st->plan, arg, NULL, false, 2);
 
-			if (ret != SPI_OK_UPDATE_RETURNING || SPI_processed > 1 ||
-				SPI_tuptable->tupdesc->natts != 2)
-				elog(ERROR, "a move updated " UINT64_FORMAT " rows", SPI_processed);
+			/* (not class 22 or 23, which would be returned as a refusal) */
+			if (ret != SPI_OK_UPDATE_RETURNING ||
+				SPI_tuptable->tupdesc->natts != 2 ||
+				SPI_gettypeid(SPI_tuptable->tupdesc, 1) != stage_type ||
+				SPI_gettypeid(SPI_tuptable->tupdesc, 2) != stage_type)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("statement %d is not an UPDATE returning a deal's stage before and after",
+								i + 1)));
+			if (SPI_processed > 1)
+				ereport(ERROR,
+						(errcode(ERRCODE_CARDINALITY_VIOLATION),
+						 errmsg("statement %d updated " UINT64_FORMAT " deals", i + 1,
+								SPI_processed),
+						 errdetail("Each move updates one deal.")));
 			values[0] = BoolGetDatum(SPI_processed == 1);
 			if (SPI_processed == 1)
 			{

@@ -10,9 +10,11 @@
 --     refused rows are unchanged; the history has exactly the accepted
 --     moves; check_history() is empty
 --   - a malformed batch, an unknown column, a column the role may not
---     update, an untracked table: refused as a whole, nothing written
+--     update, an untracked table: refused as a whole, nothing written; the
+--     internal loop refuses a statement that is not an UPDATE of one deal
+--     returning two stages (and rolls it back)
 BEGIN;
-SELECT plan(24);
+SELECT plan(27);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation']);
@@ -196,6 +198,14 @@ SELECT throws_ok($$SELECT * FROM funnel.move_deals('deals', '[{"id": 4, "stage":
                  '42501', 'permission denied for table deals', 'a column the role may not update');
 SELECT throws_ok($$SELECT * FROM funnel.move_deals('before_moves', '[]')$$, '42704',
                  'table public.before_moves is not tracked', 'an untracked table');
+-- the internal loop runs only UPDATEs of one deal returning two stages
+SELECT throws_ok($$SELECT * FROM funnel_internal.try_moves(ARRAY['UPDATE deals SET amount = 7 WHERE id = 4 RETURNING id, stage'], ARRAY['{}'::jsonb])$$,
+                 '42804', 'statement 1 is not an UPDATE returning a deal''s stage before and after',
+                 'try_moves: a statement returning other types');
+SELECT throws_ok($$SELECT * FROM funnel_internal.try_moves(ARRAY['UPDATE deals SET amount = 7 WHERE id IN (4, 8) RETURNING stage, stage'], ARRAY['{}'::jsonb])$$,
+                 '21000', 'statement 1 updated 2 deals', 'try_moves: a statement moving two deals');
+SELECT throws_ok($$SELECT * FROM funnel_internal.try_moves(ARRAY['SELECT 1', 'x'], ARRAY['{}'::jsonb])$$,
+                 '2202E', '2 statements for 1 moves', 'try_moves: one statement per move');
 RESET ROLE;
 SELECT set_eq($$SELECT * FROM deals$$, $$SELECT * FROM deals_loop$$, 'the refused batches wrote nothing');
 
