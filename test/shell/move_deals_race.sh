@@ -9,6 +9,7 @@
 #   - deal 3: A moved it to qualified; B's move there is unchanged, and the
 #     history has one visit to qualified
 #   - deal 2, not touched by A: moved
+# and the example of README "Moving in batches", compared in full.
 set -eu
 DB=funnel_move_deals_race
 export PGOPTIONS='-c search_path=public,funnel'
@@ -27,9 +28,14 @@ CREATE ROLE mr_app NOSUPERUSER;
 GRANT CREATE ON SCHEMA public TO mr_owner;
 GRANT EXECUTE ON FUNCTION funnel.track(regclass, text, name, name, text) TO mr_owner;
 SET ROLE mr_owner;
-CREATE TABLE deals (id bigint PRIMARY KEY, stage funnel.deal_stage(b2b) NOT NULL);
+CREATE TABLE deals (id bigint PRIMARY KEY, stage funnel.deal_stage(b2b) NOT NULL,
+                    amount numeric, close_date date);
 SELECT funnel.track('deals', 'b2b');
 INSERT INTO deals VALUES (1, 'lead'), (2, 'lead'), (3, 'lead');
+RESET ROLE;
+SELECT funnel.require_fields('b2b', 'won', ARRAY['amount', 'close_date']);
+SET ROLE mr_owner;
+INSERT INTO deals VALUES (11, 'lead'), (12, 'lead'), (13, 'proposal'), (14, 'proposal');
 GRANT SELECT, UPDATE ON deals TO mr_app;
 SQL
 
@@ -65,8 +71,32 @@ expected='1|b2b:lost|refused|transition_not_allowed
 3|b2b:qualified|unchanged|-'
 [ "$(cat "$WORK/b.out")" = "$expected" ] || fail "move_deals after the concurrent moves gave:
 $(cat "$WORK/b.out")"
-n=$(psql -X -At -d $DB -c "SELECT string_agg(deal_id || ' ' || stage, ', ' ORDER BY deal_id, entered_at, stage) FROM deals_stage_history")
+n=$(psql -X -At -d $DB -c "SELECT string_agg(deal_id || ' ' || stage, ', ' ORDER BY deal_id, entered_at, stage) FROM deals_stage_history WHERE deal_id < 10")
 [ "$n" = "1 b2b:lead, 1 b2b:lost, 2 b2b:lead, 2 b2b:qualified, 3 b2b:lead, 3 b2b:qualified" ] || fail "history: $n"
 n=$(psql -X -At -d $DB -c "SELECT count(*) FROM funnel.check_history('deals')")
 [ "$n" = 0 ] || fail "check_history found $n problems"
+# the example of README "Moving in batches", as the app role
+PGOPTIONS="$PGOPTIONS -c role=mr_app" psql -X -v ON_ERROR_STOP=1 -d $DB > "$WORK/example.out" <<'SQL'
+SELECT ordinality, deal_id, stage, status, reason, missing_fields
+  FROM funnel.move_deals('deals', '[
+         {"id": 11, "stage": "won", "amount": 5000, "close_date": "2026-12-31"},
+         {"id": 12, "stage": "won"},
+         {"id": 13, "stage": "lead"},
+         {"id": 14, "stage": "proposal"},
+         {"id": 99, "stage": "won"}]');
+SQL
+cat > "$WORK/example.expected" <<'EOF2'
+ ordinality | deal_id |    stage     |  status   |         reason          |   missing_fields    
+------------+---------+--------------+-----------+-------------------------+---------------------
+          1 | 11      | b2b:won      | moved     |                         | 
+          2 | 12      | b2b:lead     | refused   | required_fields_missing | {amount,close_date}
+          3 | 13      | b2b:proposal | refused   | transition_not_allowed  | 
+          4 | 14      | b2b:proposal | unchanged |                         | 
+          5 | 99      |              | not_found |                         | 
+(5 rows)
+
+EOF2
+diff -u "$WORK/example.expected" "$WORK/example.out" || fail "the README example differs"
+n=$(psql -X -At -d $DB -c "SELECT string_agg(deal_id || ' ' || stage || ' ' || (left_at IS NULL), ', ' ORDER BY deal_id, entered_at, stage) FROM deals_stage_history WHERE deal_id > 10")
+[ "$n" = "11 b2b:lead false, 11 b2b:won true, 12 b2b:lead true, 13 b2b:proposal true, 14 b2b:proposal true" ] || fail "example history: $n"
 echo "ok: move_deals decides on the rows a concurrent writer committed"
