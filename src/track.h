@@ -126,10 +126,23 @@ extern void TrackActorInit(void);
 /* track_rules.c: the decisions the triggers enforce */
 extern bool TrackMoveAllowed(TrackedTable *t, FunnelPipeline *p, int f, int to);
 extern void TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p,
-										 int f, int to, Relation rel);
+										 int f, int to, Relation rel,
+										 TupleTableSlot *slot);
 extern void TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
 							   TupleTableSlot *slot, Relation rel, List **missing);
 /* track_trigger.c */
 extern FunnelPipeline *TrackPipelineOf(TrackedTable *t);
+
+/*
+ * track_errors.c: the deal's key for DETAIL, and the constraint names of
+ * refused moves (a stable contract: README "Error fields")
+ */
+#define TRACK_REFUSED_TRANSITION	"funnel_transition_not_allowed"
+#define TRACK_REFUSED_RETIRED		"funnel_retired_stage"
+#define TRACK_REFUSED_REQUIRED		"funnel_required_fields_missing"
+#define TRACK_REFUSED_NULL_STAGE	"funnel_stage_null"
+#define TRACK_REFUSED_TIME			"funnel_changed_at_before_entry"
+#define TRACK_REFUSED_KEY_CHANGE	"funnel_key_changed"
+extern char *TrackDealKey(TrackedTable *t, TupleTableSlot *slot);
 
 #endif							/* TRACK_H */

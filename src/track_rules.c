@@ -155,10 +155,13 @@ AllowedTargets(TrackedTable *t, FunnelPipeline *p, int f)
 	return buf.data;
 }
 
-/* Raise the 23514 error for a refused move */
+/*
+ * Raise the 23514 error for a refused move of the deal in slot; its
+ * constraint name says whether the target is retired or the rule refuses.
+ */
 void
 TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
-						Relation rel)
+							 Relation rel, TupleTableSlot *slot)
 {
 	FunnelStage *from = &p->stages[f];
 	FunnelStage *target = &p->stages[to];
@@ -166,6 +169,7 @@ TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
 	StringInfoData detail;
 
 	initStringInfo(&detail);
+	appendStringInfo(&detail, "Deal %s: ", TrackDealKey(t, slot));
 	if (target->retired)
 		appendStringInfo(&detail, "Stage \"%s\" is retired. ", NameStr(target->name));
 	if (allowed[0] != '\0')
@@ -182,17 +186,23 @@ TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
 			 allowed[0] == '\0' && target->kind != STAGE_OPEN ?
 			 errhint("Allow the move with funnel.allow_transition('%s', '%s', '%s').",
 					 NameStr(p->name), NameStr(from->name), NameStr(target->name)) : 0,
-			 errtable(rel)));
+			 errtablecol(rel, t->stage_attnum),
+			 errtableconstraint(rel, target->retired ? TRACK_REFUSED_RETIRED :
+						   TRACK_REFUSED_TRANSITION)));
 }
 
-/*
- * Check the required fields of one stage on the new row.  With missing not
- * NULL, append the names of the empty fields to *missing (once each) instead
- * of raising the error: funnel.next_stages() asks the same question.
- */
+/* An empty required field: its column and the stage that requires it */
+typedef struct MissingField
+{
+	int			stage;			/* index in p->stages */
+	AttrNumber	attnum;
+	const char *name;
+} MissingField;
+
+/* Append the empty required fields of stages[s] to *missing, once each */
 static void
-CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
-				TupleTableSlot *slot, Relation rel, List **missing)
+CollectRequiredOf(TrackedTable *t, FunnelPipeline *p, int s,
+				  TupleTableSlot *slot, List **missing)
 {
 	Oid			label = p->stages[s].label;
 	int			i,
@@ -207,46 +217,87 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
 		for (j = 0; j < req->nfields; j++)
 		{
 			bool		isnull;
+			ListCell   *lc;
+			bool		seen = false;
+			MissingField *m;
 
 			(void) slot_getattr(slot, req->attnums[j], &isnull);
 			if (!isnull)
 				continue;
-			if (missing != NULL)
-			{
-				ListCell   *lc;
-				bool		seen = false;
-
-				foreach(lc, *missing)
-					if (strcmp((char *) lfirst(lc), req->names[j]) == 0)
-						seen = true;
-				if (!seen)
-					*missing = lappend(*missing, req->names[j]);
+			foreach(lc, *missing)
+				if (strcmp(((MissingField *) lfirst(lc))->name, req->names[j]) == 0)
+					seen = true;
+			if (seen)
 				continue;
-			}
-			if (f < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_CHECK_VIOLATION),
-						 errmsg("invalid initial stage \"%s\" in pipeline \"%s\"",
-								NameStr(p->stages[to].name), NameStr(p->name)),
-						 errdetail("Stage \"%s\" requires a value in \"%s\".",
-								   NameStr(p->stages[s].name), req->names[j]),
-						 s != to ? errhint("A deal that starts in \"%s\" has passed \"%s\".",
-										   NameStr(p->stages[to].name),
-										   NameStr(p->stages[s].name)) : 0,
-						 errtablecol(rel, req->attnums[j])));
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("invalid stage transition from \"%s\" to \"%s\" in pipeline \"%s\"",
-							NameStr(p->stages[f].name), NameStr(p->stages[to].name),
-							NameStr(p->name)),
-					 errdetail("Stage \"%s\" requires a value in \"%s\".",
-							   NameStr(p->stages[s].name), req->names[j]),
-					 s != to ? errhint("The move skips past \"%s\"; set %s in the same statement.",
-									   NameStr(p->stages[s].name), req->names[j]) :
-					 errhint("Set %s in the same statement.", req->names[j]),
-					 errtablecol(rel, req->attnums[j])));
+			m = palloc(sizeof(MissingField));
+			m->stage = s;
+			m->attnum = req->attnums[j];
+			m->name = req->names[j];
+			*missing = lappend(*missing, m);
 		}
 	}
+}
+
+/*
+ * Raise one error for all the empty required fields of a move (f < 0: an
+ * insert): DETAIL names the deal and every field, by the stage requiring
+ * it; the column field is the first of them.
+ */
+static void
+ReportRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
+			   TupleTableSlot *slot, Relation rel, List *missing)
+{
+	StringInfoData detail;
+	StringInfoData fields;
+	ListCell   *lc;
+	MissingField *first = (MissingField *) linitial(missing);
+	int			stage = -1;
+	int			skipped = -1;
+
+	initStringInfo(&detail);
+	initStringInfo(&fields);
+	appendStringInfo(&detail, "Deal %s:", TrackDealKey(t, slot));
+	foreach(lc, missing)
+	{
+		MissingField *m = (MissingField *) lfirst(lc);
+
+		if (m->stage != stage)
+		{
+			appendStringInfo(&detail, "%s Stage \"%s\" requires a value in",
+							 stage >= 0 ? "." : "", NameStr(p->stages[m->stage].name));
+			stage = m->stage;
+		}
+		else
+			appendStringInfoChar(&detail, ',');
+		appendStringInfo(&detail, " \"%s\"", m->name);
+		appendStringInfo(&fields, "%s%s", fields.len > 0 ? ", " : "", m->name);
+		if (m->stage != to && skipped < 0)
+			skipped = m->stage;
+	}
+	appendStringInfoChar(&detail, '.');
+
+	if (f < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid initial stage \"%s\" in pipeline \"%s\"",
+						NameStr(p->stages[to].name), NameStr(p->name)),
+				 errdetail_internal("%s", detail.data),
+				 skipped >= 0 ? errhint("A deal that starts in \"%s\" has passed \"%s\".",
+										NameStr(p->stages[to].name),
+										NameStr(p->stages[skipped].name)) : 0,
+				 errtablecol(rel, first->attnum),
+				 errtableconstraint(rel, TRACK_REFUSED_REQUIRED)));
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid stage transition from \"%s\" to \"%s\" in pipeline \"%s\"",
+					NameStr(p->stages[f].name), NameStr(p->stages[to].name),
+					NameStr(p->name)),
+			 errdetail_internal("%s", detail.data),
+			 skipped >= 0 ? errhint("The move skips past \"%s\"; set %s in the same statement.",
+									NameStr(p->stages[skipped].name), fields.data) :
+			 errhint("Set %s in the same statement.", fields.data),
+			 errtablecol(rel, first->attnum),
+			 errtableconstraint(rel, TRACK_REFUSED_REQUIRED)));
 }
 
 /*
@@ -256,19 +307,32 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
  * passes by the implied-passage rule (StagePassed() in funnel.h).  A move
  * to a won stage passes every open stage after the current one; a move to
  * a lost stage, backwards or out of a won or lost stage passes none.
+ *
+ * With missing NULL, raise one error naming every empty field; otherwise
+ * append their names to *missing (funnel.next_stages() asks the same
+ * question), in the order the error lists them.
  */
 void
 TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
-			  TupleTableSlot *slot, Relation rel, List **missing)
+				   TupleTableSlot *slot, Relation rel, List **missing)
 {
+	List	   *empty = NIL;
+	ListCell   *lc;
 	int			s;
 
 	if (t->nrequired == 0)
 		return;
 	for (s = f + 1; s < p->nopen; s++)
 		if (s != to && StagePassed(p->stages[s].kind, s, p->stages[to].kind, to))
-			CheckRequiredOf(t, p, f, s, to, slot, rel, missing);
-	CheckRequiredOf(t, p, f, to, to, slot, rel, missing);
+			CollectRequiredOf(t, p, s, slot, &empty);
+	CollectRequiredOf(t, p, to, slot, &empty);
+	if (empty == NIL)
+		return;
+	if (missing == NULL)
+		ReportRequired(t, p, f, to, slot, rel, empty);
+	foreach(lc, empty)
+		*missing = lappend(*missing, (char *) ((MissingField *) lfirst(lc))->name);
+	list_free_deep(empty);
 }
 
 /*

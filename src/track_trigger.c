@@ -109,7 +109,9 @@ RowStage(TrackedTable *t, FunnelPipeline *pipeline, TupleTableSlot *slot,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("stage of a deal in tracked table \"%s\" is null",
 						RelationGetRelationName(rel)),
-				 errtablecol(rel, t->stage_attnum)));
+				 errdetail("Deal %s has no stage.", TrackDealKey(t, slot)),
+				 errtablecol(rel, t->stage_attnum),
+				 errtableconstraint(rel, TRACK_REFUSED_NULL_STAGE)));
 	return DealStageResolve(DatumGetDealStage(d), pipeline);
 }
 
@@ -167,6 +169,18 @@ funnel_track_resolve(PG_FUNCTION_ARGS)
 													 1, &attnum, &d, &isnull));
 }
 
+/*
+ * CONTEXT of an error about one new row: its place among the rows the
+ * statement inserted, in their order (for COPY FROM, the order of the
+ * input, without skipped lines: the check runs after the last line).
+ */
+static void
+InsertRowContext(void *arg)
+{
+	errcontext("row " INT64_FORMAT " of the rows inserted by the statement",
+			   *(int64 *) arg);
+}
+
 /* AFTER INSERT statement trigger: open the first visit of each new deal */
 PG_FUNCTION_INFO_V1(funnel_track_insert);
 Datum
@@ -179,6 +193,8 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 	TupleTableSlot *slot;
 	HistoryWriter *w = NULL;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	ErrorContextCallback errcallback;
+	int64		row = 0;
 
 	CheckTriggerCall(fcinfo, "funnel_internal.track_insert()");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
@@ -193,23 +209,34 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 	p = TrackPipelineOf(t);
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	errcallback.callback = InsertRowContext;
+	errcallback.arg = &row;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	tuplestore_rescan(trigdata->tg_newtable);
 	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
 	{
-		DealStage	s = RowStage(t, p, slot, rel);
-		FunnelStage *stage = FunnelGetStage(s);
-		int			to = stage->position - 1;
+		DealStage	s;
+		FunnelStage *stage;
+		int			to;
 		TimestampTz at;
 		bool		isnull;
 		Datum		deal_id;
+
+		row++;
+		s = RowStage(t, p, slot, rel);
+		stage = FunnelGetStage(s);
+		to = stage->position - 1;
 
 		if (stage->retired)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("invalid initial stage \"%s\" in pipeline \"%s\"",
 							NameStr(stage->name), NameStr(p->name)),
-					 errdetail("Stage \"%s\" is retired.", NameStr(stage->name)),
-					 errtable(rel)));
+					 errdetail("Deal %s: Stage \"%s\" is retired.",
+							   TrackDealKey(t, slot), NameStr(stage->name)),
+					 errtablecol(rel, t->stage_attnum),
+					 errtableconstraint(rel, TRACK_REFUSED_RETIRED)));
 		TrackCheckRequired(t, p, -1, to, slot, rel, NULL);
 		if (!RowChangedAt(t, slot, &at))
 			at = now;
@@ -219,6 +246,7 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 			w = HistoryBegin(t, true);
 		HistoryAddVisit(w, deal_id, s, at);
 	}
+	error_context_stack = errcallback.previous;
 	if (w != NULL)
 		HistoryEnd(w);
 	ExecDropSingleTupleTableSlot(slot);
@@ -246,9 +274,11 @@ CheckKeyUnchanged(TrackedTable *t, TupleTableSlot *oldslot,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot change the primary key of a deal in tracked table \"%s\"",
 						RelationGetRelationName(rel)),
-				 errdetail("The stage history refers to deals by their primary key."),
+				 errdetail("Deal %s: The stage history refers to deals by their primary key.",
+						   TrackDealKey(t, oldslot)),
 				 errhint("Insert a new deal instead, or call funnel.untrack() and move the history yourself."),
-				 errtable(rel)));
+				 errtablecol(rel, t->pk_attnum),
+				 errtableconstraint(rel, TRACK_REFUSED_KEY_CHANGE)));
 }
 
 /* AFTER UPDATE row trigger: validate a move and record it */
@@ -296,7 +326,7 @@ funnel_track_update(PG_FUNCTION_ARGS)
 	f = FunnelGetStage(olds)->position - 1;
 	to = FunnelGetStage(news)->position - 1;
 	if (!TrackMoveAllowed(t, p, f, to))
-		TrackReportInvalidTransition(t, p, f, to, rel);
+		TrackReportInvalidTransition(t, p, f, to, rel, newslot);
 	TrackCheckRequired(t, p, f, to, newslot, rel, NULL);
 
 	given = RowChangedAt(t, newslot, &at);
@@ -315,11 +345,13 @@ funnel_track_update(PG_FUNCTION_ARGS)
 						 errmsg("invalid stage transition from \"%s\" to \"%s\" in pipeline \"%s\"",
 								NameStr(p->stages[f].name), NameStr(p->stages[to].name),
 								NameStr(p->name)),
-						 errdetail("The change time %s is earlier than the time the deal entered \"%s\", %s.",
+						 errdetail("Deal %s: The change time %s is earlier than the time the deal entered \"%s\", %s.",
+								   TrackDealKey(t, newslot),
 								   pstrdup(timestamptz_to_str(at)),
 								   NameStr(p->stages[f].name),
 								   pstrdup(timestamptz_to_str(entered))),
-						 errtablecol(rel, t->changed_at_attnum)));
+						 errtablecol(rel, t->changed_at_attnum),
+						 errtableconstraint(rel, TRACK_REFUSED_TIME)));
 			/* a transaction that started earlier moves after a later one */
 			at = entered;
 		}

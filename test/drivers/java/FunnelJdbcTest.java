@@ -254,7 +254,7 @@ public class FunnelJdbcTest
         /* a refused move: SQLSTATE 23514, message and detail; nothing written */
         Object history = one(text, "SELECT count(*) FROM crm.deals_stage_history");
         check("refused move: SQLSTATE 23514, message and detail",
-              "23514|invalid stage transition from \"proposal\" to \"lead\" in pipeline \"b2b\"|Allowed targets from \"proposal\": negotiation, won, lost.",
+              "23514|invalid stage transition from \"proposal\" to \"lead\" in pipeline \"b2b\"|Deal 3: Allowed targets from \"proposal\": negotiation, won, lost.",
               () -> {
                   try (PreparedStatement ps = text.prepareStatement("UPDATE crm.deals SET stage = ? WHERE id = 3"))
                   {

@@ -102,15 +102,16 @@ function p(kind, i) { return PARAM[kind].replace('$', '$' + i); }
 
   // a refused move: SQLSTATE 23514, message and detail; nothing written
   const history = await one('SELECT count(*) FROM crm.deals_stage_history');
-  await check('refused move: SQLSTATE 23514, message and detail',
+  await check('refused move: SQLSTATE 23514, message, detail naming the deal, constraint, table, column',
               ['23514', 'invalid stage transition from "proposal" to "lead" in pipeline "b2b"',
-               'Allowed targets from "proposal": negotiation, won, lost.'],
+               'Deal 3: Allowed targets from "proposal": negotiation, won, lost.',
+               'funnel_transition_not_allowed', 'crm', 'deals', 'stage'],
               async () => {
                 try {
                   await c.query('UPDATE crm.deals SET stage = $1::varchar WHERE id = 3', ['lead']);
                   return 'no error';
                 } catch (e) {
-                  return [e.code, e.message, e.detail];
+                  return [e.code, e.message, e.detail, e.constraint, e.schema, e.table, e.column];
                 }
               });
   await check('refused move wrote nothing', [[history, 'b2b:proposal']],

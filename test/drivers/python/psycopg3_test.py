@@ -62,14 +62,16 @@ def refused_move():
     try:
         q("UPDATE crm.deals SET stage = %s WHERE id = 3 RETURNING id", ["lead"], "varchar")
     except psycopg.Error as e:
-        return (e.sqlstate, e.diag.message_primary, e.diag.message_detail)
+        return (e.sqlstate, e.diag.message_primary, e.diag.message_detail,
+                e.diag.constraint_name, e.diag.schema_name, e.diag.table_name, e.diag.column_name)
     return "no error"
 
 
 history = q("SELECT count(*) FROM crm.deals_stage_history", one=True)
-tap.check("refused move: SQLSTATE 23514, message and detail",
+tap.check("refused move: SQLSTATE 23514, message, detail naming the deal, constraint, table, column",
           ("23514", 'invalid stage transition from "proposal" to "lead" in pipeline "b2b"',
-           'Allowed targets from "proposal": negotiation, won, lost.'), refused_move)
+           'Deal 3: Allowed targets from "proposal": negotiation, won, lost.',
+           "funnel_transition_not_allowed", "crm", "deals", "stage"), refused_move)
 tap.check("refused move wrote nothing", [(history, "b2b:proposal")],
           lambda: q("SELECT count(*), (SELECT stage::text FROM crm.deals WHERE id = 3) FROM crm.deals_stage_history"))
 
