@@ -778,6 +778,54 @@ $$;
 COMMENT ON FUNCTION funnel_internal.pipeline_change_end(text, text, text, jsonb) IS
   'funnel internal: Citus epilogue of the pipeline functions (restores DDL propagation, appends the change to the pipeline log)';
 
+-- Tables that hold stages of a pipeline depend on its enum type, so that
+-- Citus creates the type on a node before the table (citus_add_node
+-- replays the shell tables on a new node): src/citus_depend.c
+CREATE FUNCTION funnel_internal.citus_pipeline_depend(rel regclass) RETURNS integer
+    AS 'MODULE_PATHNAME', 'funnel_citus_pipeline_depend'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION funnel_internal.citus_pipeline_depend(regclass) IS
+  'funnel internal: records that a table depends on the enum types of the pipelines its deal_stage(pipeline) columns are bound to (and on no other), so Citus creates those types first on a new node; returns their number';
+
+-- Every table with bound stage columns (the pass of
+-- funnel.sync_pipeline_nodes() for tables created before the event trigger)
+CREATE FUNCTION funnel_internal.citus_pipeline_depend_all() RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(funnel_internal.citus_pipeline_depend(r.oid::regclass))::integer
+      FROM (SELECT DISTINCT c.oid FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+             WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypmod >= 0
+               AND a.atttypid IN ('funnel.deal_stage'::regtype, 'funnel.deal_stage[]'::regtype)) r
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_pipeline_depend_all() IS
+  'funnel internal: funnel_internal.citus_pipeline_depend() on every table with a deal_stage(pipeline) column; returns the number of tables';
+
+CREATE FUNCTION funnel_internal.citus_depend_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel oid;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    FOR rel IN SELECT DISTINCT d.objid FROM pg_event_trigger_ddl_commands() d
+                WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+    LOOP
+        PERFORM funnel_internal.citus_pipeline_depend(rel::regclass);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_depend_ddl_end() IS
+  'funnel internal: with Citus installed, keeps the dependencies of created and altered tables on the pipelines of their deal_stage(pipeline) columns';
+CREATE EVENT TRIGGER funnel_citus_depend_ddl_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+    EXECUTE FUNCTION funnel_internal.citus_depend_ddl_end();
+COMMENT ON EVENT TRIGGER funnel_citus_depend_ddl_end IS
+  'with Citus: makes tables depend on the enum types of the pipelines their stage columns are bound to, so citus_add_node creates the pipelines before the tables';
+
 -- A node added later, or one that was inactive, catches up
 CREATE FUNCTION funnel.sync_pipeline_nodes() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -795,6 +843,9 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('funnel'), pg_catalog.hashtext('pipeline_log'));
     PERFORM funnel_internal.pipeline_log_ensure();
+    -- tables created before funnel recorded their pipelines (the next
+    -- citus_add_node creates the pipelines before them)
+    PERFORM funnel_internal.citus_pipeline_depend_all();
     EXECUTE $q$
         SELECT count(*)::integer,
                bool_or(NOT EXISTS (
@@ -958,3 +1009,5 @@ REVOKE ALL ON FUNCTION funnel_internal.citus_table(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.pipeline_change_begin(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.sync_pipeline_nodes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_pipeline_depend(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_pipeline_depend_all() FROM PUBLIC;
