@@ -418,10 +418,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t text;
+    saved_triggers text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        -- Citus refuses DROP TRIGGER on a distributed table as it refuses
+        -- CREATE TRIGGER (see track())
+        saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
     FOR t IN SELECT tg.tgname FROM pg_trigger tg
               WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
@@ -429,6 +436,9 @@ BEGIN
                                   'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
     END LOOP;
+    IF saved_triggers IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
+    END IF;
     DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
 END
 $$;
