@@ -359,6 +359,11 @@ BEGIN
     EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
                    format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
     IF dist_method = 'h' THEN
+        -- what Citus's online shard moves (logical replication) need to
+        -- replay the UPDATE that closes a visit: a visit has no key (moves
+        -- in one transaction give identical zero-length visits), so the
+        -- whole old row identifies it; costs WAL only with wal_level = logical
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', hist);
         -- co-located with the deals: a deal's visits live on its node
         EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''deal_id'', colocate_with => $2)'
             USING hist, deals::text;
