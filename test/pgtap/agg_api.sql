@@ -104,8 +104,11 @@ SELECT is_empty($$
        -- which parallel workers cannot read, or lock and validate the
        -- tables a query will read (tracked_sources), or open a tracked
        -- table to answer as its triggers (next_stages): PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages') $$,
-    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages')
+       -- writes pg_depend (a table's dependencies on its pipelines, for
+       -- Citus, src/citus_depend.c): PARALLEL UNSAFE
+       AND p.proname NOT IN ('citus_pipeline_depend') $$,
+    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock, table readers and catalog writers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
 SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
