@@ -28,6 +28,7 @@ OBJS = \
 	src/track_validate.o \
 	src/track_citus.o \
 	src/track_migrate.o \
+	src/citus_depend.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_json.o \

@@ -362,6 +362,11 @@ BEGIN
     EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
                    format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
     IF dist_method = 'h' THEN
+        -- what Citus's online shard moves (logical replication) need to
+        -- replay the UPDATE that closes a visit: a visit has no key (moves
+        -- in one transaction give identical zero-length visits), so the
+        -- whole old row identifies it; costs WAL only with wal_level = logical
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', hist);
         -- co-located with the deals: a deal's visits live on its node
         EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''deal_id'', colocate_with => $2)'
             USING hist, deals::text;
@@ -424,10 +429,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t text;
+    saved_triggers text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        -- Citus refuses DROP TRIGGER on a distributed table as it refuses
+        -- CREATE TRIGGER (see track())
+        saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
     FOR t IN SELECT tg.tgname FROM pg_trigger tg
               WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
@@ -435,6 +447,9 @@ BEGIN
                                   'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
     END LOOP;
+    IF saved_triggers IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
+    END IF;
     DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
 END
 $$;

@@ -108,8 +108,11 @@ SELECT is_empty($$
        -- table to answer as its triggers (next_stages): PARALLEL RESTRICTED
        AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages')
        -- the loop of move_deals(): updates in subtransactions, PARALLEL UNSAFE
-       AND p.proname NOT IN ('try_moves') $$,
-    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule and of the pipeline functions, drop_pipeline''s lock and history lock, table readers and the batch loop) is PARALLEL SAFE');
+       AND p.proname NOT IN ('try_moves')
+       -- writes pg_depend (a table's dependencies on its pipelines, for
+       -- Citus, src/citus_depend.c): PARALLEL UNSAFE
+       AND p.proname NOT IN ('citus_pipeline_depend') $$,
+    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule and of the pipeline functions, drop_pipeline''s lock and history lock, table readers, the batch loop and catalog writers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
 SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
