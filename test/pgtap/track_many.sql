@@ -12,7 +12,7 @@
 --   - history rows, check_history(), pipeline_as_of() and stale_deals()
 --     against plain SQL over the same rows; next_stages() across pipelines
 BEGIN;
-SELECT plan(47);
+SELECT plan(50);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -205,6 +205,21 @@ SELECT is((SELECT string_agg(stage || ' ' || reason || ' ' || missing_fields::te
             WHERE funnel.pipeline_of(stage) <> 'partner'),
           'b2b:lead transition_not_allowed {}, b2b:qualified transition_not_allowed {}, b2b:proposal transition_not_allowed {}, b2b:won transition_not_allowed {}, b2b:lost transition_not_allowed {}, retail:lead transition_not_allowed {}, retail:qualified transition_not_allowed {}, retail:proposal transition_not_allowed {}, retail:won transition_not_allowed {}, retail:lost transition_not_allowed {}',
           'next_stages of a partner deal: no move out of partner is allowed');
+
+-- a move into another pipeline needs its owner too --------------------------------
+RESET ROLE;
+GRANT EXECUTE ON FUNCTION funnel.create_pipeline(text, text[], double precision[], text[], text[]),
+                          funnel.allow_transition(text, text, text) TO tm_owner;
+SET ROLE tm_owner;
+SELECT funnel.create_pipeline('mine', ARRAY['lead']);
+SELECT throws_ok($$SELECT funnel.allow_transition('mine', 'lead', 'b2b:lead')$$, '42501', NULL,
+                 'a NOSUPERUSER owner of one pipeline cannot open a way into another role''s pipeline');
+SELECT throws_like($$SELECT funnel.allow_transition('mine', 'lead', 'b2b:lead')$$,
+                   'permission denied for pipeline "b2b" owned by role %',
+                   'the error names the target pipeline');
+SELECT lives_ok($$SELECT funnel.allow_transition('mine', 'lead', 'won')$$, 'but changes its own pipeline''s allow-list');
+RESET ROLE;
+SELECT funnel.drop_pipeline('mine');
 
 -- renames follow qualified targets; untrack ----------------------------------------
 RESET ROLE;
