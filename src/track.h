@@ -54,7 +54,10 @@ typedef struct TrackedTable
 	uint64		generation;		/* FunnelCacheGeneration() when built */
 	MemoryContext context;		/* holds everything below */
 
-	Oid			pipeline;		/* enum type OID of the pipeline */
+	Oid			pipeline;		/* enum type OID of the pipeline; InvalidOid
+								 * when the table holds several (below) */
+	int			npipelines;		/* several pipelines: their enum type OIDs */
+	Oid		   *pipelines;
 	TrackRule	rule;
 	AttrNumber	stage_attnum;
 	AttrNumber	changed_at_attnum;	/* InvalidAttrNumber: use now() */
@@ -73,8 +76,9 @@ typedef struct TrackedTable
 	FmgrInfo	index_eq;		/* = of the index's first column */
 	Oid			index_collation;
 
-	int			ntransitions;	/* allow-list of the pipeline */
-	Oid		   *from_labels;
+	int			ntransitions;	/* allow-list of the pipeline(s) */
+	Oid		   *from_labels;	/* InvalidOid: any stage of from_pipelines[i] */
+	Oid		   *from_pipelines;
 	Oid		   *to_labels;
 
 	int			nrequired;
@@ -130,8 +134,20 @@ extern void TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p,
 										 TupleTableSlot *slot);
 extern void TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
 							   TupleTableSlot *slot, Relation rel, List **missing);
+extern bool TrackCrossMoveAllowed(TrackedTable *t, FunnelStage *from,
+								  FunnelStage *to);
+extern void TrackReportInvalidCrossMove(TrackedTable *t, FunnelStage *from,
+										FunnelStage *to, Relation rel,
+										TupleTableSlot *slot);
+extern void TrackCheckRequiredEntering(TrackedTable *t, FunnelStage *from,
+									   FunnelStage *to, TupleTableSlot *slot,
+									   Relation rel, List **missing);
+
 /* track_trigger.c */
 extern FunnelPipeline *TrackPipelineOf(TrackedTable *t);
+extern FunnelPipeline *TrackPipelineOfStage(TrackedTable *t, DealStage s,
+											Relation rel);
+extern char *TrackPipelineNames(TrackedTable *t);
 
 /*
  * track_errors.c: the deal's key for DETAIL, and the constraint names of

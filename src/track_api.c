@@ -117,6 +117,24 @@ funnel_track(PG_FUNCTION_ARGS)
 	return result;
 }
 
+/*
+ * funnel.track(deals, pipelines text[], ...), a table that holds the deals
+ * of several pipelines: ownership check, then funnel_internal.track_many()
+ */
+PG_FUNCTION_INFO_V1(funnel_track_many);
+Datum
+funnel_track_many(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[5] = {REGCLASSOID, TEXTARRAYOID, NAMEOID, NAMEOID, TEXTOID};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the table to track must not be null")));
+	RequireOwner(PG_GETARG_OID(0), ShareRowExclusiveLock);
+	return CallBody(fcinfo, "track_many", 5, argtypes);
+}
+
 /* funnel.untrack(): ownership check, then funnel_internal.untrack() */
 PG_FUNCTION_INFO_V1(funnel_untrack);
 Datum

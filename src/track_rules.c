@@ -31,14 +31,20 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "track.h"
-/* Is the move in the pipeline's allow-list? */
+/*
+ * Is the move in the allow-list?  An entry whose from is InvalidOid ('*')
+ * allows the move from any stage of its pipeline.
+ */
 static bool
-AllowListed(TrackedTable *t, Oid from, Oid to)
+AllowListed(TrackedTable *t, FunnelStage *from, Oid to)
 {
 	int			i;
 
 	for (i = 0; i < t->ntransitions; i++)
-		if (t->from_labels[i] == from && t->to_labels[i] == to)
+		if (t->to_labels[i] == to &&
+			(t->from_labels[i] == from->label ||
+			 (!OidIsValid(t->from_labels[i]) &&
+			  t->from_pipelines[i] == from->pipeline->typoid)))
 			return true;
 	return false;
 }
@@ -118,7 +124,7 @@ TrackMoveAllowed(TrackedTable *t, FunnelPipeline *p, int f, int to)
 
 	if (f == to || target->retired || !target->usable)
 		return false;
-	if (AllowListed(t, from->label, target->label))
+	if (AllowListed(t, from, target->label))
 		return true;
 	switch (t->rule)
 	{
@@ -189,6 +195,61 @@ TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
 			 errtablecol(rel, t->stage_attnum),
 			 errtableconstraint(rel, target->retired ? TRACK_REFUSED_RETIRED :
 						   TRACK_REFUSED_TRANSITION)));
+}
+
+/*
+ * A move to a stage of another pipeline of the table: only where the
+ * allow-list of the deal's pipeline names the target, qualified
+ * (funnel.allow_transition('b2b', 'proposal', 'retail:lead'), or from '*');
+ * the table's rule, which orders the stages of one pipeline, never does.
+ * Retired stages are never entered.
+ */
+bool
+TrackCrossMoveAllowed(TrackedTable *t, FunnelStage *from, FunnelStage *to)
+{
+	if (to->retired || !to->usable)
+		return false;
+	return AllowListed(t, from, to->label);
+}
+
+/* Raise the 23514 error for a refused move to another pipeline */
+void
+TrackReportInvalidCrossMove(TrackedTable *t, FunnelStage *from,
+							FunnelStage *to, Relation rel, TupleTableSlot *slot)
+{
+	const char *fp = NameStr(from->pipeline->name);
+	const char *tp = NameStr(to->pipeline->name);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid move of a deal from \"%s%c%s\" in pipeline \"%s\" to \"%s%c%s\" in pipeline \"%s\"",
+					fp, FUNNEL_SEPARATOR, NameStr(from->name), fp,
+					tp, FUNNEL_SEPARATOR, NameStr(to->name), tp),
+			 to->retired ?
+			 errdetail("Deal %s: Stage \"%s%c%s\" is retired.",
+					   TrackDealKey(t, slot), tp, FUNNEL_SEPARATOR,
+					   NameStr(to->name)) :
+			 errdetail("Deal %s: A deal moves to another pipeline only where the allow-list of pipeline \"%s\" names the target.",
+					   TrackDealKey(t, slot), fp),
+			 to->retired ? 0 :
+			 errhint("Allow the move with funnel.allow_transition('%s', '%s', '%s%c%s').",
+					 fp, NameStr(from->name), tp, FUNNEL_SEPARATOR,
+					 NameStr(to->name)),
+			 errtablecol(rel, t->stage_attnum),
+			 errtableconstraint(rel, to->retired ? TRACK_REFUSED_RETIRED :
+								TRACK_REFUSED_TRANSITION)));
+}
+
+/*
+ * Required fields on entering another pipeline at stage to: those of to and
+ * of every open stage of its pipeline that to passes, as for a new deal
+ * starting there.  With missing not NULL, collect the empty fields.
+ */
+void
+TrackCheckRequiredEntering(TrackedTable *t, FunnelStage *from, FunnelStage *to,
+						   TupleTableSlot *slot, Relation rel, List **missing)
+{
+	TrackCheckRequired(t, to->pipeline, -1, to->position - 1, slot, rel, missing);
 }
 
 /* An empty required field: its column and the stage that requires it */
@@ -363,6 +424,54 @@ NextStageReason(TrackedTable *t, FunnelPipeline *p, int f, int to,
 }
 
 /*
+ * The rows of funnel.next_stages() for the stages of pipeline p: from
+ * stages[f] of p (f < 0: a new deal), or, with from not NULL, from a stage
+ * of another pipeline of the table (a move between pipelines).
+ */
+static void
+NextStagesOf(TrackedTable *t, FunnelPipeline *p, FunnelStage *from, int f,
+			 TupleTableSlot *slot, Relation rel, ReturnSetInfo *rsinfo)
+{
+	int			i;
+
+	for (i = 0; i < p->nstages; i++)
+	{
+		FunnelStage *stage = &p->stages[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		List	   *missing = NIL;
+		const char *reason;
+		Datum	   *fields;
+		ListCell   *lc;
+		int			n = 0;
+
+		/* a stage added by this uncommitted transaction: no value yet */
+		if (!stage->usable)
+			continue;
+		if (from == NULL)
+			reason = NextStageReason(t, p, f, i, slot, rel, &missing);
+		else
+		{
+			/* the decisions of funnel_track_update() between pipelines */
+			TrackCheckRequiredEntering(t, from, stage, slot, rel, &missing);
+			if (!TrackCrossMoveAllowed(t, from, stage))
+				reason = stage->retired ? "retired_stage" : "transition_not_allowed";
+			else
+				reason = missing != NIL ? "required_fields_missing" : "allowed";
+		}
+		fields = palloc(sizeof(Datum) * (list_length(missing) + 1));
+		foreach(lc, missing)
+			fields[n++] = CStringGetTextDatum((char *) lfirst(lc));
+		values[0] = DealStageGetDatum(MakeDealStage(p->typoid, stage->label));
+		values[1] = BoolGetDatum(strcmp(reason, "allowed") == 0);
+		values[2] = CStringGetTextDatum(reason);
+		values[3] = PointerGetDatum(construct_array(fields, n, TEXTOID, -1,
+													false, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/*
  * funnel_internal.next_stages(deals regclass, deal record): for every stage
  * of the pipeline of tracked table deals, whether the triggers would accept
  * the row deal moved there, why not, and the required fields it leaves
@@ -414,7 +523,7 @@ funnel_next_stages(PG_FUNCTION_ARGS)
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													RelationGetRelationName(rel)))));
 	t = TrackLookup(rel, NULL);
-	p = TrackPipelineOf(t);
+	p = t->npipelines > 0 ? NULL : TrackPipelineOf(t);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
 	ItemPointerSetInvalid(&tuple.t_self);
@@ -424,34 +533,39 @@ funnel_next_stages(PG_FUNCTION_ARGS)
 	ExecStoreHeapTuple(&tuple, slot, false);
 
 	d = slot_getattr(slot, t->stage_attnum, &isnull);
-	if (!isnull)
-		f = FunnelGetStage(DealStageResolve(DatumGetDealStage(d), p))->position - 1;
-
 	InitMaterializedSRF(fcinfo, 0);
-	for (i = 0; i < p->nstages; i++)
+	if (t->npipelines == 0)
 	{
-		FunnelStage *stage = &p->stages[i];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-		List	   *missing;
-		const char *reason;
-		Datum	   *fields;
-		ListCell   *lc;
-		int			n = 0;
+		if (!isnull)
+			f = FunnelGetStage(DealStageResolve(DatumGetDealStage(d), p))->position - 1;
+		NextStagesOf(t, p, NULL, f, slot, rel, rsinfo);
+	}
+	else
+	{
+		/*
+		 * A table of several pipelines: the stages of the deal's pipeline,
+		 * then those of the others it may move to; a new deal may start
+		 * in any of them.
+		 */
+		FunnelPipeline *own = NULL;
+		FunnelStage *from = NULL;
 
-		/* a stage added by this uncommitted transaction: no value yet */
-		if (!stage->usable)
-			continue;
-		reason = NextStageReason(t, p, f, i, slot, rel, &missing);
-		fields = palloc(sizeof(Datum) * (list_length(missing) + 1));
-		foreach(lc, missing)
-			fields[n++] = CStringGetTextDatum((char *) lfirst(lc));
-		values[0] = DealStageGetDatum(MakeDealStage(p->typoid, stage->label));
-		values[1] = BoolGetDatum(strcmp(reason, "allowed") == 0);
-		values[2] = CStringGetTextDatum(reason);
-		values[3] = PointerGetDatum(construct_array(fields, n, TEXTOID, -1,
-													false, TYPALIGN_INT));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (!isnull)
+		{
+			own = TrackPipelineOfStage(t, DatumGetDealStage(d), rel);
+			from = FunnelGetStage(DatumGetDealStage(d));
+			f = from->position - 1;
+			NextStagesOf(t, own, NULL, f, slot, rel, rsinfo);
+		}
+		for (i = 0; i < t->npipelines; i++)
+		{
+			FunnelPipeline *q = FunnelLookupPipeline(t->pipelines[i]);
+
+			if (q == NULL || q == own)
+				continue;
+			FunnelCheckConfigured(q);
+			NextStagesOf(t, q, from, -1, slot, rel, rsinfo);
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);

@@ -15,7 +15,7 @@ SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 -- one more comparison where funnel.required_pipeline exists (branch reverse)
-SELECT plan(115 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
+SELECT plan(118 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
 
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
@@ -221,6 +221,11 @@ INSERT INTO cases VALUES
      FROM %1$s GROUP BY owner ORDER BY owner$$,
  '{"funnel.window_funnel(interval,timestamptz,\"any\")","funnel.window_funnel(interval,text,timestamptz,\"any\")"}');
 -- the reverse funnel (issue 10.1), once branch reverse has landed
+-- the journey of a deal in one pipeline of several (one pipeline here)
+INSERT INTO cases VALUES
+('journey in a pipeline, per deal',
+ $$SELECT deal_id, funnel.journey(stage, entered_at, left_at, 'maven_citus')::text FROM %1$s GROUP BY deal_id ORDER BY deal_id$$,
+ '{"funnel.journey(funnel.deal_stage,timestamptz,timestamptz,text)"}');
 INSERT INTO cases
 SELECT 'required_pipeline',
        $$SELECT r.* FROM funnel.required_pipeline((SELECT funnel.funnel(j, amount) FROM {deals}), 5000000) r$$, ARRAY[p]
@@ -283,6 +288,8 @@ INSERT INTO pushdown VALUES
  $$SELECT funnel.conversion_rate(stage, 'maven_citus:Prospecting', 'maven_citus:Engaging') FROM visits WHERE left_at IS NULL$$),
 ('funnel.win_rate(funnel.deal_stage)', 'SELECT funnel.win_rate(stage) FROM visits WHERE left_at IS NULL'),
 ('funnel.journey(funnel.deal_stage,timestamptz)', 'SELECT owner, funnel.journey(stage, entered_at) FROM visits GROUP BY owner'),
+('funnel.journey(funnel.deal_stage,timestamptz,timestamptz,text)',
+ $$SELECT deal_id, funnel.journey(stage, entered_at, left_at, 'maven_citus') FROM visits GROUP BY deal_id$$),
 ('funnel.funnel(funnel.deal_stage)', 'SELECT funnel.funnel(stage) FROM visits WHERE left_at IS NULL'),
 ('funnel.funnel(funnel.deal_stage,numeric)', 'SELECT owner, funnel.funnel(stage, amount) FROM visits WHERE left_at IS NULL GROUP BY owner'),
 ('funnel.funnel(funnel.journey)',
