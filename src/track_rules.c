@@ -22,6 +22,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "parser/parse_relation.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -249,7 +250,40 @@ void
 TrackCheckRequiredEntering(TrackedTable *t, FunnelStage *from, FunnelStage *to,
 						   TupleTableSlot *slot, Relation rel, List **missing)
 {
-	TrackCheckRequired(t, to->pipeline, -1, to->position - 1, slot, rel, missing);
+	List	   *empty = NIL;
+	StringInfoData quoted;
+	StringInfoData plain;
+	ListCell   *lc;
+
+	TrackCheckRequired(t, to->pipeline, -1, to->position - 1, slot, rel, &empty);
+	if (missing != NULL)
+	{
+		*missing = list_concat(*missing, empty);
+		return;
+	}
+	if (empty == NIL)
+		return;
+	initStringInfo(&quoted);
+	initStringInfo(&plain);
+	foreach(lc, empty)
+	{
+		appendStringInfo(&quoted, "%s\"%s\"", quoted.len > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+		appendStringInfo(&plain, "%s%s", plain.len > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid move of a deal from \"%s%c%s\" to \"%s%c%s\"",
+					NameStr(from->pipeline->name), FUNNEL_SEPARATOR,
+					NameStr(from->name), NameStr(to->pipeline->name),
+					FUNNEL_SEPARATOR, NameStr(to->name)),
+			 errdetail("Deal %s: Entering pipeline \"%s\" at \"%s\" requires a value in %s.",
+					   TrackDealKey(t, slot), NameStr(to->pipeline->name),
+					   NameStr(to->name), quoted.data),
+			 errhint("Set %s in the same statement.", plain.data),
+			 errtablecol(rel, attnameAttNum(rel, (char *) linitial(empty), false)),
+			 errtableconstraint(rel, TRACK_REFUSED_REQUIRED)));
 }
 
 /* An empty required field: its column and the stage that requires it */

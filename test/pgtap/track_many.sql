@@ -98,7 +98,7 @@ EXCEPTION WHEN others THEN
     RETURN d || ' | ' || h;
 END $$;
 SELECT is(pg_temp.error_of($$UPDATE deals SET stage = 'retail:qualified' WHERE id = 1$$),
-          'A deal moves to another pipeline only where the allow-list of pipeline "b2b" names the target. | Allow the move with funnel.allow_transition(''b2b'', ''proposal'', ''retail:qualified'').',
+          'Deal 1: A deal moves to another pipeline only where the allow-list of pipeline "b2b" names the target. | Allow the move with funnel.allow_transition(''b2b'', ''proposal'', ''retail:qualified'').',
           'DETAIL names the pipeline whose allow-list decides, HINT the call that allows the move');
 SELECT throws_ok($$UPDATE deals SET stage = 'retail:qualified' WHERE id = 1$$, '23514', NULL,
                  'the rule any would not allow it either: a refused move writes nothing');
