@@ -9,7 +9,7 @@ postgresql-contrib build-essential librsvg2-bin libxml2-utils"
 # driver tests (test/drivers/run.sh, host PostgreSQL 15 only); npm only if no
 # npm is on the PATH (nodesource's nodejs bundles one and conflicts with it)
 if [ "$PG_MAJOR" = 15 ]; then
-    PACKAGES="$PACKAGES python3-psycopg2 python3-psycopg libpostgresql-jdbc-java default-jdk-headless"
+    PACKAGES="$PACKAGES python3-psycopg2 python3-psycopg python3-sqlalchemy libpostgresql-jdbc-java default-jdk-headless"
     command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 fi
 

@@ -163,12 +163,15 @@ BEGIN
                t.deals, CASE WHEN g = '' THEN '' ELSE ' per ' || rtrim(g, ', ') END));
     RETURN NEXT v::regclass;
 
-    -- the conversion report, from the journeys of the history
+    -- the conversion report, from the journeys of the history; the rates
+    -- cast from funnel.rate to its base type numeric(7,6), which catalog
+    -- readers (SQLAlchemy, JDBC getColumns) report with its typmod
     v := format('%I.%I', nsp, pre || 'conversion');
     EXECUTE format($q$%s %s WITH (security_invoker = true) AS
         SELECT %s r.stage, r.position, r.kind, r.deals, r.amount, r.average_amount, r.open_amount,
-               r.conversion_from_previous, r.conversion_from_first, r.drop_off,
-               r.won, r.lost, r.open, r.lost_here, r.open_here, r.win_rate
+               r.conversion_from_previous::numeric(7,6) AS conversion_from_previous,
+               r.conversion_from_first::numeric(7,6) AS conversion_from_first, r.drop_off,
+               r.won, r.lost, r.open, r.lost_here, r.open_here, r.win_rate::numeric(7,6) AS win_rate
           FROM (SELECT %s funnel.funnel(j.journey%s) AS summary
                   FROM %s
                  %s) g

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test/drivers/run.sh: the driver tests, run by test/run-in-cluster.sh with
 # PGHOST etc. set.  Each driver -- psycopg2, psycopg 3 (Debian python3-psycopg2
-# and python3-psycopg, run with /usr/bin/python3, not a pyenv python),
+# and python3-psycopg, run with /usr/bin/python3, not a pyenv python), SQLAlchemy
+# reflection (python3-sqlalchemy),
 # node-postgres (npm package pg, installed here from package-lock.json into
 # test/drivers/node/node_modules) and the JDBC driver (Debian
 # libpostgresql-jdbc-java, compiled with javac) -- runs against a fresh
@@ -44,6 +45,8 @@ run() {
 
 run psycopg2 /usr/bin/python3 python/psycopg2_test.py
 run psycopg3 /usr/bin/python3 python/psycopg3_test.py
+# SQLAlchemy (Debian python3-sqlalchemy) reflection of the BI views
+run sqlalchemy /usr/bin/python3 python/sqlalchemy_test.py
 
 # node-postgres: installed from the committed package-lock.json on first use
 if [ ! -f node/node_modules/pg/package.json ]; then
@@ -59,6 +62,13 @@ if javac -cp "$jar" -d "$work" java/FunnelJdbcTest.java; then
         \$(psql -X -At -c \"SELECT 'funnel.funnel_summary'::regtype::oid\")"
 else
     echo "not ok - jdbc: FunnelJdbcTest.java does not compile"
+    status=1
+fi
+# JDBC metadata of the report columns and the BI views
+if javac -cp "$jar" -d "$work" java/FunnelBiJdbcTest.java; then
+    run jdbc-bi sh -c "exec java -cp '$jar:$work' FunnelBiJdbcTest"
+else
+    echo "not ok - jdbc-bi: FunnelBiJdbcTest.java does not compile"
     status=1
 fi
 exit $status

@@ -80,7 +80,7 @@ SELECT results_eq(
 SELECT results_eq(
     $$SELECT region, stage, position, deals, amount, open_amount, conversion_from_first, win_rate
         FROM bv.deals_conversion ORDER BY region, position$$,
-    $$SELECT g.region, r.stage, r.position, r.deals, r.amount, r.open_amount, r.conversion_from_first, r.win_rate
+    $$SELECT g.region, r.stage, r.position, r.deals, r.amount, r.open_amount, r.conversion_from_first::numeric(7,6), r.win_rate::numeric(7,6)
         FROM (SELECT d.region, funnel.funnel(j.j, d.amount_usd) AS s
                 FROM bv.deals d
                 JOIN (SELECT deal_id, funnel.journey(stage, entered_at) AS j FROM bv.deals_stage_history GROUP BY deal_id) j
@@ -91,10 +91,10 @@ SELECT results_eq(
 SELECT results_eq(
     $$SELECT stage::text, deals, won, lost, open_here, conversion_from_first::text, win_rate::text FROM bi.all_conversion WHERE kind = 'open' ORDER BY position$$,
     -- lead: all 5; demo: 1, 2, 3, 4 (5 was lost from lead); offer: 1, 2; won 1; lost 3 and 5
-    $$VALUES ('bv:lead', 5::bigint, 1::bigint, 2::bigint, 0::bigint, '1', '0.333333'),
-             ('bv:demo', 4, 1, 1, 1, '0.8', '0.5'),
-             ('bv:offer', 2, 1, 0, 1, '0.4', '1')$$,
-    'conversion view, worked out by hand (rates of 6 decimals)');
+    $$VALUES ('bv:lead', 5::bigint, 1::bigint, 2::bigint, 0::bigint, '1.000000', '0.333333'),
+             ('bv:demo', 4, 1, 1, 1, '0.800000', '0.500000'),
+             ('bv:offer', 2, 1, 0, 1, '0.400000', '1.000000')$$,
+    'conversion view, worked out by hand (rates numeric(7,6))');
 -- time in stage: days between moves
 SELECT results_eq(
     $$SELECT stage::text, visits, left_visits, median_days, avg_days FROM bi.all_time_in_stage WHERE kind = 'open' ORDER BY position$$,
