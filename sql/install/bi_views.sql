@@ -214,7 +214,7 @@ BEGIN
                                                 date_trunc('week', now()), interval '1 week')),
                    %s) t$q$,
         create_cmd, v, t.history,
-        CASE WHEN amount_col IS DISTINCT FROM 'amount' THEN 'NULL' ELSE format('%L::regclass', t.deals) END);
+        CASE WHEN amount_col IS NULL THEN 'NULL' ELSE format('%L::regclass, %L', t.deals, amount_col) END);
     EXECUTE format('COMMENT ON VIEW %s IS %L', v,
         format('funnel: the pipeline of %s at the start of each of the last 52 weeks and this one: per instant and stage the deals open there, their current amount and weighted amount (funnel.pipeline_trend)',
                t.deals));
