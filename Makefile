@@ -44,7 +44,8 @@ OBJS = \
 	src/agg_window_funnel_scan.o \
 	src/history_read.o \
 	src/tracked_sources.o \
-	src/pipeline_as_of.o
+	src/pipeline_as_of.o \
+	src/stage_dimension.o
 
 DATA = $(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql))
 DATA_built = sql/funnel--$(EXTVERSION).sql
@@ -68,7 +69,7 @@ endif
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
 	bare_names pipeline citus track track_many track_migrate track_batch pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg \
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control

@@ -14,7 +14,7 @@ const STAGES = [['1', 'b2b:lead'], ['2', 'b2b:qualified'], ['3', 'b2b:proposal']
 const REPORT = [['b2b:lead', '5', '1600.75', null, '1', '1'],
                 ['b2b:qualified', '4', '1500.75', '0.8', '0.8', '1'],
                 ['b2b:proposal', '3', '1300.25', '0.75', '0.6', '2'],
-                ['b2b:negotiation', '1', '400.25', '0.33333333333333333333', '0.2', '0'],
+                ['b2b:negotiation', '1', '400.25', '0.333333', '0.2', '0'],
                 ['b2b:won', '1', '400.25', '1', '0.2', null],
                 ['b2b:lost', '1', '500.00', null, null, null]];
 const REPORT_COLUMNS = 'stage, deals, amount, conversion_from_previous, conversion_from_first, drop_off';
