@@ -21,6 +21,7 @@ OBJS = \
 	src/track_rules.o \
 	src/track_validate.o \
 	src/track_citus.o \
+	src/import.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_json.o \
@@ -54,7 +55,7 @@ include $(PGXS)
 # files it declares (sql/install/README.md), in this order: a part may use
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
-	pipeline citus track pipeline_as_of agg_stage agg_journey agg_summary \
+	pipeline citus track import pipeline_as_of agg_stage agg_journey agg_summary \
 	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg \
 	grants))
 
@@ -139,7 +140,7 @@ $(OBJS): src/funnel.h
 src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_time.o src/duration_sample.o src/agg_forecast.o src/agg_velocity.o src/agg_window_funnel.o src/pipeline_as_of.o: src/agg.h
 src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
 src/agg_summary.o src/agg_journey.o src/agg_forecast.o src/agg_velocity.o: src/journey.h
-src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_validate.o: src/track.h
+src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_validate.o src/import.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
 src/history_read.o src/tracked_sources.o src/pipeline_as_of.o: src/history_read.h
 src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/pipeline_as_of.o: src/history_layout.h

@@ -44,7 +44,7 @@
 
 /*
  * PG 16 replaced pg_class_ownercheck() by object_ownercheck().  Used by
- * track_api.c to require the owner of a deals table.
+ * track_api.c and import.c to require the owner of a deals table.
  */
 #if PG_VERSION_NUM >= 160000
 #define compat_relation_ownercheck(relid, roleid) \
@@ -57,7 +57,7 @@
 /*
  * PG 16 added an escontext argument to stringToQualifiedNameList() (NULL:
  * raise errors).  Used by track_citus.c to read a table name from a
- * trigger argument.
+ * trigger argument, and by import.c to read a source relation's name.
  */
 #if PG_VERSION_NUM >= 160000
 #define compat_stringToQualifiedNameList(str) \

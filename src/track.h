@@ -107,6 +107,9 @@ extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);
+extern void HistoryAddClosedVisit(HistoryWriter *w, Datum deal_id,
+								  DealStage stage, TimestampTz entered_at,
+								  bool closed, TimestampTz left_at);
 extern void HistoryEnd(HistoryWriter *w);
 
 /* track_history.c: the funnel.actor setting */

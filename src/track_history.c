@@ -391,6 +391,17 @@ void
 HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 				TimestampTz entered_at)
 {
+	HistoryAddClosedVisit(w, deal_id, stage, entered_at, false, 0);
+}
+
+/*
+ * Add a visit whose left_at is known (closed true), as an import writes
+ * the past visits of a deal; with closed false, the open visit
+ */
+void
+HistoryAddClosedVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
+					  TimestampTz entered_at, bool closed, TimestampTz left_at)
+{
 	TupleTableSlot *slot;
 
 	if (w->slots[w->nslots] == NULL)
@@ -404,8 +415,8 @@ HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 	slot->tts_isnull[Anum_history_stage - 1] = false;
 	slot->tts_values[Anum_history_entered_at - 1] = TimestampTzGetDatum(entered_at);
 	slot->tts_isnull[Anum_history_entered_at - 1] = false;
-	slot->tts_values[Anum_history_left_at - 1] = (Datum) 0;
-	slot->tts_isnull[Anum_history_left_at - 1] = true;
+	slot->tts_values[Anum_history_left_at - 1] = TimestampTzGetDatum(left_at);
+	slot->tts_isnull[Anum_history_left_at - 1] = !closed;
 	slot->tts_values[Anum_history_entered_by - 1] = CurrentUserName();
 	slot->tts_isnull[Anum_history_entered_by - 1] = false;
 	/* columns a user added to the history table: their DEFAULT, or NULL */
