@@ -29,6 +29,8 @@
 
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
@@ -649,6 +651,98 @@ PlainHistoryTable(Relation history)
 }
 
 /*
+ * Read the sorted source, write the visits, and for a tracked table insert
+ * the deals; the history's indexes are rebuilt by the caller
+ */
+static void
+ImportWrite(ImportState *st, Portal portal, Relation deals,
+			const char *amount_column, MemoryContext import_context)
+{
+	st->writer_context = CurrentMemoryContext;
+	st->writer = HistoryBegin(st->table, true);
+	for (;;)
+	{
+		MemoryContext rows_context;
+		MemoryContext old;
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, IMPORT_FETCH_SIZE);
+		if (SPI_processed == 0)
+			break;
+		rows_context = AllocSetContextCreate(import_context, "funnel import rows",
+											 ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(rows_context);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			ImportRow(st, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+			CHECK_FOR_INTERRUPTS();
+		}
+		MemoryContextSwitchTo(old);
+		/* the current deal's key lives in deal_context, not here */
+		MemoryContextDelete(rows_context);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	FlushDeal(st);
+	HistoryEnd(st->writer);
+	SPI_cursor_close(portal);
+
+	/*
+	 * Tracked: insert the deals at their last stage and time; the tracking
+	 * trigger checks them (retired stages, required fields) and opens their
+	 * last visit, the one the import has not written
+	 */
+	if (st->tracked && st->keys != NULL)
+	{
+		Oid			argtypes[4];
+		Datum		args[4];
+		int			nargs = 3;
+		StringInfoData ins;
+
+		argtypes[0] = get_array_type(st->table->pk_type);
+		argtypes[1] = get_array_type(st->table->stage_type);
+		argtypes[2] = TIMESTAMPTZARRAYOID;
+		args[0] = makeArrayResult(st->keys, CurrentMemoryContext);
+		args[1] = makeArrayResult(st->stages, CurrentMemoryContext);
+		args[2] = makeArrayResult(st->times, CurrentMemoryContext);
+		initStringInfo(&ins);
+		appendStringInfo(&ins, "INSERT INTO %s (%s, %s, %s",
+						 QuotedRelName(st->target),
+						 quote_identifier(ColumnName(deals, st->table->pk_attnum)),
+						 quote_identifier(ColumnName(deals, st->table->stage_attnum)),
+						 quote_identifier(ColumnName(deals, st->table->changed_at_attnum)));
+		if (st->has_amount)
+		{
+			argtypes[3] = NUMERICARRAYOID;
+			args[3] = makeArrayResult(st->amounts, CurrentMemoryContext);
+			nargs = 4;
+			appendStringInfo(&ins, ", %s", quote_identifier(amount_column));
+		}
+		appendStringInfo(&ins, ") SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)%s)",
+						 st->has_amount ? ", pg_catalog.unnest($4)" : "");
+		if (SPI_execute_with_args(ins.data, nargs, argtypes, args, NULL,
+								  false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not insert the imported deals");
+	}
+}
+
+/* ImportWrite() with the history's writers told to write no index entry */
+static void
+ImportBulk(ImportState *st, Portal portal, Relation deals,
+		   const char *amount_column, MemoryContext import_context)
+{
+	HistoryBulkLoad(st->table->history_relid);
+	PG_TRY();
+	{
+		ImportWrite(st, portal, deals, amount_column, import_context);
+	}
+	PG_FINALLY();
+	{
+		HistoryBulkLoad(InvalidOid);
+	}
+	PG_END_TRY();
+}
+
+/*
  * funnel.import_history(target, source, key_column, stage_column,
  * changed_at_column, amount_column, pipeline, apply_rules, order_by_time)
  */
@@ -903,70 +997,24 @@ funnel_import_history(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 	}
 
-	st.writer_context = CurrentMemoryContext;
-	st.writer = HistoryBegin(st.table, true);
-	for (;;)
-	{
-		MemoryContext rows_context;
-		MemoryContext old;
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, IMPORT_FETCH_SIZE);
-		if (SPI_processed == 0)
-			break;
-		rows_context = AllocSetContextCreate(import_context, "funnel import rows",
-											 ALLOCSET_DEFAULT_SIZES);
-		old = MemoryContextSwitchTo(rows_context);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			ImportRow(&st, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-			CHECK_FOR_INTERRUPTS();
-		}
-		MemoryContextSwitchTo(old);
-		/* the current deal's key lives in deal_context, not here */
-		MemoryContextDelete(rows_context);
-		SPI_freetuptable(SPI_tuptable);
-	}
-	FlushDeal(&st);
-	HistoryEnd(st.writer);
-	SPI_cursor_close(portal);
+	/*
+	 * The history is empty and locked: its writers (ours, and the tracking
+	 * trigger's for the deals' last visits) write no index entries, and its
+	 * indexes are built once at the end, by sorting, rather than with one
+	 * insertion per visit, the costliest part of writing one
+	 */
+	ImportBulk(&st, portal, deals, amount_column, import_context);
 
 	/*
-	 * Tracked: insert the deals at their last stage and time; the tracking
-	 * trigger checks them (retired stages, required fields) and opens their
-	 * last visit, the one the import has not written
+	 * The indexes of the history, built from its rows; unique indexes users
+	 * added are checked.  Readers of the history wait for the commit.
 	 */
-	if (st.tracked && st.keys != NULL)
+	CommandCounterIncrement();
 	{
-		Oid			argtypes[4];
-		Datum		args[4];
-		int			nargs = 3;
-		StringInfoData ins;
+		ReindexParams params = {0};
 
-		argtypes[0] = get_array_type(st.table->pk_type);
-		argtypes[1] = get_array_type(st.table->stage_type);
-		argtypes[2] = TIMESTAMPTZARRAYOID;
-		args[0] = makeArrayResult(st.keys, CurrentMemoryContext);
-		args[1] = makeArrayResult(st.stages, CurrentMemoryContext);
-		args[2] = makeArrayResult(st.times, CurrentMemoryContext);
-		initStringInfo(&ins);
-		appendStringInfo(&ins, "INSERT INTO %s (%s, %s, %s",
-						 QuotedRelName(st.target),
-						 quote_identifier(ColumnName(deals, st.table->pk_attnum)),
-						 quote_identifier(ColumnName(deals, st.table->stage_attnum)),
-						 quote_identifier(ColumnName(deals, st.table->changed_at_attnum)));
-		if (st.has_amount)
-		{
-			argtypes[3] = NUMERICARRAYOID;
-			args[3] = makeArrayResult(st.amounts, CurrentMemoryContext);
-			nargs = 4;
-			appendStringInfo(&ins, ", %s", quote_identifier(amount_column));
-		}
-		appendStringInfo(&ins, ") SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)%s)",
-						 st.has_amount ? ", pg_catalog.unnest($4)" : "");
-		if (SPI_execute_with_args(ins.data, nargs, argtypes, args, NULL,
-								  false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not insert the imported deals");
+		compat_reindex_relation(RelationGetRelid(history),
+								REINDEX_REL_CHECK_CONSTRAINTS, &params);
 	}
 
 	SPI_finish();

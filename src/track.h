@@ -102,6 +102,8 @@ extern void TrackValidateHistory(TrackedTable *t, Relation deals,
 typedef struct HistoryWriter HistoryWriter;
 
 extern HistoryWriter *HistoryBegin(TrackedTable *t, bool batch);
+extern void HistoryWithoutIndexes(HistoryWriter *w);
+extern void HistoryBulkLoad(Oid history_relid);
 extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);

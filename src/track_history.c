@@ -91,6 +91,21 @@ struct HistoryWriter
 	BulkInsertState bistate;
 };
 
+static void HistoryFlush(HistoryWriter *w);
+
+/*
+ * The history being bulk loaded by an import (import.c), or InvalidOid:
+ * its writers write no index entries (the import rebuilds the indexes),
+ * so nothing may look a visit up through them meanwhile.
+ */
+static Oid	history_bulk_relid = InvalidOid;
+
+void
+HistoryBulkLoad(Oid history_relid)
+{
+	history_bulk_relid = history_relid;
+}
+
 /*
  * funnel.actor: who the application says is acting (its own user), set by
  * the app per transaction (SET LOCAL) or per request.  entered_by stays the
@@ -268,7 +283,21 @@ HistoryBegin(TrackedTable *t, bool batch)
 	w->slots = palloc0(w->maxslots * sizeof(TupleTableSlot *));
 	if (batch)
 		w->bistate = GetBulkInsertState();
+	if (unlikely(t->history_relid == history_bulk_relid))
+		HistoryWithoutIndexes(w);
 	return w;
+}
+
+/*
+ * Write no index entries from now on: for a bulk load into an empty
+ * history, whose indexes the caller rebuilds afterwards (import.c)
+ */
+void
+HistoryWithoutIndexes(HistoryWriter *w)
+{
+	HistoryFlush(w);
+	ExecCloseIndices(w->rri);
+	w->rri->ri_NumIndices = 0;
 }
 
 /*
@@ -285,6 +314,14 @@ HistoryFindOpen(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
 	ScanKeyData key;
 	bool		first = true;
 	TimestampTz newest = 0;
+
+	if (unlikely(t->history_relid == history_bulk_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot move or delete a deal while its history is being imported"),
+				 errdetail("funnel.import_history() is writing history table \"%s\".",
+						   RelationGetRelationName(w->rel)),
+				 errhint("Move deals after the import, not from a trigger it fires.")));
 
 	if (w->scanslot == NULL)
 	{

@@ -8,7 +8,7 @@
 --   - NULLs, an empty source, bad input (SQLSTATE and the value named)
 --   - as a NOSUPERUSER table owner; a source the caller cannot read (42501)
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 SET TIME ZONE 'UTC';
@@ -246,6 +246,21 @@ SELECT throws_ok($$ SELECT * FROM funnel.import_history('crm.empty', 'crm.messy_
     '42704', 'pipeline "nope" does not exist', 'an unknown pipeline: 42704, named');
 SELECT is((SELECT count(*)::int FROM crm.empty) + (SELECT count(*)::int FROM crm.empty_stage_history), 0,
           'nothing is written by a refused import');
+
+-- a trigger of the deals table that moves a deal during the import: refused
+-- (the history's indexes are rebuilt at the end, no visit can be looked up)
+CREATE TABLE crm.guarded (id int PRIMARY KEY, changed_at timestamptz, stage funnel.deal_stage(b2b) NOT NULL);
+SELECT funnel.track('crm.guarded', pipeline => 'b2b', changed_at_column => 'changed_at') \gset
+CREATE FUNCTION public.imp_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE crm.guarded SET stage = 'proposal' WHERE id = NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER bump AFTER INSERT ON crm.guarded FOR EACH ROW EXECUTE FUNCTION public.imp_bump();
+SELECT throws_ok($$ SELECT * FROM funnel.import_history('crm.guarded', 'SELECT 1 AS deal_id, ''lead'' AS stage, now() AS changed_at') $$,
+    '55000', 'cannot move or delete a deal while its history is being imported',
+    'a move during the import (from a trigger it fires) is refused, nothing half-written');
 
 -- a NOSUPERUSER table owner ------------------------------------------------
 CREATE ROLE imp_own NOSUPERUSER;
