@@ -3,6 +3,9 @@
 #
 #   (a) COPY of a change log (deal_id, stage, changed_at; 1M rows) from a
 #       file into an untracked table without indexes: the floor
+#   (a2) the same COPY into a table with two indexes like the history's,
+#       (deal_id, changed_at) and (stage, changed_at): what a history costs
+#       to load without funnel
 #   (b) funnel.import_history() of the same rows (already in a table) into
 #       an empty tracked table: deals inserted, whole history written
 #   (c) the replay it replaces (the demo's, before the import): the first
@@ -41,6 +44,9 @@ SELECT d, CASE s WHEN 5 THEN CASE WHEN d % 3 = 0 THEN 'won' ELSE 'lost' END
  ORDER BY random();
 VACUUM ANALYZE log;
 CREATE TABLE copied (deal_id bigint, stage text, changed_at timestamptz);
+CREATE TABLE copied_idx (deal_id bigint, stage text, changed_at timestamptz);
+CREATE INDEX ON copied_idx (deal_id, changed_at);
+CREATE INDEX ON copied_idx (stage, changed_at);
 SQL
 $P -c "\\copy log TO '$WORK/log.csv' (FORMAT csv)"
 rows=$($P -At -c "SELECT count(*) FROM log")
@@ -64,23 +70,28 @@ timed()
 }
 
 copy_ms=""
+copy_idx_ms=""
 import_ms=""
 i=0
 while [ $i -lt "$ROUNDS" ]; do
     $P -c "TRUNCATE copied" -c "CHECKPOINT"
     copy_ms="$copy_ms $(timed "\\copy copied FROM '$WORK/log.csv' (FORMAT csv)")"
+    $P -c "TRUNCATE copied_idx" -c "CHECKPOINT"
+    copy_idx_ms="$copy_idx_ms $(timed "\\copy copied_idx FROM '$WORK/log.csv' (FORMAT csv)")"
     fresh_deals
     import_ms="$import_ms $(timed "SELECT count(*) FROM funnel.import_history('deals', 'log')")"
     i=$((i + 1))
 done
 median() { printf '%s\n' $1 | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 copy=$(median "$copy_ms")
+copy_idx=$(median "$copy_idx_ms")
 import=$(median "$import_ms")
 visits=$($P -At -c "SELECT count(*) FROM deals_stage_history")
 problems=$($P -At -c "SELECT count(*) FROM funnel.check_history('deals')")
 
 echo "change log: $rows rows, $DEALS deals; import wrote $visits visits, check_history: $problems problems"
 echo "(a) COPY into an untracked table:        ${copy} ms (median of $ROUNDS:$copy_ms)"
+echo "(a2) COPY into a table with 2 indexes:   ${copy_idx} ms (median of $ROUNDS:$copy_idx_ms)  = $(ratio "$copy_idx" "$copy") x COPY"
 echo "(b) funnel.import_history():             ${import} ms (median of $ROUNDS:$import_ms)  = $(ratio "$import" "$copy") x COPY"
 
 if [ "$REPLAY" = 1 ]; then
