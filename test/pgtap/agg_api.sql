@@ -96,6 +96,8 @@ SELECT is_empty($$
        AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
        AND p.proparallel <> 's' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
        AND p.proname NOT IN ('track', 'untrack')
+       -- writes a history table and a deals table: PARALLEL UNSAFE
+       AND p.proname NOT IN ('import_history')
        -- the pipeline functions' entry points: DDL, PARALLEL UNSAFE
        AND p.prosrc <> 'funnel_pipeline_entry'
        -- takes a lock held until the transaction ends: PARALLEL UNSAFE
@@ -105,7 +107,7 @@ SELECT is_empty($$
        -- tables a query will read (tracked_sources), or open a tracked
        -- table to answer as its triggers (next_stages): PARALLEL RESTRICTED
        AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages') $$,
-    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
+    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, the import, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
 SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
