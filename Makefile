@@ -29,6 +29,7 @@ OBJS = \
 	src/track_citus.o \
 	src/track_migrate.o \
 	src/citus_depend.o \
+	src/import.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_json.o \
@@ -68,7 +69,7 @@ endif
 # files it declares (sql/install/README.md), in this order: a part may use
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
-	bare_names pipeline citus track track_many track_migrate track_batch pipeline_as_of agg_stage agg_journey agg_summary \
+	bare_names pipeline citus track track_many track_migrate track_batch import pipeline_as_of agg_stage agg_journey agg_summary \
 	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views \
 	grants))
 
@@ -158,7 +159,7 @@ $(OBJS): src/funnel.h
 src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_time.o src/duration_sample.o src/agg_forecast.o src/agg_velocity.o src/agg_window_funnel.o src/pipeline_as_of.o: src/agg.h
 src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
 src/agg_summary.o src/agg_journey.o src/agg_forecast.o src/agg_velocity.o: src/journey.h
-src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_errors.o src/track_validate.o: src/track.h
+src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_errors.o src/track_validate.o src/import.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
 src/history_read.o src/tracked_sources.o src/pipeline_as_of.o: src/history_read.h
 src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/pipeline_as_of.o: src/history_layout.h

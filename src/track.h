@@ -116,11 +116,16 @@ extern void TrackValidateHistory(TrackedTable *t, Relation deals,
 typedef struct HistoryWriter HistoryWriter;
 
 extern HistoryWriter *HistoryBegin(TrackedTable *t, bool batch);
+extern void HistoryWithoutIndexes(HistoryWriter *w);
+extern void HistoryBulkLoad(Oid history_relid);
 extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);
+extern void HistoryAddClosedVisit(HistoryWriter *w, Datum deal_id,
+								  DealStage stage, TimestampTz entered_at,
+								  bool closed, TimestampTz left_at);
 extern void HistoryEnd(HistoryWriter *w);
 
 /* track_history.c: the funnel.actor setting */

@@ -98,6 +98,8 @@ SELECT is_empty($$
        AND p.proname NOT IN ('track', 'untrack', 'set_rule')
        -- locks a history for track() to re-attach: PARALLEL UNSAFE
        AND p.proname NOT IN ('check_history_layout')
+       -- writes a history table and a deals table: PARALLEL UNSAFE
+       AND p.proname NOT IN ('import_history')
        -- the pipeline functions' entry points: DDL, PARALLEL UNSAFE
        AND p.prosrc <> 'funnel_pipeline_entry'
        -- takes a lock held until the transaction ends: PARALLEL UNSAFE
@@ -112,7 +114,7 @@ SELECT is_empty($$
        -- writes pg_depend (a table's dependencies on its pipelines, for
        -- Citus, src/citus_depend.c): PARALLEL UNSAFE
        AND p.proname NOT IN ('citus_pipeline_depend') $$,
-    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule and of the pipeline functions, drop_pipeline''s lock and history lock, table readers, the batch loop and catalog writers) is PARALLEL SAFE');
+    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule and of the pipeline functions, drop_pipeline''s lock and history lock, table readers, the batch loop, the import and catalog writers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
 SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
