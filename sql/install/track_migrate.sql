@@ -291,7 +291,14 @@ BEGIN
          WHERE c.objid = t.deals::oid AND c.object_type = 'table column' AND c.objsubid > 0
            AND c.command_tag = 'ALTER TABLE'
          LIMIT 1;
-        distributed := funnel_internal.track_citus_method(t.deals) IS NOT NULL;
+        -- distributed or not, without track_citus_method()'s checks: a
+        -- table Citus is rebuilding (alter_distributed_table) has no
+        -- primary key yet when this runs
+        distributed := false;
+        IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+            EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition p WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1)'
+               INTO distributed USING t.deals;
+        END IF;
 
         -- the columns funnel.tracked_table names
         SELECT array_agg(x.col) INTO gone
