@@ -15,7 +15,7 @@ SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 -- one more comparison where funnel.required_pipeline exists (branch reverse)
-SELECT plan(120 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
+SELECT plan(121 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
 
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
@@ -249,6 +249,15 @@ SELECT 'required_pipeline',
 
 SELECT results_eq(pg_temp.q(query, 'visits'), pg_temp.q(query, 'visits_local'), 'distributed = local: ' || name)
   FROM cases ORDER BY name;
+
+-- the shared call cache with sorted grouping on the workers: the wrapper's
+-- aggregate context is reset at every group, and the cache with it
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL enable_hashagg = off;
+SELECT results_eq(pg_temp.q(query, 'visits'), pg_temp.q(query, 'visits_local'), 'distributed = local, sorted grouping: ' || name)
+  FROM cases WHERE name = 'several aggregates in one query per owner and product';
+COMMIT;
 
 -- the comparisons are not vacuous: every query returns rows with values
 SET client_min_messages = error;
