@@ -54,6 +54,64 @@ const int64 DecPow10[19] = {
 };
 
 /*
+ * The call cache shared by the transition calls made through a wrapper
+ * aggregate in one aggregate context (see AggWrappedCallCache)
+ */
+static MemoryContext wrapped_context = NULL;
+static AggCallCache *wrapped_cache = NULL;
+
+/* The wrapped aggregate's context is reset or deleted: forget its cache */
+static void
+AggWrappedContextGone(void *arg)
+{
+	if (wrapped_context == (MemoryContext) arg)
+	{
+		wrapped_context = NULL;
+		wrapped_cache = NULL;
+	}
+}
+
+/*
+ * The call cache of a transition function called by another aggregate's
+ * transition function, as Citus's worker_partial_agg(aggregate, args) does
+ * on the workers: it builds a new FmgrInfo (fmgr_info(), no expression,
+ * fn_mcxt the per-row memory) for every row, so fn_extra is empty on every
+ * row and a cache made in fn_mcxt would be made and filled again per row
+ * (issue 22.4).  Such calls share one cache, made in the aggregate context
+ * of the wrapper (where its transition state lives too) and forgotten by a
+ * reset callback when that context is reset or deleted.  Sharing is sound:
+ * every field of AggCallCache is a memo keyed by the values it was made
+ * from (stage slots by label and pipeline, the conversion_rate and float8
+ * probability memos by their inputs), and the slots live no longer than
+ * the wrapper's aggregate context, within one execution of the query, as
+ * a call site's cache does.  One context at a time holds the shared cache:
+ * calls under another context (sorted grouping sets switch contexts row by
+ * row) get a per-call cache as before, and NULL is returned for them.
+ */
+static AggCallCache *
+AggWrappedCallCache(MemoryContext aggcontext)
+{
+	MemoryContextCallback *cb;
+	AggCallCache *cache;
+
+	if (wrapped_context == aggcontext)
+		return wrapped_cache;
+	if (wrapped_context != NULL)
+		return NULL;
+
+	cache = MemoryContextAlloc(aggcontext, sizeof(AggCallCache));
+	memset(cache, 0, offsetof(AggCallCache, slots));
+	cache->in_aggregate = true;
+	cb = MemoryContextAlloc(aggcontext, sizeof(MemoryContextCallback));
+	cb->func = AggWrappedContextGone;
+	cb->arg = aggcontext;
+	MemoryContextRegisterResetCallback(aggcontext, cb);
+	wrapped_context = aggcontext;
+	wrapped_cache = cache;
+	return cache;
+}
+
+/*
  * Create the fn_extra cache of a call site (AggGetCallCache).  It lives as
  * long as the executor node (one execution of the query), so the stage
  * facts a query uses are read once per execution, as of its first row: a
@@ -63,18 +121,29 @@ const int64 DecPow10[19] = {
  * values, never pointers into the pipeline cache.  A new cache is cheap to
  * fill: its slots are copied from the backend-level table below.  Only the
  * fields before the slots are zeroed (the filled bitmap says which slots
- * hold a stage): Citus's worker_partial_agg creates a new cache for every
- * row, and zeroing 3 kB of slots per row was a third of its overhead.
+ * hold a stage).  A transition call without an expression inside an
+ * aggregate (fn_expr is set by nodeAgg and nodeWindowAgg for their own
+ * calls) is made by a wrapper such as Citus's worker_partial_agg with a new
+ * FmgrInfo per row: it gets the wrapper's shared cache instead.
  */
 AggCallCache *
 AggNewCallCache(FunctionCallInfo fcinfo)
 {
-	AggCallCache *cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-											 sizeof(AggCallCache));
+	AggCallCache *cache;
+	MemoryContext aggcontext;
+	int			kind = AggCheckCallContext(fcinfo, &aggcontext);
 
-	memset(cache, 0, offsetof(AggCallCache, slots));
-
-	cache->in_aggregate = AggCheckCallContext(fcinfo, NULL) != 0;
+	if (fcinfo->flinfo->fn_expr == NULL && kind == AGG_CONTEXT_AGGREGATE)
+		cache = AggWrappedCallCache(aggcontext);
+	else
+		cache = NULL;
+	if (cache == NULL)
+	{
+		cache = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+								   sizeof(AggCallCache));
+		memset(cache, 0, offsetof(AggCallCache, slots));
+		cache->in_aggregate = kind != 0;
+	}
 	fcinfo->flinfo->fn_extra = cache;
 	return cache;
 }

@@ -15,7 +15,7 @@ SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 -- one more comparison where funnel.required_pipeline exists (branch reverse)
-SELECT plan(118 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
+SELECT plan(121 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
 
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
@@ -171,6 +171,22 @@ INSERT INTO cases VALUES
 ('funnel_svg', $$SELECT funnel.funnel_svg((SELECT funnel.funnel(j, amount) FROM {deals}))$$,
  '{"funnel.funnel_svg(funnel.funnel_summary,jsonb)"}'),
 ('win_rate', $$SELECT funnel.win_rate(stage) FROM %1$s WHERE left_at IS NULL$$, '{"funnel.win_rate(funnel.deal_stage)"}'),
+-- on the workers, worker_partial_agg calls every transition function with a
+-- new FmgrInfo per row; funnel's calls in one aggregate context share one
+-- call cache of stage facts and memos (issue 22.4): mixed aggregates, two
+-- conversion_rate stage pairs and float8 probabilities in one cache
+('several aggregates in one query (one shared call cache on the workers)',
+ $$SELECT funnel.funnel(stage, amount)::text, funnel.weighted_forecast(amount, stage), funnel.win_rate(stage),
+          funnel.conversion_rate(stage, 'maven_citus:Prospecting', 'maven_citus:Engaging'),
+          funnel.conversion_rate(stage, 'maven_citus:Engaging', 'maven_citus:Won'),
+          funnel.weighted_forecast(amount, funnel.probability(stage)), funnel.furthest(stage), funnel.funnel(stage)::text
+     FROM %1$s WHERE left_at IS NULL$$,
+ '{"funnel.funnel(funnel.deal_stage,numeric)","funnel.weighted_forecast(numeric,funnel.deal_stage)","funnel.win_rate(funnel.deal_stage)"}'),
+('several aggregates in one query per owner and product',
+ $$SELECT owner, product, funnel.funnel(stage, amount)::text, funnel.weighted_forecast(amount, stage), funnel.win_rate(stage),
+          funnel.conversion_rate(stage, 'maven_citus:Prospecting', 'maven_citus:Engaging'), funnel.furthest(stage)
+     FROM %1$s WHERE left_at IS NULL GROUP BY owner, product ORDER BY owner, product$$,
+ '{"funnel.funnel(funnel.deal_stage,numeric)","funnel.weighted_forecast(numeric,funnel.deal_stage)","funnel.win_rate(funnel.deal_stage)"}'),
 ('win_rate per owner', $$SELECT owner, funnel.win_rate(stage) FROM %1$s WHERE left_at IS NULL GROUP BY owner ORDER BY owner$$,
  '{"funnel.win_rate(funnel.deal_stage)"}'),
 ('weighted_forecast (three forms)',
@@ -233,6 +249,15 @@ SELECT 'required_pipeline',
 
 SELECT results_eq(pg_temp.q(query, 'visits'), pg_temp.q(query, 'visits_local'), 'distributed = local: ' || name)
   FROM cases ORDER BY name;
+
+-- the shared call cache with sorted grouping on the workers: the wrapper's
+-- aggregate context is reset at every group, and the cache with it
+BEGIN;
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL enable_hashagg = off;
+SELECT results_eq(pg_temp.q(query, 'visits'), pg_temp.q(query, 'visits_local'), 'distributed = local, sorted grouping: ' || name)
+  FROM cases WHERE name = 'several aggregates in one query per owner and product';
+COMMIT;
 
 -- the comparisons are not vacuous: every query returns rows with values
 SET client_min_messages = error;
