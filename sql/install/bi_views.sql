@@ -140,10 +140,24 @@ BEGIN
     SELECT a.atttypid INTO keytype FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
     eq := funnel_internal.equality_operator(keytype);
-    journeys := format($q$(SELECT h.deal_id, funnel.journey(h.stage, h.entered_at) AS journey
-                             FROM %s h GROUP BY h.deal_id) j
-                     JOIN %s d ON d.%I %s j.deal_id$q$,
-                       t.history, t.deals, t.key_column, eq);
+    IF t.pipelines IS NULL THEN
+        journeys := format($q$(SELECT h.deal_id, funnel.journey(h.stage, h.entered_at) AS journey
+                                 FROM %s h GROUP BY h.deal_id) j
+                         JOIN %s d ON d.%I %s j.deal_id$q$,
+                           t.history, t.deals, t.key_column, eq);
+    ELSE
+        -- a table of several pipelines: a journey per deal and pipeline it
+        -- visited (ending "moved" where it left for another), one report
+        -- per pipeline
+        journeys := format($q$(SELECT h.deal_id, p.pipeline,
+                                      funnel.journey(h.stage, h.entered_at, h.left_at, p.pipeline) AS journey
+                                 FROM %s h
+                                 JOIN (SELECT DISTINCT v.deal_id, funnel.pipeline_of(v.stage) AS pipeline
+                                         FROM %s v) p ON p.deal_id %s h.deal_id
+                                GROUP BY h.deal_id, p.pipeline) j
+                         JOIN %s d ON d.%I %s j.deal_id$q$,
+                           t.history, t.history, eq, t.deals, t.key_column, eq);
+    END IF;
 
     -- the current pipeline by stage
     v := format('%I.%I', nsp, pre || 'pipeline');
@@ -179,10 +193,12 @@ BEGIN
         create_cmd, v, hg, dg,
         CASE WHEN amount_col IS NULL THEN '' ELSE format(', d.%I::numeric', amount_col) END,
         journeys,
-        CASE WHEN g = '' THEN '' ELSE 'GROUP BY ' || rtrim(dg, ', ') END);
+        CASE WHEN g = '' AND t.pipelines IS NULL THEN ''
+             ELSE 'GROUP BY ' || rtrim(dg || CASE WHEN t.pipelines IS NULL THEN '' ELSE 'j.pipeline, ' END, ', ') END);
     EXECUTE format('COMMENT ON VIEW %s IS %L', v,
         format('funnel: funnel.report() of the journeys in the history of %s%s: one row per stage with position, kind, deals, amounts, conversions and win rate',
-               t.deals, CASE WHEN g = '' THEN '' ELSE ' per ' || rtrim(g, ', ') END));
+               t.deals, CASE WHEN g = '' AND t.pipelines IS NULL THEN ''
+                             ELSE ' per ' || rtrim(g || CASE WHEN t.pipelines IS NULL THEN '' ELSE 'pipeline, ' END, ', ') END));
     RETURN NEXT v::regclass;
 
     -- time in stage, from the visits of the history

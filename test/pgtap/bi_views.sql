@@ -3,7 +3,7 @@
 -- owner: the four views against plain SQL over the same tables, per group,
 -- their owner, comments and security_invoker, and every refusal.
 BEGIN;
-SELECT plan(27);
+SELECT plan(31);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -148,6 +148,41 @@ GRANT SELECT ON bv.deals TO bv_reader;
 SET ROLE bv_reader;
 SELECT is((SELECT sum(deals) FROM bv.deals_pipeline), 5::numeric, 'with SELECT on the table it can');
 RESET ROLE;
+
+
+-- a table of several pipelines sharing stage names: the conversion view
+-- gives one report per pipeline (journeys per deal and pipeline; a deal
+-- that left a pipeline counts in the one it is in), checked against plain
+-- SQL over the deals and the history
+SELECT funnel.create_pipeline('mp_a', ARRAY['lead', 'demo']);
+SELECT funnel.create_pipeline('mp_b', ARRAY['lead', 'demo']);
+CREATE SCHEMA mp;
+CREATE TABLE mp.deals (id int PRIMARY KEY, amount numeric, stage funnel.deal_stage NOT NULL);
+INSERT INTO mp.deals VALUES (1, 10, 'mp_a:lead'), (2, 20, 'mp_a:lead'), (3, 30, 'mp_b:lead'),
+                            (4, 40, 'mp_b:lead'), (5, 50, 'mp_a:lead');
+SELECT funnel.track('mp.deals', pipelines => ARRAY['mp_a', 'mp_b']);
+SELECT funnel.allow_transition('mp_a', 'demo', 'mp_b:demo');
+UPDATE mp.deals SET stage = 'demo' WHERE id IN (1, 2, 3);
+UPDATE mp.deals SET stage = 'won' WHERE id IN (2, 3);
+UPDATE mp.deals SET stage = 'lost' WHERE id = 4;
+UPDATE mp.deals SET stage = 'mp_b:demo' WHERE id = 1;     -- moved from mp_a to mp_b
+SELECT lives_ok($$SELECT funnel.create_views('mp.deals')$$, 'create_views() on a table of several pipelines');
+SELECT is((SELECT array_agg(DISTINCT funnel.pipeline_of(stage)::text ORDER BY funnel.pipeline_of(stage)::text)
+             FROM mp.deals_conversion),
+          ARRAY['mp_a', 'mp_b'], 'its conversion view has a report per pipeline');
+SELECT results_eq(
+    $$SELECT stage::text, deals FROM mp.deals_conversion WHERE kind = 'won' ORDER BY 1$$,
+    $$SELECT s::text, (SELECT count(*) FROM mp.deals d WHERE d.stage = s) FROM unnest(ARRAY['mp_a:won', 'mp_b:won']::funnel.deal_stage[]) s ORDER BY 1$$,
+    'won deals per pipeline: the deals now in each pipeline''s won stage');
+-- the first stage of a pipeline counts the deals that visited it and did
+-- not leave it for another (deal 1 left mp_a: it counts in mp_b only)
+SELECT results_eq(
+    $$SELECT stage::text, deals FROM mp.deals_conversion WHERE position = 1 ORDER BY 1$$,
+    $$SELECT p || ':lead', count(DISTINCT h.deal_id)
+        FROM mp.deals_stage_history h, LATERAL (SELECT funnel.pipeline_of(h.stage)::text) x(p)
+       WHERE funnel.pipeline_of((SELECT d.stage FROM mp.deals d WHERE d.id = h.deal_id))::text = x.p
+       GROUP BY p ORDER BY 1$$,
+    'first stage per pipeline: deals whose journey there is not "moved"');
 
 SELECT * FROM finish();
 ROLLBACK;
