@@ -19,6 +19,7 @@ OBJS = \
 	src/pipeline_api.o \
 	src/unresolved.o \
 	src/bare_names.o \
+	src/bare_names_resolve.o \
 	src/track_cache.o \
 	src/track_history.o \
 	src/track_trigger.o \
@@ -164,3 +165,4 @@ src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
 src/history_read.o src/tracked_sources.o src/pipeline_as_of.o: src/history_read.h
 src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/pipeline_as_of.o: src/history_layout.h
 src/agg_time.o src/duration_sample.o: src/duration_sample.h
+src/bare_names.o src/bare_names_resolve.o: src/bare_names.h

@@ -166,7 +166,7 @@ extern int	FunnelDeclaredParams;
 
 /*
  * The text of a stage given as text (the casts from text, the functions of
- * bare_names.c).  A leading byte 1, which no name may contain, is the
+ * bare_names_resolve.c).  A leading byte 1, which no name may contain, is the
  * version byte of the binary form: a client that declared a parameter
  * funnel.deal_stage and sent it binary, where bare_names.c reads the
  * parameter as text.
