@@ -60,7 +60,6 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_cast.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
@@ -91,23 +90,6 @@ InternalFunction(const char *name, int nargs, const Oid *argtypes)
 	return LookupFuncName(list_make2(makeString(FUNNEL_INTERNAL_SCHEMA),
 									 makeString(pstrdup(name))),
 						  nargs, argtypes, true);
-}
-
-/* The function of the cast from source to target, or InvalidOid */
-static Oid
-CastFunction(Oid source, Oid target)
-{
-	HeapTuple	tuple;
-	Oid			fn = InvalidOid;
-
-	tuple = SearchSysCache2(CASTSOURCETARGET, ObjectIdGetDatum(source),
-							ObjectIdGetDatum(target));
-	if (HeapTupleIsValid(tuple))
-	{
-		fn = ((Form_pg_cast) GETSTRUCT(tuple))->castfunc;
-		ReleaseSysCache(tuple);
-	}
-	return fn;
 }
 
 /* Read-only pass: is there anything to rewrite at all? */
@@ -592,7 +574,7 @@ FunnelRewriteBareNames(ParseState *pstate, Query *query)
 									 ObjectIdGetDatum(cxt.funnel_nsp));
 	if (!OidIsValid(cxt.stage_type))
 		return;
-	cxt.text_cast_fn = CastFunction(TEXTOID, cxt.stage_type);
+	cxt.text_cast_fn = FunnelCastFunction(TEXTOID, cxt.stage_type);
 	if (!compat_VariableParams(pstate, &cxt.param_types, &cxt.num_params))
 		cxt.param_types = NULL;
 	cxt.pstate = pstate;
@@ -600,7 +582,7 @@ FunnelRewriteBareNames(ParseState *pstate, Query *query)
 		return;
 
 	cxt.stage_array_type = get_array_type(cxt.stage_type);
-	cxt.coerce_fn = CastFunction(cxt.stage_type, cxt.stage_type);
+	cxt.coerce_fn = FunnelCastFunction(cxt.stage_type, cxt.stage_type);
 	argtypes[0] = TEXTOID;
 	argtypes[1] = REGTYPEOID;
 	cxt.in_pipeline_fn = InternalFunction("stage_in_pipeline", 2, argtypes);

@@ -25,6 +25,7 @@
  */
 #define ORDER_TYPMOD	(-2)
 
+/* One rewrite: the objects the rewritten query calls, and where the walk is */
 typedef struct RewriteContext
 {
 	ParseState *pstate;

@@ -163,6 +163,7 @@ extern bool DealStageMayStayUnresolved(const char *str, Oid candidate_label);
 struct RelationData;
 extern AttrNumber DealStageResolvedColumn(struct RelationData *rel);
 extern int	FunnelDeclaredParams;
+extern Oid	FunnelCastFunction(Oid source, Oid target);
 
 /*
  * The text of a stage given as text (the casts from text, the functions of
