@@ -163,10 +163,11 @@ extern bool DealStageMayStayUnresolved(const char *str, Oid candidate_label);
 struct RelationData;
 extern AttrNumber DealStageResolvedColumn(struct RelationData *rel);
 extern int	FunnelDeclaredParams;
+extern Oid	FunnelCastFunction(Oid source, Oid target);
 
 /*
  * The text of a stage given as text (the casts from text, the functions of
- * bare_names.c).  A leading byte 1, which no name may contain, is the
+ * bare_names_resolve.c).  A leading byte 1, which no name may contain, is the
  * version byte of the binary form: a client that declared a parameter
  * funnel.deal_stage and sent it binary, where bare_names.c reads the
  * parameter as text.

@@ -439,15 +439,18 @@ CheckWalker(Node *node, CheckContext *cxt)
 	return expression_tree_walker(node, CheckWalker, (void *) cxt);
 }
 
-/* The typmod coercion function of funnel.deal_stage */
-static Oid
-CoerceFunction(Oid stage_type)
+/*
+ * The function of the cast from source to target, or InvalidOid; from
+ * funnel.deal_stage to itself, its typmod coercion (also bare_names.c)
+ */
+Oid
+FunnelCastFunction(Oid source, Oid target)
 {
 	HeapTuple	tuple;
 	Oid			fn = InvalidOid;
 
-	tuple = SearchSysCache2(CASTSOURCETARGET, ObjectIdGetDatum(stage_type),
-							ObjectIdGetDatum(stage_type));
+	tuple = SearchSysCache2(CASTSOURCETARGET, ObjectIdGetDatum(source),
+							ObjectIdGetDatum(target));
 	if (HeapTupleIsValid(tuple))
 	{
 		fn = ((Form_pg_cast) GETSTRUCT(tuple))->castfunc;
@@ -497,7 +500,7 @@ FunnelPostParseAnalyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		cxt.stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 										 CStringGetDatum("deal_stage"),
 										 ObjectIdGetDatum(nsp));
-		cxt.coerce_fn = CoerceFunction(cxt.stage_type);
+		cxt.coerce_fn = FunnelCastFunction(cxt.stage_type, cxt.stage_type);
 		cxt.allowed = NIL;
 		CheckWalker((Node *) query, &cxt);
 	}

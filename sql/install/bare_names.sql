@@ -1,4 +1,4 @@
--- Bare stage names read in the context of the query (src/bare_names.c).
+-- Bare stage names read in the context of the query (src/bare_names.c; the functions: src/bare_names_resolve.c).
 -- After parse analysis, a bare name compared with a stage column is
 -- rewritten into calls of these functions; users never call them by name.
 -- They take names as text, so a view or rule that stores the rewritten

@@ -1,5 +1,5 @@
 -- sql/install/import.sql: importing a CRM change log into a stage history
--- C: src/import.c.  Part of the install script (see sql/install/README.md).
+-- C: src/import.c, src/import_write.c.  Part of the install script (see sql/install/README.md).
 
 --------------------------------------------------------------------------
 -- funnel.import_history() builds the history of a tracked deals table (and
