@@ -36,7 +36,8 @@ OBJS = \
 	src/agg_window_funnel_scan.o \
 	src/history_read.o \
 	src/tracked_sources.o \
-	src/pipeline_as_of.o
+	src/pipeline_as_of.o \
+	src/live.o
 
 DATA = $(wildcard sql/funnel--*--*.sql)
 DATA_built = sql/funnel--$(EXTVERSION).sql
@@ -55,7 +56,7 @@ include $(PGXS)
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
 	pipeline citus track pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg \
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg live \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control

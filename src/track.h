@@ -17,6 +17,7 @@
 #include "access/htup.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
+#include "storage/lockdefs.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
 #include "utils/relcache.h"
@@ -121,5 +122,10 @@ extern void TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to
 							   TupleTableSlot *slot, Relation rel, List **missing);
 /* track_trigger.c */
 extern FunnelPipeline *TrackPipelineOf(TrackedTable *t);
+
+/* track_api.c: the API's entry points that run a SECURITY DEFINER body */
+extern void RequireOwner(Oid relid, LOCKMODE lockmode);
+extern Datum CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
+					  const Oid *argtypes);
 
 #endif							/* TRACK_H */

@@ -46,8 +46,9 @@ OwnsRelation(Oid relid)
 /*
  * Require ownership of a table, then lock it in the given mode; checked
  * again once locked (the owner cannot change while we hold the lock).
+ * Also used by live.c.
  */
-static void
+void
 RequireOwner(Oid relid, LOCKMODE lockmode)
 {
 	char		relkind;
@@ -70,8 +71,11 @@ RequireOwner(Oid relid, LOCKMODE lockmode)
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), relname);
 }
 
-/* Call funnel_internal.<name>(args of fcinfo), bypassing its EXECUTE privilege */
-static Datum
+/*
+ * Call funnel_internal.<name>(args of fcinfo), bypassing its EXECUTE
+ * privilege; also used by live.c
+ */
+Datum
 CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
 		 const Oid *argtypes)
 {
