@@ -1,7 +1,10 @@
 # Makefile for the funnel extension (PGXS)
 
 EXTENSION = funnel
-EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+# the source tree: also right when built from another directory with VPATH,
+# as Debian's pg_buildext builds one directory per PostgreSQL major
+top := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(top)$(EXTENSION).control)
 
 MODULE_big = funnel
 OBJS = \
@@ -15,12 +18,18 @@ OBJS = \
 	src/track_api.o \
 	src/pipeline_api.o \
 	src/unresolved.o \
+	src/bare_names.o \
 	src/track_cache.o \
 	src/track_history.o \
 	src/track_trigger.o \
 	src/track_rules.o \
+	src/track_errors.o \
+	src/track_batch.o \
 	src/track_validate.o \
 	src/track_citus.o \
+	src/track_migrate.o \
+	src/citus_depend.o \
+	src/import.o \
 	src/agg_common.o \
 	src/agg_stage.o \
 	src/agg_json.o \
@@ -37,9 +46,10 @@ OBJS = \
 	src/history_read.o \
 	src/tracked_sources.o \
 	src/pipeline_as_of.o \
+	src/stage_dimension.o \
 	src/live.o
 
-DATA = $(wildcard sql/funnel--*--*.sql)
+DATA = $(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql))
 DATA_built = sql/funnel--$(EXTVERSION).sql
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
@@ -51,12 +61,17 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# a VPATH build writes objects and the built script into these
+ifdef VPATH
+$(shell mkdir -p src sql)
+endif
+
 # The install script is built from one part per concern, named as the C
 # files it declares (sql/install/README.md), in this order: a part may use
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
-	pipeline citus track pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg live \
+	bare_names pipeline citus track track_many track_migrate track_batch import pipeline_as_of agg_stage agg_journey agg_summary \
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views live \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
@@ -64,7 +79,7 @@ sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 	  echo; \
 	  echo '-- complain if script is sourced in psql, rather than via CREATE EXTENSION'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION funnel" to load this file. \quit'; \
-	  for f in $(INSTALL_PARTS); do echo; cat $$f; done; } > $@
+	  for f in $(filter %.sql,$^); do echo; cat $$f; done; } > $@
 
 # ---- project targets -------------------------------------------------------
 # make test   : install Debian packages if missing, build, install, run every
@@ -78,12 +93,14 @@ sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 # make bench  : benchmarks (not tests), ratios measured side by side
 # make dist   : funnel-<version>.zip for PGXN (version from META.json), a git
 #               archive of tag v<version>, or of HEAD when there is no tag
+# make deb    : Debian packages postgresql-NN-funnel (pg_buildext, one per
+#               installed major) in build/deb/, checked by lintian
 # make results: copy results/*.out over expected/ after a reviewed change
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_MAJOR ?= 15
 
-.PHONY: deps test demo bench fuzz dist results
+.PHONY: deps test demo bench fuzz dist results deb
 
 deps:
 	$(SUDO) test/install-deps.sh $(PG_MAJOR)
@@ -132,6 +149,9 @@ dist:
 		-o $(EXTENSION)-$(DISTVERSION).zip $$ref && \
 	echo "make dist: wrote $(EXTENSION)-$(DISTVERSION).zip from $$ref"
 
+deb: deps
+	$(SUDO) test/deb/build.sh
+
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
 
@@ -140,7 +160,7 @@ $(OBJS): src/funnel.h
 src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_time.o src/duration_sample.o src/agg_forecast.o src/agg_velocity.o src/agg_window_funnel.o src/pipeline_as_of.o: src/agg.h
 src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
 src/agg_summary.o src/agg_journey.o src/agg_forecast.o src/agg_velocity.o: src/journey.h
-src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_validate.o: src/track.h
+src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_errors.o src/track_validate.o src/import.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
 src/history_read.o src/tracked_sources.o src/pipeline_as_of.o: src/history_read.h
 src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/pipeline_as_of.o: src/history_layout.h

@@ -1,6 +1,6 @@
 -- demo/demo.sql: the funnel tour on public CRM data.
 --   Maven CRM opportunities (data/maven_crm): current stages, win rate, forecast
---   Pipedrive-style change log (data/pipedrive_deal_changes): replayed through a
+--   Pipedrive-style change log (data/pipedrive_deal_changes): imported into a
 --   tracked table, then journey funnel reports, learned probabilities, sales
 --   cycle and velocity, and time in stage from its history
 --   a pipeline with Chinese stage names
@@ -79,7 +79,7 @@ SELECT manager, count(*) AS deals,
   FROM crm.opportunities GROUP BY manager ORDER BY win_rate DESC;
 
 \echo
-\echo '== 4. Pipedrive change log replayed through a tracked table (every move validated, history written)'
+\echo '== 4. Pipedrive change log imported into a tracked table (funnel.import_history: history written, every row not taken reported)'
 CREATE TEMP TABLE pd_changes (deal_id bigint, change_time timestamp, field text, value text);
 \copy pd_changes FROM 'data/pipedrive_deal_changes/deal_changes.csv' (FORMAT csv, HEADER)
 -- stage events in time order: stage_id changes, and a lost_reason = moved to lost
@@ -101,19 +101,17 @@ CREATE TABLE crm.deals (
 SELECT funnel.track('crm.deals', pipeline => 'pipedrive', changed_at_column => 'changed_at', rule => 'any');
 SELECT setseed(0.2024);
 \o
-INSERT INTO crm.deals (id, owner, amount, changed_at, stage)
-SELECT e.deal_id, 'user ' || (SELECT max(value) FROM pd_changes u WHERE u.deal_id = e.deal_id AND u.field = 'user_id'),
-       round((1000 + random() * 49000)::numeric, -2), e.at, e.stage
-  FROM events e WHERE e.n = 1;
-DO $$
-DECLARE k int;
-BEGIN
-    FOR k IN 2 .. (SELECT max(n) FROM events) LOOP
-        UPDATE crm.deals d SET stage = e.stage, changed_at = e.at
-          FROM events e WHERE e.deal_id = d.id AND e.n = k;
-    END LOOP;
-END
-$$;
+-- one call: the deals at their last stage, their whole history; the rows
+-- not taken as moves come back with the reason
+SELECT action, count(*) AS rows, min(detail) AS example
+  FROM funnel.import_history('crm.deals',
+         'SELECT deal_id, stage, at AS changed_at, round((1000 + random() * 49000)::numeric, -2) AS amount FROM events ORDER BY deal_id, n',
+         amount_column => 'amount', apply_rules => true)
+ GROUP BY action;
+-- the other columns: an UPDATE that does not change the stage writes no history
+UPDATE crm.deals d SET owner = 'user ' || u.max
+  FROM (SELECT deal_id, max(value) FROM pd_changes WHERE field = 'user_id' GROUP BY deal_id) u
+ WHERE u.deal_id = d.id;
 SELECT (SELECT count(*) FROM crm.deals) AS deals,
        (SELECT count(*) FROM crm.deals_stage_history) AS visits,
        (SELECT count(*) FROM funnel.check_history('crm.deals')) AS invariant_violations;

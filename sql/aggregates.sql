@@ -107,9 +107,10 @@ WITH per_stage AS (
     FROM agg_stage_map m CROSS JOIN agg_reached r JOIN agg_deals d USING (deal_id)
    GROUP BY m.name, m.pos, m.kind)
 SELECT name, pos, deals, amount,
-       CASE WHEN kind = 'open' AND pos > 1 THEN deals::numeric / nullif(lag(deals) OVER (ORDER BY pos), 0)
-            WHEN kind = 'won' THEN deals::numeric / nullif(lag(deals) OVER (ORDER BY pos), 0) END AS conversion_from_previous,
-       CASE WHEN kind IN ('open', 'won') THEN deals::numeric / nullif(first_value(deals) OVER (ORDER BY pos), 0) END AS conversion_from_first,
+       -- report() rounds rates to 6 decimals (funnel.rate)
+       CASE WHEN kind = 'open' AND pos > 1 THEN round(deals::numeric / nullif(lag(deals) OVER (ORDER BY pos), 0), 6)
+            WHEN kind = 'won' THEN round(deals::numeric / nullif(lag(deals) OVER (ORDER BY pos), 0), 6) END AS conversion_from_previous,
+       CASE WHEN kind IN ('open', 'won') THEN round(deals::numeric / nullif(first_value(deals) OVER (ORDER BY pos), 0), 6) END AS conversion_from_first,
        CASE WHEN kind = 'open' THEN deals - lead(deals) OVER (ORDER BY pos) END AS drop_off
   FROM per_stage;
 SELECT * FROM agg_report ORDER BY stage;

@@ -194,7 +194,12 @@ SELECT funnel.untrack('crm.deals');
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'crm.deals'::regclass;
 INSERT INTO crm.deals VALUES (7, 'gi', 1, NULL, 'b2b:lead');
 SELECT count(*) FROM crm.deals_stage_history WHERE deal_id = 7;
+-- track() again re-attaches the kept history; the deal inserted meanwhile
+-- gets its open visit
 SELECT funnel.track('crm.deals', 'b2b');
+SELECT stage, left_at IS NULL AS open FROM crm.deals_stage_history WHERE deal_id = 7;
+SELECT * FROM funnel.check_history('crm.deals');
+SELECT funnel.untrack('crm.deals');
 DROP TABLE crm.deals_stage_history;
 
 -- sequential rule, a changed_at column and a bound stage column

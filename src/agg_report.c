@@ -11,8 +11,15 @@
  * journeys, or from current stages with lost_at) also splits the deals
  * that reached each open stage into won, lost and open, and gives the
  * deals lost from the stage, the deals in it now and the stage's win rate
- * (its learned probability).  The last column draws each row's deals as a
- * text bar for psql.  See doc/metrics.md for every column.
+ * (its learned probability).  The bar column draws each row's deals as a
+ * text bar for psql.  The columns past it (added at the end, so positional
+ * readers keep working) are what a BI tool needs to sort and label rows:
+ * the stage's position and kind, the average amount of the row's deals and
+ * the amount of the deals open in the stage now.  Rates are rounded to
+ * REPORT_RATE_SCALE decimals and typed funnel.rate, a domain over
+ * numeric(7,6): a domain keeps its type modifier in a function's result,
+ * so drivers report precision 7 and scale 6 (a numeric(p,s) result column
+ * loses it).  See doc/metrics.md for every column.
  *
  * src/agg_report.c
  *
@@ -25,6 +32,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/numeric.h"
 #include "utils/tuplestore.h"
 
 #include "funnel_summary.h"
@@ -45,10 +53,23 @@ enum
 	COL_OPEN_HERE,
 	COL_WIN_RATE,
 	COL_BAR,
+	COL_POSITION,
+	COL_KIND,
+	COL_AVERAGE_AMOUNT,
+	COL_OPEN_AMOUNT,
 	REPORT_COLUMNS
 };
 
-/* A ratio, NULL when the base is zero */
+/* decimals of every rate: the scale of the funnel.rate domain */
+#define REPORT_RATE_SCALE	6
+
+/* decimals of an average amount at least (more when the amounts have more) */
+#define REPORT_AVERAGE_SCALE	2
+
+/*
+ * A ratio rounded to REPORT_RATE_SCALE decimals, trailing zeros trimmed,
+ * NULL when the base is zero
+ */
 static inline void
 SetRatio(Datum *value, bool *isnull, int64 num, int64 den)
 {
@@ -56,9 +77,24 @@ SetRatio(Datum *value, bool *isnull, int64 num, int64 den)
 		*isnull = true;
 	else
 	{
-		*value = AggRatio(num, den);
+		Datum		ratio = DirectFunctionCall2(numeric_round, AggRatio(num, den),
+												Int32GetDatum(REPORT_RATE_SCALE));
+
+		*value = DirectFunctionCall1(numeric_trim_scale, ratio);
 		*isnull = false;
 	}
+}
+
+/* total / n (n > 0) as numeric, rounded to max(scale, REPORT_AVERAGE_SCALE) */
+static Datum
+ReportAverage(int128 total, int scale, int64 n)
+{
+	Datum		avg;
+
+	avg = DirectFunctionCall2(numeric_div, DecToNumeric(total, scale),
+							  DirectFunctionCall1(int8_numeric, Int64GetDatum(n)));
+	return DirectFunctionCall2(numeric_round, avg,
+							   Int32GetDatum(Max(scale, REPORT_AVERAGE_SCALE)));
 }
 
 /* A count column */
@@ -275,6 +311,26 @@ ReportClosedRow(const Report *rep, int i, int prev_open, int64 n,
 			 kind == STAGE_WON ? n : 0, n);
 }
 
+/*
+ * The amount of the deals open in an open stage now: with outcomes the
+ * deals whose current stage it is; without, the deals whose reached stage
+ * it is (a summary of current stages: the deals there now).  NULL when
+ * none of them has an amount.
+ */
+static void
+ReportOpenAmount(const Report *rep, int i, Datum *values, bool *nulls)
+{
+	const SummaryEntry *e = rep->by_stage[i];
+	int64		n = rep->outcomes ? e->current_amount_count : e->amount_count;
+
+	if (n > 0)
+	{
+		values[COL_OPEN_AMOUNT] = DecToNumeric(rep->outcomes ? e->current_amount : e->amount,
+											   rep->scale);
+		nulls[COL_OPEN_AMOUNT] = false;
+	}
+}
+
 PG_FUNCTION_INFO_V1(funnel_report);
 Datum
 funnel_report(PG_FUNCTION_ARGS)
@@ -335,7 +391,15 @@ funnel_report(PG_FUNCTION_ARGS)
 		{
 			values[COL_AMOUNT] = DecToNumeric(amount, rep.scale);
 			nulls[COL_AMOUNT] = false;
+			values[COL_AVERAGE_AMOUNT] = ReportAverage(amount, rep.scale, namount);
+			nulls[COL_AVERAGE_AMOUNT] = false;
 		}
+		values[COL_POSITION] = Int32GetDatum(i + 1);
+		nulls[COL_POSITION] = false;
+		values[COL_KIND] = CStringGetTextDatum(StageKindName(stage->kind));
+		nulls[COL_KIND] = false;
+		if (i < rep.pipeline->nopen)
+			ReportOpenAmount(&rep, i, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

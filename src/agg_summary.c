@@ -513,6 +513,7 @@ funnel_summary_current_trans(PG_FUNCTION_ARGS)
  * journey (funnel.journey() over its visits).  The deal reached its
  * furthest open stage (a won deal: its won stage, which passes every open
  * stage; a lost deal that never was in an open stage: its lost stage).
+ * A journey with outcome 'moved' is skipped.
  */
 PG_FUNCTION_INFO_V1(funnel_summary_journey_trans);
 Datum
@@ -534,6 +535,18 @@ funnel_summary_journey_trans(PG_FUNCTION_ARGS)
 	j = PG_GETARG_JOURNEY(1);
 	/* a journey read before its pipeline's kinds were (restore) */
 	JourneyCheckKinds(j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
+	if (JourneyMoved(j))
+	{
+		/*
+		 * A deal that moved to another pipeline is neither open, won nor
+		 * lost here, and a summary splits the deals that reached an open
+		 * stage into open and lost only: it is left out (its journey in
+		 * the pipeline it moved to counts it there).
+		 */
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
 	/* copies: a later lookup may reuse the slot of an earlier one */
 	current = *AggLookupStageIn(cache, j->current);
 	s = SummaryState(fcinfo, cache, &current, SUMMARY_OUTCOMES);

@@ -266,6 +266,18 @@ DealStageResolveTypmod(DealStage s, int32 typmod)
 	return DealStageResolve(s, PipelineOfTypmod(typmod));
 }
 
+/*
+ * The text of a stage given as text (see funnel.h).  A leading byte 1,
+ * which no name may contain, is the binary form's version byte.
+ */
+char *
+DealStageTextArg(struct varlena *t)
+{
+	char	   *str = text_to_cstring((text *) t);
+
+	return str[0] == DEAL_STAGE_SEND_VERSION ? str + 1 : str;
+}
+
 PG_FUNCTION_INFO_V1(deal_stage_in);
 Datum
 deal_stage_in(PG_FUNCTION_ARGS)
@@ -286,7 +298,7 @@ PG_FUNCTION_INFO_V1(deal_stage_from_text);
 Datum
 deal_stage_from_text(PG_FUNCTION_ARGS)
 {
-	char	   *str = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *str = DealStageTextArg(PG_GETARG_TEXT_PP(0));
 	int32		typmod = PG_GETARG_INT32(1);
 
 	PG_RETURN_DEAL_STAGE(DealStageFromText(str, typmod, false));

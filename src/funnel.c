@@ -50,5 +50,16 @@ funnel_catalog_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("funnel_internal.catalog_changed() must be called as a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+
+	/*
+	 * Stages were added, renamed or dropped: a bare name may now be shared
+	 * by several pipelines, or by one only.  Every backend's cached plans are
+	 * parsed again (a relcache invalidation of all relations resets them),
+	 * so that bare names in saved queries are read as a fresh parse reads
+	 * them (bare_names.c): "stage = 'won'" planned while one pipeline had
+	 * 'won' then also finds the won deals of a pipeline created since.
+	 */
+	if (strcmp(RelationGetRelationName(trigdata->tg_relation), "pipeline_stage") == 0)
+		CacheInvalidateRelcacheAll();
 	return PointerGetDatum(NULL);
 }

@@ -140,6 +140,8 @@ extern FunnelStage *FunnelGetStage(DealStage s);
 extern void FunnelCheckConfigured(FunnelPipeline *pipeline);
 extern FunnelStage *FunnelGetConfiguredStage(DealStage s);
 pg_noreturn extern void FunnelReportAmbiguousName(const char *name);
+pg_noreturn extern void FunnelReportAmbiguousNameFor(const char *name,
+													 bool order);
 pg_noreturn extern void DealStageReportAmbiguous(DealStage s);
 extern uint64 FunnelCacheGeneration(void);
 extern char *FunnelStageList(FunnelPipeline *pipeline);
@@ -158,6 +160,24 @@ extern void DealStageCheckUsable(FunnelStage *stage);
 /* unresolved.c */
 extern void FunnelUnresolvedInit(void);
 extern bool DealStageMayStayUnresolved(const char *str, Oid candidate_label);
+struct RelationData;
+extern AttrNumber DealStageResolvedColumn(struct RelationData *rel);
+extern int	FunnelDeclaredParams;
+
+/*
+ * The text of a stage given as text (the casts from text, the functions of
+ * bare_names.c).  A leading byte 1, which no name may contain, is the
+ * version byte of the binary form: a client that declared a parameter
+ * funnel.deal_stage and sent it binary, where bare_names.c reads the
+ * parameter as text.
+ */
+extern char *DealStageTextArg(struct varlena *t);
+
+/* bare_names.c */
+struct ParseState;
+struct Query;
+extern void FunnelRewriteBareNames(struct ParseState *pstate,
+								   struct Query *query);
 
 /* deal_stage_ops.c */
 extern int	DealStageCompare(DealStage a, DealStage b);

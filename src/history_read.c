@@ -562,6 +562,18 @@ PrimaryKeyColumn(Relation rel)
 void
 DealsOpen(TableReader *reader, Oid relid)
 {
+	DealsOpenAmount(reader, relid, NULL);
+}
+
+/*
+ * DealsOpen(), reading the amount from the column named amount_column
+ * (issue 21.2: amount_usd ...) rather than "amount" when it is not NULL:
+ * found under the lock among the live columns (42703 otherwise) and of
+ * type numeric or a domain over numeric (42804 otherwise).
+ */
+void
+DealsOpenAmount(TableReader *reader, Oid relid, const char *amount_column)
+{
 	Relation	rel;
 	AttrNumber	key;
 	AttrNumber	amount;
@@ -572,7 +584,25 @@ DealsOpen(TableReader *reader, Oid relid)
 	rel = OpenTable(relid, "a deals table",
 					"Pass the deals table whose primary key the history's deal_id refers to.");
 	key = PrimaryKeyColumn(rel);
-	amount = DealsAmountColumn(relid);
+	if (amount_column == NULL)
+		amount = DealsAmountColumn(relid);
+	else
+	{
+		amount = ReaderFindColumn(rel, amount_column);
+		if (amount == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of deals table \"%s\" does not exist",
+							amount_column, ReaderRelName(relid)),
+					 errhint("amount_column names the deals' amount column.")));
+		att = TupleDescAttr(RelationGetDescr(rel), amount - 1);
+		if (getBaseType(att->atttypid) != NUMERICOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("amount column \"%s\" of deals table \"%s\" is of type %s, not numeric",
+							amount_column, ReaderRelName(relid), format_type_be(att->atttypid)),
+					 errhint("Amounts are numeric (or a domain over numeric); cast the column in a view of the table, or add a numeric column.")));
+	}
 	attnums[DEALS_KEY] = key;
 	attnums[DEALS_AMOUNT] = amount;
 	CheckSelect(relid, 2, attnums);

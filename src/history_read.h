@@ -64,6 +64,7 @@ typedef TableReader HistoryReader;
 
 extern void HistoryOpen(HistoryReader *reader, Oid relid);
 extern void DealsOpen(TableReader *reader, Oid relid);
+extern void DealsOpenAmount(TableReader *reader, Oid relid, const char *amount_column);
 extern bool TableReaderNext(TableReader *reader);
 extern void TableReaderClose(TableReader *reader);
 extern AttrNumber DealsAmountColumn(Oid relid);

@@ -35,6 +35,29 @@ typedef struct Journey
 
 #define PG_GETARG_JOURNEY(n) ((Journey *) PG_GETARG_POINTER(n))
 
+/*
+ * A deal's journey in a pipeline it moved out of, to another pipeline of
+ * its tracked table (funnel.journey(stage, entered_at, left_at, pipeline)):
+ * current is the stage of its latest visit, in the other pipeline;
+ * furthest and last_open (the stage it left from) are of the journey's own
+ * pipeline.  Its outcome is 'moved': neither open nor lost there.
+ */
+static inline bool
+JourneyMoved(const Journey *j)
+{
+	return j->last_open != 0 &&
+		DealStagePipelineOid(j->current) != DealStagePipelineOid(j->last_open);
+}
+
+/* The pipeline a journey is the journey in */
+static inline Oid
+JourneyPipeline(const Journey *j)
+{
+	return DealStagePipelineOid(JourneyMoved(j) ? j->last_open : j->current);
+}
+
+#define JOURNEY_MOVED "moved"
+
 extern void JourneyCheckKinds(const Journey *j, const char *outcome,
 							  int sqlstate);
 

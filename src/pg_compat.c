@@ -15,6 +15,7 @@
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
+#include "parser/parse_param.h"
 #include "parser/parse_relation.h"
 #include "utils/rel.h"
 
@@ -115,5 +116,43 @@ compat_IsCopyFromCallback(ErrorContextCallback *cb, Relation *rel,
 		return false;
 	*rel = cstate->rel;
 	*attname = cstate->cur_attname;
+	return true;
+}
+
+/* parse_param.c's private state of a parse with variable parameters */
+typedef struct compat_VarParamState
+{
+	Oid		  **paramTypes;
+	int		   *numParams;
+} compat_VarParamState;
+
+static void *var_paramref_hook = NULL;
+
+void
+compat_FindVarParamHook(void)
+{
+	ParseState	dummy;
+	Oid		   *types = NULL;
+	int			n = 0;
+
+	memset(&dummy, 0, sizeof(dummy));
+	setup_parse_variable_parameters(&dummy, &types, &n);
+	var_paramref_hook = (void *) dummy.p_paramref_hook;
+	if (dummy.p_ref_hook_state != NULL)
+		pfree(dummy.p_ref_hook_state);
+}
+
+bool
+compat_VariableParams(ParseState *pstate, Oid ***paramTypes, int **numParams)
+{
+	compat_VarParamState *state;
+
+	if (var_paramref_hook == NULL || pstate == NULL ||
+		(void *) pstate->p_paramref_hook != var_paramref_hook ||
+		pstate->p_ref_hook_state == NULL)
+		return false;
+	state = (compat_VarParamState *) pstate->p_ref_hook_state;
+	*paramTypes = state->paramTypes;
+	*numParams = state->numParams;
 	return true;
 }

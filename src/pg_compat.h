@@ -44,7 +44,7 @@
 
 /*
  * PG 16 replaced pg_class_ownercheck() by object_ownercheck().  Used by
- * track_api.c to require the owner of a deals table.
+ * track_api.c and import.c to require the owner of a deals table.
  */
 #if PG_VERSION_NUM >= 160000
 #define compat_relation_ownercheck(relid, roleid) \
@@ -55,9 +55,22 @@
 #endif
 
 /*
+ * PG 17 added the REINDEX statement (for event triggers; NULL: none) to
+ * reindex_relation().  Used by import.c to build a history's indexes after
+ * a bulk load.
+ */
+#if PG_VERSION_NUM >= 170000
+#define compat_reindex_relation(relid, flags, params) \
+	reindex_relation(NULL, (relid), (flags), (params))
+#else
+#define compat_reindex_relation(relid, flags, params) \
+	reindex_relation((relid), (flags), (params))
+#endif
+
+/*
  * PG 16 added an escontext argument to stringToQualifiedNameList() (NULL:
  * raise errors).  Used by track_citus.c to read a table name from a
- * trigger argument.
+ * trigger argument, and by import.c to read a source relation's name.
  */
 #if PG_VERSION_NUM >= 160000
 #define compat_stringToQualifiedNameList(str) \
@@ -148,5 +161,17 @@ extern bool compat_IsParserCallback(ErrorContextCallback *cb,
  */
 extern bool compat_IsCopyFromCallback(ErrorContextCallback *cb,
 									  Relation *rel, const char **attname);
+
+/*
+ * Internal: the parameter-type array of a parse with variable parameters
+ * (the extended protocol's Parse, PREPARE), or false if pstate parses with
+ * other parameters.  parse_param.c keeps it in its private VarParamState
+ * {Oid **paramTypes; int *numParams;}, the same in PG 15 to 18; the hooks
+ * setup_parse_variable_parameters() installs are found once at load time.
+ * Used by bare_names.c to read untyped stage parameters as text.
+ */
+extern void compat_FindVarParamHook(void);
+extern bool compat_VariableParams(struct ParseState *pstate,
+								  Oid ***paramTypes, int **numParams);
 
 #endif							/* FUNNEL_PG_COMPAT_H */

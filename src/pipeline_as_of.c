@@ -365,18 +365,19 @@ TrendRescale(Trend *trend, int scale)
 
 /* Read the current amount of every deal into a hash table */
 static amounts_hash *
-LoadAmounts(Oid deals_relid, HistoryReader *history, KeyOps *ops)
+LoadAmounts(Oid deals_relid, const char *amount_column, HistoryReader *history,
+			KeyOps *ops)
 {
 	TableReader deals;
 	amounts_hash *hash;
 
-	DealsOpen(&deals, deals_relid);
+	DealsOpenAmount(&deals, deals_relid, amount_column);
 	if (deals.ncols < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("deals table \"%s\" has no numeric column \"amount\"",
 						RelationGetRelationName(deals.rels[0])),
-				 errhint("Amounts are read from a column named amount of type numeric (or a domain over numeric); omit the deals argument to count deals only.")));
+				 errhint("Name the amount column with amount_column => 'amount_usd', or omit the deals argument to count deals only.")));
 	if (deals.key_type != history->key_type)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -492,6 +493,7 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 	HASHCTL		ctl;
 	KeyOps		ops;
 	amounts_hash *amounts = NULL;
+	const char *amount_column = NULL;
 
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -509,9 +511,20 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 	trend.by_label = hash_create("pipeline_trend stages", 64, &ctl,
 								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 
+	/* amount_column (4th argument, issue 21.2): needs the deals table */
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		amount_column = NameStr(*PG_GETARG_NAME(3));
+		if (!trend.with_amounts)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("amount_column \"%s\" given without deals_table", amount_column),
+					 errhint("Amounts are read from the deals table: pass deals_table too.")));
+	}
+
 	HistoryOpen(&reader, PG_GETARG_OID(0));
 	if (trend.with_amounts)
-		amounts = LoadAmounts(PG_GETARG_OID(2), &reader, &ops);
+		amounts = LoadAmounts(PG_GETARG_OID(2), amount_column, &reader, &ops);
 	if (reader.stage_typmod >= 0)
 	{
 		FunnelPipeline *bound = FunnelLookupPipelineByTypmod(reader.stage_typmod);

@@ -560,6 +560,16 @@ FunnelLookupStageByName(FunnelPipeline *pipeline, const char *name)
 void
 FunnelReportAmbiguousName(const char *name)
 {
+	FunnelReportAmbiguousNameFor(name, false);
+}
+
+/*
+ * The same, for an order comparison (<, BETWEEN ...) with a column whose
+ * stages may belong to several pipelines (bare_names.c): order needs one.
+ */
+void
+FunnelReportAmbiguousNameFor(const char *name, bool order)
+{
 	StringInfoData candidates;
 	const char *example = NULL;
 	int			n = 0;
@@ -589,8 +599,11 @@ FunnelReportAmbiguousName(const char *name)
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("stage name \"%s\" is ambiguous", name),
 			 errdetail("It could be %s.", candidates.data),
-			 errhint("Qualify it, as in '%s%c%s', or bind the column to one pipeline with the type funnel.deal_stage(%s); a query parameter must then be sent typed text or varchar, not unknown.",
-					 example, FUNNEL_SEPARATOR, name, quote_identifier(example))));
+			 order ?
+			 errhint("Qualify it, as in '%s%c%s': stages are ordered within one pipeline, and the column compared may hold stages of several.",
+					 example, FUNNEL_SEPARATOR, name) :
+			 errhint("Qualify it, as in '%s%c%s'.",
+					 example, FUNNEL_SEPARATOR, name)));
 }
 
 /* Raise the ambiguity error for an unresolved value */

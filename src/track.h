@@ -20,6 +20,7 @@
 #include "storage/lockdefs.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
 #include "funnel.h"
@@ -54,7 +55,10 @@ typedef struct TrackedTable
 	uint64		generation;		/* FunnelCacheGeneration() when built */
 	MemoryContext context;		/* holds everything below */
 
-	Oid			pipeline;		/* enum type OID of the pipeline */
+	Oid			pipeline;		/* enum type OID of the pipeline; InvalidOid
+								 * when the table holds several (below) */
+	int			npipelines;		/* several pipelines: their enum type OIDs */
+	Oid		   *pipelines;
 	TrackRule	rule;
 	AttrNumber	stage_attnum;
 	AttrNumber	changed_at_attnum;	/* InvalidAttrNumber: use now() */
@@ -73,13 +77,23 @@ typedef struct TrackedTable
 	FmgrInfo	index_eq;		/* = of the index's first column */
 	Oid			index_collation;
 
-	int			ntransitions;	/* allow-list of the pipeline */
-	Oid		   *from_labels;
+	int			ntransitions;	/* allow-list of the pipeline(s) */
+	Oid		   *from_labels;	/* InvalidOid: any stage of from_pipelines[i] */
+	Oid		   *from_pipelines;
 	Oid		   *to_labels;
 
 	int			nrequired;
 	TrackRequired *required;
 } TrackedTable;
+
+/* track_api.c: the entry points' ownership check and call of a body */
+extern void RequireOwner(Oid relid, LOCKMODE lockmode);
+extern Datum CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
+					  const Oid *argtypes);
+
+/* track_migrate.c: re-attaching an existing history at track() */
+extern bool TrackHistoryExists(Oid deals);
+extern void TrackReconcile(Oid deals);
 
 /* track_cache.c */
 extern TrackedTable *TrackLookup(Relation deals, Trigger *trigger);
@@ -103,11 +117,16 @@ extern void TrackValidateHistory(TrackedTable *t, Relation deals,
 typedef struct HistoryWriter HistoryWriter;
 
 extern HistoryWriter *HistoryBegin(TrackedTable *t, bool batch);
+extern void HistoryWithoutIndexes(HistoryWriter *w);
+extern void HistoryBulkLoad(Oid history_relid);
 extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);
+extern void HistoryAddClosedVisit(HistoryWriter *w, Datum deal_id,
+								  DealStage stage, TimestampTz entered_at,
+								  bool closed, TimestampTz left_at);
 extern void HistoryEnd(HistoryWriter *w);
 
 /* track_history.c: the funnel.actor setting */
@@ -117,11 +136,36 @@ extern void TrackActorInit(void);
 /* track_rules.c: the decisions the triggers enforce */
 extern bool TrackMoveAllowed(TrackedTable *t, FunnelPipeline *p, int f, int to);
 extern void TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p,
-										 int f, int to, Relation rel);
+										 int f, int to, Relation rel,
+										 TupleTableSlot *slot);
 extern void TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
 							   TupleTableSlot *slot, Relation rel, List **missing);
+extern bool TrackCrossMoveAllowed(TrackedTable *t, FunnelStage *from,
+								  FunnelStage *to);
+extern void TrackReportInvalidCrossMove(TrackedTable *t, FunnelStage *from,
+										FunnelStage *to, Relation rel,
+										TupleTableSlot *slot);
+extern void TrackCheckRequiredEntering(TrackedTable *t, FunnelStage *from,
+									   FunnelStage *to, TupleTableSlot *slot,
+									   Relation rel, List **missing);
+
 /* track_trigger.c */
 extern FunnelPipeline *TrackPipelineOf(TrackedTable *t);
+extern FunnelPipeline *TrackPipelineOfStage(TrackedTable *t, DealStage s,
+											Relation rel);
+extern char *TrackPipelineNames(TrackedTable *t);
+
+/*
+ * track_errors.c: the deal's key for DETAIL, and the constraint names of
+ * refused moves (a stable contract: README "Error fields")
+ */
+#define TRACK_REFUSED_TRANSITION	"funnel_transition_not_allowed"
+#define TRACK_REFUSED_RETIRED		"funnel_retired_stage"
+#define TRACK_REFUSED_REQUIRED		"funnel_required_fields_missing"
+#define TRACK_REFUSED_NULL_STAGE	"funnel_stage_null"
+#define TRACK_REFUSED_TIME			"funnel_changed_at_before_entry"
+#define TRACK_REFUSED_KEY_CHANGE	"funnel_key_changed"
+extern char *TrackDealKey(TrackedTable *t, TupleTableSlot *slot);
 
 /* track_api.c: the API's entry points that run a SECURITY DEFINER body */
 extern void RequireOwner(Oid relid, LOCKMODE lockmode);

@@ -104,6 +104,8 @@ Datum
 funnel_track(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[5] = {REGCLASSOID, TEXTOID, NAMEOID, NAMEOID, TEXTOID};
+	bool		reattach;
+	Datum		result;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -111,7 +113,30 @@ funnel_track(PG_FUNCTION_ARGS)
 				 errmsg("the table to track must not be null")));
 	/* the lock CREATE TRIGGER takes */
 	RequireOwner(PG_GETARG_OID(0), ShareRowExclusiveLock);
-	return CallBody(fcinfo, "track", 5, argtypes);
+	/* an existing history is re-attached (track_migrate.c) */
+	reattach = TrackHistoryExists(PG_GETARG_OID(0));
+	result = CallBody(fcinfo, "track", 5, argtypes);
+	if (reattach)
+		TrackReconcile(PG_GETARG_OID(0));
+	return result;
+}
+
+/*
+ * funnel.track(deals, pipelines text[], ...), a table that holds the deals
+ * of several pipelines: ownership check, then funnel_internal.track_many()
+ */
+PG_FUNCTION_INFO_V1(funnel_track_many);
+Datum
+funnel_track_many(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[5] = {REGCLASSOID, TEXTARRAYOID, NAMEOID, NAMEOID, TEXTOID};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("the table to track must not be null")));
+	RequireOwner(PG_GETARG_OID(0), ShareRowExclusiveLock);
+	return CallBody(fcinfo, "track_many", 5, argtypes);
 }
 
 /* funnel.untrack(): ownership check, then funnel_internal.untrack() */

@@ -258,7 +258,7 @@ SameArgs(TrackedTable *t, Trigger *trigger)
 /* Read the row of funnel.tracked_table for this table into the entry */
 static bool
 LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
-			   char **key_column)
+			   List **pipeline_names, char **key_column)
 {
 	Relation	rel = table_open(config_relids[0], AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -269,14 +269,24 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
 	int			col[TT_NCOLUMNS];
 
+	AttrNumber	pipelines_attnum;
+
 	ConfigColumns(rel, TT_NCOLUMNS, tracked_table_columns, col);
+	/* the pipelines of a table that holds several (NULL otherwise) */
+	{
+		static const char *const pipelines_column[1] = {"pipelines"};
+
+		FunnelColumnNumbers(rel, 1, pipelines_column, &pipelines_attnum);
+	}
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		char	   *rule;
+		bool		several;
 
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (nulls[col[TT_DEALS]] || nulls[col[TT_PIPELINE]] ||
+		several = !nulls[pipelines_attnum - 1];
+		if (nulls[col[TT_DEALS]] || (nulls[col[TT_PIPELINE]] && !several) ||
 			nulls[col[TT_STAGE_COLUMN]] || nulls[col[TT_RULE]] ||
 			nulls[col[TT_HISTORY]] || nulls[col[TT_KEY_COLUMN]])
 			continue;
@@ -284,7 +294,24 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 			continue;
 
 		found = true;
-		*pipeline_name = TextDatumGetCString(values[col[TT_PIPELINE]]);
+		if (several)
+		{
+			Datum	   *elems;
+			bool	   *elemnulls;
+			int			nelems,
+						i;
+
+			deconstruct_array(DatumGetArrayTypeP(values[pipelines_attnum - 1]),
+							  TEXTOID, -1, false, TYPALIGN_INT,
+							  &elems, &elemnulls, &nelems);
+			*pipeline_name = NULL;
+			for (i = 0; i < nelems; i++)
+				if (!elemnulls[i])
+					*pipeline_names = lappend(*pipeline_names,
+											  TextDatumGetCString(elems[i]));
+		}
+		else
+			*pipeline_name = TextDatumGetCString(values[col[TT_PIPELINE]]);
 		*key_column = pstrdup(NameStr(*DatumGetName(values[col[TT_KEY_COLUMN]])));
 		t->stage_attnum = TrackDealsColumn(deals,
 										   NameStr(*DatumGetName(values[col[TT_STAGE_COLUMN]])),
@@ -384,9 +411,41 @@ LoadHistoryIndex(TrackedTable *t, Relation deals)
 	table_close(history, NoLock);
 }
 
-/* The pipeline's allow-list, as pairs of stage OIDs */
+/* The pipeline of that name among the table's, or NULL */
+static FunnelPipeline *
+PipelineNamed(FunnelPipeline **pipelines, int npipelines, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < npipelines; i++)
+		if (strcmp(NameStr(pipelines[i]->name), name) == 0)
+			return pipelines[i];
+	return NULL;
+}
+
+/*
+ * The target of an allow-list entry of pipeline: a stage of the pipeline by
+ * name, or a qualified 'retail:lead' in another pipeline of the table (a
+ * move between pipelines); InvalidOid for entries this table never uses.
+ */
+static Oid
+TransitionTarget(FunnelPipeline **pipelines, int npipelines,
+				 FunnelPipeline *pipeline, const char *name)
+{
+	const char *sep = strchr(name, FUNNEL_SEPARATOR);
+	FunnelPipeline *target;
+
+	if (sep == NULL)
+		return StageLabel(pipeline, name);
+	target = PipelineNamed(pipelines, npipelines, pnstrdup(name, sep - name));
+	if (target == NULL)
+		return InvalidOid;
+	return StageLabel(target, sep + 1);
+}
+
+/* The allow-lists of the table's pipelines, as pairs of stage OIDs */
 static void
-LoadTransitions(TrackedTable *t, FunnelPipeline *pipeline)
+LoadTransitions(TrackedTable *t, FunnelPipeline **pipelines, int npipelines)
 {
 	Relation	rel = table_open(config_relids[1], AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -399,31 +458,42 @@ LoadTransitions(TrackedTable *t, FunnelPipeline *pipeline)
 
 	ConfigColumns(rel, AT_NCOLUMNS, allowed_transition_columns, col);
 	t->from_labels = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
+	t->from_pipelines = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
 	t->to_labels = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
 	{
 		Oid			from,
 					to;
+		char	   *from_name;
+		FunnelPipeline *pipeline;
 
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
 		if (nulls[col[AT_PIPELINE]] || nulls[col[AT_FROM_STAGE]] ||
 			nulls[col[AT_TO_STAGE]])
 			continue;
-		if (strcmp(TextDatumGetCString(values[col[AT_PIPELINE]]),
-				   NameStr(pipeline->name)) != 0)
+		pipeline = PipelineNamed(pipelines, npipelines,
+								 TextDatumGetCString(values[col[AT_PIPELINE]]));
+		if (pipeline == NULL)
 			continue;
-		from = StageLabel(pipeline, TextDatumGetCString(values[col[AT_FROM_STAGE]]));
-		to = StageLabel(pipeline, TextDatumGetCString(values[col[AT_TO_STAGE]]));
-		if (!OidIsValid(from) || !OidIsValid(to))
+		from_name = TextDatumGetCString(values[col[AT_FROM_STAGE]]);
+		/* '*': from any stage of the pipeline (cross-pipeline entries only) */
+		from = strcmp(from_name, "*") == 0 ? InvalidOid :
+			StageLabel(pipeline, from_name);
+		to = TransitionTarget(pipelines, npipelines, pipeline,
+							  TextDatumGetCString(values[col[AT_TO_STAGE]]));
+		if ((!OidIsValid(from) && strcmp(from_name, "*") != 0) ||
+			!OidIsValid(to))
 			continue;
 		if (t->ntransitions == allocated)
 		{
 			allocated *= 2;
 			t->from_labels = repalloc(t->from_labels, allocated * sizeof(Oid));
+			t->from_pipelines = repalloc(t->from_pipelines, allocated * sizeof(Oid));
 			t->to_labels = repalloc(t->to_labels, allocated * sizeof(Oid));
 		}
 		t->from_labels[t->ntransitions] = from;
+		t->from_pipelines[t->ntransitions] = pipeline->typoid;
 		t->to_labels[t->ntransitions] = to;
 		t->ntransitions++;
 	}
@@ -431,9 +501,10 @@ LoadTransitions(TrackedTable *t, FunnelPipeline *pipeline)
 	table_close(rel, AccessShareLock);
 }
 
-/* The pipeline's required fields, as column numbers of the deals table */
+/* The required fields of the table's pipelines, as column numbers */
 static void
-LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
+LoadRequired(TrackedTable *t, FunnelPipeline **pipelines, int npipelines,
+			 Relation deals)
 {
 	Relation	rel = table_open(config_relids[2], AccessShareLock);
 	TupleDesc	tupdesc = RelationGetDescr(rel);
@@ -456,12 +527,14 @@ LoadRequired(TrackedTable *t, FunnelPipeline *pipeline, Relation deals)
 					i;
 		TrackRequired *req;
 		MemoryContext old;
+		FunnelPipeline *pipeline;
 
 		heap_deform_tuple(tuple, tupdesc, values, nulls);
 		if (nulls[col[RF_PIPELINE]] || nulls[col[RF_STAGE]])
 			continue;
-		if (strcmp(TextDatumGetCString(values[col[RF_PIPELINE]]),
-				   NameStr(pipeline->name)) != 0)
+		pipeline = PipelineNamed(pipelines, npipelines,
+								 TextDatumGetCString(values[col[RF_PIPELINE]]));
+		if (pipeline == NULL)
 			continue;
 		label = StageLabel(pipeline, TextDatumGetCString(values[col[RF_STAGE]]));
 		if (!OidIsValid(label) || nulls[col[RF_FIELDS]])
@@ -507,8 +580,11 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 	TrackedTable nt;
 	MemoryContext old_context = t->context;
 	char	   *pipeline_name = NULL;
+	List	   *pipeline_names = NIL;
 	char	   *key_column = NULL;
 	FunnelPipeline *pipeline;
+	FunnelPipeline **pipelines;
+	ListCell   *lc;
 
 	FunnelCacheBuildStarted(&t->state);
 	/* read first: a rebuild of the pipeline cache meanwhile makes it stale */
@@ -525,27 +601,44 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 
 	if (trigger != NULL && trigger->tgnargs > 0)
 		LoadTrackedArgs(&nt, deals, trigger, &pipeline_name, &key_column);
-	else if (!LoadTrackedRow(&nt, deals, &pipeline_name, &key_column))
+	else if (!LoadTrackedRow(&nt, deals, &pipeline_name, &pipeline_names,
+							 &key_column))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" is not tracked by funnel",
 						RelationGetRelationName(deals)),
-				 errdetail("A funnel tracking trigger fired on a table that has no row in funnel.tracked_table."),
-				 errhint("Drop the funnel_track_* triggers, or call funnel.track().")));
-	pipeline = FunnelLookupPipelineByName(pipeline_name);
-	if (pipeline == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("pipeline \"%s\" of tracked table \"%s\" does not exist",
-						pipeline_name, RelationGetRelationName(deals))));
-	nt.pipeline = pipeline->typoid;
+				 errdetail("A funnel tracking trigger fired on a table that has no row in funnel.tracked_table (a schema restored without funnel's configuration, such as pg_dump -n, leaves it so)."),
+				 errhint("Call funnel.track('%s', pipeline => '...') as before (same stage column, effective-time column and rule): it re-attaches the existing history; or drop the funnel_track_* triggers.",
+						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(deals)),
+													RelationGetRelationName(deals)))));
+	if (pipeline_name != NULL)
+		pipeline_names = list_make1(pipeline_name);
+	nt.npipelines = pipeline_name != NULL ? 0 : list_length(pipeline_names);
+	nt.pipelines = MemoryContextAlloc(nt.context,
+									  Max(nt.npipelines, 1) * sizeof(Oid));
+	pipelines = palloc(Max(list_length(pipeline_names), 1) * sizeof(FunnelPipeline *));
+	foreach(lc, pipeline_names)
+	{
+		pipeline = FunnelLookupPipelineByName((char *) lfirst(lc));
+		pipelines[foreach_current_index(lc)] = pipeline;
+		if (pipeline == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("pipeline \"%s\" of tracked table \"%s\" does not exist",
+							(char *) lfirst(lc), RelationGetRelationName(deals))));
+		if (nt.npipelines > 0)
+			nt.pipelines[foreach_current_index(lc)] = pipeline->typoid;
+		else
+			nt.pipeline = pipeline->typoid;
+	}
 	nt.stage_type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,
 									CStringGetDatum("deal_stage"),
 									ObjectIdGetDatum(get_namespace_oid(FUNNEL_SCHEMA, false)));
 	LoadPrimaryKey(&nt, deals, key_column);
 	LoadHistoryIndex(&nt, deals);
-	LoadTransitions(&nt, pipeline);
-	LoadRequired(&nt, pipeline, deals);
+	/* (no pipeline lookup since: the pointers are still valid) */
+	LoadTransitions(&nt, pipelines, list_length(pipeline_names));
+	LoadRequired(&nt, pipelines, list_length(pipeline_names), deals);
 
 	/* complete: install it, valid unless invalidated meanwhile */
 	MemoryContextSetParent(nt.context, CacheMemoryContext);

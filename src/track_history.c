@@ -91,6 +91,21 @@ struct HistoryWriter
 	BulkInsertState bistate;
 };
 
+static void HistoryFlush(HistoryWriter *w);
+
+/*
+ * The history being bulk loaded by an import (import.c), or InvalidOid:
+ * its writers write no index entries (the import rebuilds the indexes),
+ * so nothing may look a visit up through them meanwhile.
+ */
+static Oid	history_bulk_relid = InvalidOid;
+
+void
+HistoryBulkLoad(Oid history_relid)
+{
+	history_bulk_relid = history_relid;
+}
+
 /*
  * funnel.actor: who the application says is acting (its own user), set by
  * the app per transaction (SET LOCAL) or per request.  entered_by stays the
@@ -268,7 +283,21 @@ HistoryBegin(TrackedTable *t, bool batch)
 	w->slots = palloc0(w->maxslots * sizeof(TupleTableSlot *));
 	if (batch)
 		w->bistate = GetBulkInsertState();
+	if (unlikely(t->history_relid == history_bulk_relid))
+		HistoryWithoutIndexes(w);
 	return w;
+}
+
+/*
+ * Write no index entries from now on: for a bulk load into an empty
+ * history, whose indexes the caller rebuilds afterwards (import.c)
+ */
+void
+HistoryWithoutIndexes(HistoryWriter *w)
+{
+	HistoryFlush(w);
+	ExecCloseIndices(w->rri);
+	w->rri->ri_NumIndices = 0;
 }
 
 /*
@@ -285,6 +314,14 @@ HistoryFindOpen(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
 	ScanKeyData key;
 	bool		first = true;
 	TimestampTz newest = 0;
+
+	if (unlikely(t->history_relid == history_bulk_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot move or delete a deal while its history is being imported"),
+				 errdetail("funnel.import_history() is writing history table \"%s\".",
+						   RelationGetRelationName(w->rel)),
+				 errhint("Move deals after the import, not from a trigger it fires.")));
 
 	if (w->scanslot == NULL)
 	{
@@ -391,6 +428,17 @@ void
 HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 				TimestampTz entered_at)
 {
+	HistoryAddClosedVisit(w, deal_id, stage, entered_at, false, 0);
+}
+
+/*
+ * Add a visit whose left_at is known (closed true), as an import writes
+ * the past visits of a deal; with closed false, the open visit
+ */
+void
+HistoryAddClosedVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
+					  TimestampTz entered_at, bool closed, TimestampTz left_at)
+{
 	TupleTableSlot *slot;
 
 	if (w->slots[w->nslots] == NULL)
@@ -404,8 +452,8 @@ HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 	slot->tts_isnull[Anum_history_stage - 1] = false;
 	slot->tts_values[Anum_history_entered_at - 1] = TimestampTzGetDatum(entered_at);
 	slot->tts_isnull[Anum_history_entered_at - 1] = false;
-	slot->tts_values[Anum_history_left_at - 1] = (Datum) 0;
-	slot->tts_isnull[Anum_history_left_at - 1] = true;
+	slot->tts_values[Anum_history_left_at - 1] = TimestampTzGetDatum(left_at);
+	slot->tts_isnull[Anum_history_left_at - 1] = !closed;
 	slot->tts_values[Anum_history_entered_by - 1] = CurrentUserName();
 	slot->tts_isnull[Anum_history_entered_by - 1] = false;
 	/* columns a user added to the history table: their DEFAULT, or NULL */

@@ -22,6 +22,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "parser/parse_relation.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -31,14 +32,20 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 #include "track.h"
-/* Is the move in the pipeline's allow-list? */
+/*
+ * Is the move in the allow-list?  An entry whose from is InvalidOid ('*')
+ * allows the move from any stage of its pipeline.
+ */
 static bool
-AllowListed(TrackedTable *t, Oid from, Oid to)
+AllowListed(TrackedTable *t, FunnelStage *from, Oid to)
 {
 	int			i;
 
 	for (i = 0; i < t->ntransitions; i++)
-		if (t->from_labels[i] == from && t->to_labels[i] == to)
+		if (t->to_labels[i] == to &&
+			(t->from_labels[i] == from->label ||
+			 (!OidIsValid(t->from_labels[i]) &&
+			  t->from_pipelines[i] == from->pipeline->typoid)))
 			return true;
 	return false;
 }
@@ -118,7 +125,7 @@ TrackMoveAllowed(TrackedTable *t, FunnelPipeline *p, int f, int to)
 
 	if (f == to || target->retired || !target->usable)
 		return false;
-	if (AllowListed(t, from->label, target->label))
+	if (AllowListed(t, from, target->label))
 		return true;
 	switch (t->rule)
 	{
@@ -155,10 +162,13 @@ AllowedTargets(TrackedTable *t, FunnelPipeline *p, int f)
 	return buf.data;
 }
 
-/* Raise the 23514 error for a refused move */
+/*
+ * Raise the 23514 error for a refused move of the deal in slot; its
+ * constraint name says whether the target is retired or the rule refuses.
+ */
 void
 TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
-						Relation rel)
+							 Relation rel, TupleTableSlot *slot)
 {
 	FunnelStage *from = &p->stages[f];
 	FunnelStage *target = &p->stages[to];
@@ -166,6 +176,7 @@ TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
 	StringInfoData detail;
 
 	initStringInfo(&detail);
+	appendStringInfo(&detail, "Deal %s: ", TrackDealKey(t, slot));
 	if (target->retired)
 		appendStringInfo(&detail, "Stage \"%s\" is retired. ", NameStr(target->name));
 	if (allowed[0] != '\0')
@@ -182,17 +193,111 @@ TrackReportInvalidTransition(TrackedTable *t, FunnelPipeline *p, int f, int to,
 			 allowed[0] == '\0' && target->kind != STAGE_OPEN ?
 			 errhint("Allow the move with funnel.allow_transition('%s', '%s', '%s').",
 					 NameStr(p->name), NameStr(from->name), NameStr(target->name)) : 0,
-			 errtable(rel)));
+			 errtablecol(rel, t->stage_attnum),
+			 errtableconstraint(rel, target->retired ? TRACK_REFUSED_RETIRED :
+						   TRACK_REFUSED_TRANSITION)));
 }
 
 /*
- * Check the required fields of one stage on the new row.  With missing not
- * NULL, append the names of the empty fields to *missing (once each) instead
- * of raising the error: funnel.next_stages() asks the same question.
+ * A move to a stage of another pipeline of the table: only where the
+ * allow-list of the deal's pipeline names the target, qualified
+ * (funnel.allow_transition('b2b', 'proposal', 'retail:lead'), or from '*');
+ * the table's rule, which orders the stages of one pipeline, never does.
+ * Retired stages are never entered.
  */
+bool
+TrackCrossMoveAllowed(TrackedTable *t, FunnelStage *from, FunnelStage *to)
+{
+	if (to->retired || !to->usable)
+		return false;
+	return AllowListed(t, from, to->label);
+}
+
+/* Raise the 23514 error for a refused move to another pipeline */
+void
+TrackReportInvalidCrossMove(TrackedTable *t, FunnelStage *from,
+							FunnelStage *to, Relation rel, TupleTableSlot *slot)
+{
+	const char *fp = NameStr(from->pipeline->name);
+	const char *tp = NameStr(to->pipeline->name);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid move of a deal from \"%s%c%s\" in pipeline \"%s\" to \"%s%c%s\" in pipeline \"%s\"",
+					fp, FUNNEL_SEPARATOR, NameStr(from->name), fp,
+					tp, FUNNEL_SEPARATOR, NameStr(to->name), tp),
+			 to->retired ?
+			 errdetail("Deal %s: Stage \"%s%c%s\" is retired.",
+					   TrackDealKey(t, slot), tp, FUNNEL_SEPARATOR,
+					   NameStr(to->name)) :
+			 errdetail("Deal %s: A deal moves to another pipeline only where the allow-list of pipeline \"%s\" names the target.",
+					   TrackDealKey(t, slot), fp),
+			 to->retired ? 0 :
+			 errhint("Allow the move with funnel.allow_transition('%s', '%s', '%s%c%s').",
+					 fp, NameStr(from->name), tp, FUNNEL_SEPARATOR,
+					 NameStr(to->name)),
+			 errtablecol(rel, t->stage_attnum),
+			 errtableconstraint(rel, to->retired ? TRACK_REFUSED_RETIRED :
+								TRACK_REFUSED_TRANSITION)));
+}
+
+/*
+ * Required fields on entering another pipeline at stage to: those of to and
+ * of every open stage of its pipeline that to passes, as for a new deal
+ * starting there.  With missing not NULL, collect the empty fields.
+ */
+void
+TrackCheckRequiredEntering(TrackedTable *t, FunnelStage *from, FunnelStage *to,
+						   TupleTableSlot *slot, Relation rel, List **missing)
+{
+	List	   *empty = NIL;
+	StringInfoData quoted;
+	StringInfoData plain;
+	ListCell   *lc;
+
+	TrackCheckRequired(t, to->pipeline, -1, to->position - 1, slot, rel, &empty);
+	if (missing != NULL)
+	{
+		*missing = list_concat(*missing, empty);
+		return;
+	}
+	if (empty == NIL)
+		return;
+	initStringInfo(&quoted);
+	initStringInfo(&plain);
+	foreach(lc, empty)
+	{
+		appendStringInfo(&quoted, "%s\"%s\"", quoted.len > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+		appendStringInfo(&plain, "%s%s", plain.len > 0 ? ", " : "",
+						 (char *) lfirst(lc));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid move of a deal from \"%s%c%s\" to \"%s%c%s\"",
+					NameStr(from->pipeline->name), FUNNEL_SEPARATOR,
+					NameStr(from->name), NameStr(to->pipeline->name),
+					FUNNEL_SEPARATOR, NameStr(to->name)),
+			 errdetail("Deal %s: Entering pipeline \"%s\" at \"%s\" requires a value in %s.",
+					   TrackDealKey(t, slot), NameStr(to->pipeline->name),
+					   NameStr(to->name), quoted.data),
+			 errhint("Set %s in the same statement.", plain.data),
+			 errtablecol(rel, attnameAttNum(rel, (char *) linitial(empty), false)),
+			 errtableconstraint(rel, TRACK_REFUSED_REQUIRED)));
+}
+
+/* An empty required field: its column and the stage that requires it */
+typedef struct MissingField
+{
+	int			stage;			/* index in p->stages */
+	AttrNumber	attnum;
+	const char *name;
+} MissingField;
+
+/* Append the empty required fields of stages[s] to *missing, once each */
 static void
-CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
-				TupleTableSlot *slot, Relation rel, List **missing)
+CollectRequiredOf(TrackedTable *t, FunnelPipeline *p, int s,
+				  TupleTableSlot *slot, List **missing)
 {
 	Oid			label = p->stages[s].label;
 	int			i,
@@ -207,46 +312,87 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
 		for (j = 0; j < req->nfields; j++)
 		{
 			bool		isnull;
+			ListCell   *lc;
+			bool		seen = false;
+			MissingField *m;
 
 			(void) slot_getattr(slot, req->attnums[j], &isnull);
 			if (!isnull)
 				continue;
-			if (missing != NULL)
-			{
-				ListCell   *lc;
-				bool		seen = false;
-
-				foreach(lc, *missing)
-					if (strcmp((char *) lfirst(lc), req->names[j]) == 0)
-						seen = true;
-				if (!seen)
-					*missing = lappend(*missing, req->names[j]);
+			foreach(lc, *missing)
+				if (strcmp(((MissingField *) lfirst(lc))->name, req->names[j]) == 0)
+					seen = true;
+			if (seen)
 				continue;
-			}
-			if (f < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_CHECK_VIOLATION),
-						 errmsg("invalid initial stage \"%s\" in pipeline \"%s\"",
-								NameStr(p->stages[to].name), NameStr(p->name)),
-						 errdetail("Stage \"%s\" requires a value in \"%s\".",
-								   NameStr(p->stages[s].name), req->names[j]),
-						 s != to ? errhint("A deal that starts in \"%s\" has passed \"%s\".",
-										   NameStr(p->stages[to].name),
-										   NameStr(p->stages[s].name)) : 0,
-						 errtablecol(rel, req->attnums[j])));
-			ereport(ERROR,
-					(errcode(ERRCODE_CHECK_VIOLATION),
-					 errmsg("invalid stage transition from \"%s\" to \"%s\" in pipeline \"%s\"",
-							NameStr(p->stages[f].name), NameStr(p->stages[to].name),
-							NameStr(p->name)),
-					 errdetail("Stage \"%s\" requires a value in \"%s\".",
-							   NameStr(p->stages[s].name), req->names[j]),
-					 s != to ? errhint("The move skips past \"%s\"; set %s in the same statement.",
-									   NameStr(p->stages[s].name), req->names[j]) :
-					 errhint("Set %s in the same statement.", req->names[j]),
-					 errtablecol(rel, req->attnums[j])));
+			m = palloc(sizeof(MissingField));
+			m->stage = s;
+			m->attnum = req->attnums[j];
+			m->name = req->names[j];
+			*missing = lappend(*missing, m);
 		}
 	}
+}
+
+/*
+ * Raise one error for all the empty required fields of a move (f < 0: an
+ * insert): DETAIL names the deal and every field, by the stage requiring
+ * it; the column field is the first of them.
+ */
+static void
+ReportRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
+			   TupleTableSlot *slot, Relation rel, List *missing)
+{
+	StringInfoData detail;
+	StringInfoData fields;
+	ListCell   *lc;
+	MissingField *first = (MissingField *) linitial(missing);
+	int			stage = -1;
+	int			skipped = -1;
+
+	initStringInfo(&detail);
+	initStringInfo(&fields);
+	appendStringInfo(&detail, "Deal %s:", TrackDealKey(t, slot));
+	foreach(lc, missing)
+	{
+		MissingField *m = (MissingField *) lfirst(lc);
+
+		if (m->stage != stage)
+		{
+			appendStringInfo(&detail, "%s Stage \"%s\" requires a value in",
+							 stage >= 0 ? "." : "", NameStr(p->stages[m->stage].name));
+			stage = m->stage;
+		}
+		else
+			appendStringInfoChar(&detail, ',');
+		appendStringInfo(&detail, " \"%s\"", m->name);
+		appendStringInfo(&fields, "%s%s", fields.len > 0 ? ", " : "", m->name);
+		if (m->stage != to && skipped < 0)
+			skipped = m->stage;
+	}
+	appendStringInfoChar(&detail, '.');
+
+	if (f < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("invalid initial stage \"%s\" in pipeline \"%s\"",
+						NameStr(p->stages[to].name), NameStr(p->name)),
+				 errdetail_internal("%s", detail.data),
+				 skipped >= 0 ? errhint("A deal that starts in \"%s\" has passed \"%s\".",
+										NameStr(p->stages[to].name),
+										NameStr(p->stages[skipped].name)) : 0,
+				 errtablecol(rel, first->attnum),
+				 errtableconstraint(rel, TRACK_REFUSED_REQUIRED)));
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("invalid stage transition from \"%s\" to \"%s\" in pipeline \"%s\"",
+					NameStr(p->stages[f].name), NameStr(p->stages[to].name),
+					NameStr(p->name)),
+			 errdetail_internal("%s", detail.data),
+			 skipped >= 0 ? errhint("The move skips past \"%s\"; set %s in the same statement.",
+									NameStr(p->stages[skipped].name), fields.data) :
+			 errhint("Set %s in the same statement.", fields.data),
+			 errtablecol(rel, first->attnum),
+			 errtableconstraint(rel, TRACK_REFUSED_REQUIRED)));
 }
 
 /*
@@ -256,19 +402,32 @@ CheckRequiredOf(TrackedTable *t, FunnelPipeline *p, int f, int s, int to,
  * passes by the implied-passage rule (StagePassed() in funnel.h).  A move
  * to a won stage passes every open stage after the current one; a move to
  * a lost stage, backwards or out of a won or lost stage passes none.
+ *
+ * With missing NULL, raise one error naming every empty field; otherwise
+ * append their names to *missing (funnel.next_stages() asks the same
+ * question), in the order the error lists them.
  */
 void
 TrackCheckRequired(TrackedTable *t, FunnelPipeline *p, int f, int to,
-			  TupleTableSlot *slot, Relation rel, List **missing)
+				   TupleTableSlot *slot, Relation rel, List **missing)
 {
+	List	   *empty = NIL;
+	ListCell   *lc;
 	int			s;
 
 	if (t->nrequired == 0)
 		return;
 	for (s = f + 1; s < p->nopen; s++)
 		if (s != to && StagePassed(p->stages[s].kind, s, p->stages[to].kind, to))
-			CheckRequiredOf(t, p, f, s, to, slot, rel, missing);
-	CheckRequiredOf(t, p, f, to, to, slot, rel, missing);
+			CollectRequiredOf(t, p, s, slot, &empty);
+	CollectRequiredOf(t, p, to, slot, &empty);
+	if (empty == NIL)
+		return;
+	if (missing == NULL)
+		ReportRequired(t, p, f, to, slot, rel, empty);
+	foreach(lc, empty)
+		*missing = lappend(*missing, (char *) ((MissingField *) lfirst(lc))->name);
+	list_free_deep(empty);
 }
 
 /*
@@ -296,6 +455,54 @@ NextStageReason(TrackedTable *t, FunnelPipeline *p, int f, int to,
 	if (*missing != NIL)
 		return "required_fields_missing";
 	return "allowed";
+}
+
+/*
+ * The rows of funnel.next_stages() for the stages of pipeline p: from
+ * stages[f] of p (f < 0: a new deal), or, with from not NULL, from a stage
+ * of another pipeline of the table (a move between pipelines).
+ */
+static void
+NextStagesOf(TrackedTable *t, FunnelPipeline *p, FunnelStage *from, int f,
+			 TupleTableSlot *slot, Relation rel, ReturnSetInfo *rsinfo)
+{
+	int			i;
+
+	for (i = 0; i < p->nstages; i++)
+	{
+		FunnelStage *stage = &p->stages[i];
+		Datum		values[4];
+		bool		nulls[4] = {false, false, false, false};
+		List	   *missing = NIL;
+		const char *reason;
+		Datum	   *fields;
+		ListCell   *lc;
+		int			n = 0;
+
+		/* a stage added by this uncommitted transaction: no value yet */
+		if (!stage->usable)
+			continue;
+		if (from == NULL)
+			reason = NextStageReason(t, p, f, i, slot, rel, &missing);
+		else
+		{
+			/* the decisions of funnel_track_update() between pipelines */
+			TrackCheckRequiredEntering(t, from, stage, slot, rel, &missing);
+			if (!TrackCrossMoveAllowed(t, from, stage))
+				reason = stage->retired ? "retired_stage" : "transition_not_allowed";
+			else
+				reason = missing != NIL ? "required_fields_missing" : "allowed";
+		}
+		fields = palloc(sizeof(Datum) * (list_length(missing) + 1));
+		foreach(lc, missing)
+			fields[n++] = CStringGetTextDatum((char *) lfirst(lc));
+		values[0] = DealStageGetDatum(MakeDealStage(p->typoid, stage->label));
+		values[1] = BoolGetDatum(strcmp(reason, "allowed") == 0);
+		values[2] = CStringGetTextDatum(reason);
+		values[3] = PointerGetDatum(construct_array(fields, n, TEXTOID, -1,
+													false, TYPALIGN_INT));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 }
 
 /*
@@ -350,7 +557,7 @@ funnel_next_stages(PG_FUNCTION_ARGS)
 						 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													RelationGetRelationName(rel)))));
 	t = TrackLookup(rel, NULL);
-	p = TrackPipelineOf(t);
+	p = t->npipelines > 0 ? NULL : TrackPipelineOf(t);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
 	ItemPointerSetInvalid(&tuple.t_self);
@@ -360,34 +567,39 @@ funnel_next_stages(PG_FUNCTION_ARGS)
 	ExecStoreHeapTuple(&tuple, slot, false);
 
 	d = slot_getattr(slot, t->stage_attnum, &isnull);
-	if (!isnull)
-		f = FunnelGetStage(DealStageResolve(DatumGetDealStage(d), p))->position - 1;
-
 	InitMaterializedSRF(fcinfo, 0);
-	for (i = 0; i < p->nstages; i++)
+	if (t->npipelines == 0)
 	{
-		FunnelStage *stage = &p->stages[i];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-		List	   *missing;
-		const char *reason;
-		Datum	   *fields;
-		ListCell   *lc;
-		int			n = 0;
+		if (!isnull)
+			f = FunnelGetStage(DealStageResolve(DatumGetDealStage(d), p))->position - 1;
+		NextStagesOf(t, p, NULL, f, slot, rel, rsinfo);
+	}
+	else
+	{
+		/*
+		 * A table of several pipelines: the stages of the deal's pipeline,
+		 * then those of the others it may move to; a new deal may start
+		 * in any of them.
+		 */
+		FunnelPipeline *own = NULL;
+		FunnelStage *from = NULL;
 
-		/* a stage added by this uncommitted transaction: no value yet */
-		if (!stage->usable)
-			continue;
-		reason = NextStageReason(t, p, f, i, slot, rel, &missing);
-		fields = palloc(sizeof(Datum) * (list_length(missing) + 1));
-		foreach(lc, missing)
-			fields[n++] = CStringGetTextDatum((char *) lfirst(lc));
-		values[0] = DealStageGetDatum(MakeDealStage(p->typoid, stage->label));
-		values[1] = BoolGetDatum(strcmp(reason, "allowed") == 0);
-		values[2] = CStringGetTextDatum(reason);
-		values[3] = PointerGetDatum(construct_array(fields, n, TEXTOID, -1,
-													false, TYPALIGN_INT));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		if (!isnull)
+		{
+			own = TrackPipelineOfStage(t, DatumGetDealStage(d), rel);
+			from = FunnelGetStage(DatumGetDealStage(d));
+			f = from->position - 1;
+			NextStagesOf(t, own, NULL, f, slot, rel, rsinfo);
+		}
+		for (i = 0; i < t->npipelines; i++)
+		{
+			FunnelPipeline *q = FunnelLookupPipeline(t->pipelines[i]);
+
+			if (q == NULL || q == own)
+				continue;
+			FunnelCheckConfigured(q);
+			NextStagesOf(t, q, from, -1, slot, rel, rsinfo);
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);

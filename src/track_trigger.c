@@ -96,9 +96,63 @@ TrackPipelineOf(TrackedTable *t)
 	return p;
 }
 
-/* The stage column of a row, resolved in the tracked pipeline */
+/*
+ * The pipeline of a stage value in a table that holds several pipelines
+ * (the pipeline of the value, which must be one of the table's); in a table
+ * of one pipeline, that pipeline.
+ */
+FunnelPipeline *
+TrackPipelineOfStage(TrackedTable *t, DealStage s, Relation rel)
+{
+	FunnelPipeline *p;
+	int			i;
+
+	if (t->npipelines == 0)
+		return TrackPipelineOf(t);
+	if (DealStageIsUnresolved(s))
+		DealStageReportAmbiguous(s);
+	p = FunnelLookupPipeline(DealStagePipelineOid(s));
+	for (i = 0; p != NULL && i < t->npipelines; i++)
+		if (t->pipelines[i] == p->typoid)
+		{
+			FunnelCheckConfigured(p);
+			return p;
+		}
+	ereport(ERROR,
+			(errcode(ERRCODE_CHECK_VIOLATION),
+			 errmsg("stage \"%s\" is not of a pipeline of tracked table \"%s\"",
+					DealStageToText(s), RelationGetRelationName(rel)),
+			 errdetail("The table holds the deals of pipelines %s.",
+					   TrackPipelineNames(t)),
+			 errhint("Call funnel.untrack() and funnel.track() with the pipeline added to track it in this table."),
+			 errtablecol(rel, t->stage_attnum)));
+	pg_unreachable();
+}
+
+/* "b2b, retail, partner": the pipelines of a table of several */
+char *
+TrackPipelineNames(TrackedTable *t)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	for (i = 0; i < t->npipelines; i++)
+	{
+		FunnelPipeline *p = FunnelLookupPipeline(t->pipelines[i]);
+
+		appendStringInfo(&buf, "%s\"%s\"", i > 0 ? ", " : "",
+						 p ? NameStr(p->name) : "?");
+	}
+	return buf.data;
+}
+
+/*
+ * The stage column of a row, resolved in the tracked pipeline; in a table
+ * of several pipelines, *pipeline is set to the pipeline of the value.
+ */
 static DealStage
-RowStage(TrackedTable *t, FunnelPipeline *pipeline, TupleTableSlot *slot,
+RowStage(TrackedTable *t, FunnelPipeline **pipeline, TupleTableSlot *slot,
 		 Relation rel)
 {
 	bool		isnull;
@@ -109,8 +163,15 @@ RowStage(TrackedTable *t, FunnelPipeline *pipeline, TupleTableSlot *slot,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("stage of a deal in tracked table \"%s\" is null",
 						RelationGetRelationName(rel)),
-				 errtablecol(rel, t->stage_attnum)));
-	return DealStageResolve(DatumGetDealStage(d), pipeline);
+				 errdetail("Deal %s has no stage.", TrackDealKey(t, slot)),
+				 errtablecol(rel, t->stage_attnum),
+				 errtableconstraint(rel, TRACK_REFUSED_NULL_STAGE)));
+	if (t->npipelines > 0)
+	{
+		*pipeline = TrackPipelineOfStage(t, DatumGetDealStage(d), rel);
+		return DatumGetDealStage(d);
+	}
+	return DealStageResolve(DatumGetDealStage(d), *pipeline);
 }
 
 /* Effective time of a change: the changed_at column, or NULL for now() */
@@ -127,6 +188,73 @@ RowChangedAt(TrackedTable *t, TupleTableSlot *slot, TimestampTz *at)
 		return false;
 	*at = DatumGetTimestampTz(d);
 	return true;
+}
+
+/*
+ * A bare name shared by several pipelines, in a table of several: an
+ * UPDATE means the stage of the deal's current pipeline (the OLD row's), an
+ * INSERT the one pipeline of the table that has the name, else the error
+ * naming the candidates.
+ */
+static DealStage
+TrackResolveSeveral(TrackedTable *t, DealStage s, TriggerData *trigdata)
+{
+	Relation	rel = trigdata->tg_relation;
+	FunnelStage *candidate = FunnelLookupStageByLabel(DealStageLabelOid(s));
+	const char *name;
+	FunnelPipeline *found = NULL;
+	StringInfoData candidates;
+	int			n = 0;
+	int			total = 0;
+	int			i;
+
+	if (candidate == NULL)
+		DealStageReportAmbiguous(s);
+	name = pstrdup(NameStr(candidate->name));
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(trigdata->tg_trigtuple, t->stage_attnum,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull && !DealStageIsUnresolved(DatumGetDealStage(d)))
+			return DealStageResolve(s, TrackPipelineOfStage(t, DatumGetDealStage(d), rel));
+	}
+	for (i = 0; i < t->npipelines; i++)
+	{
+		FunnelPipeline *p = FunnelLookupPipeline(t->pipelines[i]);
+
+		if (p != NULL && FunnelLookupStageByName(p, name) != NULL)
+			total++;
+	}
+	initStringInfo(&candidates);
+	for (i = 0; i < t->npipelines; i++)
+	{
+		FunnelPipeline *p = FunnelLookupPipeline(t->pipelines[i]);
+
+		if (p == NULL || FunnelLookupStageByName(p, name) == NULL)
+			continue;
+		n++;
+		appendStringInfo(&candidates, "%s'%s%c%s'",
+						 n == 1 ? "" : (n == total ? " or " : ", "),
+						 NameStr(p->name), FUNNEL_SEPARATOR, name);
+		if (found == NULL)
+			found = p;
+	}
+	if (n == 1)
+		return DealStageResolve(s, found);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("stage name \"%s\" is ambiguous in tracked table \"%s\"",
+					name, RelationGetRelationName(rel)),
+			 n > 0 ? errdetail("The table holds several pipelines; it could be %s.",
+							   candidates.data) :
+			 errdetail("No pipeline of the table (%s) has that stage.",
+					   TrackPipelineNames(t)),
+			 errhint("Qualify it, as in '%s%c%s': a new deal's pipeline is the pipeline of its stage.",
+					 found ? NameStr(found->name) : "b2b", FUNNEL_SEPARATOR, name),
+			 errtablecol(rel, t->stage_attnum)));
+	pg_unreachable();
 }
 
 /* BEFORE INSERT OR UPDATE OF stage: resolve bare stage names */
@@ -158,13 +286,28 @@ funnel_track_resolve(PG_FUNCTION_ARGS)
 		return PointerGetDatum(tuple);
 
 	s = DatumGetDealStage(d);
-	resolved = DealStageResolve(s, TrackPipelineOf(t));
+	if (t->npipelines > 0)
+		resolved = TrackResolveSeveral(t, s, trigdata);
+	else
+		resolved = DealStageResolve(s, TrackPipelineOf(t));
 	d = DealStageGetDatum(resolved);
 	isnull = false;
 	attnum = t->stage_attnum;
 	return PointerGetDatum(heap_modify_tuple_by_cols(tuple,
 													 RelationGetDescr(trigdata->tg_relation),
 													 1, &attnum, &d, &isnull));
+}
+
+/*
+ * CONTEXT of an error about one new row: its place among the rows the
+ * statement inserted, in their order (for COPY FROM, the order of the
+ * input, without skipped lines: the check runs after the last line).
+ */
+static void
+InsertRowContext(void *arg)
+{
+	errcontext("row " INT64_FORMAT " of the rows inserted by the statement",
+			   *(int64 *) arg);
 }
 
 /* AFTER INSERT statement trigger: open the first visit of each new deal */
@@ -179,6 +322,8 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 	TupleTableSlot *slot;
 	HistoryWriter *w = NULL;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	ErrorContextCallback errcallback;
+	int64		row = 0;
 
 	CheckTriggerCall(fcinfo, "funnel_internal.track_insert()");
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
@@ -190,26 +335,37 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 	rel = trigdata->tg_relation;
 	t = TrackLookup(rel, trigdata->tg_trigger);
 	CheckNotShell(t, rel);
-	p = TrackPipelineOf(t);
+	p = t->npipelines > 0 ? NULL : TrackPipelineOf(t);
 
 	slot = MakeSingleTupleTableSlot(RelationGetDescr(rel), &TTSOpsMinimalTuple);
+	errcallback.callback = InsertRowContext;
+	errcallback.arg = &row;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	tuplestore_rescan(trigdata->tg_newtable);
 	while (tuplestore_gettupleslot(trigdata->tg_newtable, true, false, slot))
 	{
-		DealStage	s = RowStage(t, p, slot, rel);
-		FunnelStage *stage = FunnelGetStage(s);
-		int			to = stage->position - 1;
+		DealStage	s;
+		FunnelStage *stage;
+		int			to;
 		TimestampTz at;
 		bool		isnull;
 		Datum		deal_id;
+
+		row++;
+		s = RowStage(t, &p, slot, rel);
+		stage = FunnelGetStage(s);
+		to = stage->position - 1;
 
 		if (stage->retired)
 			ereport(ERROR,
 					(errcode(ERRCODE_CHECK_VIOLATION),
 					 errmsg("invalid initial stage \"%s\" in pipeline \"%s\"",
 							NameStr(stage->name), NameStr(p->name)),
-					 errdetail("Stage \"%s\" is retired.", NameStr(stage->name)),
-					 errtable(rel)));
+					 errdetail("Deal %s: Stage \"%s\" is retired.",
+							   TrackDealKey(t, slot), NameStr(stage->name)),
+					 errtablecol(rel, t->stage_attnum),
+					 errtableconstraint(rel, TRACK_REFUSED_RETIRED)));
 		TrackCheckRequired(t, p, -1, to, slot, rel, NULL);
 		if (!RowChangedAt(t, slot, &at))
 			at = now;
@@ -219,6 +375,7 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 			w = HistoryBegin(t, true);
 		HistoryAddVisit(w, deal_id, s, at);
 	}
+	error_context_stack = errcallback.previous;
 	if (w != NULL)
 		HistoryEnd(w);
 	ExecDropSingleTupleTableSlot(slot);
@@ -246,9 +403,11 @@ CheckKeyUnchanged(TrackedTable *t, TupleTableSlot *oldslot,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("cannot change the primary key of a deal in tracked table \"%s\"",
 						RelationGetRelationName(rel)),
-				 errdetail("The stage history refers to deals by their primary key."),
+				 errdetail("Deal %s: The stage history refers to deals by their primary key.",
+						   TrackDealKey(t, oldslot)),
 				 errhint("Insert a new deal instead, or call funnel.untrack() and move the history yourself."),
-				 errtable(rel)));
+				 errtablecol(rel, t->pk_attnum),
+				 errtableconstraint(rel, TRACK_REFUSED_KEY_CHANGE)));
 }
 
 /* AFTER UPDATE row trigger: validate a move and record it */
@@ -259,13 +418,16 @@ funnel_track_update(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	TrackedTable *t;
-	FunnelPipeline *p;
+	FunnelPipeline *p,
+			   *oldp;
 	TupleTableSlot *oldslot,
 			   *newslot;
 	DealStage	olds,
 				news;
 	int			f,
 				to;
+	FunnelStage *from_stage,
+			   *to_stage;
 	HistoryWriter *w;
 	TimestampTz at = 0;
 	TimestampTz entered = 0;
@@ -285,19 +447,31 @@ funnel_track_update(PG_FUNCTION_ARGS)
 	newslot = trigdata->tg_newslot;
 	t = TrackLookup(rel, trigdata->tg_trigger);
 	CheckNotShell(t, rel);
-	p = TrackPipelineOf(t);
+	p = oldp = t->npipelines > 0 ? NULL : TrackPipelineOf(t);
 
 	CheckKeyUnchanged(t, oldslot, newslot, rel);
-	olds = RowStage(t, p, oldslot, rel);
-	news = RowStage(t, p, newslot, rel);
+	olds = RowStage(t, &oldp, oldslot, rel);
+	news = RowStage(t, &p, newslot, rel);
 	if (olds == news)
 		return PointerGetDatum(NULL);
 
-	f = FunnelGetStage(olds)->position - 1;
-	to = FunnelGetStage(news)->position - 1;
-	if (!TrackMoveAllowed(t, p, f, to))
-		TrackReportInvalidTransition(t, p, f, to, rel);
-	TrackCheckRequired(t, p, f, to, newslot, rel, NULL);
+	from_stage = FunnelGetStage(olds);
+	to_stage = FunnelGetStage(news);
+	f = from_stage->position - 1;
+	to = to_stage->position - 1;
+	if (oldp == p)
+	{
+		if (!TrackMoveAllowed(t, p, f, to))
+			TrackReportInvalidTransition(t, p, f, to, rel, newslot);
+		TrackCheckRequired(t, p, f, to, newslot, rel, NULL);
+	}
+	else
+	{
+		/* a move to another pipeline of the table */
+		if (!TrackCrossMoveAllowed(t, from_stage, to_stage))
+			TrackReportInvalidCrossMove(t, from_stage, to_stage, rel, newslot);
+		TrackCheckRequiredEntering(t, from_stage, to_stage, newslot, rel, NULL);
+	}
 
 	given = RowChangedAt(t, newslot, &at);
 	if (!given)
@@ -313,13 +487,15 @@ funnel_track_update(PG_FUNCTION_ARGS)
 				ereport(ERROR,
 						(errcode(ERRCODE_CHECK_VIOLATION),
 						 errmsg("invalid stage transition from \"%s\" to \"%s\" in pipeline \"%s\"",
-								NameStr(p->stages[f].name), NameStr(p->stages[to].name),
+								NameStr(from_stage->name), NameStr(to_stage->name),
 								NameStr(p->name)),
-						 errdetail("The change time %s is earlier than the time the deal entered \"%s\", %s.",
+						 errdetail("Deal %s: The change time %s is earlier than the time the deal entered \"%s\", %s.",
+								   TrackDealKey(t, newslot),
 								   pstrdup(timestamptz_to_str(at)),
-								   NameStr(p->stages[f].name),
+								   NameStr(from_stage->name),
 								   pstrdup(timestamptz_to_str(entered))),
-						 errtablecol(rel, t->changed_at_attnum)));
+						 errtablecol(rel, t->changed_at_attnum),
+						 errtableconstraint(rel, TRACK_REFUSED_TIME)));
 			/* a transaction that started earlier moves after a later one */
 			at = entered;
 		}

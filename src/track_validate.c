@@ -78,7 +78,8 @@ Datum
 funnel_history_columns(PG_FUNCTION_ARGS)
 {
 	char	   *key_type = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *pipeline = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	/* no pipeline: a table of several, its history's stage unbound */
+	char	   *pipeline = PG_NARGS() > 1 ? text_to_cstring(PG_GETARG_TEXT_PP(1)) : NULL;
 	StringInfoData buf;
 	int			i;
 
@@ -94,8 +95,11 @@ funnel_history_columns(PG_FUNCTION_ARGS)
 				appendStringInfoString(&buf, key_type);
 				break;
 			case HISTORY_TYPE_STAGE:
-				appendStringInfo(&buf, "%s.deal_stage(%s)", FUNNEL_SCHEMA,
-								 quote_identifier(pipeline));
+				if (pipeline == NULL)
+					appendStringInfo(&buf, "%s.deal_stage", FUNNEL_SCHEMA);
+				else
+					appendStringInfo(&buf, "%s.deal_stage(%s)", FUNNEL_SCHEMA,
+									 quote_identifier(pipeline));
 				break;
 			case HISTORY_TYPE_FIXED:
 				appendStringInfo(&buf, "pg_catalog.%s", col->sql_type);

@@ -65,6 +65,9 @@ typedef struct PendingLiteral
 } PendingLiteral;
 
 static List *pending = NIL;		/* in TopMemoryContext */
+
+/* Parameters a running PREPARE declared the types of (bare_names.c) */
+int			FunnelDeclaredParams = 0;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility_hook = NULL;
 
@@ -178,6 +181,20 @@ ResolvedStageColumn(Relation rel, CmdType command)
 		return InvalidAttrNumber;
 	}
 	return InvalidAttrNumber;
+}
+
+/*
+ * The stage column a tracked table's resolving trigger resolves on INSERT
+ * and UPDATE alike, or InvalidAttrNumber (bare_names.c).
+ */
+AttrNumber
+DealStageResolvedColumn(Relation rel)
+{
+	AttrNumber	attnum = ResolvedStageColumn(rel, CMD_INSERT);
+
+	if (attnum != ResolvedStageColumn(rel, CMD_UPDATE))
+		return InvalidAttrNumber;
+	return attnum;
 }
 
 /*
@@ -464,9 +481,14 @@ ForgetPending(ParseState *pstate)
 static void
 FunnelPostParseAnalyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
+	bool		had_pending;
+
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
-	if (pending != NIL && ForgetPending(pstate))
+	had_pending = pending != NIL && ForgetPending(pstate);
+	/* names compared with a stage column are read in its context first */
+	FunnelRewriteBareNames(pstate, query);
+	if (had_pending)
 	{
 		CheckContext cxt;
 		Oid			nsp = get_namespace_oid(FUNNEL_SCHEMA, false);
@@ -504,13 +526,26 @@ FunnelProcessUtility(PlannedStmt *pstmt, const char *queryString,
 					 DestReceiver *dest, QueryCompletion *qc)
 {
 	int			before = list_length(pending);
+	int			declared = FunnelDeclaredParams;
 
-	if (prev_ProcessUtility_hook)
-		prev_ProcessUtility_hook(pstmt, queryString, readOnlyTree, context,
-								 params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	/* PREPARE q(type, ...): bare_names.c keeps the declared types */
+	if (IsA(pstmt->utilityStmt, PrepareStmt))
+		FunnelDeclaredParams =
+			list_length(((PrepareStmt *) pstmt->utilityStmt)->argtypes);
+	PG_TRY();
+	{
+		if (prev_ProcessUtility_hook)
+			prev_ProcessUtility_hook(pstmt, queryString, readOnlyTree, context,
+									 params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		FunnelDeclaredParams = declared;
+	}
+	PG_END_TRY();
 	if (list_length(pending) > before)
 		ReportPending(before);
 }
@@ -565,6 +600,8 @@ FunnelUnresolvedInit(void)
 {
 	/* the parser's error callback marks input calls for SQL literals */
 	compat_FindParserCallback();
+	/* and parses whose untyped parameters bare_names.c reads as text */
+	compat_FindVarParamHook();
 
 	prev_post_parse_analyze_hook = post_parse_analyze_hook;
 	post_parse_analyze_hook = FunnelPostParseAnalyze;

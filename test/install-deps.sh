@@ -5,11 +5,12 @@ set -eu
 PG_MAJOR=${1:-15}
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-common
 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
-postgresql-contrib build-essential librsvg2-bin libxml2-utils"
+postgresql-contrib build-essential librsvg2-bin libxml2-utils
+debhelper lintian postgresql-server-dev-all"
 # driver tests (test/drivers/run.sh, host PostgreSQL 15 only); npm only if no
 # npm is on the PATH (nodesource's nodejs bundles one and conflicts with it)
 if [ "$PG_MAJOR" = 15 ]; then
-    PACKAGES="$PACKAGES python3-psycopg2 python3-psycopg libpostgresql-jdbc-java default-jdk-headless"
+    PACKAGES="$PACKAGES python3-psycopg2 python3-psycopg python3-sqlalchemy libpostgresql-jdbc-java default-jdk-headless"
     command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 fi
 

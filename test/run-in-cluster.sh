@@ -44,6 +44,18 @@ bad=$(grep -c '^not ok ' "$log")
 [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 add "$ok" "$bad" "drivers"
 
+# the Debian package: test/run-tests.sh ran test/deb/run.sh before this
+# cluster existed (its installcheck makes a cluster of its own); one test per
+# TAP line of its log
+if [ -n "${FUNNEL_DEB_LOG:-}" ]; then
+    cat "$FUNNEL_DEB_LOG"
+    ok=$(grep -c '^ok ' "$FUNNEL_DEB_LOG")
+    bad=$(grep -c '^not ok ' "$FUNNEL_DEB_LOG")
+    grep -q '^1\.\.[0-9]' "$FUNNEL_DEB_LOG" || bad=$((bad + 1))
+    add "$ok" "$bad" "deb"
+    rm -f "$FUNNEL_DEB_LOG"
+fi
+
 # Citus (test/citus/run.sh, its own 3-node cluster; skipped without Citus):
 # one test per TAP line
 # ("not ok ... # TODO" lines are expected failures: pg_prove passes them)

@@ -52,10 +52,50 @@ CREATE AGGREGATE funnel.journey(stage funnel.deal_stage, entered_at timestamptz)
 COMMENT ON AGGREGATE funnel.journey(funnel.deal_stage, timestamptz) IS
   'over one deal''s visits: its journey (current stage = stage of the latest entered_at, ties to the later stage; outcome; furthest open stage; last open stage; first entered_at); the input of funnel.funnel(journey [, amount])';
 
+-- the journey of a deal in one pipeline of a tracked table that holds
+-- several (sql/install/track_many.sql), over all the deal's visits
+CREATE FUNCTION funnel_internal.journey_in_trans(internal, funnel.deal_stage, timestamptz, timestamptz, text)
+    RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.journey_in_trans(internal, funnel.deal_stage, timestamptz, timestamptz, text) IS
+  'funnel internal: transition function of funnel.journey(stage, entered_at, left_at, pipeline)';
+CREATE FUNCTION funnel_internal.journey_in_final(internal)
+    RETURNS funnel.journey
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.journey_in_final(internal) IS
+  'funnel internal: final function of funnel.journey(stage, entered_at, left_at, pipeline)';
+CREATE FUNCTION funnel_internal.journey_in_combine(internal, internal)
+    RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.journey_in_combine(internal, internal) IS
+  'funnel internal: combine function of funnel.journey(stage, entered_at, left_at, pipeline)';
+CREATE FUNCTION funnel_internal.journey_in_serialize(internal)
+    RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.journey_in_serialize(internal) IS
+  'funnel internal: serialize function of funnel.journey(stage, entered_at, left_at, pipeline) (between parallel workers)';
+CREATE FUNCTION funnel_internal.journey_in_deserialize(bytea, internal)
+    RETURNS internal
+    AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.journey_in_deserialize(bytea, internal) IS
+  'funnel internal: deserialize function of funnel.journey(stage, entered_at, left_at, pipeline) (between parallel workers)';
+CREATE AGGREGATE funnel.journey(stage funnel.deal_stage, entered_at timestamptz,
+                                left_at timestamptz, pipeline text) (
+    SFUNC = funnel_internal.journey_in_trans,
+    STYPE = internal,
+    FINALFUNC = funnel_internal.journey_in_final,
+    COMBINEFUNC = funnel_internal.journey_in_combine,
+    SERIALFUNC = funnel_internal.journey_in_serialize,
+    DESERIALFUNC = funnel_internal.journey_in_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE funnel.journey(funnel.deal_stage, timestamptz, timestamptz, text) IS
+  'over all the visits of one deal of a tracked table of several pipelines: its journey in pipeline, as funnel.journey(stage, entered_at) over the visits there; outcome moved (current stage: its latest, in another pipeline) when it left an open stage of the pipeline for another pipeline and is not back; NULL when it never was in the pipeline';
+
 CREATE FUNCTION funnel.outcome(journey funnel.journey) RETURNS text
     AS 'MODULE_PATHNAME', 'journey_outcome' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.outcome(funnel.journey) IS
-  'the outcome of a journey: won, lost or open (the kind of its current stage)';
+  'the outcome of a journey: won, lost or open (the kind of its current stage), or moved for a deal that left the pipeline for another pipeline of its tracked table';
 CREATE FUNCTION funnel.current_stage(journey funnel.journey) RETURNS funnel.deal_stage
     AS 'MODULE_PATHNAME', 'journey_current_stage' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.current_stage(funnel.journey) IS
@@ -75,4 +115,4 @@ COMMENT ON FUNCTION funnel.started_at(funnel.journey) IS
 CREATE FUNCTION funnel.closed_at(journey funnel.journey) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'journey_closed_at' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel.closed_at(funnel.journey) IS
-  'when the deal entered its won or lost stage; NULL while it is open';
+  'when the deal entered its won or lost stage; NULL while it is open, and for a deal that moved to another pipeline';

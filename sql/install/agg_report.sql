@@ -1,17 +1,27 @@
 -- sql/install/agg_report.sql: reports over a summary: report(), learned probabilities, the reverse funnel
 -- C: src/agg_report.c.  Part of the install script (see sql/install/README.md).
 
+-- Rates of report() (issue 21.4): a domain keeps its type modifier in a
+-- function's result columns (a numeric(p,s) result column loses it), so
+-- drivers and BI tools see precision 7, scale 6 (JDBC ResultSetMetaData,
+-- SQLAlchemy reflection of a view over report()).
+CREATE DOMAIN funnel.rate AS numeric(7,6);
+COMMENT ON DOMAIN funnel.rate IS
+  'a rate of funnel.report() (conversion, win rate): numeric(7,6), rounded to 6 decimals, so clients see its precision and scale';
+
 CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
     RETURNS TABLE (stage funnel.deal_stage, deals bigint, amount numeric,
-                   conversion_from_previous numeric,
-                   conversion_from_first numeric, drop_off bigint,
+                   conversion_from_previous funnel.rate,
+                   conversion_from_first funnel.rate, drop_off bigint,
                    won bigint, lost bigint, open bigint,
-                   lost_here bigint, open_here bigint, win_rate numeric,
-                   bar text)
+                   lost_here bigint, open_here bigint, win_rate funnel.rate,
+                   bar text,
+                   "position" integer, kind text, average_amount numeric,
+                   open_amount numeric)
     AS 'MODULE_PATHNAME', 'funnel_report'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
-  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage, and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there; bar: the deals as a text bar, 30 characters for the largest row (doc/metrics.md)';
+  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage (funnel.rate, 6 decimals), and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there; bar: the deals as a text bar, 30 characters for the largest row; then for BI tools the stage''s position and kind, the average amount of the row''s deals and, for open stages, the amount of the deals in the stage now (doc/metrics.md)';
 
 -- learned vs configured probabilities (issue 9.3)
 

@@ -778,6 +778,163 @@ $$;
 COMMENT ON FUNCTION funnel_internal.pipeline_change_end(text, text, text, jsonb) IS
   'funnel internal: Citus epilogue of the pipeline functions (restores DDL propagation, appends the change to the pipeline log)';
 
+-- Tables that hold stages of a pipeline depend on its enum type, so that
+-- Citus creates the type on a node before the table (citus_add_node
+-- replays the shell tables on a new node): src/citus_depend.c
+CREATE FUNCTION funnel_internal.citus_pipeline_depend(rel regclass) RETURNS integer
+    AS 'MODULE_PATHNAME', 'funnel_citus_pipeline_depend'
+    LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION funnel_internal.citus_pipeline_depend(regclass) IS
+  'funnel internal: records that a table depends on the enum types of the pipelines its deal_stage(pipeline) columns are bound to (and on no other), so Citus creates those types first on a new node; returns their number';
+
+-- Every table with bound stage columns (the pass of
+-- funnel.sync_pipeline_nodes() for tables created before the event trigger)
+CREATE FUNCTION funnel_internal.citus_pipeline_depend_all() RETURNS integer
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT count(funnel_internal.citus_pipeline_depend(r.oid::regclass))::integer
+      FROM (SELECT DISTINCT c.oid FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+             WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped AND a.atttypmod >= 0
+               AND a.atttypid IN ('funnel.deal_stage'::regtype, 'funnel.deal_stage[]'::regtype)) r
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_pipeline_depend_all() IS
+  'funnel internal: funnel_internal.citus_pipeline_depend() on every table with a deal_stage(pipeline) column; returns the number of tables';
+
+CREATE FUNCTION funnel_internal.citus_depend_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel oid;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    FOR rel IN SELECT DISTINCT d.objid FROM pg_event_trigger_ddl_commands() d
+                WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0
+    LOOP
+        PERFORM funnel_internal.citus_pipeline_depend(rel::regclass);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_depend_ddl_end() IS
+  'funnel internal: with Citus installed, keeps the dependencies of created and altered tables on the pipelines of their deal_stage(pipeline) columns';
+CREATE EVENT TRIGGER funnel_citus_depend_ddl_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+    EXECUTE FUNCTION funnel_internal.citus_depend_ddl_end();
+COMMENT ON EVENT TRIGGER funnel_citus_depend_ddl_end IS
+  'with Citus: makes tables depend on the enum types of the pipelines their stage columns are bound to, so citus_add_node creates the pipelines before the tables';
+
+-- Citus's alter_distributed_table() and undistribute_table() rebuild a
+-- table (alter_table.c, ReplaceTable): they create <name>_<hash of name>,
+-- copy the rows, indexes, replica identity and triggers into it, drop the
+-- old table and rename the new one.  funnel.tracked_table names the deals
+-- and history tables by OID, so the drop would forget the tracking
+-- (funnel_track_sql_drop).  This sql_drop trigger, which fires before that
+-- one (event triggers fire in name order), moves the row to the new table
+-- when the replacement is again hash-distributed, and refuses the command
+-- when it would leave a tracked table or its history local: the shards'
+-- triggers and the history must stay co-located (issue 22.3).
+
+-- The table Citus is converting <schema>.<name> into in this transaction
+-- (NULL when none): created by this transaction under Citus's temporary name
+CREATE FUNCTION funnel_internal.citus_successor(old_schema text, old_name text) RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.oid
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = old_schema
+       AND c.relname = old_name || '_' || (hashtext(old_name)::bigint & 4294967295)::text
+       AND c.relkind IN ('r', 'p')
+       AND c.xmin = pg_current_xact_id()::xid
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_successor(text, text) IS
+  'funnel internal: the table that Citus''s alter_distributed_table() or undistribute_table() created in this transaction to replace a table (named <name>_<hash>), or NULL';
+
+CREATE FUNCTION funnel_internal.citus_rebind_sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+    successor oid;
+    method text;
+    deals_name text;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    FOR d IN SELECT o.objid, o.schema_name, o.object_name, t.deals, t.history,
+                    o.objid = t.deals::oid AS is_deals
+               FROM pg_event_trigger_dropped_objects() o
+               JOIN funnel.tracked_table t ON o.objid IN (t.deals::oid, t.history::oid)
+              WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND o.original
+    LOOP
+        successor := funnel_internal.citus_successor(d.schema_name, d.object_name);
+        CONTINUE WHEN successor IS NULL;
+        EXECUTE 'SELECT partmethod::text FROM pg_catalog.pg_dist_partition WHERE logicalrelid OPERATOR(pg_catalog.=) $1'
+           INTO method USING successor;
+        IF method IS DISTINCT FROM 'h' THEN
+            deals_name := CASE WHEN d.is_deals THEN format('%I.%I', d.schema_name, d.object_name)
+                               ELSE d.deals::text END;
+            RAISE EXCEPTION '%', CASE WHEN d.is_deals
+                    THEN format('tracked table %s cannot stop being hash-distributed', deals_name)
+                    ELSE format('history table %I.%I of tracked table %s cannot stop being hash-distributed',
+                                d.schema_name, d.object_name, deals_name) END
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'The triggers on the shards of a distributed tracked table write its co-located history shards; the tables must stay distributed together.',
+                      HINT = format('To make it local: SELECT funnel.untrack(%L), then undistribute both tables, rename the history, track the table again and copy the old history back (README, "Growing the cluster").', deals_name);
+        END IF;
+        IF d.is_deals THEN
+            UPDATE funnel.tracked_table SET deals = successor::regclass WHERE deals::oid = d.objid;
+        ELSE
+            UPDATE funnel.tracked_table SET history = successor::regclass WHERE history::oid = d.objid;
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_rebind_sql_drop() IS
+  'funnel internal: when Citus''s alter_distributed_table() replaces a tracked table or its history, moves its funnel.tracked_table row to the new table; refuses undistribute_table() of either';
+CREATE EVENT TRIGGER funnel_citus_rebind_sql_drop ON sql_drop
+    EXECUTE FUNCTION funnel_internal.citus_rebind_sql_drop();
+COMMENT ON EVENT TRIGGER funnel_citus_rebind_sql_drop IS
+  'with Citus: keeps the tracking of a table (and its history) that alter_distributed_table() rebuilds; refuses undistribute_table() of a tracked table or its history';
+
+-- Citus re-creates the triggers of a table it rebuilds, and refuses
+-- triggers on a distributed table unless citus.enable_unsafe_triggers is
+-- on.  funnel's tracking triggers write only the co-located history shard
+-- (see funnel.track()), so creating one of them on a distributed table
+-- turns the setting on for the rest of the transaction, as track() does
+-- for its own statements.
+CREATE FUNCTION funnel_internal.citus_trigger_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+                 JOIN pg_trigger t ON t.oid = c.objid
+                 JOIN pg_proc p ON p.oid = t.tgfoid
+                WHERE c.classid = 'pg_trigger'::regclass
+                  AND p.pronamespace = 'funnel_internal'::regnamespace
+                  AND p.proname IN ('track_insert', 'track_update', 'track_delete', 'track_truncate')
+                  AND t.tgnargs > 0 AND substring(t.tgargs FROM 1 FOR 6) = '\x636974757300'::bytea) THEN
+        PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.citus_trigger_ddl_end() IS
+  'funnel internal: turns citus.enable_unsafe_triggers on for the transaction when a funnel tracking trigger of a distributed table is created (Citus re-creating it in alter_distributed_table())';
+CREATE EVENT TRIGGER funnel_citus_trigger_ddl_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TRIGGER')
+    EXECUTE FUNCTION funnel_internal.citus_trigger_ddl_end();
+COMMENT ON EVENT TRIGGER funnel_citus_trigger_ddl_end IS
+  'with Citus: lets Citus re-create funnel''s tracking triggers when it rebuilds a distributed tracked table (alter_distributed_table)';
+
 -- A node added later, or one that was inactive, catches up
 CREATE FUNCTION funnel.sync_pipeline_nodes() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -795,6 +952,9 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(pg_catalog.hashtext('funnel'), pg_catalog.hashtext('pipeline_log'));
     PERFORM funnel_internal.pipeline_log_ensure();
+    -- tables created before funnel recorded their pipelines (the next
+    -- citus_add_node creates the pipelines before them)
+    PERFORM funnel_internal.citus_pipeline_depend_all();
     EXECUTE $q$
         SELECT count(*)::integer,
                bool_or(NOT EXISTS (
@@ -958,3 +1118,5 @@ REVOKE ALL ON FUNCTION funnel_internal.citus_table(text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.pipeline_change_begin(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.pipeline_change_end(text, text, text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.sync_pipeline_nodes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_pipeline_depend(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.citus_pipeline_depend_all() FROM PUBLIC;

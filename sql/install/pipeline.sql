@@ -1076,6 +1076,12 @@ REVOKE ALL ON FUNCTION funnel_internal.alter_pipeline_owner(text, name) FROM PUB
 REVOKE ALL ON FUNCTION funnel_internal.check_pipeline_owner(text, oid, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.drop_pipeline_as(oid, text) FROM PUBLIC;
 
+CREATE FUNCTION funnel_internal.stage_key(label oid) RETURNS funnel.deal_stage
+    AS 'MODULE_PATHNAME', 'funnel_stage_key'
+    LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.stage_key(oid) IS
+  'funnel internal: the stage of a pg_enum row as a funnel.deal_stage (the key of funnel.stages), NULL for a stage added by the current uncommitted transaction';
+
 CREATE VIEW funnel.stages AS
 SELECT t.typname::text AS pipeline,
        e.enumlabel::text AS stage,
@@ -1084,7 +1090,13 @@ SELECT t.typname::text AS pipeline,
        s.kind,
        s.stale_after,
        coalesce(s.retired, false) AS retired,
-       p.owner
+       p.owner,
+       -- the stage dimension of BI tools (issue 21.5): a join key of the
+       -- type of every stage column, a display label and the kind's colour
+       -- (funnel_svg()'s defaults)
+       funnel_internal.stage_key(e.oid) AS key,
+       pg_catalog.initcap(pg_catalog.replace(e.enumlabel::text, '_', ' ')) COLLATE "default" AS label,
+       CASE s.kind WHEN 'won' THEN '#59a14f' WHEN 'lost' THEN '#c9665f' ELSE '#4e79a7' END AS color
   FROM pg_catalog.pg_enum e
   JOIN pg_catalog.pg_type t ON t.oid = e.enumtypid
   JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace AND n.nspname = 'funnel_pipeline'
@@ -1092,7 +1104,7 @@ SELECT t.typname::text AS pipeline,
   LEFT JOIN funnel.pipeline p ON p.name = t.typname::text
  ORDER BY t.oid, e.enumsortorder;
 COMMENT ON VIEW funnel.stages IS
-  'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired, owner (the role that may change the pipeline)';
+  'every stage of every pipeline in funnel order: pipeline, stage, position, probability, kind, stale_after, retired, owner (the role that may change the pipeline); for BI join editors key (the stage as a funnel.deal_stage, equal to the stage columns it joins), label (the name in title case, underscores as spaces) and color (funnel_svg()''s colour of the kind)';
 GRANT SELECT ON funnel.stages TO PUBLIC;
 GRANT SELECT ON funnel.pipeline, funnel.pipeline_stage TO PUBLIC;
 GRANT USAGE ON SCHEMA funnel TO PUBLIC;

@@ -20,13 +20,14 @@ COMMENT ON FUNCTION funnel.pipeline_as_of(regclass, timestamptz) IS
   'the visit of each deal open at as_of (entered_at <= as_of < left_at) in a stage history, won and lost deals included; deal_id as text; one scan of the history';
 
 CREATE FUNCTION funnel.pipeline_trend(history regclass, instants timestamptz[],
-                                      deals_table regclass DEFAULT NULL)
+                                      deals_table regclass DEFAULT NULL,
+                                      amount_column name DEFAULT NULL)
     RETURNS TABLE (instant timestamptz, stage funnel.deal_stage, deals bigint,
                    amount numeric, weighted_amount numeric)
     AS 'MODULE_PATHNAME', 'funnel_pipeline_trend'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
-COMMENT ON FUNCTION funnel.pipeline_trend(regclass, timestamptz[], regclass) IS
-  'per instant (sorted, distinct, NULLs ignored) and stage of the history''s pipeline, in funnel order: the deals whose visit was open there, and with deals_table their current amount total and amount x current probability; one scan of the history';
+COMMENT ON FUNCTION funnel.pipeline_trend(regclass, timestamptz[], regclass, name) IS
+  'per instant (sorted, distinct, NULLs ignored) and stage of the history''s pipeline, in funnel order: the deals whose visit was open there, and with deals_table their current amount total and amount x current probability (amount from the numeric column amount_column, by default amount); one scan of the history';
 
 CREATE FUNCTION funnel_internal.amount_column(deals regclass) RETURNS name
     AS 'MODULE_PATHNAME', 'funnel_amount_column'
@@ -36,7 +37,8 @@ COMMENT ON FUNCTION funnel_internal.amount_column(regclass) IS
 
 CREATE FUNCTION funnel.stale_deals(deals regclass,
                                    as_of timestamptz DEFAULT pg_catalog.now(),
-                                   percentile double precision DEFAULT NULL)
+                                   percentile double precision DEFAULT NULL,
+                                   amount_column name DEFAULT NULL)
 RETURNS TABLE (deal_id text, stage funnel.deal_stage, entered_at timestamptz,
                days_in_stage numeric, threshold interval, amount numeric)
 LANGUAGE plpgsql STABLE
@@ -47,6 +49,8 @@ DECLARE
     src record;
     pk name;
     amount_col name;
+    amount_type text;
+    amount_ok boolean;
     eq text;
 BEGIN
     IF deals IS NULL OR as_of IS NULL THEN
@@ -73,7 +77,28 @@ BEGIN
     END IF;
     -- both tables locked and validated: the query runs none of the owner's code
     src := funnel_internal.tracked_sources(t.deals, t.history, pk, t.stage_column);
-    amount_col := funnel_internal.amount_column(deals);
+    IF amount_column IS NULL THEN
+        amount_col := funnel_internal.amount_column(deals);
+    ELSE
+        -- named (issue 21.2): checked under the lock tracked_sources() took,
+        -- an error rather than NULL amounts when it is missing or not numeric
+        SELECT pg_catalog.format_type(a.atttypid, NULL),
+               ty.typbasetype IS NOT DISTINCT FROM 'pg_catalog.numeric'::pg_catalog.regtype
+               OR a.atttypid = 'pg_catalog.numeric'::pg_catalog.regtype
+          INTO amount_type, amount_ok
+          FROM pg_attribute a LEFT JOIN pg_type ty ON ty.oid = a.atttypid AND ty.typtype = 'd'
+         WHERE a.attrelid = deals AND a.attname = amount_column AND a.attnum > 0 AND NOT a.attisdropped;
+        IF amount_type IS NULL THEN
+            RAISE EXCEPTION 'column "%" of tracked table % does not exist', amount_column, deals
+                USING ERRCODE = 'undefined_column',
+                      HINT = 'amount_column names the deals'' amount column.';
+        ELSIF NOT amount_ok THEN
+            RAISE EXCEPTION 'amount column "%" of tracked table % is of type %, not numeric', amount_column, deals, amount_type
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = 'Amounts are numeric (or a domain over numeric).';
+        END IF;
+        amount_col := amount_column;
+    END IF;
     SELECT funnel_internal.equality_operator(a.atttypid) INTO eq
       FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = pk AND NOT a.attisdropped;
@@ -104,5 +129,5 @@ BEGIN
     USING as_of, percentile;
 END
 $$;
-COMMENT ON FUNCTION funnel.stale_deals(regclass, timestamptz, double precision) IS
-  'open deals of a tracked table whose visit open at as_of is older than the stage''s stale_after or, when none is set and percentile is given, than that percentile of the stage''s closed visits (left by as_of); with days in stage, the threshold applied and the deal''s current amount (column amount, numeric) or NULL';
+COMMENT ON FUNCTION funnel.stale_deals(regclass, timestamptz, double precision, name) IS
+  'open deals of a tracked table whose visit open at as_of is older than the stage''s stale_after or, when none is set and percentile is given, than that percentile of the stage''s closed visits (left by as_of); with days in stage, the threshold applied and the deal''s current amount (from amount_column, by default the numeric column amount if any) or NULL';

@@ -22,16 +22,20 @@ COMMENT ON FUNCTION funnel_internal.check_rule(text) IS
 
 CREATE TABLE funnel.tracked_table (
     deals             regclass PRIMARY KEY,
-    pipeline          text NOT NULL,
+    pipeline          text,
     stage_column      name NOT NULL,
     changed_at_column name,
     rule              text NOT NULL CHECK (funnel_internal.check_rule(rule)),
     history           regclass NOT NULL,
     tracked_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    key_column        name NOT NULL
+    key_column        name NOT NULL,
+    -- a table that holds the deals of several pipelines: their names, and
+    -- pipeline NULL (sql/install/track_many.sql)
+    pipelines         text[],
+    CHECK ((pipeline IS NULL) <> (pipelines IS NULL))
 );
 COMMENT ON TABLE funnel.tracked_table IS
-  'funnel: one row per deals table tracked by funnel.track(): its pipeline, stage column, optional effective-time column, transition rule, history table and key column (the primary key when tracked)';
+  'funnel: one row per deals table tracked by funnel.track(): its pipeline (or pipelines, for a table that holds several), stage column, optional effective-time column, transition rule, history table and key column (the primary key when tracked)';
 
 CREATE TABLE funnel.allowed_transition (
     pipeline    text NOT NULL,
@@ -82,12 +86,16 @@ BEGIN
              WHERE t.pipeline = OLD.pipeline AND t.from_stage = OLD.stage;
             UPDATE funnel.allowed_transition t SET pipeline = NEW.pipeline, to_stage = NEW.stage
              WHERE t.pipeline = OLD.pipeline AND t.to_stage = OLD.stage;
+            -- moves between pipelines name the target qualified
+            UPDATE funnel.allowed_transition t SET to_stage = NEW.pipeline || ':' || NEW.stage
+             WHERE t.to_stage = OLD.pipeline || ':' || OLD.stage;
             UPDATE funnel.required_field r SET pipeline = NEW.pipeline, stage = NEW.stage
              WHERE r.pipeline = OLD.pipeline AND r.stage = OLD.stage;
         END IF;
     ELSE
         DELETE FROM funnel.allowed_transition t
-         WHERE t.pipeline = OLD.pipeline AND OLD.stage IN (t.from_stage, t.to_stage);
+         WHERE (t.pipeline = OLD.pipeline AND OLD.stage IN (t.from_stage, t.to_stage))
+            OR t.to_stage = OLD.pipeline || ':' || OLD.stage;
         DELETE FROM funnel.required_field r
          WHERE r.pipeline = OLD.pipeline AND r.stage = OLD.stage;
     END IF;
@@ -150,6 +158,11 @@ CREATE FUNCTION funnel_internal.history_columns(key_type text, pipeline text) RE
     LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION funnel_internal.history_columns(text, text) IS
   'funnel internal: the column list of CREATE TABLE for a stage history whose deal_id is of type key_type and whose stage is bound to the pipeline; the one layout of a history (src/history_layout.h), which the triggers check';
+CREATE FUNCTION funnel_internal.history_columns(key_type text) RETURNS text
+    AS 'MODULE_PATHNAME', 'funnel_history_columns'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.history_columns(text) IS
+  'funnel internal: the column list of CREATE TABLE for the stage history of a table of several pipelines: deal_id of type key_type, stage an unbound funnel.deal_stage; the one layout of a history (src/history_layout.h)';
 
 -- API
 --
@@ -334,10 +347,12 @@ BEGIN
             USING ERRCODE = 'name_too_long',
                   HINT = 'Rename the table to at most 49 bytes.';
     END IF;
-    IF to_regclass(format('%I.%I', rel.nspname, hist_name)) IS NOT NULL THEN
-        RAISE EXCEPTION 'relation "%.%" already exists', rel.nspname, hist_name
-            USING ERRCODE = 'duplicate_table',
-                  HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
+    -- an existing history (kept by funnel.untrack(), or restored by
+    -- pg_dump -n) is re-attached once checked (sql/install/track_migrate.sql);
+    -- the C entry point then makes its open visits consistent, as the caller
+    hist := to_regclass(format('%I.%I', rel.nspname, hist_name));
+    IF hist IS NOT NULL THEN
+        hist := funnel_internal.track_reattach(deals, hist, pipeline, pk.attname, dist_method);
     END IF;
 
     IF dist_method = 'h' THEN
@@ -349,6 +364,7 @@ BEGIN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
 
+    IF hist IS NULL THEN
     -- the columns: the one layout of a history (src/history_layout.h)
     EXECUTE format('CREATE TABLE %I.%I (%s) WITH (fillfactor = 80)',
                    rel.nspname, hist_name,
@@ -359,6 +375,11 @@ BEGIN
     EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
                    format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
     IF dist_method = 'h' THEN
+        -- what Citus's online shard moves (logical replication) need to
+        -- replay the UPDATE that closes a visit: a visit has no key (moves
+        -- in one transaction give identical zero-length visits), so the
+        -- whole old row identifies it; costs WAL only with wal_level = logical
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', hist);
         -- co-located with the deals: a deal's visits live on its node
         EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''deal_id'', colocate_with => $2)'
             USING hist, deals::text;
@@ -383,6 +404,9 @@ BEGIN
                         ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
                    CASE WHEN dist_method IS NULL THEN 'ONLY ' ELSE '' END, deals);
     EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
+    END IF;
+    -- who may read the deals may read their history
+    PERFORM funnel_internal.track_copy_grants(deals, hist);
 
     INSERT INTO funnel.tracked_table (deals, pipeline, stage_column, changed_at_column, rule, history, key_column)
     VALUES (deals, pipeline, stage_column, changed_at_column, rule, hist, pk.attname);
@@ -418,10 +442,17 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t text;
+    saved_triggers text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'undefined_object';
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        -- Citus refuses DROP TRIGGER on a distributed table as it refuses
+        -- CREATE TRIGGER (see track())
+        saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
     FOR t IN SELECT tg.tgname FROM pg_trigger tg
               WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
@@ -429,6 +460,9 @@ BEGIN
                                   'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
     END LOOP;
+    IF saved_triggers IS NOT NULL THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
+    END IF;
     DELETE FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals;
 END
 $$;
@@ -448,14 +482,52 @@ COMMENT ON FUNCTION funnel.untrack(regclass) IS
 -- (funnel_internal.allow_transition ...) run on this node and, on a Citus
 -- coordinator, a wrapper that also logs the call in funnel_citus.pipeline_log
 -- so that every node applies it in the same transaction (doc/design.md §11).
+-- The target of an allow-list entry: NULL for a stage of the pipeline
+-- itself, {pipeline, stage} for a qualified 'retail:lead' of another
+-- pipeline (a move between the pipelines of one deals table, see
+-- sql/install/track_many.sql); the error for a qualified name of the same
+-- pipeline, which is ambiguous to read back
+CREATE FUNCTION funnel_internal.transition_target(pipeline text, to_stage text)
+RETURNS text[]
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    target text[];
+BEGIN
+    IF to_stage IS NULL OR strpos(to_stage, ':') = 0 THEN
+        RETURN NULL;
+    END IF;
+    target := ARRAY[split_part(to_stage, ':', 1), substr(to_stage, strpos(to_stage, ':') + 1)];
+    IF target[1] = pipeline THEN
+        RAISE EXCEPTION 'target stage "%" is in pipeline "%" itself', to_stage, pipeline
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Name a stage of the pipeline without its pipeline, as in %L; qualify only a stage of another pipeline.', target[2]);
+    END IF;
+    RETURN target;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.transition_target(text, text) IS
+  'funnel internal: NULL for an allow-list target in the pipeline itself, {pipeline, stage} for a qualified target in another pipeline (a move between pipelines)';
+REVOKE ALL ON FUNCTION funnel_internal.transition_target(text, text) FROM PUBLIC;
+
 CREATE FUNCTION funnel_internal.allow_transition(pipeline text, from_stage text, to_stage text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    target text[] := funnel_internal.transition_target(pipeline, to_stage);
 BEGIN
-    PERFORM funnel_internal.stage_row(pipeline, from_stage);
-    PERFORM funnel_internal.stage_row(pipeline, to_stage);
+    -- '*': from any stage, for a move to another pipeline only
+    IF from_stage IS DISTINCT FROM '*' OR target IS NULL THEN
+        PERFORM funnel_internal.stage_row(pipeline, from_stage);
+    END IF;
+    IF target IS NULL THEN
+        PERFORM funnel_internal.stage_row(pipeline, to_stage);
+    ELSE
+        PERFORM funnel_internal.stage_row(target[1], target[2]);
+    END IF;
     IF from_stage = to_stage THEN
         RAISE EXCEPTION 'a transition needs two different stages'
             USING ERRCODE = 'invalid_parameter_value';
@@ -505,7 +577,7 @@ BEGIN
     -- which has the rows, checked the columns of the distributed tables)
     SELECT t.deals, f.field INTO missing
       FROM funnel.tracked_table t, unnest(fields) AS f(field)
-     WHERE t.pipeline = require_fields.pipeline
+     WHERE (t.pipeline = require_fields.pipeline OR require_fields.pipeline = ANY (t.pipelines))
        AND NOT EXISTS (SELECT 1 FROM pg_attribute a
                         WHERE a.attrelid = t.deals AND a.attname = f.field
                           AND a.attnum > 0 AND NOT a.attisdropped)
@@ -532,6 +604,11 @@ DECLARE
     citus text := funnel_internal.pipeline_change_begin('allow_transition');
 BEGIN
     PERFORM funnel_internal.check_pipeline_owner(pipeline, caller, 'allow_transition');
+    -- a move into another pipeline changes that pipeline too
+    IF funnel_internal.transition_target(pipeline, to_stage) IS NOT NULL THEN
+        PERFORM funnel_internal.check_pipeline_owner(
+            (funnel_internal.transition_target(pipeline, to_stage))[1], caller, 'allow_transition');
+    END IF;
     PERFORM funnel_internal.allow_transition(pipeline, from_stage, to_stage);
     IF citus IS NOT NULL THEN
         PERFORM funnel_internal.pipeline_change_end(citus, 'allow_transition', pipeline,
@@ -547,7 +624,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'funnel_pipeline_entry'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION funnel.allow_transition(text, text, text) IS
-  'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); retired stages still cannot be entered';
+  'allows a stage move in a pipeline in every tracked table, whatever its rule (e.g. reopening lost deals); a qualified to_stage such as ''retail:lead'' (from_stage ''*'': any stage) allows moving a deal to another pipeline of a table that holds several; retired stages still cannot be entered';
 
 CREATE FUNCTION funnel_internal.disallow_transition_as(caller oid, pipeline text, from_stage text, to_stage text)
 RETURNS void

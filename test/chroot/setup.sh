@@ -18,7 +18,8 @@ mirror=${FUNNEL_MIRROR:-$(host_mirror)}
 
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-common
 postgresql-$PG_MAJOR-pgtap libtap-parser-sourcehandler-pgtap-perl
-postgresql-contrib build-essential ca-certificates librsvg2-bin libxml2-utils"
+postgresql-contrib build-essential ca-certificates librsvg2-bin libxml2-utils
+debhelper lintian postgresql-server-dev-all"
 want=$(printf '%s\n' "mirror $mirror" $PACKAGES)
 
 mkdir -p "$(dirname "$dir")"

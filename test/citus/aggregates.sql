@@ -15,7 +15,7 @@ SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 SET IntervalStyle = 'postgres';
 -- one more comparison where funnel.required_pipeline exists (branch reverse)
-SELECT plan(114 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
+SELECT plan(118 + (to_regprocedure('funnel.required_pipeline(funnel.funnel_summary,numeric,numeric)') IS NOT NULL)::int);
 
 SELECT funnel.create_pipeline('maven_citus', ARRAY['Prospecting', 'Engaging'], ARRAY[0.1, 0.4],
                               won => ARRAY['Won'], lost => ARRAY['Lost'])
@@ -94,6 +94,12 @@ INSERT INTO cases VALUES
           funnel.probability(stage), funnel.kind(stage), funnel.stale_after(stage)
      FROM %1$s ORDER BY deal_id, entered_at, stage$$,
  '{"funnel.pipeline_of(funnel.deal_stage)","funnel.stage_name(funnel.deal_stage)","funnel.position(funnel.deal_stage)","funnel.probability(funnel.deal_stage)","funnel.kind(funnel.deal_stage)","funnel.stale_after(funnel.deal_stage)"}'),
+('bare names per visit, as text (read in the bound pipeline; any pipeline for IS DISTINCT FROM called by name)',
+ $$SELECT deal_id, entered_at, stage, stage = 'Engaging'::text, stage IN ('Won'::text, 'Lost'::varchar),
+          stage < 'Won'::text, funnel_internal.stage_distinct_named(stage, 'Engaging'),
+          funnel_internal.stage_distinct_named(stage, 'maven_citus:Won')
+     FROM %1$s ORDER BY deal_id, entered_at, stage$$,
+ '{"funnel_internal.stage_distinct_named(funnel.deal_stage,text)"}'),
 ('text filters per visit (LIKE, ILIKE, NOT forms, lower, upper)',
  $$SELECT deal_id, entered_at, stage, stage LIKE '%%won', stage NOT LIKE 'b2b:%%', stage ILIKE '%%LEAD',
           stage NOT ILIKE '%%:W%%', lower(stage), upper(stage)
@@ -215,6 +221,11 @@ INSERT INTO cases VALUES
      FROM %1$s GROUP BY owner ORDER BY owner$$,
  '{"funnel.window_funnel(interval,timestamptz,\"any\")","funnel.window_funnel(interval,text,timestamptz,\"any\")"}');
 -- the reverse funnel (issue 10.1), once branch reverse has landed
+-- the journey of a deal in one pipeline of several (one pipeline here)
+INSERT INTO cases VALUES
+('journey in a pipeline, per deal',
+ $$SELECT deal_id, funnel.journey(stage, entered_at, left_at, 'maven_citus')::text FROM %1$s GROUP BY deal_id ORDER BY deal_id$$,
+ '{"funnel.journey(funnel.deal_stage,timestamptz,timestamptz,text)"}');
 INSERT INTO cases
 SELECT 'required_pipeline',
        $$SELECT r.* FROM funnel.required_pipeline((SELECT funnel.funnel(j, amount) FROM {deals}), 5000000) r$$, ARRAY[p]
@@ -277,6 +288,8 @@ INSERT INTO pushdown VALUES
  $$SELECT funnel.conversion_rate(stage, 'maven_citus:Prospecting', 'maven_citus:Engaging') FROM visits WHERE left_at IS NULL$$),
 ('funnel.win_rate(funnel.deal_stage)', 'SELECT funnel.win_rate(stage) FROM visits WHERE left_at IS NULL'),
 ('funnel.journey(funnel.deal_stage,timestamptz)', 'SELECT owner, funnel.journey(stage, entered_at) FROM visits GROUP BY owner'),
+('funnel.journey(funnel.deal_stage,timestamptz,timestamptz,text)',
+ $$SELECT deal_id, funnel.journey(stage, entered_at, left_at, 'maven_citus') FROM visits GROUP BY deal_id$$),
 ('funnel.funnel(funnel.deal_stage)', 'SELECT funnel.funnel(stage) FROM visits WHERE left_at IS NULL'),
 ('funnel.funnel(funnel.deal_stage,numeric)', 'SELECT owner, funnel.funnel(stage, amount) FROM visits WHERE left_at IS NULL GROUP BY owner'),
 ('funnel.funnel(funnel.journey)',

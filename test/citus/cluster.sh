@@ -2,11 +2,14 @@
 # test/citus/cluster.sh: a throw-away Citus cluster on loopback for the
 # funnel Citus tests: a coordinator and two workers, each a PostgreSQL
 # instance with shared_preload_libraries = citus, trust authentication on
-# 127.0.0.1 only, sockets and data in one directory.
+# 127.0.0.1 only, sockets and data in one directory, wal_level = logical
+# (Citus moves shards online by logical replication).
 #
 #   test/citus/cluster.sh start DIR [BASEPORT]   create and start; prints
 #       the ports as "coordinator=P worker1=P worker2=P" and writes DIR/env
 #       (COORD_PORT, WORKER1_PORT, WORKER2_PORT, CITUS_HOST) for sourcing
+#   test/citus/cluster.sh add DIR NAME            create and start one more
+#       node NAME (not added to Citus) in a started cluster; prints its port
 #   test/citus/cluster.sh stop DIR                stop all nodes, remove DIR
 #   test/citus/cluster.sh available               exit 0 if Citus is installed
 #
@@ -48,21 +51,7 @@ start()
     port=$base
     for node in coordinator worker1 worker2; do
         port=$(free_port "$port")
-        as_owner "$BINDIR/initdb" -D "$dir/$node" -A trust -U postgres \
-            --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/$node.initdb.log" 2>&1
-        cat >>"$dir/$node/postgresql.conf" <<EOF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'citus'
-max_prepared_transactions = 100
-max_connections = 100
-max_worker_processes = 16
-max_locks_per_transaction = 256
-fsync = off
-citus.enable_statistics_collection = off
-EOF
-        as_owner "$BINDIR/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null
+        node_start "$dir" "$node" "$port"
         ports="$ports $node=$port"
         eval "$(echo "$node" | tr a-z A-Z)_PORT=$port"
         port=$((port + 1))
@@ -76,11 +65,43 @@ EOF
     echo $ports
 }
 
+# initdb and start one node: node_start DIR NAME PORT
+node_start()
+{
+    dir=$1 node=$2 port=$3
+    as_owner "$BINDIR/initdb" -D "$dir/$node" -A trust -U postgres \
+        --no-sync -E UTF8 --locale=C.UTF-8 >"$dir/$node.initdb.log" 2>&1
+    cat >>"$dir/$node/postgresql.conf" <<EOF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'citus'
+max_prepared_transactions = 100
+max_connections = 100
+max_worker_processes = 16
+max_locks_per_transaction = 256
+fsync = off
+wal_level = logical
+citus.enable_statistics_collection = off
+EOF
+    as_owner "$BINDIR/pg_ctl" -D "$dir/$node" -l "$dir/$node.log" -w start >/dev/null
+}
+
+add()
+{
+    dir=$1 name=$2
+    . "$dir/env"
+    port=$(free_port $((WORKER2_PORT + 1)))
+    node_start "$dir" "$name" "$port"
+    echo "$port"
+}
+
 stop()
 {
     dir=$1
     [ -d "$dir" ] || return 0
-    for node in coordinator worker1 worker2; do
+    for conf in "$dir"/*/postgresql.conf; do
+        node=$(basename "$(dirname "$conf")")
         [ -d "$dir/$node" ] && as_owner "$BINDIR/pg_ctl" -D "$dir/$node" -m immediate -w stop >/dev/null 2>&1 || true
     done
     rm -rf "$dir"
@@ -88,7 +109,8 @@ stop()
 
 case "${1:-}" in
     start) shift; start "$@" ;;
+    add) shift; add "$@" ;;
     stop) shift; stop "$@" ;;
     available) [ -f "$PKGLIBDIR/citus.so" ] ;;
-    *) echo "usage: $0 start DIR [BASEPORT] | stop DIR | available" >&2; exit 2 ;;
+    *) echo "usage: $0 start DIR [BASEPORT] | add DIR NAME | stop DIR | available" >&2; exit 2 ;;
 esac

@@ -4,9 +4,10 @@
 # installed for this PostgreSQL.  Every test/citus/*.sql is a pgTAP file run
 # on the coordinator (database funnel_citus, funnel and pgtap created after
 # the workers joined, so Citus created them on every node); every
-# test/citus/*.sh is run with CITUS_HOST, COORD_PORT, WORKER1_PORT and
-# WORKER2_PORT set and counts as one test.  Output is TAP-like: the caller
-# counts "ok"/"not ok" lines.
+# test/citus/*.sh is run with CITUS_HOST, COORD_PORT, WORKER1_PORT,
+# WORKER2_PORT and CITUS_DIR (the cluster, for test/citus/cluster.sh add)
+# set and counts as one test.  Output is TAP-like: the caller counts
+# "ok"/"not ok" lines.
 set -u
 cd "$(dirname "$0")/../.."
 if ! test/citus/cluster.sh available; then
@@ -17,7 +18,8 @@ dir=$(mktemp -d /tmp/funnel-citus.XXXXXX)
 trap 'test/citus/cluster.sh stop "$dir"' EXIT INT TERM
 test/citus/cluster.sh start "$dir" >/dev/null || { echo "not ok - citus cluster did not start"; cat "$dir"/*.log; exit 1; }
 . "$dir/env"
-export CITUS_HOST COORD_PORT WORKER1_PORT WORKER2_PORT
+CITUS_DIR=$dir
+export CITUS_HOST COORD_PORT WORKER1_PORT WORKER2_PORT CITUS_DIR
 unset PGHOST PGPORT PGDATABASE PGPASSWORD PGOPTIONS
 export PGUSER=postgres
 

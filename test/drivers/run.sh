@@ -2,8 +2,10 @@
 # test/drivers/run.sh: the driver tests, run by test/run-in-cluster.sh with
 # PGHOST etc. set.  Each driver -- psycopg2, psycopg 3 (Debian python3-psycopg2
 # and python3-psycopg, run with /usr/bin/python3, not a pyenv python),
-# node-postgres (npm package pg, installed here from package-lock.json into
-# test/drivers/node/node_modules) and the JDBC driver (Debian
+# SQLAlchemy 1.4 (Debian python3-sqlalchemy, over psycopg2: the ORM, and
+# reflection of the BI views),
+# node-postgres and the Drizzle ORM (npm packages pg and drizzle-orm, installed
+# here from package-lock.json into test/drivers/node/node_modules) and the JDBC driver (Debian
 # libpostgresql-jdbc-java, compiled with javac) -- runs against a fresh
 # database made from setup.sql and prints TAP lines; the caller counts each
 # "ok" and "not ok" line as one test.  A driver that stops early counts as a
@@ -44,12 +46,15 @@ run() {
 
 run psycopg2 /usr/bin/python3 python/psycopg2_test.py
 run psycopg3 /usr/bin/python3 python/psycopg3_test.py
+run sqlalchemy /usr/bin/python3 python/sqlalchemy_test.py
+run sqlalchemy-views /usr/bin/python3 python/sqlalchemy_views_test.py
 
 # node-postgres: installed from the committed package-lock.json on first use
-if [ ! -f node/node_modules/pg/package.json ]; then
+if [ ! -f node/node_modules/pg/package.json ] || [ ! -f node/node_modules/drizzle-orm/package.json ]; then
     (cd node && npm ci --no-audit --no-fund --loglevel=error) || echo "# npm ci failed"
 fi
 run node-postgres sh -c 'cd node && exec node test.js'
+run drizzle sh -c 'cd node && exec node drizzle_test.js'
 
 # JDBC: binary transfer of funnel's own types is enabled by OID
 jar=/usr/share/java/postgresql.jar
@@ -59,6 +64,13 @@ if javac -cp "$jar" -d "$work" java/FunnelJdbcTest.java; then
         \$(psql -X -At -c \"SELECT 'funnel.funnel_summary'::regtype::oid\")"
 else
     echo "not ok - jdbc: FunnelJdbcTest.java does not compile"
+    status=1
+fi
+# JDBC metadata of the report columns and the BI views
+if javac -cp "$jar" -d "$work" java/FunnelBiJdbcTest.java; then
+    run jdbc-bi sh -c "exec java -cp '$jar:$work' FunnelBiJdbcTest"
+else
+    echo "not ok - jdbc-bi: FunnelBiJdbcTest.java does not compile"
     status=1
 fi
 exit $status

@@ -44,7 +44,7 @@ SELECT is(
                           'time_in_stage_percentile', 'weighted_forecast', 'win_rate', 'sales_velocity',
                           'journey', 'avg_time_in_stage', 'avg_time_in_stage_days', 'median_time_in_stage_days',
                           'time_in_stage_percentile_days', 'sales_velocity_parts')),
-    23, 'twenty-three funnel aggregates');
+    24, 'twenty-four funnel aggregates');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
@@ -55,8 +55,8 @@ SELECT is_empty($$
 SELECT set_eq($$
     SELECT p.proname::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
      WHERE p.pronamespace = 'funnel'::regnamespace AND a.aggtranstype = 'internal'::regtype $$,
-    ARRAY['window_funnel'],
-    'only window_funnel has an internal state (the exact percentiles keep a funnel.duration_sample)');
+    ARRAY['window_funnel', 'journey'],
+    'only window_funnel and the journey of a deal in one of several pipelines have an internal state (the exact percentiles keep a funnel.duration_sample)');
 
 SELECT is_empty($$
     SELECT p.oid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
@@ -95,7 +95,11 @@ SELECT is_empty($$
      WHERE p.pronamespace IN ('funnel'::regnamespace, 'funnel_internal'::regnamespace)
        AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
        AND p.proparallel <> 's' AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
-       AND p.proname NOT IN ('track', 'untrack')
+       AND p.proname NOT IN ('track', 'untrack', 'set_rule')
+       -- locks a history for track() to re-attach: PARALLEL UNSAFE
+       AND p.proname NOT IN ('check_history_layout')
+       -- writes a history table and a deals table: PARALLEL UNSAFE
+       AND p.proname NOT IN ('import_history')
        -- the pipeline functions' entry points: DDL, PARALLEL UNSAFE
        AND p.prosrc <> 'funnel_pipeline_entry'
        -- takes a lock held until the transaction ends: PARALLEL UNSAFE
@@ -104,8 +108,13 @@ SELECT is_empty($$
        -- which parallel workers cannot read, or lock and validate the
        -- tables a query will read (tracked_sources), or open a tracked
        -- table to answer as its triggers (next_stages): PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages') $$,
-    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack and of the pipeline functions, drop_pipeline''s lock and table readers) is PARALLEL SAFE');
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages')
+       -- the loop of move_deals(): updates in subtransactions, PARALLEL UNSAFE
+       AND p.proname NOT IN ('try_moves')
+       -- writes pg_depend (a table's dependencies on its pipelines, for
+       -- Citus, src/citus_depend.c): PARALLEL UNSAFE
+       AND p.proname NOT IN ('citus_pipeline_depend') $$,
+    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule and of the pipeline functions, drop_pipeline''s lock and history lock, table readers, the batch loop, the import and catalog writers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
 SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
@@ -117,8 +126,8 @@ SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'numer
 SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'numeric');
 
 SELECT is(pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
-    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous numeric, conversion_from_first numeric, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate numeric, bar text)',
-    'report() columns are those of the product brief');
+    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous funnel.rate, conversion_from_first funnel.rate, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate funnel.rate, bar text, "position" integer, kind text, average_amount numeric, open_amount numeric)',
+    'report() columns are those of the product brief, then those of BI tools (issue 21.4) at the end');
 
 SELECT * FROM finish();
 ROLLBACK;

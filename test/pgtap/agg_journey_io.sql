@@ -5,7 +5,7 @@
 -- stored by funnel 0.1 (on-disk format version 1) still read (issue 9).
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(44);
+SELECT plan(45);
 SET timezone = 'UTC';
 
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal'], ARRAY[0.1,0.3,0.6]);
@@ -115,8 +115,11 @@ SELECT throws_ok($$ SELECT '{"pipeline": "b2b"}'::funnel.journey $$, '22P02', NU
 SELECT throws_ok(format('SELECT %L::funnel.journey', pg_temp.jt('lost', 'lost', '2024-01-05', NULL, NULL, NULL, '2024-01-01') || ' x'),
     '22P02', NULL, 'syntax: trailing text');
 SELECT throws_ok(format($$ SELECT pg_temp.recv('journey', %L) $$,
+    pg_temp.journey_bytes('b2b', 'won', 'proposal', 'proposal', '2024-02-01', '2024-01-02', '2024-01-01', 3)),
+    '22P03', 'unsupported binary format version 3 of type journey', 'binary: unknown version');
+SELECT throws_ok(format($$ SELECT pg_temp.recv('journey', %L) $$,
     pg_temp.journey_bytes('b2b', 'won', 'proposal', 'proposal', '2024-02-01', '2024-01-02', '2024-01-01', 2)),
-    '22P03', 'unsupported binary format version 2 of type journey', 'binary: unknown version');
+    '22P03', 'invalid journey: version 2 with current stage "won"', 'binary: version 2 is the form of a moved journey, its current stage qualified');
 SELECT throws_ok(format($$ SELECT pg_temp.recv('journey', %L) $$,
     pg_temp.journey_bytes('b2b', 'lost', '', '', '2024-02-01', '2024-01-02', '2024-01-01')),
     '22P03', 'invalid journey: last_open_entered_at without last_open', 'binary: a time without last_open');

@@ -105,15 +105,17 @@ BEGIN
             IF n.allowed <> (n.reason = 'allowed') OR n.allowed <> (n.missing_fields = '{}' AND n.reason = 'allowed') THEN
                 problem := format('allowed %s with reason %s, missing %s', n.allowed, n.reason, n.missing_fields); RETURN NEXT;
             END IF;
+            -- the trigger names the deal and every empty field, in the same order
             IF n.reason = 'required_fields_missing'
-               AND detail IS DISTINCT FROM format('Stage "%s" requires a value in "%s".',
-                                                  substring(detail from '^Stage "([^"]*)"'), n.missing_fields[1]) THEN
-                problem := format('first missing %s, trigger said %s', n.missing_fields[1], detail); RETURN NEXT;
+               AND (detail NOT LIKE format('Deal %s: Stage "%%', d.id)
+                    OR ARRAY(SELECT m[1] FROM regexp_matches(detail, '"([^"]*)"[,.]', 'g') AS m)
+                       IS DISTINCT FROM n.missing_fields) THEN
+                problem := format('missing %s, trigger said %s', n.missing_fields, detail); RETURN NEXT;
             END IF;
             IF n.reason = 'transition_not_allowed' AND (state <> '23514' OR detail LIKE '%requires a value%') THEN
                 problem := format('not allowed, but UPDATE gave %s (%s)', state, detail); RETURN NEXT;
             END IF;
-            IF n.reason = 'retired_stage' AND detail NOT LIKE format('Stage "%s" is retired.%%', split_part(n.stage::text, ':', 2)) THEN
+            IF n.reason = 'retired_stage' AND detail NOT LIKE format('Deal %s: Stage "%s" is retired.%%', d.id, split_part(n.stage::text, ':', 2)) THEN
                 problem := format('retired, but UPDATE gave %s (%s)', state, detail); RETURN NEXT;
             END IF;
             -- the move with exactly the missing fields filled
@@ -159,7 +161,9 @@ BEGIN
             END;
             IF n.allowed <> (state = 'ZZ001') OR n.reason = 'same_stage' OR n.reason = 'transition_not_allowed'
                OR (n.reason = 'required_fields_missing'
-                   AND detail NOT LIKE format('%% requires a value in "%s".', n.missing_fields[1])) THEN
+                   AND (detail NOT LIKE 'Deal 9999: Stage "%'
+                        OR ARRAY(SELECT m[1] FROM regexp_matches(detail, '"([^"]*)"[,.]', 'g') AS m)
+                           IS DISTINCT FROM n.missing_fields)) THEN
                 problem := format('%s: %s %s %s, INSERT gave %s (%s)', form, n.allowed, n.reason, n.missing_fields, state, detail);
                 RETURN NEXT;
             END IF;

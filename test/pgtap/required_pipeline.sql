@@ -67,7 +67,7 @@ WITH stages(pos, name, p) AS (VALUES (1, 'Prospecting', 0.10), (2, 'Engaging', 0
                   FILTER (WHERE d.open_pos >= s.pos) AS weighted
          FROM stages s CROSS JOIN deal d GROUP BY s.pos, s.name)
 SELECT pos, ('hardware:' || name)::funnel.deal_stage AS stage,
-       round(won::numeric / closed, 12) AS win_rate,
+       round(won::numeric / closed, 6) AS win_rate,   -- report()'s funnel.rate: 6 decimals
        ceil(w * closed / won)::bigint AS needed, open_here, open,
        greatest(ceil(w * closed / won) - open, 0)::bigint AS gap,
        open_amount, round(weighted / t, 12) AS coverage, round(closed::numeric / won, 12) AS required_coverage

@@ -84,7 +84,7 @@ EXCEPTION WHEN others THEN
 END
 $$;
 SELECT is(error_detail($$UPDATE deals_forward SET stage = 'lead' WHERE id = 1000$$),
-          'Allowed targets from "proposal": negotiation, won, lost.', 'detail lists the allowed targets');
+          'Deal 1000: Allowed targets from "proposal": negotiation, won, lost.', 'detail names the deal and lists the allowed targets');
 
 -- allow-list on top of each rule
 SELECT funnel.allow_transition('b2b', 'lost', 'lead');
@@ -92,7 +92,8 @@ SELECT is(try_move('deals_forward', 'lost', 'lead'), 'ok', 'allow-listed reopen 
 SELECT is(try_move('deals_sequential', 'lost', 'lead'), 'ok', 'allow-listed reopen under sequential');
 SELECT is(try_move('deals_forward', 'lost', 'qualified'), '23514', 'other moves out of lost stay refused');
 SELECT is(error_detail($$UPDATE deals_forward SET stage = 'won' WHERE id = (SELECT max(id) FROM deals_forward WHERE stage = 'b2b:lost')$$),
-          'Allowed targets from "lost": lead.', 'detail includes allow-listed targets');
+          format('Deal %s: Allowed targets from "lost": lead.', (SELECT max(id) FROM deals_forward WHERE stage = 'b2b:lost')),
+          'detail includes allow-listed targets');
 SELECT funnel.disallow_transition('b2b', 'lost', 'lead');
 SELECT is(try_move('deals_forward', 'lost', 'lead'), '23514', 'disallow_transition takes effect in the same transaction');
 
@@ -121,7 +122,7 @@ INSERT INTO deals_any (id, stage, amount) VALUES (2000, 'b2b:qualified', 5);
 SELECT throws_ok($$UPDATE deals_any SET stage = 'proposal' WHERE id = 2000$$, '23514',
                  'invalid stage transition from "qualified" to "proposal" in pipeline "b2b"', 'required field message');
 SELECT is(error_detail($$UPDATE deals_any SET stage = 'proposal' WHERE id = 2000$$),
-          'Stage "proposal" requires a value in "close_date".', 'detail names the missing field');
+          'Deal 2000: Stage "proposal" requires a value in "close_date".', 'detail names the deal and the missing field');
 SELECT lives_ok($$UPDATE deals_any SET stage = 'proposal', close_date = '2030-01-01' WHERE id = 2000$$,
                 'fields set in the same UPDATE');
 SELECT throws_ok($$INSERT INTO deals_any (stage) VALUES ('b2b:negotiation')$$, '23514',

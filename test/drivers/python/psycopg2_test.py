@@ -57,7 +57,7 @@ def refused_move():
 history = q("SELECT count(*) FROM crm.deals_stage_history", one=True)
 tap.check("refused move: SQLSTATE 23514, message and detail",
           ("23514", 'invalid stage transition from "proposal" to "lead" in pipeline "b2b"',
-           'Allowed targets from "proposal": negotiation, won, lost.'), refused_move)
+           'Deal 3: Allowed targets from "proposal": negotiation, won, lost.'), refused_move)
 tap.check("refused move wrote nothing", [(history, "b2b:proposal")],
           lambda: q("SELECT count(*), (SELECT stage::text FROM crm.deals WHERE id = 3) FROM crm.deals_stage_history"))
 
