@@ -15,19 +15,20 @@ COMMENT ON FUNCTION funnel_internal.live_summary_minus(funnel.funnel_summary, fu
 CREATE FUNCTION funnel_internal.live_runs_trans(internal, bigint[], bigint[], float8)
 RETURNS internal
     AS 'MODULE_PATHNAME', 'live_runs_trans'
-    LANGUAGE C IMMUTABLE;
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel_internal.live_runs_trans(internal, bigint[], bigint[], float8) IS
   'funnel internal: transition of live_percentile: collects the sorted runs of durations added and removed';
 CREATE FUNCTION funnel_internal.live_runs_final(internal)
 RETURNS interval
     AS 'MODULE_PATHNAME', 'live_runs_final'
-    LANGUAGE C IMMUTABLE;
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel_internal.live_runs_final(internal) IS
   'funnel internal: final of live_percentile: percentile_cont over the net durations by binary searches per run';
 CREATE AGGREGATE funnel_internal.live_percentile(added bigint[], removed bigint[], fraction float8) (
     SFUNC = funnel_internal.live_runs_trans,
     STYPE = internal,
-    FINALFUNC = funnel_internal.live_runs_final
+    FINALFUNC = funnel_internal.live_runs_final,
+    PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel_internal.live_percentile(bigint[], bigint[], float8) IS
   'funnel internal: the exact percentile (as funnel.time_in_stage_percentile) of the durations of the added runs minus those of the removed runs, all sorted microseconds';
@@ -37,7 +38,9 @@ CREATE TABLE funnel.live_table (
     live          regclass NOT NULL,
     dimensions    name[] NOT NULL,
     amount_column name,
-    delta_function regprocedure NOT NULL,
+    -- text, not regprocedure: pg_upgrade refuses regprocedure columns
+    -- (function OIDs are not kept); the schema-qualified signature
+    delta_function text NOT NULL,
     enabled_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE funnel.live_table IS
@@ -265,7 +268,7 @@ DECLARE
     cols text := '';
     live_name text;
     live regclass;
-    fn regprocedure;
+    fn text;
 BEGIN
     SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = enable_live.deals;
     IF NOT FOUND THEN
@@ -357,7 +360,7 @@ BEGIN
             USING ERRCODE = 'duplicate_function', HINT = 'Drop or rename it.';
     END IF;
     INSERT INTO funnel.live_table (deals, live, dimensions, amount_column, delta_function)
-    VALUES (deals, live, dimensions, amount_column, 'pg_catalog.now()'::regprocedure);
+    VALUES (deals, live, dimensions, amount_column, format('%I.%I()', rel.nspname, live_name));
     EXECUTE format($f$CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
         format(E'-- written by funnel.enable_live(%s): appends the live summary deltas of a statement\nBEGIN\n'
@@ -366,8 +369,7 @@ SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
                deals, funnel_internal.live_delta_sql(deals, 'INSERT'),
                funnel_internal.live_delta_sql(deals, 'UPDATE'),
                funnel_internal.live_delta_sql(deals, 'DELETE'), live));
-    fn := format('%I.%I()', rel.nspname, live_name)::regprocedure;
-    UPDATE funnel.live_table l SET delta_function = fn WHERE l.deals = enable_live.deals;
+    fn := format('%I.%I()', rel.nspname, live_name);
     EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn,
                    format('funnel: appends the live summary deltas of each statement on %s (written by funnel.enable_live())', deals));
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
@@ -379,14 +381,14 @@ SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
     EXECUTE format('ALTER FUNCTION %s OWNER TO %I', fn, rel.owner);
 
     -- after funnel's own triggers of the same kind (triggers fire by name)
-    EXECUTE format('CREATE TRIGGER funnel_track_live_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s()',
-                   deals, fn::regproc);
-    EXECUTE format('CREATE TRIGGER funnel_track_live_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS funnel_live_old NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s()',
-                   deals, fn::regproc);
-    EXECUTE format('CREATE TRIGGER funnel_track_live_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS funnel_live_old FOR EACH STATEMENT EXECUTE FUNCTION %s()',
-                   deals, fn::regproc);
-    EXECUTE format('CREATE TRIGGER funnel_track_live_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s()',
-                   deals, fn::regproc);
+    EXECUTE format('CREATE TRIGGER funnel_track_live_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s',
+                   deals, fn);
+    EXECUTE format('CREATE TRIGGER funnel_track_live_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS funnel_live_old NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s',
+                   deals, fn);
+    EXECUTE format('CREATE TRIGGER funnel_track_live_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS funnel_live_old FOR EACH STATEMENT EXECUTE FUNCTION %s',
+                   deals, fn);
+    EXECUTE format('CREATE TRIGGER funnel_track_live_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s',
+                   deals, fn);
     RETURN live;
 END
 $$;
@@ -450,12 +452,15 @@ COMMENT ON FUNCTION funnel.live_summary(regclass, date, date, jsonb) IS
 
 CREATE FUNCTION funnel.live_report(deals regclass, "from" date DEFAULT NULL, "to" date DEFAULT NULL,
                                    filter jsonb DEFAULT NULL)
+    -- the columns of funnel.report() (sql/install/agg_report.sql)
     RETURNS TABLE (stage funnel.deal_stage, deals bigint, amount numeric,
-                   conversion_from_previous numeric,
-                   conversion_from_first numeric, drop_off bigint,
+                   conversion_from_previous funnel.rate,
+                   conversion_from_first funnel.rate, drop_off bigint,
                    won bigint, lost bigint, open bigint,
-                   lost_here bigint, open_here bigint, win_rate numeric,
-                   bar text)
+                   lost_here bigint, open_here bigint, win_rate funnel.rate,
+                   bar text,
+                   "position" integer, kind text, average_amount numeric,
+                   open_amount numeric)
 LANGUAGE sql STABLE
 AS $$
     SELECT r.* FROM funnel.report(funnel.live_summary(deals, "from", "to", filter)) r
