@@ -121,6 +121,8 @@ extern void HistoryWithoutIndexes(HistoryWriter *w);
 extern void HistoryBulkLoad(Oid history_relid);
 extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
+extern bool HistoryFindNewest(HistoryWriter *w, Datum deal_id,
+							  TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);

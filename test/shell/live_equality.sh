@@ -173,10 +173,10 @@ check "after TRUNCATE"
 $P -c "INSERT INTO deals SELECT g, 'lead', 'o' || (g % 3), g FROM generate_series(1, 50) g" >/dev/null
 check "after re-inserting truncated ids"
 
-# (2) concurrent movers, a compactor and a checker (pgbench): off by default
-# (LIVE_EQUALITY_CONCURRENT=1): it finds a known lost_here difference after
-# moves clamped to one entered_at by concurrent transactions (doc/design.md)
-if [ "${LIVE_EQUALITY_CONCURRENT:-0}" = 1 ]; then
+# (2) concurrent movers, a compactor and a checker (pgbench); skip it with
+# LIVE_EQUALITY_CONCURRENT=0 (it once found keys re-inserted before their
+# last move leaving two open visits: doc/design.md "Live summaries")
+if [ "${LIVE_EQUALITY_CONCURRENT:-1}" = 1 ]; then
 cat > "$WORK/move.sql" <<'SQL'
 \set id random(1, 50)
 \set s random(1, 6)
