@@ -48,7 +48,8 @@ OBJS = \
 	src/history_read.o \
 	src/tracked_sources.o \
 	src/pipeline_as_of.o \
-	src/stage_dimension.o
+	src/stage_dimension.o \
+	src/live.o
 
 DATA = $(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql))
 DATA_built = sql/funnel--$(EXTVERSION).sql
@@ -72,7 +73,7 @@ endif
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
 	bare_names pipeline citus track track_many track_migrate track_batch import pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views \
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views live \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control

@@ -331,6 +331,34 @@ DurationInterval(int64 usecs)
 	return DirectFunctionCall1(interval_justify_hours, IntervalPGetDatum(iv));
 }
 
+/*
+ * percentile_cont's value between the order statistics first_row and
+ * second_row of n durations (first_value, second_value), as a justified
+ * interval; also used by the live summaries' runs (live.c)
+ */
+Datum
+DurationPercentileInterval(double fraction, int64 n, int64 first_row,
+						   int64 second_row, int64 first_value,
+						   int64 second_value)
+{
+	double		proportion;
+	Datum		lo;
+	Datum		hi;
+	Datum		diff;
+
+	lo = DurationInterval(first_value);
+	if (second_row == first_row)
+		return lo;
+	hi = DurationInterval(second_value);
+
+	proportion = (fraction * (n - 1)) - first_row;
+	diff = DirectFunctionCall2(interval_mi, hi, lo);
+	diff = DirectFunctionCall2(interval_mul, diff, Float8GetDatum(proportion));
+	/* interpolation can leave 26:00:00 or "1 day -02:00:00": justify */
+	return DirectFunctionCall1(interval_justify_hours,
+							   DirectFunctionCall2(interval_pl, diff, lo));
+}
+
 /* percentile_cont over the durations of a non-empty state */
 static Datum
 TimePercentile(const DurationView *state)
@@ -340,10 +368,6 @@ TimePercentile(const DurationView *state)
 	int64		second_row;
 	int64		first_value;
 	int64		second_value = 0;
-	double		proportion;
-	Datum		lo;
-	Datum		hi;
-	Datum		diff;
 
 	fraction = state->fraction;
 
@@ -354,17 +378,8 @@ TimePercentile(const DurationView *state)
 	/* the state is left as it is: the final function may run again */
 	SelectRanks(state->values, state->n, first_row, &first_value,
 				second_row == first_row ? NULL : &second_value);
-	lo = DurationInterval(first_value);
-	if (second_row == first_row)
-		return lo;
-	hi = DurationInterval(second_value);
-
-	proportion = (fraction * (state->n - 1)) - first_row;
-	diff = DirectFunctionCall2(interval_mi, hi, lo);
-	diff = DirectFunctionCall2(interval_mul, diff, Float8GetDatum(proportion));
-	/* interpolation can leave 26:00:00 or "1 day -02:00:00": justify */
-	return DirectFunctionCall1(interval_justify_hours,
-							   DirectFunctionCall2(interval_pl, diff, lo));
+	return DurationPercentileInterval(fraction, state->n, first_row,
+									  second_row, first_value, second_value);
 }
 
 /* Final of the interval forms: percentile_cont, as a justified interval */

@@ -71,6 +71,9 @@ extern ExpandedDurationSample *DurationSampleGetExpanded(Datum d);
 extern void DurationSampleView(Datum d, DurationView *view);
 extern void DurationSampleReserve(ExpandedDurationSample *s, int64 more);
 extern void DurationCheckFraction(double fraction);
+extern Datum DurationPercentileInterval(double fraction, int64 n,
+										int64 first_row, int64 second_row,
+										int64 first_value, int64 second_value);
 
 /*
  * The expanded sample a read-write pointer refers to, or NULL if d is not

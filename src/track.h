@@ -17,6 +17,7 @@
 #include "access/htup.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
+#include "storage/lockdefs.h"
 #include "fmgr.h"
 #include "nodes/execnodes.h"
 #include "storage/lockdefs.h"
@@ -120,6 +121,8 @@ extern void HistoryWithoutIndexes(HistoryWriter *w);
 extern void HistoryBulkLoad(Oid history_relid);
 extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
+extern bool HistoryFindNewest(HistoryWriter *w, Datum deal_id,
+							  TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);
@@ -165,5 +168,10 @@ extern char *TrackPipelineNames(TrackedTable *t);
 #define TRACK_REFUSED_TIME			"funnel_changed_at_before_entry"
 #define TRACK_REFUSED_KEY_CHANGE	"funnel_key_changed"
 extern char *TrackDealKey(TrackedTable *t, TupleTableSlot *slot);
+
+/* track_api.c: the API's entry points that run a SECURITY DEFINER body */
+extern void RequireOwner(Oid relid, LOCKMODE lockmode);
+extern Datum CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
+					  const Oid *argtypes);
 
 #endif							/* TRACK_H */

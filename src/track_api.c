@@ -46,6 +46,7 @@ OwnsRelation(Oid relid)
 /*
  * Require ownership of a table, then lock it in the given mode; checked
  * again once locked (the owner cannot change while we hold the lock).
+ * Also used by live.c.
  */
 void
 RequireOwner(Oid relid, LOCKMODE lockmode)
@@ -70,7 +71,10 @@ RequireOwner(Oid relid, LOCKMODE lockmode)
 		aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(relkind), relname);
 }
 
-/* Call funnel_internal.<name>(args of fcinfo), bypassing its EXECUTE privilege */
+/*
+ * Call funnel_internal.<name>(args of fcinfo), bypassing its EXECUTE
+ * privilege; also used by live.c
+ */
 Datum
 CallBody(FunctionCallInfo fcinfo, const char *name, int nargs,
 		 const Oid *argtypes)

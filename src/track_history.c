@@ -368,6 +368,54 @@ HistoryFindOpen(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
 	return w->found;
 }
 
+/*
+ * The latest entered_at of a deal's visits, open or closed (the first entry
+ * of the deal in the (deal_id, entered_at) index, read backwards).  Returns
+ * false if the deal has no visit.  For the first visit of a deal whose key
+ * was deleted and inserted again: its old visits stay in the history, and a
+ * transaction that started before the last of them must not enter the new
+ * visit before it (funnel_track_insert).
+ */
+bool
+HistoryFindNewest(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
+{
+	TrackedTable *t = w->table;
+	Relation	index;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		found = false;
+
+	/* an import writes no index entries: nothing to read there */
+	if (unlikely(t->history_relid == history_bulk_relid))
+		return false;
+	if (w->scanslot == NULL)
+	{
+		w->scanslot = table_slot_create(w->rel, &w->estate->es_tupleTable);
+		w->openslot = MakeSingleTupleTableSlot(RelationGetDescr(w->rel),
+											   &TTSOpsVirtual);
+		w->estate->es_tupleTable = lappend(w->estate->es_tupleTable, w->openslot);
+	}
+	index = index_open(t->history_index, AccessShareLock);
+	ScanKeyEntryInitializeWithInfo(&key, 0, 1, BTEqualStrategyNumber,
+								   InvalidOid, t->index_collation,
+								   &t->index_eq, deal_id);
+	scan = compat_index_beginscan(w->rel, index, SnapshotSelf, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, BackwardScanDirection, w->scanslot))
+	{
+		bool		isnull;
+
+		*entered_at = DatumGetTimestampTz(slot_getattr(w->scanslot,
+													   Anum_history_entered_at,
+													   &isnull));
+		found = !isnull;
+	}
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	ExecClearTuple(w->scanslot);
+	return found;
+}
+
 /* Set left_at of the visit found by HistoryFindOpen */
 void
 HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at)

@@ -349,6 +349,8 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 		FunnelStage *stage;
 		int			to;
 		TimestampTz at;
+		TimestampTz newest;
+		bool		given;
 		bool		isnull;
 		Datum		deal_id;
 
@@ -367,12 +369,23 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 					 errtablecol(rel, t->stage_attnum),
 					 errtableconstraint(rel, TRACK_REFUSED_RETIRED)));
 		TrackCheckRequired(t, p, -1, to, slot, rel, NULL);
-		if (!RowChangedAt(t, slot, &at))
+		given = RowChangedAt(t, slot, &at);
+		if (!given)
 			at = now;
 		deal_id = slot_getattr(slot, t->pk_attnum, &isnull);
 
 		if (w == NULL)
 			w = HistoryBegin(t, true);
+
+		/*
+		 * A key deleted and inserted again keeps its old visits: a
+		 * transaction that started before the last of them enters the new
+		 * visit at that time, not before it, as a move does (so the new
+		 * visit is among the deal's latest: the open visit the next move
+		 * finds)
+		 */
+		if (!given && HistoryFindNewest(w, deal_id, &newest) && at < newest)
+			at = newest;
 		HistoryAddVisit(w, deal_id, s, at);
 	}
 	error_context_stack = errcallback.previous;

@@ -276,8 +276,12 @@ SELECT is((SELECT string_agg(a.aggfnoid::regprocedure::text, ', ' ORDER BY a.agg
              JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = a.aggfnoid AND d.deptype = 'e'
                              AND d.refclassid = 'pg_extension'::regclass
                              AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'funnel')
-            WHERE a.aggfnoid NOT IN (SELECT unnest(covers)::oid FROM cases)),
-          NULL, 'every funnel aggregate is compared distributed vs local');
+            WHERE a.aggfnoid NOT IN (SELECT unnest(covers)::oid FROM cases)
+              -- the internals of live summaries (funnel_internal.live_*)
+              -- read only a live table, which Citus does not distribute yet
+              -- (issue 23.5, doc/design.md "Live summaries")
+              AND a.aggfnoid NOT IN (SELECT oid FROM pg_proc WHERE pronamespace = 'funnel_internal'::regnamespace AND proname LIKE 'live\_%')),
+          NULL, 'every funnel aggregate (but the internals of live summaries) is compared distributed vs local');
 -- and every function taking a stage, journey or summary
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::regprocedure::text)
              FROM pg_proc p
@@ -287,8 +291,10 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ' ORDER BY p.oid::reg
             WHERE p.prokind = 'f' AND p.proname !~ '(_trans|_combine|_final|_final_days|_merge|_in|_out|_recv|_send|_eq|_ne|_lt|_le|_gt|_ge|_cmp|_hash|_hash_extended|_larger|_smaller|_parts)$'
               AND p.proname NOT IN ('deal_stage', 'furthest_trans')
               AND p.proargtypes::oid[] && ARRAY['funnel.deal_stage'::regtype, 'funnel.journey'::regtype, 'funnel.funnel_summary'::regtype]::oid[]
-              AND p.oid NOT IN (SELECT unnest(covers)::oid FROM cases)),
-          NULL, 'every analysis function of a stage, journey or summary is compared distributed vs local');
+              AND p.oid NOT IN (SELECT unnest(covers)::oid FROM cases)
+              -- the internals of live summaries, as above
+              AND NOT (p.pronamespace = 'funnel_internal'::regnamespace AND p.proname LIKE 'live\_%')),
+          NULL, 'every analysis function of a stage, journey or summary (but the internals of live summaries) is compared distributed vs local');
 
 -- Pushdown: Citus runs partial aggregation on the workers
 -- (worker_partial_agg in the shard query) exactly for the aggregates whose
@@ -353,8 +359,10 @@ SELECT is((SELECT string_agg(a.aggfnoid::regprocedure::text, ', ' ORDER BY a.agg
              JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = a.aggfnoid AND d.deptype = 'e'
                              AND d.refclassid = 'pg_extension'::regclass
                              AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'funnel')
-            WHERE a.aggfnoid NOT IN (SELECT agg FROM pushdown)),
-          NULL, 'every funnel aggregate has a pushdown check');
+            WHERE a.aggfnoid NOT IN (SELECT agg FROM pushdown)
+              -- the internals of live summaries, as above
+              AND a.aggfnoid NOT IN (SELECT oid FROM pg_proc WHERE pronamespace = 'funnel_internal'::regnamespace AND proname LIKE 'live\_%')),
+          NULL, 'every funnel aggregate (but the internals of live summaries) has a pushdown check');
 -- each pushdown query gives the local answer too
 SELECT bag_eq(format('SELECT q::text FROM (%s) q', p.query),
               format('SELECT q::text FROM (%s) q', replace(p.query, 'FROM visits', 'FROM visits_local')), 'pushdown query distributed = local: ' || p.agg)

@@ -3,7 +3,7 @@
 -- that travel (no `internal` except window_funnel), comments.
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT has_type('funnel', 'funnel_summary', 'type funnel.funnel_summary exists');
 SELECT has_type('funnel', 'forecast_state', 'type funnel.forecast_state exists');
@@ -113,8 +113,11 @@ SELECT is_empty($$
        AND p.proname NOT IN ('try_moves')
        -- writes pg_depend (a table's dependencies on its pipelines, for
        -- Citus, src/citus_depend.c): PARALLEL UNSAFE
-       AND p.proname NOT IN ('citus_pipeline_depend') $$,
-    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule and of the pipeline functions, drop_pipeline''s lock and history lock, table readers, the batch loop, the import and catalog writers) is PARALLEL SAFE');
+       AND p.proname NOT IN ('citus_pipeline_depend')
+       -- enable_live/disable_live create or drop a live table and its
+       -- triggers (DDL): PARALLEL UNSAFE
+       AND p.proname NOT IN ('enable_live', 'disable_live') $$,
+    'every C function of funnel (but triggers, event triggers, the DDL of track/untrack/set_rule, of the pipeline functions and of enable_live/disable_live, drop_pipeline''s lock and history lock, table readers, the batch loop, the import and catalog writers) is PARALLEL SAFE');
 
 SELECT function_returns('funnel', 'furthest', ARRAY['funnel.deal_stage'], 'funnel.deal_stage');
 SELECT function_returns('funnel', 'conversion_rate', ARRAY['funnel.deal_stage', 'funnel.deal_stage', 'funnel.deal_stage'], 'numeric');
@@ -128,6 +131,10 @@ SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', '
 SELECT is(pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
     'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous funnel.rate, conversion_from_first funnel.rate, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate funnel.rate, bar text, "position" integer, kind text, average_amount numeric, open_amount numeric)',
     'report() columns are those of the product brief, then those of BI tools (issue 21.4) at the end');
+
+SELECT is(pg_get_function_result('funnel.live_report(regclass,date,date,jsonb)'::regprocedure),
+    pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
+    'live_report() has the columns of report() (issue 23)');
 
 SELECT * FROM finish();
 ROLLBACK;
