@@ -77,10 +77,10 @@
 /* How a comparison operator treats a name */
 typedef enum CompareKind
 {
-	COMPARE_OTHER,
-	COMPARE_EQ,
-	COMPARE_NE,
-	COMPARE_ORDER
+	BARE_CMP_OTHER,
+	BARE_CMP_EQ,
+	BARE_CMP_NE,
+	BARE_CMP_ORDER
 } CompareKind;
 
 /* Functions of funnel_internal looked up by name and argument types */
@@ -128,11 +128,11 @@ OperatorKind(Oid opno, RewriteContext *cxt)
 {
 	HeapTuple	tuple;
 	Form_pg_operator op;
-	CompareKind kind = COMPARE_OTHER;
+	CompareKind kind = BARE_CMP_OTHER;
 
 	tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
 	if (!HeapTupleIsValid(tuple))
-		return COMPARE_OTHER;
+		return BARE_CMP_OTHER;
 	op = (Form_pg_operator) GETSTRUCT(tuple);
 	if (op->oprleft == cxt->stage_type && op->oprright == cxt->stage_type &&
 		op->oprresult == BOOLOID)
@@ -140,12 +140,12 @@ OperatorKind(Oid opno, RewriteContext *cxt)
 		const char *name = NameStr(op->oprname);
 
 		if (strcmp(name, "=") == 0)
-			kind = COMPARE_EQ;
+			kind = BARE_CMP_EQ;
 		else if (strcmp(name, "<>") == 0)
-			kind = COMPARE_NE;
+			kind = BARE_CMP_NE;
 		else if (strcmp(name, "<") == 0 || strcmp(name, "<=") == 0 ||
 				 strcmp(name, ">") == 0 || strcmp(name, ">=") == 0)
-			kind = COMPARE_ORDER;
+			kind = BARE_CMP_ORDER;
 	}
 	ReleaseSysCache(tuple);
 	return kind;
@@ -185,14 +185,14 @@ RewriteComparison(OpExpr *op, RewriteContext *cxt)
 	}
 
 	kind = OperatorKind(op->opno, cxt);
-	if (IsA(op, OpExpr) && (kind == COMPARE_EQ || kind == COMPARE_NE) &&
+	if (IsA(op, OpExpr) && (kind == BARE_CMP_EQ || kind == BARE_CMP_NE) &&
 		!IsA(side, CaseTestExpr))
 	{
 		ScalarArrayOpExpr *saop = makeNode(ScalarArrayOpExpr);
 
 		saop->opno = op->opno;
 		saop->opfuncid = op->opfuncid;
-		saop->useOr = (kind == COMPARE_EQ);
+		saop->useOr = (kind == BARE_CMP_EQ);
 		saop->inputcollid = op->inputcollid;
 		saop->args = list_make2(side,
 								StagesNamed(list_make1(NameText(name, cxt)),
@@ -200,7 +200,7 @@ RewriteComparison(OpExpr *op, RewriteContext *cxt)
 		saop->location = op->location;
 		return (Node *) saop;
 	}
-	if (IsA(op, DistinctExpr) && kind == COMPARE_EQ &&
+	if (IsA(op, DistinctExpr) && kind == BARE_CMP_EQ &&
 		!IsA(side, CaseTestExpr))
 	{
 		FuncExpr   *f;
@@ -212,7 +212,7 @@ RewriteComparison(OpExpr *op, RewriteContext *cxt)
 		return (Node *) f;
 	}
 	/* an order comparison: a shared name needs its pipeline */
-	if (kind == COMPARE_ORDER)
+	if (kind == BARE_CMP_ORDER)
 	{
 		name = RefuseName(name, cxt);
 		op->args = name_right ? list_make2(side, name) : list_make2(name, side);
@@ -252,7 +252,7 @@ RewriteArrayCoerce(ScalarArrayOpExpr *saop, RewriteContext *cxt)
 		return (Node *) saop;
 	}
 	kind = OperatorKind(saop->opno, cxt);
-	if ((kind == COMPARE_EQ && saop->useOr) || (kind == COMPARE_NE && !saop->useOr))
+	if ((kind == BARE_CMP_EQ && saop->useOr) || (kind == BARE_CMP_NE && !saop->useOr))
 	{
 		Node	   *texts = (Node *) ac->arg;
 		FuncExpr   *f;
@@ -267,7 +267,7 @@ RewriteArrayCoerce(ScalarArrayOpExpr *saop, RewriteContext *cxt)
 		saop->args = list_make2(side, f);
 		return (Node *) saop;
 	}
-	if (kind == COMPARE_ORDER)
+	if (kind == BARE_CMP_ORDER)
 		ac->elemexpr = (Expr *) ResolveIn((Node *) ac->elemexpr, ORDER_TYPMOD, cxt);
 	return (Node *) saop;
 }
@@ -307,14 +307,14 @@ RewriteArrayComparison(ScalarArrayOpExpr *saop, RewriteContext *cxt)
 		return (Node *) saop;
 	}
 	kind = OperatorKind(saop->opno, cxt);
-	if ((kind == COMPARE_EQ && saop->useOr) || (kind == COMPARE_NE && !saop->useOr))
+	if ((kind == BARE_CMP_EQ && saop->useOr) || (kind == BARE_CMP_NE && !saop->useOr))
 	{
 		foreach(lc, array->elements)
 			elements = lappend(elements, StageAsText(lfirst(lc), cxt));
 		saop->args = list_make2(side, StagesNamed(elements, array->location, cxt));
 		return (Node *) saop;
 	}
-	if (kind == COMPARE_ORDER)
+	if (kind == BARE_CMP_ORDER)
 	{
 		foreach(lc, array->elements)
 			elements = lappend(elements, RefuseName(lfirst(lc), cxt));
