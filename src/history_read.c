@@ -192,7 +192,11 @@ ReaderCheckAnySelect(Oid relid)
 		return;
 	if (pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ANY) == ACLCHECK_OK)
 		return;
-	aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	/* "permission denied for view" for a view (history_query.c reads them) */
+	aclcheck_error(ACLCHECK_NO_PRIV,
+				   get_rel_relkind(relid) == RELKIND_VIEW ? OBJECT_VIEW :
+				   get_rel_relkind(relid) == RELKIND_MATVIEW ? OBJECT_MATVIEW : OBJECT_TABLE,
+				   get_rel_name(relid));
 }
 
 /* SELECT on the table, or on each column read (as the executor checks) */
@@ -435,6 +439,8 @@ HistoryOpen(HistoryReader *reader, Oid relid)
 bool
 TableReaderNext(TableReader *reader)
 {
+	if (reader->query != NULL)
+		return HistoryQueryNext(reader);
 	for (;;)
 	{
 		const AttrNumber *cols;
@@ -498,6 +504,11 @@ TableReaderClose(TableReader *reader)
 {
 	int			i;
 
+	if (reader->query != NULL)
+	{
+		HistoryQueryClose(reader);
+		return;
+	}
 	if (reader->scan != NULL)
 		table_endscan(reader->scan);
 	if (reader->slot != NULL)

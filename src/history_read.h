@@ -48,6 +48,7 @@ typedef struct TableReader
 	Oid			key_type;		/* deal_id (history) or primary key (deals) */
 	Oid			key_collation;
 	int32		stage_typmod;	/* history: pipeline binding of stage, or -1 */
+	void	   *query;			/* history read by a query (history_query.c) */
 } TableReader;
 
 typedef TableReader HistoryReader;
@@ -68,6 +69,12 @@ extern void DealsOpenAmount(TableReader *reader, Oid relid, const char *amount_c
 extern bool TableReaderNext(TableReader *reader);
 extern void TableReaderClose(TableReader *reader);
 extern AttrNumber DealsAmountColumn(Oid relid);
+
+/* Histories of other layouts, read by a query as the caller (history_query.c) */
+extern bool HistoryIsPlain(Oid relid, const char *const *columns);
+extern void HistoryOpenQuery(HistoryReader *reader, Oid relid, const char *const *columns);
+extern bool HistoryQueryNext(HistoryReader *reader);
+extern void HistoryQueryClose(HistoryReader *reader);
 
 /*
  * The checks of a table named by an argument, shared with the readers that

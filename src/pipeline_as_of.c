@@ -160,17 +160,40 @@ KeyOpsInit(KeyOps *ops, Oid type, Oid collation)
 	fmgr_info_copy(&ops->eq, &tc->eq_opr_finfo, CurrentMemoryContext);
 }
 
+/*
+ * Open the history of argument relarg, its columns named by the arguments
+ * from colarg on (NULL: the default name; issue 21.2): funnel's own layout
+ * by a direct scan, anything else (a view, other names or types) by a query
+ * run as the caller (history_query.c).
+ */
+static void
+HistoryOpenMapped(HistoryReader *reader, FunctionCallInfo fcinfo, int relarg, int colarg)
+{
+	const char *columns[4] = {NULL, NULL, NULL, NULL};
+	Oid			relid = PG_GETARG_OID(relarg);
+	int			i;
+
+	for (i = 0; i < 4 && colarg + i < PG_NARGS(); i++)
+		if (!PG_ARGISNULL(colarg + i))
+			columns[i] = NameStr(*PG_GETARG_NAME(colarg + i));
+	if (HistoryIsPlain(relid, columns))
+		HistoryOpen(reader, relid);
+	else
+		HistoryOpenQuery(reader, relid, columns);
+}
+
 PG_FUNCTION_INFO_V1(funnel_pipeline_as_of);
 
 /*
- * funnel.pipeline_as_of(history regclass, as_of timestamptz)
+ * funnel.pipeline_as_of(history regclass, as_of timestamptz,
+ *						  deal_column, stage_column, entered_at_column,
+ *						  left_at_column name)
  *		RETURNS TABLE (deal_id text, stage deal_stage, entered_at timestamptz)
  */
 Datum
 funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz as_of;
 	ReturnSetInfo *rsinfo;
 	HistoryReader reader;
 	MemoryContext rowcxt;
@@ -181,7 +204,10 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	HistoryOpen(&reader, relid);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	as_of = PG_GETARG_TIMESTAMPTZ(1);
+	HistoryOpenMapped(&reader, fcinfo, 0, 2);
 	getTypeOutputInfo(reader.key_type, &outfunc, &isvarlena);
 	fmgr_info(outfunc, &keyout);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_as_of row",
@@ -480,7 +506,9 @@ PG_FUNCTION_INFO_V1(funnel_pipeline_trend);
 
 /*
  * funnel.pipeline_trend(history regclass, instants timestamptz[],
- *						 deals regclass DEFAULT NULL)
+ *						 deals regclass DEFAULT NULL, amount_column name,
+ *						 deal_column, stage_column, entered_at_column,
+ *						 left_at_column name)
  *		RETURNS TABLE (instant timestamptz, stage deal_stage, deals bigint,
  *					   amount numeric, weighted_amount numeric)
  */
@@ -522,7 +550,7 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 					 errhint("Amounts are read from the deals table: pass deals_table too.")));
 	}
 
-	HistoryOpen(&reader, PG_GETARG_OID(0));
+	HistoryOpenMapped(&reader, fcinfo, 0, 4);
 	if (trend.with_amounts)
 		amounts = LoadAmounts(PG_GETARG_OID(2), amount_column, &reader, &ops);
 	if (reader.stage_typmod >= 0)

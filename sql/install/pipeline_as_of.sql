@@ -1,33 +1,43 @@
 -- sql/install/pipeline_as_of.sql: the pipeline at past instants and stale deals
--- C: src/pipeline_as_of.c, src/history_read.c.  Part of the install script (see sql/install/README.md).
+-- C: src/pipeline_as_of.c, src/history_read.c, src/history_query.c.  Part of the install script (see sql/install/README.md).
 
 --------------------------------------------------------------------------
 -- The pipeline at past instants and stale deals (issue 10.2, 10.3)
 --
 -- pipeline_as_of() and pipeline_trend() read a stage history in one
 -- sequential scan (C, src/pipeline_as_of.c, after the checks of
--- src/history_read.c); stale_deals() composes SQL over the history of a
+-- src/history_read.c), or, for a view or another layout named by the
+-- *_column arguments, the rows of a query run as the caller
+-- (src/history_query.c); stale_deals() composes SQL over the history of a
 -- tracked table.  All run with the caller's privileges (SECURITY INVOKER).
 -- A visit is open at instant t when entered_at <= t < left_at (left_at NULL:
 -- still open).  See doc/metrics.md.
 --------------------------------------------------------------------------
 
-CREATE FUNCTION funnel.pipeline_as_of(history regclass, as_of timestamptz)
+CREATE FUNCTION funnel.pipeline_as_of(history regclass, as_of timestamptz,
+                                      deal_column name DEFAULT 'deal_id',
+                                      stage_column name DEFAULT 'stage',
+                                      entered_at_column name DEFAULT 'entered_at',
+                                      left_at_column name DEFAULT 'left_at')
     RETURNS TABLE (deal_id text, stage funnel.deal_stage, entered_at timestamptz)
     AS 'MODULE_PATHNAME', 'funnel_pipeline_as_of'
-    LANGUAGE C STABLE STRICT PARALLEL RESTRICTED ROWS 1000;
-COMMENT ON FUNCTION funnel.pipeline_as_of(regclass, timestamptz) IS
-  'the visit of each deal open at as_of (entered_at <= as_of < left_at) in a stage history, won and lost deals included; deal_id as text; one scan of the history';
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION funnel.pipeline_as_of(regclass, timestamptz, name, name, name, name) IS
+  'the visit of each deal open at as_of (entered_at <= as_of < left_at) in a stage history, won and lost deals included; deal_id as text; one scan of the history; any table, view or materialized view whose columns are named by the *_column arguments (stage as funnel.deal_stage or text, times as timestamptz, timestamp or date), read by a query as the caller unless it has the layout of funnel.track()''s histories';
 
 CREATE FUNCTION funnel.pipeline_trend(history regclass, instants timestamptz[],
                                       deals_table regclass DEFAULT NULL,
-                                      amount_column name DEFAULT NULL)
+                                      amount_column name DEFAULT NULL,
+                                      deal_column name DEFAULT 'deal_id',
+                                      stage_column name DEFAULT 'stage',
+                                      entered_at_column name DEFAULT 'entered_at',
+                                      left_at_column name DEFAULT 'left_at')
     RETURNS TABLE (instant timestamptz, stage funnel.deal_stage, deals bigint,
                    amount numeric, weighted_amount numeric)
     AS 'MODULE_PATHNAME', 'funnel_pipeline_trend'
     LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
-COMMENT ON FUNCTION funnel.pipeline_trend(regclass, timestamptz[], regclass, name) IS
-  'per instant (sorted, distinct, NULLs ignored) and stage of the history''s pipeline, in funnel order: the deals whose visit was open there, and with deals_table their current amount total and amount x current probability (amount from the numeric column amount_column, by default amount); one scan of the history';
+COMMENT ON FUNCTION funnel.pipeline_trend(regclass, timestamptz[], regclass, name, name, name, name, name) IS
+  'per instant (sorted, distinct, NULLs ignored) and stage of the history''s pipeline, in funnel order: the deals whose visit was open there, and with deals_table their current amount total and amount x current probability (amount from the numeric column amount_column, by default amount); one scan of the history, which may be any table, view or materialized view with its columns named by the *_column arguments, as for pipeline_as_of()';
 
 CREATE FUNCTION funnel_internal.amount_column(deals regclass) RETURNS name
     AS 'MODULE_PATHNAME', 'funnel_amount_column'
