@@ -10,7 +10,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "commands/trigger.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -22,30 +21,6 @@ PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-/* funnel.pipeline_stage changed in this transaction: reset plans at commit */
-static bool stages_changed = false;
-
-static void
-StagesChangedXactCallback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PARALLEL_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
-			if (stages_changed)
-				CacheInvalidateRelcacheAll();
-			stages_changed = false;
-			break;
-		case XACT_EVENT_ABORT:
-		case XACT_EVENT_PARALLEL_ABORT:
-			stages_changed = false;
-			break;
-		default:
-			break;
-	}
-}
-
 /*
  * Register the cache invalidation callbacks, the literal checks and the
  * funnel.actor setting
@@ -56,7 +31,6 @@ _PG_init(void)
 	FunnelCacheRegisterCallbacks();
 	FunnelUnresolvedInit();
 	TrackActorInit();
-	RegisterXactCallback(StagesChangedXactCallback, NULL);
 }
 
 /*
@@ -83,13 +57,9 @@ funnel_catalog_changed(PG_FUNCTION_ARGS)
 	 * parsed again (a relcache invalidation of all relations resets them),
 	 * so that bare names in saved queries are read as a fresh parse reads
 	 * them (bare_names.c): "stage = 'won'" planned while one pipeline had
-	 * 'won' then also finds the won deals of a pipeline created since.  The
-	 * invalidation is queued just before commit: queued here, a rollback
-	 * would process it while releasing resources, which PostgreSQL 17 and
-	 * later refuse ("ResourceOwnerEnlarge called after release started"),
-	 * and a rolled-back change needs no reset.
+	 * 'won' then also finds the won deals of a pipeline created since.
 	 */
 	if (strcmp(RelationGetRelationName(trigdata->tg_relation), "pipeline_stage") == 0)
-		stages_changed = true;
+		CacheInvalidateRelcacheAll();
 	return PointerGetDatum(NULL);
 }
