@@ -489,6 +489,15 @@ FunnelPostParseAnalyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 	had_pending = pending != NIL && ForgetPending(pstate);
+
+	/*
+	 * A ROLLBACK or COMMIT parsed in a failed transaction has nothing to
+	 * rewrite, and its transaction may not read catalogs any more
+	 * (PostgreSQL 17 and later: "ResourceOwnerEnlarge called after release
+	 * started")
+	 */
+	if (query->commandType == CMD_UTILITY && !IsTransactionState())
+		return;
 	/* names compared with a stage column are read in its context first */
 	FunnelRewriteBareNames(pstate, query);
 	if (had_pending)
