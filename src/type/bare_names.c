@@ -396,31 +396,14 @@ SearchedCase(CaseExpr *c, RewriteContext *cxt)
 
 static Node *RewriteMutator(Node *node, RewriteContext *cxt);
 
-/* Values an INSERT or UPDATE writes to a tracked table's stage column */
+/* Resolve the values a target list assigns to column attnum in typmod */
 static void
-RewriteTrackedTargets(Query *q, RewriteContext *cxt)
+RewriteTargetList(Query *q, List *targetlist, AttrNumber attnum, int32 typmod,
+				  RewriteContext *cxt)
 {
-	RangeTblEntry *rte;
-	AttrNumber	attnum;
-	int32		typmod;
 	ListCell   *lc;
-	Relation	rel;
 
-	if ((q->commandType != CMD_INSERT && q->commandType != CMD_UPDATE) ||
-		q->resultRelation <= 0)
-		return;
-	rte = rt_fetch(q->resultRelation, q->rtable);
-	if (rte->rtekind != RTE_RELATION)
-		return;
-	rel = table_open(rte->relid, NoLock);
-	attnum = DealStageResolvedColumn(rel);
-	table_close(rel, NoLock);
-	if (attnum == InvalidAttrNumber)
-		return;
-	typmod = TrackedColumnTypmod(rte->relid, attnum);
-	if (typmod < 0)
-		return;
-	foreach(lc, q->targetList)
+	foreach(lc, targetlist)
 	{
 		TargetEntry *tle = (TargetEntry *) lfirst(lc);
 
@@ -445,6 +428,50 @@ RewriteTrackedTargets(Query *q, RewriteContext *cxt)
 			}
 		}
 	}
+}
+
+/*
+ * Values an INSERT, UPDATE or MERGE writes to a tracked table's stage
+ * column, including INSERT ... ON CONFLICT DO UPDATE SET and the actions of
+ * a MERGE: each is read in the pipeline the table tracks.
+ */
+static void
+RewriteTrackedTargets(Query *q, RewriteContext *cxt)
+{
+	RangeTblEntry *rte;
+	AttrNumber	attnum;
+	int32		typmod;
+	Relation	rel;
+
+	if ((q->commandType != CMD_INSERT && q->commandType != CMD_UPDATE &&
+		 q->commandType != CMD_MERGE) || q->resultRelation <= 0)
+		return;
+	rte = rt_fetch(q->resultRelation, q->rtable);
+	if (rte->rtekind != RTE_RELATION)
+		return;
+	rel = table_open(rte->relid, NoLock);
+	attnum = DealStageResolvedColumn(rel);
+	table_close(rel, NoLock);
+	if (attnum == InvalidAttrNumber)
+		return;
+	typmod = TrackedColumnTypmod(rte->relid, attnum);
+	if (typmod < 0)
+		return;
+	if (q->commandType == CMD_MERGE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, q->mergeActionList)
+		{
+			MergeAction *action = (MergeAction *) lfirst(lc);
+
+			RewriteTargetList(q, action->targetList, attnum, typmod, cxt);
+		}
+		return;
+	}
+	RewriteTargetList(q, q->targetList, attnum, typmod, cxt);
+	if (q->onConflict != NULL)
+		RewriteTargetList(q, q->onConflict->onConflictSet, attnum, typmod, cxt);
 }
 
 static void
