@@ -7,50 +7,54 @@ top := $(dir $(abspath $(lastword $(MAKEFILE_LIST))))
 EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(top)$(EXTENSION).control)
 
 MODULE_big = funnel
+# src/ holds the module's entry point and compatibility layer; each folder one
+# concern, named as the parts of the install script in sql/install/
+SRC_DIRS = type pipeline track citus import live aggregates analysis
+PG_CPPFLAGS = -I$(top)src $(addprefix -I$(top)src/,$(SRC_DIRS))
 OBJS = \
 	src/funnel.o \
 	src/pg_compat.o \
-	src/pipeline_cache.o \
-	src/names.o \
-	src/pipeline_uses.o \
-	src/deal_stage_io.o \
-	src/deal_stage_ops.o \
-	src/track_api.o \
-	src/pipeline_api.o \
-	src/unresolved.o \
-	src/bare_names.o \
-	src/bare_names_resolve.o \
-	src/track_cache.o \
-	src/track_history.o \
-	src/track_trigger.o \
-	src/track_rules.o \
-	src/track_errors.o \
-	src/track_batch.o \
-	src/track_validate.o \
-	src/track_citus.o \
-	src/track_migrate.o \
-	src/citus_depend.o \
-	src/import.o \
-	src/import_write.o \
-	src/agg_common.o \
-	src/agg_stage.o \
-	src/agg_json.o \
-	src/agg_summary.o \
-	src/agg_report.o \
-	src/funnel_summary_io.o \
-	src/agg_journey.o \
-	src/agg_time.o \
-	src/duration_sample.o \
-	src/agg_forecast.o \
-	src/agg_velocity.o \
-	src/agg_window_funnel.o \
-	src/agg_window_funnel_scan.o \
-	src/history_read.o \
-	src/history_query.o \
-	src/tracked_sources.o \
-	src/pipeline_as_of.o \
-	src/stage_dimension.o \
-	src/live.o
+	src/type/bare_names.o \
+	src/type/bare_names_resolve.o \
+	src/type/deal_stage_io.o \
+	src/type/deal_stage_ops.o \
+	src/type/names.o \
+	src/type/unresolved.o \
+	src/pipeline/pipeline_api.o \
+	src/pipeline/pipeline_cache.o \
+	src/pipeline/pipeline_uses.o \
+	src/pipeline/stage_dimension.o \
+	src/track/track_api.o \
+	src/track/track_batch.o \
+	src/track/track_cache.o \
+	src/track/track_errors.o \
+	src/track/track_history.o \
+	src/track/track_migrate.o \
+	src/track/track_rules.o \
+	src/track/track_trigger.o \
+	src/track/track_validate.o \
+	src/citus/citus_depend.o \
+	src/citus/track_citus.o \
+	src/import/import.o \
+	src/import/import_write.o \
+	src/live/live.o \
+	src/aggregates/agg_common.o \
+	src/aggregates/agg_forecast.o \
+	src/aggregates/agg_journey.o \
+	src/aggregates/agg_json.o \
+	src/aggregates/agg_report.o \
+	src/aggregates/agg_stage.o \
+	src/aggregates/agg_summary.o \
+	src/aggregates/agg_time.o \
+	src/aggregates/agg_velocity.o \
+	src/aggregates/agg_window_funnel.o \
+	src/aggregates/agg_window_funnel_scan.o \
+	src/aggregates/duration_sample.o \
+	src/aggregates/funnel_summary_io.o \
+	src/analysis/history_query.o \
+	src/analysis/history_read.o \
+	src/analysis/pipeline_as_of.o \
+	src/analysis/tracked_sources.o
 
 DATA = $(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql))
 DATA_built = sql/funnel--$(EXTVERSION).sql
@@ -58,7 +62,7 @@ DATA_built = sql/funnel--$(EXTVERSION).sql
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
 REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel window_funnel search_path journey
 
-EXTRA_CLEAN = results regression.diffs regression.out
+EXTRA_CLEAN = results regression.diffs regression.out $(OBJS:.o=.d)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -66,19 +70,24 @@ include $(PGXS)
 
 # a VPATH build writes objects and the built script into these
 ifdef VPATH
-$(shell mkdir -p src sql)
+$(shell mkdir -p sql $(addprefix src/,$(SRC_DIRS)))
 endif
 
 # The install script is built from one part per concern, named as the C
 # files it declares (sql/install/README.md), in this order: a part may use
 # only what the parts before it create.
-INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
-	bare_names pipeline citus track track_many track_migrate track_batch import pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views live \
+INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel \
+	type/deal_stage type/bare_names pipeline/pipeline citus/citus \
+	track/track track/track_many track/track_migrate track/track_batch \
+	import/import analysis/pipeline_as_of \
+	aggregates/agg_stage aggregates/agg_journey aggregates/agg_summary \
+	aggregates/agg_report aggregates/agg_forecast aggregates/agg_time \
+	aggregates/agg_velocity aggregates/agg_window_funnel \
+	analysis/funnel_svg analysis/bi_views live/live \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
-	{ echo '-- sql/funnel--$(EXTVERSION).sql: built by make from sql/install/*.sql; edit those'; \
+	{ echo '-- sql/funnel--$(EXTVERSION).sql: built by make from sql/install/; edit those'; \
 	  echo; \
 	  echo '-- complain if script is sourced in psql, rather than via CREATE EXTENSION'; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION funnel" to load this file. \quit'; \
@@ -158,15 +167,6 @@ deb: deps
 results:
 	for f in results/*.out; do cp "$$f" expected/; done
 
-# PGXS tracks no header dependencies
-$(OBJS): src/funnel.h
-src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_time.o src/duration_sample.o src/agg_forecast.o src/agg_velocity.o src/agg_window_funnel.o src/pipeline_as_of.o: src/agg.h
-src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
-src/agg_summary.o src/agg_journey.o src/agg_forecast.o src/agg_velocity.o: src/journey.h
-src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_errors.o src/track_validate.o src/import.o src/import_write.o: src/track.h
-src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
-src/history_read.o src/history_query.o src/tracked_sources.o src/pipeline_as_of.o: src/history_read.h
-src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/history_query.o src/pipeline_as_of.o: src/history_layout.h
-src/agg_time.o src/duration_sample.o: src/duration_sample.h
-src/bare_names.o src/bare_names_resolve.o: src/bare_names.h
-src/import.o src/import_write.o: src/import.h
+# PGXS tracks no header dependencies: the compiler writes them (src/**/*.d)
+$(OBJS): override CPPFLAGS += -MMD -MP
+-include $(OBJS:.o=.d)

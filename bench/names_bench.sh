@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/names_bench.sh: what reading bare stage names in context
-# (src/bare_names.c) costs the queries that do not use them (run by make
+# (src/type/bare_names.c) costs the queries that do not use them (run by make
 # bench inside a throw-away cluster).  Every query parsed in a backend that
 # has loaded funnel passes through the post-parse-analysis hook, which walks
 # the query once to find bare names.  Side by side, simple protocol (so

@@ -27,7 +27,7 @@ SELECT funnel.track('crm.nullable', 'b2b');
 CREATE TABLE crm.bound (id int PRIMARY KEY, stage funnel.deal_stage(retail) NOT NULL);
 SELECT funnel.track('crm.bound', 'b2b');
 -- the checks of track() are those the triggers make later (one definition,
--- src/track_validate.c): a deferrable primary key, which the triggers
+-- src/track/track_validate.c): a deferrable primary key, which the triggers
 -- cannot use, is refused up front
 CREATE TABLE crm.deferred (id int PRIMARY KEY DEFERRABLE, stage funnel.deal_stage NOT NULL);
 SELECT funnel.track('crm.deferred', 'b2b');

@@ -112,7 +112,7 @@ SELECT is_empty($$
        -- the loop of move_deals(): updates in subtransactions, PARALLEL UNSAFE
        AND p.proname NOT IN ('try_moves')
        -- writes pg_depend (a table's dependencies on its pipelines, for
-       -- Citus, src/citus_depend.c): PARALLEL UNSAFE
+       -- Citus, src/citus/citus_depend.c): PARALLEL UNSAFE
        AND p.proname NOT IN ('citus_pipeline_depend')
        -- enable_live/disable_live create or drop a live table and its
        -- triggers (DDL): PARALLEL UNSAFE

@@ -14,7 +14,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 RESET client_min_messages;
 CREATE EXTENSION funnel;
-SELECT plan(143);
+SELECT plan(150);
 
 -- b2b and partner share no stage name (partner's won and lost are named
 -- signed and dropped), so every bare name below is unique until later
@@ -288,6 +288,20 @@ SELECT throws_ok($$UPDATE dm SET stage = 'won' FROM db WHERE dm.id = db.id AND d
 SELECT lives_ok($$UPDATE dm SET stage = db.stage FROM db WHERE dm.id = db.id AND db.stage = 'lost'$$, 'UPDATE ... FROM the bound column');
 PREPARE ins_dm AS INSERT INTO dm VALUES ($1, $2);
 SELECT throws_ok('EXECUTE ins_dm(300, ''won'')', '22P02', 'stage name "won" is ambiguous', 'an untyped parameter written to the two-pipeline column');
+-- ON CONFLICT DO UPDATE and MERGE into the tracked column: an untyped
+-- parameter is read in the pipeline the table tracks, as a plain INSERT's is
+PREPARE upsert_dt AS INSERT INTO dt VALUES ($1, 'b2b:lead') ON CONFLICT (id) DO UPDATE SET stage = $2;
+SELECT lives_ok('EXECUTE upsert_dt(500, ''qualified'')', 'ON CONFLICT: the insert');
+SELECT lives_ok('EXECUTE upsert_dt(500, ''qualified'')', 'ON CONFLICT DO UPDATE SET stage = an untyped parameter holding a shared name');
+PREPARE merge_dt AS MERGE INTO dt USING (SELECT $1::int AS id) s ON dt.id = s.id
+    WHEN MATCHED THEN UPDATE SET stage = $2 WHEN NOT MATCHED THEN INSERT VALUES (s.id, $2);
+SELECT lives_ok('EXECUTE merge_dt(500, ''proposal'')', 'MERGE ... UPDATE SET stage = an untyped parameter');
+SELECT lives_ok('EXECUTE merge_dt(400, ''lead'')', 'MERGE ... INSERT an untyped parameter');
+SELECT lives_ok($$MERGE INTO dt USING (SELECT 401 AS id) s ON dt.id = s.id WHEN NOT MATCHED THEN INSERT VALUES (s.id, 'qualified')$$, 'MERGE ... INSERT a literal');
+SELECT is((SELECT string_agg(id || '=' || stage::text, ',' ORDER BY id) FROM dt WHERE id IN (400, 401, 500)),
+          '400=b2b:lead,401=b2b:qualified,500=b2b:proposal', 'what they wrote, in the tracked pipeline');
+SELECT is((SELECT string_agg(stage::text, ',' ORDER BY entered_at, stage) FROM dt_stage_history WHERE deal_id = 500),
+          'b2b:lead,b2b:qualified,b2b:proposal', 'and the history has each visit');
 SELECT is(funnel_internal.stages_named('{won,b2b:lost}')::text, '{b2b:won,retail:won,smb:won,b2b:lost}', 'stages_named() returns resolved stages only');
 SELECT is((SELECT count(*) FROM (SELECT stage::text FROM dm UNION ALL SELECT stage::text FROM db UNION ALL SELECT stage::text FROM dt) s),
           (SELECT count(*) FROM dm) + (SELECT count(*) FROM db) + (SELECT count(*) FROM dt), 'every stored stage reads back');

@@ -97,7 +97,7 @@ UPD="UPDATE D SET stage = 'proposal' WHERE id = 1"
 
 # the primary key moves to another column, the key or the history's
 # deal_id changes type: refused up front by the event triggers
-# (sql/install/track_migrate.sql) ...
+# (sql/install/track/track_migrate.sql) ...
 refuse pk_moved 0A000 "ALTER TABLE D DROP CONSTRAINT D_pkey; ALTER TABLE D ADD PRIMARY KEY (code);"
 refuse key_retyped 0A000 "DROP TRIGGER funnel_track_key ON D; ALTER TABLE D ALTER COLUMN id TYPE text;"
 refuse hist_deal_id_retyped 0A000 "ALTER TABLE H ALTER COLUMN deal_id TYPE text;"

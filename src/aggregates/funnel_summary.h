@@ -1,0 +1,119 @@
+/*-------------------------------------------------------------------------
+ *
+ * funnel_summary.h
+ *	  The in-memory layout of funnel.funnel_summary, shared by the aggregates
+ *	  and report (agg_summary.c) and the type's text and binary I/O
+ *	  (funnel_summary_io.c).
+ *
+ * src/aggregates/funnel_summary.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FUNNEL_SUMMARY_H
+#define FUNNEL_SUMMARY_H
+
+#include "agg.h"
+
+/*
+ * Format versions.  Version 2 is the in-memory and on-disk layout below;
+ * version 1 (funnel 0.1) had entries without the outcome counters and is
+ * still read from disk (SummaryFromDatum converts it) and is the text and
+ * binary form of a summary without outcomes, byte for byte as 0.1 wrote it.
+ */
+#define FUNNEL_SUMMARY_VERSION 2
+#define FUNNEL_SUMMARY_VERSION_1 1
+
+/* flags: every deal of the summary came with its outcome (journey input) */
+#define SUMMARY_OUTCOMES	0x01
+
+typedef struct SummaryEntry
+{
+	Oid			label;			/* stage (pg_enum OID) */
+	int32		pad;
+	int64		deals;			/* deals whose reached stage is this */
+	int64		amount_count;	/* of those, the ones with an amount */
+	int128		amount;			/* their total, scaled by 10^scale */
+	/* outcome counters: zero unless flags has SUMMARY_OUTCOMES */
+	int64		open;			/* of deals, the ones still open */
+	int64		lost_here;		/* lost deals whose last open stage is this */
+	int64		current;		/* deals whose current stage is this */
+	int64		current_amount_count;	/* of those, the ones with an amount */
+	int128		current_amount; /* their total, scaled by 10^scale */
+} SummaryEntry;
+
+/* An entry of a version 1 (funnel 0.1) summary, as stored on disk */
+typedef struct SummaryEntryV1
+{
+	Oid			label;
+	int32		pad;
+	int64		deals;
+	int64		amount_count;
+	int128		amount;
+} SummaryEntryV1;
+
+typedef struct FunnelSummary
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	uint8		version;
+	uint8		flags;			/* SUMMARY_OUTCOMES or 0 */
+	int16		scale;			/* decimal scale of every amount */
+	Oid			pipeline;		/* pipeline enum type OID */
+	int32		nentries;
+	int32		pad;
+	SummaryEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} FunnelSummary;
+
+/*
+ * The deals of a summary that reached one open stage by the implied-passage
+ * rule (StagePassed() in funnel.h): the entries of that stage, of the later
+ * open stages and of the won stages.  Sums are kept in 128 bits so that
+ * adding 64-bit counters never wraps: report() raises 22003 for a total
+ * past a bigint, the input checks compare them as they are.
+ */
+typedef struct StageReached
+{
+	int128		deals;
+	int128		amount_count;	/* of those, the ones with an amount ... */
+	int128		amount;			/* ... and their total (when asked for) */
+	int128		open;			/* of those, open now (outcomes) */
+	int128		lost;			/* of those, lost now (outcomes) */
+} StageReached;
+
+#define SUMMARY_SIZE(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntry))
+#define SUMMARY_SIZE_V1(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntryV1))
+#define PG_GETARG_SUMMARY(n) SummaryFromDatum(PG_GETARG_DATUM(n))
+
+extern FunnelSummary *SummaryFromDatum(Datum d);
+extern void SummaryCheck(const FunnelSummary *s);
+extern FunnelSummary *SummaryNew(FunnelPipeline *pipeline);
+extern FunnelPipeline *SummaryPipelineOrError(FunnelSummary *s);
+extern const char *SummaryPipelineName(Oid typoid);
+extern void SummaryCheckPipeline(FunnelSummary *s, Oid pipeline);
+extern void SummaryRescale(FunnelSummary *s, int scale);
+extern FunnelSummary *SummaryAddEntry(FunnelSummary *s, Oid label);
+extern const SummaryEntry **SummaryEntriesByStage(const FunnelSummary *s,
+												   const FunnelPipeline *pipeline);
+extern StageReached *SummaryReached(const FunnelPipeline *pipeline,
+									const SummaryEntry **by_stage,
+									bool amounts);
+extern void SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s,
+								 int sqlstate);
+
+/*
+ * The entry of a stage; "guess" is its likely index.  Returns -1 if the
+ * summary has no entry for it (a stage added after the summary was made).
+ */
+static inline int
+SummaryFindEntry(const FunnelSummary *s, Oid label, int guess)
+{
+	int			i;
+
+	if (guess >= 0 && guess < s->nentries && s->entries[guess].label == label)
+		return guess;
+	for (i = 0; i < s->nentries; i++)
+		if (s->entries[i].label == label)
+			return i;
+	return -1;
+}
+
+#endif							/* FUNNEL_SUMMARY_H */
