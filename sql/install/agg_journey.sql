@@ -1,5 +1,5 @@
 -- sql/install/agg_journey.sql: the journey type and aggregate
--- C: src/agg_journey.c.  Part of the install script (see sql/install/README.md).
+-- C: src/agg_journey.c, src/agg_journey_in.c, src/journey_io.c.  Part of the install script (see sql/install/README.md).
 
 -- journey: one deal's path (issue 9)
 
