@@ -21,6 +21,7 @@ OBJS = \
 	src/bare_names.o \
 	src/bare_names_resolve.o \
 	src/track_cache.o \
+	src/track_cache_rules.o \
 	src/track_history.o \
 	src/track_trigger.o \
 	src/track_rules.o \
@@ -165,7 +166,7 @@ $(OBJS): src/funnel.h
 src/agg_common.o src/agg_json.o src/agg_stage.o src/agg_summary.o src/agg_report.o src/funnel_summary_io.o src/agg_journey.o src/agg_journey_in.o src/journey_io.o src/agg_time.o src/duration_sample.o src/agg_forecast.o src/agg_velocity.o src/agg_window_funnel.o src/pipeline_as_of.o: src/agg.h
 src/agg_summary.o src/agg_report.o src/funnel_summary_io.o: src/funnel_summary.h
 src/agg_summary.o src/agg_journey.o src/agg_journey_in.o src/journey_io.o src/agg_forecast.o src/agg_velocity.o: src/journey.h
-src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_errors.o src/track_validate.o src/import.o src/import_write.o: src/track.h
+src/track_api.o src/track_cache.o src/track_cache_rules.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_rules.o src/track_errors.o src/track_validate.o src/import.o src/import_write.o: src/track.h
 src/agg_window_funnel.o src/agg_window_funnel_scan.o: src/window_funnel.h
 src/history_read.o src/history_query.o src/tracked_sources.o src/pipeline_as_of.o: src/history_read.h
 src/track_api.o src/track_cache.o src/track_citus.o src/track_history.o src/track_trigger.o src/track_validate.o src/history_read.o src/history_query.o src/pipeline_as_of.o: src/history_layout.h
