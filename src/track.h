@@ -132,6 +132,8 @@ extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
 extern bool HistoryFindNewest(HistoryWriter *w, Datum deal_id,
 							  TimestampTz *entered_at);
+extern bool HistoryFindNewestOfNew(HistoryWriter *w, Datum deal_id,
+								   TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);
