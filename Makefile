@@ -27,6 +27,7 @@ OBJS = \
 	src/track/track_api.o \
 	src/track/track_batch.o \
 	src/track/track_cache.o \
+	src/track/track_cache_rules.o \
 	src/track/track_errors.o \
 	src/track/track_history.o \
 	src/track/track_migrate.o \
@@ -41,6 +42,8 @@ OBJS = \
 	src/aggregates/agg_common.o \
 	src/aggregates/agg_forecast.o \
 	src/aggregates/agg_journey.o \
+	src/aggregates/agg_journey_in.o \
+	src/aggregates/journey_io.o \
 	src/aggregates/agg_json.o \
 	src/aggregates/agg_report.o \
 	src/aggregates/agg_stage.o \

@@ -22,3 +22,64 @@ ratio()
 {
     awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "NaN"; else printf "%.2f", a / b }'
 }
+
+# bench_db DB: a fresh database DB (dropped first if left by a previous
+# run) and a work directory WORK, removed on exit; sets P to a psql command
+# on DB that stops at the first error.
+bench_db()
+{
+    DB=$1
+    WORK=$(mktemp -d /tmp/funnel-bench.XXXXXX)
+    chmod 755 "$WORK"
+    trap 'rm -rf "$WORK"' EXIT
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+    P="psql -X -q -v ON_ERROR_STOP=1 -d $DB"
+}
+
+# bench_tps TABLE SCRIPT...: VACUUM TABLE and CHECKPOINT, then pgbench
+# -M prepared with 2 clients for SECONDS_PER_RUN seconds, each transaction
+# one of the pgbench SCRIPTs at random; prints the tps
+bench_tps()
+{
+    table=$1
+    shift
+    args=""
+    for f in "$@"; do args="$args -f $f"; done
+    $P -c "VACUUM $table" -c "CHECKPOINT"
+    pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" $args "$DB" 2>&1 |
+        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+}
+
+# plpgsql_tracking_sql TABLE: the SQL of the hand-written comparison: a
+# history TABLE_history laid out the usual way (partial unique index on the
+# open visit) with one open visit per deal of TABLE (id, stage), and a
+# PL/pgSQL AFTER UPDATE trigger that closes the open visit and inserts the
+# next, checking nothing
+plpgsql_tracking_sql()
+{
+    cat <<SQL
+CREATE TABLE $1_history (deal_id bigint NOT NULL, stage funnel.deal_stage NOT NULL,
+    entered_at timestamptz NOT NULL, left_at timestamptz, entered_by name NOT NULL DEFAULT current_user);
+CREATE INDEX ON $1_history (deal_id, entered_at);
+CREATE INDEX ON $1_history (stage, entered_at);
+CREATE UNIQUE INDEX ON $1_history (deal_id) WHERE left_at IS NULL;
+INSERT INTO $1_history (deal_id, stage, entered_at) SELECT id, stage, now() FROM $1;
+CREATE FUNCTION plpgsql_track_$1() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    UPDATE $1_history SET left_at = greatest(now(), entered_at)
+     WHERE deal_id = NEW.id AND left_at IS NULL;
+    INSERT INTO $1_history (deal_id, stage, entered_at) VALUES (NEW.id, NEW.stage, now());
+    RETURN NULL;
+END
+\$\$;
+CREATE TRIGGER track AFTER UPDATE ON $1 FOR EACH ROW
+    WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION plpgsql_track_$1();
+SQL
+}
+
+# the median of the values v[1..n], as an awk function (awk "$AWK_MEDIAN ...")
+AWK_MEDIAN='
+function median(v, n,    i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}'

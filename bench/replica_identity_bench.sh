@@ -18,17 +18,12 @@ set -eu
 if [ -z "${PGPORT:-}" ]; then
     exec pg_virtualenv -v "${PG_MAJOR:-15}" -o 'wal_level=logical' "$0" "$@"
 fi
+. "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-5}
 DEALS=100000
 MOVES=20000
-DB=funnel_ri_bench
-WORK=$(mktemp -d /tmp/funnel-bench.XXXXXX)
-chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
-
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-P="psql -X -q -v ON_ERROR_STOP=1 -d $DB"
+bench_db funnel_ri_bench
 $P <<SQL
 CREATE EXTENSION funnel;
 SELECT funnel.create_pipeline('b2b', ARRAY['lead','qualified','proposal','negotiation']);
@@ -54,13 +49,7 @@ done
 
 tps()
 {
-    args=""
-    for s in lead qualified proposal negotiation won lost; do
-        args="$args -f $WORK/move_$1_$s.sql"
-    done
-    $P -c "VACUUM deals_$1" -c "CHECKPOINT"
-    pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" $args "$DB" 2>&1 |
-        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
 }
 
 # WAL bytes per move: MOVES moves, one per transaction, after a checkpoint
@@ -98,11 +87,7 @@ $P -At -c "SELECT 'history check (ri): ' || count(*) || ' problems' FROM funnel.
 
 echo
 echo "replica identity of the history ($(nproc) cores, wal_level = $($P -At -c 'SHOW wal_level'), ${SECONDS_PER_RUN}s x $ROUNDS rounds, $DEALS deals)"
-awk -v wb="$wb" -v wri="$wri" '
-function median(v, n,    i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk -v wb="$wb" -v wri="$wri" "$AWK_MEDIAN"'
 { n++; vb[n] = $1; vri[n] = $2; r[n] = $2 / $1 }
 END {
     printf "  (b)  tracked, default identity   %9.0f tps   %6d WAL bytes per move\n", median(vb, n), wb;

@@ -23,18 +23,13 @@ set -eu
 if [ -z "${PGPORT:-}" ]; then
     exec pg_virtualenv -v "${PG_MAJOR:-15}" -o 'max_locks_per_transaction=256' "$0" "$@"
 fi
+. "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-5}
 COPY_ROWS=${BENCH_COPY_ROWS:-1000000}
 DEALS=100000
-DB=funnel_bench
 export PGOPTIONS='-c search_path=public,funnel'
-WORK=$(mktemp -d /tmp/funnel-bench.XXXXXX)
-chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
-
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-P="psql -X -q -v ON_ERROR_STOP=1 -d $DB"
+bench_db funnel_bench
 
 $P <<SQL
 CREATE EXTENSION funnel;
@@ -62,12 +57,7 @@ SELECT funnel.track('deals_b', 'b2b', rule => 'any');
 SELECT funnel.track('deals_bb', 'b2b', rule => 'any');
 
 -- (c) hand-written PL/pgSQL, usual layout
-CREATE TABLE deals_c_history (deal_id bigint NOT NULL, stage funnel.deal_stage NOT NULL,
-    entered_at timestamptz NOT NULL, left_at timestamptz, entered_by name NOT NULL DEFAULT current_user);
-CREATE INDEX ON deals_c_history (deal_id, entered_at);
-CREATE INDEX ON deals_c_history (stage, entered_at);
-CREATE UNIQUE INDEX ON deals_c_history (deal_id) WHERE left_at IS NULL;
-INSERT INTO deals_c_history (deal_id, stage, entered_at) SELECT id, stage, now() FROM deals_c;
+$(plpgsql_tracking_sql deals_c)
 
 -- (c2) the same trigger on funnel's layout
 CREATE TABLE deals_c2_history (LIKE deals_c_history INCLUDING DEFAULTS) WITH (fillfactor = 80);
@@ -75,14 +65,6 @@ CREATE INDEX ON deals_c2_history (deal_id, entered_at);
 CREATE INDEX ON deals_c2_history (stage, entered_at);
 INSERT INTO deals_c2_history SELECT * FROM deals_c_history;
 
-CREATE FUNCTION plpgsql_track_c() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN
-    UPDATE deals_c_history SET left_at = greatest(now(), entered_at)
-     WHERE deal_id = NEW.id AND left_at IS NULL;
-    INSERT INTO deals_c_history (deal_id, stage, entered_at) VALUES (NEW.id, NEW.stage, now());
-    RETURN NULL;
-END
-\$\$;
 CREATE FUNCTION plpgsql_track_c2() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
     UPDATE deals_c2_history SET left_at = greatest(now(), entered_at)
@@ -91,8 +73,6 @@ BEGIN
     RETURN NULL;
 END
 \$\$;
-CREATE TRIGGER track AFTER UPDATE ON deals_c FOR EACH ROW
-    WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION plpgsql_track_c();
 CREATE TRIGGER track AFTER UPDATE ON deals_c2 FOR EACH ROW
     WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION plpgsql_track_c2();
 VACUUM ANALYZE;
@@ -109,13 +89,7 @@ done
 
 tps()
 {
-    args=""
-    for s in lead qualified proposal negotiation won lost; do
-        args="$args -f $WORK/move_$1_$s.sql"
-    done
-    $P -c "VACUUM deals_$1" -c "CHECKPOINT"
-    pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" $args "$DB" 2>&1 |
-        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
 }
 
 : > "$WORK/rounds"
@@ -163,11 +137,7 @@ bu2=$(copy_ms copy_untracked 0 deals_bb); bt2=$(copy_ms copy_tracked 1 deals_bb)
 echo
 echo "funnel tracking benchmark ($(nproc) cores, ${SECONDS_PER_RUN}s x $ROUNDS rounds per variant, $DEALS deals)"
 awk -v cu1="$cu1" -v cu2="$cu2" -v ct1="$ct1" -v ct2="$ct2" -v rows="$COPY_ROWS" \
-    -v bu1="$bu1" -v bu2="$bu2" -v bt1="$bt1" -v bt2="$bt2" '
-function median(v, n,    i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+    -v bu1="$bu1" -v bu2="$bu2" -v bt1="$bt1" -v bt2="$bt2" "$AWK_MEDIAN"'
 { n++; va[n] = $1; vb[n] = $2; vc[n] = $3; vc2[n] = $4; vbb[n] = $5;
   rba[n] = $2 / $1; rbba[n] = $5 / $1; rbc[n] = $2 / $3; rbc2[n] = $2 / $4 }
 END {

@@ -26,19 +26,15 @@ set -eu
 if [ -z "${PGPORT:-}" ]; then
     exec pg_virtualenv -v "${PG_MAJOR:-15}" -o 'max_locks_per_transaction=256' "$0" "$@"
 fi
+. "$(dirname "$0")/lib.sh"
 SECONDS_PER_RUN=${BENCH_SECONDS:-8}
 ROUNDS=${BENCH_ROUNDS:-5}
 DEALS=100000
-DB=funnel_bench_many
 export PGOPTIONS='-c search_path=public,funnel'
-WORK=$(mktemp -d /tmp/funnel-bench-many.XXXXXX)
-chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
 PIPELINES="b2b retail partner"
 STAGES="lead qualified proposal negotiation won lost"
 
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
-P="psql -X -q -v ON_ERROR_STOP=1 -d $DB"
+bench_db funnel_bench_many
 
 $P <<SQL
 CREATE EXTENSION funnel;
@@ -69,22 +65,7 @@ SELECT funnel.track('deals_b', 'b2b', rule => 'any');
 SELECT funnel.track('deals_m', pipelines => ARRAY['b2b','retail','partner'], rule => 'any');
 
 -- (c) hand-written PL/pgSQL, usual layout
-CREATE TABLE deals_c_history (deal_id bigint NOT NULL, stage funnel.deal_stage NOT NULL,
-    entered_at timestamptz NOT NULL, left_at timestamptz, entered_by name NOT NULL DEFAULT current_user);
-CREATE INDEX ON deals_c_history (deal_id, entered_at);
-CREATE INDEX ON deals_c_history (stage, entered_at);
-CREATE UNIQUE INDEX ON deals_c_history (deal_id) WHERE left_at IS NULL;
-INSERT INTO deals_c_history (deal_id, stage, entered_at) SELECT id, stage, now() FROM deals_c;
-CREATE FUNCTION plpgsql_track_c() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN
-    UPDATE deals_c_history SET left_at = greatest(now(), entered_at)
-     WHERE deal_id = NEW.id AND left_at IS NULL;
-    INSERT INTO deals_c_history (deal_id, stage, entered_at) VALUES (NEW.id, NEW.stage, now());
-    RETURN NULL;
-END
-\$\$;
-CREATE TRIGGER track AFTER UPDATE ON deals_c FOR EACH ROW
-    WHEN (OLD.stage IS DISTINCT FROM NEW.stage) EXECUTE FUNCTION plpgsql_track_c();
+$(plpgsql_tracking_sql deals_c)
 VACUUM ANALYZE;
 SQL
 
@@ -105,11 +86,7 @@ done
 
 tps()
 {
-    args=""
-    for f in "$WORK"/move_$1_*.sql; do args="$args -f $f"; done
-    $P -c "VACUUM deals_$1" -c "CHECKPOINT"
-    pgbench -n -M prepared -c 2 -j 2 -T "$SECONDS_PER_RUN" $args "$DB" 2>&1 |
-        sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
+    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
 }
 
 : > "$WORK/rounds"
@@ -131,11 +108,7 @@ SQL
 
 echo
 echo "funnel tracking benchmark, three pipelines in one table ($(nproc) cores, ${SECONDS_PER_RUN}s x $ROUNDS rounds per variant, $DEALS deals)"
-awk '
-function median(v, n,    i, j, t) {
-    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-    return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
 { n++; va[n] = $1; vm[n] = $2; vc[n] = $3; vb[n] = $4;
   rma[n] = $2 / $1; rmc[n] = $2 / $3; rba[n] = $4 / $1; rmb[n] = $2 / $4 }
 END {

@@ -2,8 +2,9 @@
  *
  * journey.h
  *	  The layout of funnel.journey, one deal's path through its pipeline,
- *	  shared by the journey aggregate and its I/O (agg_journey.c) and the
- *	  funnel summaries built from journeys (agg_summary.c).
+ *	  shared by the journey aggregates (agg_journey.c, agg_journey_in.c),
+ *	  the type's I/O (journey_io.c) and the funnel summaries built from
+ *	  journeys (agg_summary.c).
  *
  * src/aggregates/journey.h
  *
@@ -58,7 +59,14 @@ JourneyPipeline(const Journey *j)
 
 #define JOURNEY_MOVED "moved"
 
+/* journey_io.c */
 extern void JourneyCheckKinds(const Journey *j, const char *outcome,
 							  int sqlstate);
+
+/* agg_journey.c: the visits of one pipeline, for agg_journey_in.c */
+extern bool JourneyAddVisit(AggCallCache *cache, Journey *j, bool first,
+							DealStage stage, TimestampTz at,
+							const AggStageInfo *info);
+extern bool JourneyMerge(AggCallCache *cache, Journey *j, const Journey *k);
 
 #endif							/* FUNNEL_JOURNEY_H */

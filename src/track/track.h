@@ -97,6 +97,15 @@ extern void TrackReconcile(Oid deals);
 
 /* track_cache.c */
 extern TrackedTable *TrackLookup(Relation deals, Trigger *trigger);
+extern void TrackConfigColumns(Relation rel, int ncolumns,
+							   const char *const *names, int *index);
+
+/* track_cache_rules.c: parts of a track_cache.c entry's build */
+extern void TrackLoadTransitions(TrackedTable *t, Oid relid,
+								 FunnelPipeline **pipelines, int npipelines);
+extern void TrackLoadRequired(TrackedTable *t, Oid relid,
+							  FunnelPipeline **pipelines, int npipelines,
+							  Relation deals);
 
 /* track_citus.c */
 extern Oid	TrackCitusHistory(Relation rel, const char *deals_name,
@@ -123,6 +132,8 @@ extern bool HistoryFindOpen(HistoryWriter *w, Datum deal_id,
 							TimestampTz *entered_at);
 extern bool HistoryFindNewest(HistoryWriter *w, Datum deal_id,
 							  TimestampTz *entered_at);
+extern bool HistoryFindNewestOfNew(HistoryWriter *w, Datum deal_id,
+								   TimestampTz *entered_at);
 extern void HistoryCloseOpen(HistoryWriter *w, TimestampTz left_at);
 extern void HistoryAddVisit(HistoryWriter *w, Datum deal_id, DealStage stage,
 							TimestampTz entered_at);

@@ -15,7 +15,8 @@
  * retired).  While nothing changes, a trigger call reads no catalog.
  * Entries follow the idiom of funnel_cache.h; the configuration tables are
  * read by column name.  The entries of dropped tables are removed when
- * a new entry is made.
+ * a new entry is made.  The allow-lists and required fields of an entry
+ * are read by track_cache_rules.c.
  *
  * src/track/track_cache.c
  *
@@ -64,31 +65,9 @@ static const char *const tracked_table_columns[TT_NCOLUMNS] = {
 	"history", "key_column"
 };
 
-enum
-{
-	AT_PIPELINE,
-	AT_FROM_STAGE,
-	AT_TO_STAGE,
-	AT_NCOLUMNS
-};
-static const char *const allowed_transition_columns[AT_NCOLUMNS] = {
-	"pipeline", "from_stage", "to_stage"
-};
-
-enum
-{
-	RF_PIPELINE,
-	RF_STAGE,
-	RF_FIELDS,
-	RF_NCOLUMNS
-};
-static const char *const required_field_columns[RF_NCOLUMNS] = {
-	"pipeline", "stage", "fields"
-};
-
 /* Column numbers as indexes into heap_deform_tuple's arrays */
-static void
-ConfigColumns(Relation rel, int ncolumns, const char *const *names, int *index)
+void
+TrackConfigColumns(Relation rel, int ncolumns, const char *const *names, int *index)
 {
 	AttrNumber	attnums[TT_NCOLUMNS];
 	int			i;
@@ -155,15 +134,6 @@ ConfigRelid(const char *name)
 						FUNNEL_SCHEMA, name),
 				 errhint("Update the funnel extension with ALTER EXTENSION funnel UPDATE.")));
 	return relid;
-}
-
-/* The stage of a pipeline by name, or NULL (rows of other pipelines) */
-static Oid
-StageLabel(FunnelPipeline *pipeline, const char *name)
-{
-	FunnelStage *stage = FunnelLookupStageByName(pipeline, name);
-
-	return stage ? stage->label : InvalidOid;
 }
 
 /* Raise the error for a Citus trigger whose arguments cannot be read */
@@ -271,7 +241,7 @@ LoadTrackedRow(TrackedTable *t, Relation deals, char **pipeline_name,
 
 	AttrNumber	pipelines_attnum;
 
-	ConfigColumns(rel, TT_NCOLUMNS, tracked_table_columns, col);
+	TrackConfigColumns(rel, TT_NCOLUMNS, tracked_table_columns, col);
 	/* the pipelines of a table that holds several (NULL otherwise) */
 	{
 		static const char *const pipelines_column[1] = {"pipelines"};
@@ -411,163 +381,6 @@ LoadHistoryIndex(TrackedTable *t, Relation deals)
 	table_close(history, NoLock);
 }
 
-/* The pipeline of that name among the table's, or NULL */
-static FunnelPipeline *
-PipelineNamed(FunnelPipeline **pipelines, int npipelines, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < npipelines; i++)
-		if (strcmp(NameStr(pipelines[i]->name), name) == 0)
-			return pipelines[i];
-	return NULL;
-}
-
-/*
- * The target of an allow-list entry of pipeline: a stage of the pipeline by
- * name, or a qualified 'retail:lead' in another pipeline of the table (a
- * move between pipelines); InvalidOid for entries this table never uses.
- */
-static Oid
-TransitionTarget(FunnelPipeline **pipelines, int npipelines,
-				 FunnelPipeline *pipeline, const char *name)
-{
-	const char *sep = strchr(name, FUNNEL_SEPARATOR);
-	FunnelPipeline *target;
-
-	if (sep == NULL)
-		return StageLabel(pipeline, name);
-	target = PipelineNamed(pipelines, npipelines, pnstrdup(name, sep - name));
-	if (target == NULL)
-		return InvalidOid;
-	return StageLabel(target, sep + 1);
-}
-
-/* The allow-lists of the table's pipelines, as pairs of stage OIDs */
-static void
-LoadTransitions(TrackedTable *t, FunnelPipeline **pipelines, int npipelines)
-{
-	Relation	rel = table_open(config_relids[1], AccessShareLock);
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	int			allocated = 8;
-	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
-	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
-	int			col[AT_NCOLUMNS];
-
-	ConfigColumns(rel, AT_NCOLUMNS, allowed_transition_columns, col);
-	t->from_labels = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
-	t->from_pipelines = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
-	t->to_labels = MemoryContextAlloc(t->context, allocated * sizeof(Oid));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		Oid			from,
-					to;
-		char	   *from_name;
-		FunnelPipeline *pipeline;
-
-		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (nulls[col[AT_PIPELINE]] || nulls[col[AT_FROM_STAGE]] ||
-			nulls[col[AT_TO_STAGE]])
-			continue;
-		pipeline = PipelineNamed(pipelines, npipelines,
-								 TextDatumGetCString(values[col[AT_PIPELINE]]));
-		if (pipeline == NULL)
-			continue;
-		from_name = TextDatumGetCString(values[col[AT_FROM_STAGE]]);
-		/* '*': from any stage of the pipeline (cross-pipeline entries only) */
-		from = strcmp(from_name, "*") == 0 ? InvalidOid :
-			StageLabel(pipeline, from_name);
-		to = TransitionTarget(pipelines, npipelines, pipeline,
-							  TextDatumGetCString(values[col[AT_TO_STAGE]]));
-		if ((!OidIsValid(from) && strcmp(from_name, "*") != 0) ||
-			!OidIsValid(to))
-			continue;
-		if (t->ntransitions == allocated)
-		{
-			allocated *= 2;
-			t->from_labels = repalloc(t->from_labels, allocated * sizeof(Oid));
-			t->from_pipelines = repalloc(t->from_pipelines, allocated * sizeof(Oid));
-			t->to_labels = repalloc(t->to_labels, allocated * sizeof(Oid));
-		}
-		t->from_labels[t->ntransitions] = from;
-		t->from_pipelines[t->ntransitions] = pipeline->typoid;
-		t->to_labels[t->ntransitions] = to;
-		t->ntransitions++;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-}
-
-/* The required fields of the table's pipelines, as column numbers */
-static void
-LoadRequired(TrackedTable *t, FunnelPipeline **pipelines, int npipelines,
-			 Relation deals)
-{
-	Relation	rel = table_open(config_relids[2], AccessShareLock);
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	int			allocated = 4;
-	Datum	   *values = palloc(tupdesc->natts * sizeof(Datum));
-	bool	   *nulls = palloc(tupdesc->natts * sizeof(bool));
-	int			col[RF_NCOLUMNS];
-
-	ConfigColumns(rel, RF_NCOLUMNS, required_field_columns, col);
-	t->required = MemoryContextAllocZero(t->context, allocated * sizeof(TrackRequired));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-	{
-		Oid			label;
-		Datum	   *elems;
-		bool	   *elemnulls;
-		int			nelems,
-					i;
-		TrackRequired *req;
-		MemoryContext old;
-		FunnelPipeline *pipeline;
-
-		heap_deform_tuple(tuple, tupdesc, values, nulls);
-		if (nulls[col[RF_PIPELINE]] || nulls[col[RF_STAGE]])
-			continue;
-		pipeline = PipelineNamed(pipelines, npipelines,
-								 TextDatumGetCString(values[col[RF_PIPELINE]]));
-		if (pipeline == NULL)
-			continue;
-		label = StageLabel(pipeline, TextDatumGetCString(values[col[RF_STAGE]]));
-		if (!OidIsValid(label) || nulls[col[RF_FIELDS]])
-			continue;
-		deconstruct_array(DatumGetArrayTypeP(values[col[RF_FIELDS]]),
-						  NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-						  &elems, &elemnulls, &nelems);
-		if (t->nrequired == allocated)
-		{
-			allocated *= 2;
-			t->required = repalloc(t->required, allocated * sizeof(TrackRequired));
-		}
-		req = &t->required[t->nrequired++];
-		req->label = label;
-		req->nfields = 0;
-		old = MemoryContextSwitchTo(t->context);
-		req->attnums = palloc(Max(nelems, 1) * sizeof(AttrNumber));
-		req->names = palloc(Max(nelems, 1) * sizeof(char *));
-		for (i = 0; i < nelems; i++)
-		{
-			if (elemnulls[i])
-				continue;
-			req->names[req->nfields] = pstrdup(NameStr(*DatumGetName(elems[i])));
-			req->attnums[req->nfields] = TrackDealsColumn(deals, req->names[req->nfields],
-														  "required field", true);
-			req->nfields++;
-		}
-		MemoryContextSwitchTo(old);
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-}
-
 /*
  * (Re)build an entry (funnel_cache.h): everything is read into a new
  * entry whose memory is a child of the caller's context, and installed
@@ -637,8 +450,10 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 	LoadPrimaryKey(&nt, deals, key_column);
 	LoadHistoryIndex(&nt, deals);
 	/* (no pipeline lookup since: the pointers are still valid) */
-	LoadTransitions(&nt, pipelines, list_length(pipeline_names));
-	LoadRequired(&nt, pipelines, list_length(pipeline_names), deals);
+	TrackLoadTransitions(&nt, config_relids[1], pipelines,
+						 list_length(pipeline_names));
+	TrackLoadRequired(&nt, config_relids[2], pipelines,
+					  list_length(pipeline_names), deals);
 
 	/* complete: install it, valid unless invalidated meanwhile */
 	MemoryContextSetParent(nt.context, CacheMemoryContext);

@@ -35,6 +35,7 @@
 
 #include "access/genam.h"
 #include "access/heapam.h"
+#include "access/nbtree.h"
 #include "access/relscan.h"
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -50,6 +51,7 @@
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
@@ -82,6 +84,18 @@ struct HistoryWriter
 	 * number - 1; NULL when there is none at all
 	 */
 	ExprState **defaults;
+
+	/*
+	 * HistoryFindNewestOfNew: how many deals it was asked about, and from
+	 * the second on, the largest deal_id of the history in the index's
+	 * order (bound_state: 0 not read yet, 1 bound valid, 2 empty history,
+	 * 3 every deal is looked up)
+	 */
+	int64		new_deals;
+	int			bound_state;
+	Datum		bound;
+	FmgrInfo	bound_cmp;
+	Oid			bound_collation;
 
 	/* visits to insert */
 	bool		batch;
@@ -414,6 +428,88 @@ HistoryFindNewest(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
 	index_close(index, AccessShareLock);
 	ExecClearTuple(w->scanslot);
 	return found;
+}
+
+/*
+ * Read the largest deal_id of the history, in the order of the
+ * (deal_id, entered_at) index, with SnapshotSelf (as HistoryFindNewest
+ * reads).  An index with a non-default order (DESC, NULLS FIRST) or a key
+ * read as NULL leaves every deal looked up.
+ */
+static void
+HistoryReadBound(HistoryWriter *w)
+{
+	TrackedTable *t = w->table;
+	Relation	index;
+	IndexScanDesc scan;
+
+	Assert(w->scanslot != NULL);	/* made by the first deal's lookup */
+	w->bound_state = 3;
+	index = index_open(t->history_index, AccessShareLock);
+	if (index->rd_indoption[0] == 0)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(w->rel),
+											  Anum_history_deal_id - 1);
+
+		fmgr_info_copy(&w->bound_cmp, index_getprocinfo(index, 1, BTORDER_PROC),
+					   CurrentMemoryContext);
+		w->bound_collation = index->rd_indcollation[0];
+		scan = compat_index_beginscan(w->rel, index, SnapshotSelf, 0, 0);
+		index_rescan(scan, NULL, 0, NULL, 0);
+		if (index_getnext_slot(scan, BackwardScanDirection, w->scanslot))
+		{
+			bool		isnull;
+			Datum		key = slot_getattr(w->scanslot, Anum_history_deal_id,
+										   &isnull);
+
+			if (!isnull)
+			{
+				w->bound = datumCopy(key, att->attbyval, att->attlen);
+				w->bound_state = 1;
+			}
+		}
+		else
+			w->bound_state = 2;
+		index_endscan(scan);
+		ExecClearTuple(w->scanslot);
+	}
+	index_close(index, AccessShareLock);
+}
+
+/*
+ * HistoryFindNewest for the deals one INSERT or COPY statement inserted,
+ * each key once, asked in turn by funnel_track_insert.  Most new deals have
+ * no visit at all, and a statement of many rows would otherwise probe the
+ * index once per row: from the second deal on, the largest deal_id of the
+ * history is read once, and a deal whose key sorts after it has no visit,
+ * without a probe.
+ *
+ * That bound stays good for the rest of the statement: the keys asked about
+ * are in the deals table, inserted by this statement and not committed, so
+ * no other transaction can write a visit of one of them from now on (its
+ * INSERT of the key waits for ours, its UPDATE or DELETE does not see our
+ * row), and every transaction that wrote one before (a deal deleted and
+ * inserted again) committed before our INSERT could insert the key, so its
+ * visits are in the index now, at or below the bound.
+ */
+bool
+HistoryFindNewestOfNew(HistoryWriter *w, Datum deal_id, TimestampTz *entered_at)
+{
+	/* an import writes no index entries: nothing to read there */
+	if (unlikely(w->table->history_relid == history_bulk_relid))
+		return false;
+	if (++w->new_deals > 1)
+	{
+		if (w->bound_state == 0)
+			HistoryReadBound(w);
+		if (w->bound_state == 2)
+			return false;
+		if (w->bound_state == 1 &&
+			DatumGetInt32(FunctionCall2Coll(&w->bound_cmp, w->bound_collation,
+											deal_id, w->bound)) > 0)
+			return false;
+	}
+	return HistoryFindNewest(w, deal_id, entered_at);
 }
 
 /* Set left_at of the visit found by HistoryFindOpen */

@@ -384,7 +384,8 @@ funnel_track_insert(PG_FUNCTION_ARGS)
 		 * visit is among the deal's latest: the open visit the next move
 		 * finds)
 		 */
-		if (!given && HistoryFindNewest(w, deal_id, &newest) && at < newest)
+		if (!given && HistoryFindNewestOfNew(w, deal_id, &newest) &&
+			at < newest)
 			at = newest;
 		HistoryAddVisit(w, deal_id, s, at);
 	}

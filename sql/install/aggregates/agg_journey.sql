@@ -1,5 +1,5 @@
 -- sql/install/aggregates/agg_journey.sql: the journey type and aggregate
--- C: src/aggregates/agg_journey.c.  Part of the install script (see sql/install/README.md).
+-- C: src/aggregates/agg_journey.c, src/aggregates/agg_journey_in.c, src/aggregates/journey_io.c.  Part of the install script (see sql/install/README.md).
 
 -- journey: one deal's path (issue 9)
 

@@ -277,9 +277,151 @@ END
 $$;
 COMMENT ON FUNCTION funnel_internal.track_create_triggers(regclass, name, name, boolean, text) IS
   'funnel internal: step of track(): creates the funnel_track_* triggers of a deals table';
+-- The steps both forms of track() take (funnel_internal.track() below and
+-- funnel_internal.track_many(), sql/install/track/track_many.sql), in the order
+-- each calls them; the caller owns the table and holds its lock
+-- (RequireOwner(), src/track/track_api.c).
+
+-- track(), step "table": the deals table's name, schema and owner; refuses
+-- a table that is already tracked
+CREATE FUNCTION funnel_internal.track_table(deals regclass,
+                                           OUT relname name, OUT nspname name, OUT owner regrole)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT c.relname, n.nspname, c.relowner::regrole
+      INTO relname, nspname, owner
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = deals;
+    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track_table.deals) THEN
+        RAISE EXCEPTION 'table % is already tracked', deals
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Call funnel.untrack() first to change how it is tracked.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_table(regclass) IS
+  'funnel internal: step of track(): the deals table''s name, schema and owner; 42710 if it is already tracked';
+
+-- track(), step "key": the key column (checked by check_deals()) with the
+-- type and collation the history's deal_id gets
+CREATE FUNCTION funnel_internal.track_key(deals regclass, key_column name,
+                                         OUT attname name, OUT typ text, OUT coll text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod),
+           CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
+                THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END
+      INTO attname, typ, coll
+      FROM pg_attribute a
+     WHERE a.attrelid = deals AND a.attname = key_column
+       AND a.attnum > 0 AND NOT a.attisdropped;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_key(regclass, name) IS
+  'funnel internal: step of track(): the key column of a deals table, its type and its COLLATE clause for the history''s deal_id';
+
+-- track(), step "history name": <table>_stage_history, or the error when
+-- that is longer than a name
+CREATE FUNCTION funnel_internal.track_history_name(relname name) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hist_name text := relname || '_stage_history';
+BEGIN
+    IF octet_length(hist_name) > 63 THEN
+        RAISE EXCEPTION 'history table name "%" is too long', hist_name
+            USING ERRCODE = 'name_too_long',
+                  HINT = 'Rename the table to at most 49 bytes.';
+    END IF;
+    RETURN hist_name;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_history_name(name) IS
+  'funnel internal: step of track(): the name of a deals table''s history table; 42622 if it would be longer than 63 bytes';
+
+-- track(), step "history": a new, empty history table with its two
+-- indexes (the triggers find a deal's open visit by (deal_id, entered_at))
+CREATE FUNCTION funnel_internal.track_create_history(nspname name, hist_name text,
+                                                    columns text, description text) RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hist regclass;
+BEGIN
+    EXECUTE format('CREATE TABLE %I.%I (%s) WITH (fillfactor = 80)',
+                   nspname, hist_name, columns);
+    hist := format('%I.%I', nspname, hist_name)::regclass;
+    EXECUTE format('CREATE INDEX ON %s (deal_id, entered_at)', hist);
+    EXECUTE format('CREATE INDEX ON %s (stage, entered_at)', hist);
+    EXECUTE format('COMMENT ON TABLE %s IS %L', hist, description);
+    RETURN hist;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_create_history(name, text, text, text) IS
+  'funnel internal: step of track(): creates a history table (columns from funnel_internal.history_columns()), its (deal_id, entered_at) and (stage, entered_at) indexes and its comment';
+
+-- track(), step "backfill": one open visit for every existing deal, then
+-- the history handed to the table's owner.  Of the table itself (ONLY),
+-- whose triggers track it, never of its inheritance children, whose rows
+-- are not tracked and which may be foreign tables this query, run as the
+-- extension owner, must not read (Citus: no children, and its planner is
+-- given the table's plain name).  pipeline: the pipeline a bound stage
+-- column's values are read in, NULL for an unbound column
+CREATE FUNCTION funnel_internal.track_backfill(hist regclass, deals regclass, key_column name,
+                                              stage_column name, pipeline text,
+                                              changed_at_column name, distributed boolean,
+                                              owner regrole) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %s, %s FROM %s%s',
+                   hist, key_column,
+                   CASE WHEN pipeline IS NULL THEN format('%I', stage_column)
+                        ELSE format('%I::funnel.deal_stage(%I)', stage_column, pipeline) END,
+                   CASE WHEN changed_at_column IS NULL THEN 'pg_catalog.now()'
+                        ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
+                   CASE WHEN distributed THEN '' ELSE 'ONLY ' END, deals);
+    EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, owner);
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_backfill(regclass, regclass, name, name, text, name, boolean, regrole) IS
+  'funnel internal: step of track(): one open visit per existing deal of the table itself (ONLY), at its effective time or now, then ALTER TABLE ... OWNER TO the table''s owner';
+
+-- untrack() and the re-attach step of track(): drops the funnel_track_*
+-- triggers of a deals table (the caller allows it on Citus)
+CREATE FUNCTION funnel_internal.track_drop_triggers(deals regclass) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOR t IN SELECT tg.tgname FROM pg_trigger tg
+              WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
+                AND tg.tgname IN ('funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
+                                  'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.track_drop_triggers(regclass) IS
+  'funnel internal: step of untrack() and of re-attaching a history at track(): drops the funnel_track_* triggers of a deals table';
 REVOKE ALL ON FUNCTION funnel_internal.track_citus_method(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.track_check_required_fields(regclass, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.track_create_triggers(regclass, name, name, boolean, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_table(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_key(regclass, name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_history_name(name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_create_history(name, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_backfill(regclass, regclass, name, name, text, name, boolean, regrole) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.track_drop_triggers(regclass) FROM PUBLIC;
 
 CREATE FUNCTION funnel_internal.track(
     deals regclass,
@@ -304,15 +446,7 @@ DECLARE
     trigger_args text := '';
     saved_triggers text;
 BEGIN
-    SELECT c.oid, c.relname, n.nspname, c.relowner::regrole AS owner
-      INTO rel
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = deals;
-    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track.deals) THEN
-        RAISE EXCEPTION 'table % is already tracked', deals
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Call funnel.untrack() first to change how it is tracked.';
-    END IF;
+    SELECT * INTO rel FROM funnel_internal.track_table(deals);
     PERFORM funnel_internal.check_rule(rule);
 
     SELECT a.atttypmod INTO stage_att
@@ -330,23 +464,12 @@ BEGIN
     pk_column := funnel_internal.check_deals(deals, ptype, stage_column, changed_at_column);
 
     -- the key's type for the history's deal_id
-    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
-           CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
-                THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll
-      INTO pk
-      FROM pg_attribute a
-     WHERE a.attrelid = deals AND a.attname = pk_column
-       AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT * INTO pk FROM funnel_internal.track_key(deals, pk_column);
     -- required fields of the pipeline must be columns of the table
     PERFORM funnel_internal.track_check_required_fields(deals, pipeline);
 
     -- the history table
-    hist_name := rel.relname || '_stage_history';
-    IF octet_length(hist_name) > 63 THEN
-        RAISE EXCEPTION 'history table name "%" is too long', hist_name
-            USING ERRCODE = 'name_too_long',
-                  HINT = 'Rename the table to at most 49 bytes.';
-    END IF;
+    hist_name := funnel_internal.track_history_name(rel.relname);
     -- an existing history (kept by funnel.untrack(), or restored by
     -- pg_dump -n) is re-attached once checked (sql/install/track/track_migrate.sql);
     -- the C entry point then makes its open visits consistent, as the caller
@@ -366,14 +489,9 @@ BEGIN
 
     IF hist IS NULL THEN
     -- the columns: the one layout of a history (src/analysis/history_layout.h)
-    EXECUTE format('CREATE TABLE %I.%I (%s) WITH (fillfactor = 80)',
-                   rel.nspname, hist_name,
-                   funnel_internal.history_columns(pk.typ || pk.coll, pipeline));
-    hist := format('%I.%I', rel.nspname, hist_name)::regclass;
-    EXECUTE format('CREATE INDEX ON %s (deal_id, entered_at)', hist);
-    EXECUTE format('CREATE INDEX ON %s (stage, entered_at)', hist);
-    EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
-                   format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
+    hist := funnel_internal.track_create_history(rel.nspname, hist_name,
+                funnel_internal.history_columns(pk.typ || pk.coll, pipeline),
+                format('funnel: stage history of %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers', deals));
     IF dist_method = 'h' THEN
         -- what Citus's online shard moves (logical replication) need to
         -- replay the UPDATE that closes a visit: a visit has no key (moves
@@ -393,17 +511,9 @@ BEGIN
                                 ELSE format(', %L', 'changed_at_column=' || changed_at_column) END;
     END IF;
 
-    -- one open visit for every existing deal: of the table itself (ONLY),
-    -- whose triggers track it, never of its inheritance children, whose
-    -- rows are not tracked and which may be foreign tables this query, run
-    -- as the extension owner, must not read (Citus: no children, and its
-    -- planner is given the table's plain name)
-    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I::funnel.deal_stage(%I), %s FROM %s%s',
-                   hist, pk.attname, stage_column, pipeline,
-                   CASE WHEN changed_at_column IS NULL THEN 'pg_catalog.now()'
-                        ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
-                   CASE WHEN dist_method IS NULL THEN 'ONLY ' ELSE '' END, deals);
-    EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
+    -- one open visit for every existing deal, of the table itself (ONLY)
+    PERFORM funnel_internal.track_backfill(hist, deals, pk.attname, stage_column, pipeline,
+                                           changed_at_column, dist_method IS NOT NULL, rel.owner);
     END IF;
     -- who may read the deals may read their history
     PERFORM funnel_internal.track_copy_grants(deals, hist);
@@ -441,7 +551,6 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t text;
     saved_triggers text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM funnel.tracked_table tt WHERE tt.deals = untrack.deals) THEN
@@ -454,12 +563,7 @@ BEGIN
         saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
-    FOR t IN SELECT tg.tgname FROM pg_trigger tg
-              WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
-                AND tg.tgname IN ('funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
-                                  'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
-    END LOOP;
+    PERFORM funnel_internal.track_drop_triggers(deals);
     IF saved_triggers IS NOT NULL THEN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
     END IF;

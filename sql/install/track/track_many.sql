@@ -32,15 +32,7 @@ DECLARE
     p text;
     stray record;
 BEGIN
-    SELECT c.oid, c.relname, n.nspname, c.relowner::regrole AS owner
-      INTO rel
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = deals;
-    IF EXISTS (SELECT 1 FROM funnel.tracked_table t WHERE t.deals = track_many.deals) THEN
-        RAISE EXCEPTION 'table % is already tracked', deals
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Call funnel.untrack() first to change how it is tracked.';
-    END IF;
+    SELECT * INTO rel FROM funnel_internal.track_table(deals);
     IF pipelines IS NULL OR cardinality(pipelines) = 0 OR array_position(pipelines, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'pipelines of table % must be a non-empty array of pipeline names', deals
             USING ERRCODE = 'null_value_not_allowed',
@@ -77,13 +69,7 @@ BEGIN
     -- the checks of the deals table the triggers make later (the stage
     -- column unbound: no pipeline type)
     pk_column := funnel_internal.check_deals(deals, 0::regtype, stage_column, changed_at_column);
-    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typ,
-           CASE WHEN a.attcollation <> 0 AND a.attcollation <> 'pg_catalog.default'::regcollation
-                THEN format(' COLLATE %s', a.attcollation::regcollation) ELSE '' END AS coll
-      INTO pk
-      FROM pg_attribute a
-     WHERE a.attrelid = deals AND a.attname = pk_column
-       AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT * INTO pk FROM funnel_internal.track_key(deals, pk_column);
     FOREACH p IN ARRAY pipelines LOOP
         PERFORM funnel_internal.track_check_required_fields(deals, p);
     END LOOP;
@@ -99,32 +85,18 @@ BEGIN
                   HINT = 'Add its pipeline to pipelines, or move the deal first.';
     END IF;
 
-    hist_name := rel.relname || '_stage_history';
-    IF octet_length(hist_name) > 63 THEN
-        RAISE EXCEPTION 'history table name "%" is too long', hist_name
-            USING ERRCODE = 'name_too_long',
-                  HINT = 'Rename the table to at most 49 bytes.';
-    END IF;
+    hist_name := funnel_internal.track_history_name(rel.relname);
     IF to_regclass(format('%I.%I', rel.nspname, hist_name)) IS NOT NULL THEN
         RAISE EXCEPTION 'relation "%.%" already exists', rel.nspname, hist_name
             USING ERRCODE = 'duplicate_table',
                   HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
     END IF;
-    EXECUTE format('CREATE TABLE %I.%I (%s) WITH (fillfactor = 80)',
-                   rel.nspname, hist_name,
-                   funnel_internal.history_columns(pk.typ || pk.coll));
-    hist := format('%I.%I', rel.nspname, hist_name)::regclass;
-    EXECUTE format('CREATE INDEX ON %s (deal_id, entered_at)', hist);
-    EXECUTE format('CREATE INDEX ON %s (stage, entered_at)', hist);
-    EXECUTE format('COMMENT ON TABLE %s IS %L', hist,
-                   format('funnel: stage history of %s, pipelines %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers',
-                          deals, array_to_string(pipelines, ', ')));
-    EXECUTE format('INSERT INTO %s (deal_id, stage, entered_at) SELECT %I, %I, %s FROM ONLY %s',
-                   hist, pk.attname, stage_column,
-                   CASE WHEN changed_at_column IS NULL THEN 'pg_catalog.now()'
-                        ELSE format('coalesce(%I, pg_catalog.now())', changed_at_column) END,
-                   deals);
-    EXECUTE format('ALTER TABLE %s OWNER TO %I', hist, rel.owner);
+    hist := funnel_internal.track_create_history(rel.nspname, hist_name,
+                funnel_internal.history_columns(pk.typ || pk.coll),
+                format('funnel: stage history of %s, pipelines %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers',
+                       deals, array_to_string(pipelines, ', ')));
+    PERFORM funnel_internal.track_backfill(hist, deals, pk.attname, stage_column, NULL,
+                                           changed_at_column, false, rel.owner);
 
     INSERT INTO funnel.tracked_table (deals, pipeline, pipelines, stage_column, changed_at_column, rule, history, key_column)
     VALUES (deals, NULL, pipelines, stage_column, changed_at_column, rule, hist, pk.attname);

@@ -85,7 +85,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     other regclass;
-    t text;
     dup text;
 BEGIN
     -- (track() refused a tracked table already; a direct call must not
@@ -133,12 +132,7 @@ BEGIN
                   HINT = format('Set left_at of all but the last open visit of each deal in %s, then call funnel.track() again.', history);
     END IF;
     -- triggers restored without their configuration row (pg_dump -n)
-    FOR t IN SELECT tg.tgname FROM pg_trigger tg
-              WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
-                AND tg.tgname IN ('funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
-                                  'funnel_track_key', 'funnel_track_delete', 'funnel_track_truncate') LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', t, deals);
-    END LOOP;
+    PERFORM funnel_internal.track_drop_triggers(deals);
     RETURN history;
 END
 $$;
