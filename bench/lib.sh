@@ -50,6 +50,23 @@ bench_tps()
         sed -n 's/^tps = \([0-9.]*\) .*/\1/p'
 }
 
+# move_script VARIANT PIPELINE STAGE: writes WORK/move_VARIANT_PIPELINE_STAGE.sql,
+# a pgbench script that moves a random deal of DEALS in table deals_VARIANT
+# to PIPELINE:STAGE (E'b2b\072stage': pgbench would take a colon in a
+# literal for a variable)
+move_script()
+{
+    printf '\\set id random(1, %s)\nUPDATE deals_%s SET stage = E'\''%s\\072%s'\'' WHERE id = :id;\n' \
+        "$DEALS" "$1" "$2" "$3" > "$WORK/move_${1}_${2}_$3.sql"
+}
+
+# variant_tps VARIANT: bench_tps of table deals_VARIANT with every move script of
+# VARIANT
+variant_tps()
+{
+    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
+}
+
 # plpgsql_tracking_sql TABLE: the SQL of the hand-written comparison: a
 # history TABLE_history laid out the usual way (partial unique index on the
 # open visit) with one open visit per deal of TABLE (id, stage), and a

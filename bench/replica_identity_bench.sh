@@ -47,11 +47,6 @@ for t in b ri; do
     done
 done
 
-tps()
-{
-    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
-}
-
 # WAL bytes per move: MOVES moves, one per transaction, after a checkpoint
 # (full-page images: the first change of each page after it)
 wal_per_move()
@@ -77,7 +72,7 @@ SQL
 : > "$WORK/rounds"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    b=$(tps b); ri=$(tps ri)
+    b=$(variant_tps b); ri=$(variant_tps ri)
     echo "round $r: (b) $b  (ri) $ri tps"
     echo "$b $ri" >> "$WORK/rounds"
     r=$((r + 1))

@@ -81,21 +81,14 @@ SQL
 # one pgbench script per target stage, picked at random per transaction
 for t in a b bb c c2; do
     for s in lead qualified proposal negotiation won lost; do
-        # E'b2b\072stage': pgbench would take a colon in a literal for a variable
-        printf '\\set id random(1, %s)\nUPDATE deals_%s SET stage = E'\''b2b\\072%s'\'' WHERE id = :id;\n' \
-            "$DEALS" "$t" "$s" > "$WORK/move_${t}_$s.sql"
+        move_script "$t" b2b "$s"
     done
 done
-
-tps()
-{
-    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
-}
 
 : > "$WORK/rounds"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    a=$(tps a); b=$(tps b); bb=$(tps bb); c=$(tps c); c2=$(tps c2)
+    a=$(variant_tps a); b=$(variant_tps b); bb=$(variant_tps bb); c=$(variant_tps c); c2=$(variant_tps c2)
     echo "round $r: (a) $a  (b) $b  (b2) $bb  (c) $c  (c2) $c2 tps"
     echo "$a $b $c $c2 $bb" >> "$WORK/rounds"
     r=$((r + 1))

@@ -73,26 +73,18 @@ SQL
 for t in a m c; do
     for p in $PIPELINES; do
         for s in $STAGES; do
-            # E'b2b\072stage': pgbench would take a colon in a literal for a variable
-            printf '\\set id random(1, %s)\nUPDATE deals_%s SET stage = E'\''%s\\072%s'\'' WHERE id = :id;\n' \
-                "$DEALS" "$t" "$p" "$s" > "$WORK/move_${t}_${p}_$s.sql"
+            move_script "$t" "$p" "$s"
         done
     done
 done
 for s in $STAGES; do
-    printf '\\set id random(1, %s)\nUPDATE deals_b SET stage = E'\''b2b\\072%s'\'' WHERE id = :id;\n' \
-        "$DEALS" "$s" > "$WORK/move_b_b2b_$s.sql"
+    move_script b b2b "$s"
 done
-
-tps()
-{
-    bench_tps "deals_$1" "$WORK"/move_$1_*.sql
-}
 
 : > "$WORK/rounds"
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    a=$(tps a); m=$(tps m); b=$(tps b); c=$(tps c)
+    a=$(variant_tps a); m=$(variant_tps m); b=$(variant_tps b); c=$(variant_tps c)
     echo "round $r: (a) $a  (m) $m  (b) $b  (c) $c tps"
     echo "$a $m $c $b" >> "$WORK/rounds"
     r=$((r + 1))
