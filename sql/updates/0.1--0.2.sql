@@ -17,8 +17,30 @@
 -- the internals' schema (sql/install/funnel.sql); USAGE is granted with the
 -- privileges at the end, as its COMMENT
 CREATE SCHEMA funnel_internal;
--- the schema the Citus log's helpers live in (sql/install/citus.sql)
-CREATE SCHEMA funnel_citus;
+-- the schema of the Citus pipeline log (sql/install/citus.sql): 0.1 made
+-- it on first use, outside the extension; 0.2 makes it an extension member
+-- owned by the extension owner, so no other role can have made it first
+DO $$
+DECLARE
+    owner oid;
+    ext_owner oid;
+BEGIN
+    SELECT n.nspowner INTO owner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'funnel_citus';
+    IF NOT FOUND THEN
+        CREATE SCHEMA funnel_citus;
+        RETURN;
+    END IF;
+    SELECT e.extowner INTO ext_owner FROM pg_catalog.pg_extension e WHERE e.extname = 'funnel';
+    IF owner <> ext_owner THEN
+        RAISE EXCEPTION 'schema funnel_citus belongs to role %, not to the owner of extension funnel (%)',
+                        owner::regrole, ext_owner::regrole
+            USING ERRCODE = '42501',
+                  DETAIL = 'funnel keeps its Citus pipeline log in this schema; 0.2 makes the schema part of the extension.',
+                  HINT = 'Check what the schema holds, then ALTER SCHEMA funnel_citus OWNER TO the extension owner and update again.';
+    END IF;
+    ALTER EXTENSION funnel ADD SCHEMA funnel_citus;
+END
+$$;
 
 -- 0.1 kept its internals in schema funnel, most named with a leading
 -- underscore: move them (their OIDs stay, so the tracking triggers of the

@@ -5,14 +5,16 @@
 #   1. builds v0.1 (git archive of tag v0.1, else of commit c59dc72, else
 #      test/upgrade/v0.1.tar that test/chroot/run.sh leaves for a copy
 #      without .git) and installs it over the shared install;
-#   2. with 0.1's code: pipelines, a tracked table with history, every state
-#      type in columns (fixture.sql), their values printed (values.sql);
+#   2. with 0.1's code: pipelines, a tracked table with history (fixture.sql),
+#      every state type in columns (states.sql), their values printed
+#      (values.sql);
 #   3. installs this tree (its funnel.so replaces 0.1's, as a package upgrade
 #      does) and runs ALTER EXTENSION funnel UPDATE;
 #   4. checks (a) the schema of an updated database equals a fresh install's
 #      (pg_dump -s --binary-upgrade, one block per object, sorted;
 #      normalise.pl), printing the difference; (b) the stored values read
-#      back as 0.1 printed them, and tracking goes on; (c) the pg_regress
+#      back as 0.1 printed them, and tracking goes on; (c) the table 0.1
+#      tracked has the triggers a fresh track() makes; (d) the pg_regress
 #      suite passes when each test's CREATE EXTENSION funnel makes 0.1 and
 #      updates it (regress.sh).
 # Always reinstalls this tree at the end; exits non-zero on any failure.
@@ -27,7 +29,7 @@ sudo=""
 work=$(mktemp -d)
 sharedir=$($PG_CONFIG --sharedir)/extension
 failed=0
-fail() { echo "upgrade: FAIL: $*" >&2; failed=1; }
+fail() { echo "not ok - $*"; failed=1; }
 reinstall()
 {
     $sudo make -s -C "$top" install PG_CONFIG="$PG_CONFIG" >/dev/null
@@ -63,9 +65,12 @@ $sudo env -u PG_CFLAGS make -s -C "$work/v0.1" install PG_CONFIG="$PG_CONFIG" >/
 for db in funnel_upgrade funnel_upgrade_bare funnel_fresh; do
     q postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 done
-q funnel_upgrade -c "CREATE EXTENSION funnel VERSION '0.1'" -f "$here/fixture.sql" >/dev/null
+q funnel_upgrade -c "CREATE EXTENSION funnel VERSION '0.1'" -f "$here/fixture.sql" -f "$here/states.sql" >/dev/null
 q funnel_upgrade_bare -c "CREATE EXTENSION funnel VERSION '0.1'"
 q funnel_upgrade -f "$here/values.sql" >"$work/values-0.1"
+# 0.1 on Citus made schema funnel_citus on first use, outside the extension:
+# the update takes it in
+q funnel_upgrade -c 'CREATE SCHEMA funnel_citus'
 # and as the send functions write them (COPY BINARY), hashed
 binvalues()
 {
@@ -98,13 +103,19 @@ done
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$top/funnel.control")
 got=$(q funnel_upgrade -c "SELECT extversion FROM pg_extension WHERE extname = 'funnel'")
 [ "$got" = "$version" ] || fail "updated to $got, expected $version"
+got=$(q funnel_upgrade -c "SELECT count(*) FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
+                            WHERE e.extname = 'funnel' AND d.deptype = 'e'
+                              AND d.classid = 'pg_namespace'::regclass AND d.objid = 'funnel_citus'::regnamespace")
+[ "$got" = 1 ] || fail "schema funnel_citus made by 0.1 is not a member of the extension after the update"
 q funnel_fresh -c 'CREATE EXTENSION funnel'
 
 # (a) the schema
 for db in funnel_upgrade_bare funnel_fresh; do
     pg_dump -s --binary-upgrade -O -d "$db" | perl "$here/normalise.pl" >"$work/$db.schema"
 done
-if diff -u "$work/funnel_fresh.schema" "$work/funnel_upgrade_bare.schema" >"$work/schema.diff"; then
+if [ "$(grep -c '^==== ' "$work/funnel_fresh.schema")" -lt 100 ]; then
+    fail "pg_dump of a fresh install gave $(grep -c '^==== ' "$work/funnel_fresh.schema") objects"
+elif diff -u "$work/funnel_fresh.schema" "$work/funnel_upgrade_bare.schema" >"$work/schema.diff"; then
     echo "ok - schema after ALTER EXTENSION UPDATE equals a fresh $version install ($(grep -c '^==== ' "$work/funnel_fresh.schema") objects)"
 else
     echo "not ok - schema after ALTER EXTENSION UPDATE differs from a fresh $version install"
@@ -118,8 +129,8 @@ else
 fi
 
 # (b) the values 0.1 stored, and tracking on the updated table
-q funnel_upgrade -f "$here/values.sql" >"$work/values-$version"
-binvalues >>"$work/values-$version"
+q funnel_upgrade -f "$here/values.sql" >"$work/values-$version" 2>&1 || :
+binvalues >>"$work/values-$version" || :
 if diff -u "$work/values-0.1" "$work/values-$version" >"$work/values.diff"; then
     echo "ok - $(wc -l <"$work/values-0.1") rows of values stored by 0.1 read back equal under $version"
 else
@@ -129,7 +140,7 @@ else
 fi
 moved=$(q funnel_upgrade -c "UPDATE crm.deals SET stage = 'proposal' WHERE id = 1" \
     -c "SELECT string_agg(stage::text || ':' || (left_at IS NULL)::text, ',' ORDER BY entered_at, stage)
-          FROM crm.deals_stage_history WHERE deal_id = 1")
+          FROM crm.deals_stage_history WHERE deal_id = 1" 2>&1) || :
 if [ "$moved" = "b2b:lead:false,b2b:proposal:true" ]; then
     echo "ok - tracking records a move on a table tracked by 0.1"
 else
@@ -137,7 +148,23 @@ else
     failed=1
 fi
 
-# (c) the regression suite from updated installs
+# (c) the table 0.1 tracked has the triggers, history table and indexes
+# that 0.2's track() makes
+q funnel_fresh -f "$here/fixture.sql" >/dev/null || fail "fixture.sql on a fresh install"
+for db in funnel_upgrade funnel_fresh; do
+    pg_dump -s -O -n crm -T crm.states -d "$db" | grep -v '^--\|^\\\(un\)\?restrict \|^$' >"$work/$db.crm"
+done
+if ! grep -q 'CREATE TRIGGER funnel_track_update' "$work/funnel_fresh.crm"; then
+    fail "pg_dump of the fresh tracked table has no tracking trigger"
+elif diff -u "$work/funnel_fresh.crm" "$work/funnel_upgrade.crm" >"$work/crm.diff"; then
+    echo "ok - the table tracked by 0.1 has the triggers and history table $version's track() makes"
+else
+    echo "not ok - the table tracked by 0.1 differs from one $version's track() makes (- fresh, + updated):"
+    sed 's/^/# /' "$work/crm.diff"
+    failed=1
+fi
+
+# (d) the regression suite from updated installs
 if "$here/regress.sh" "$work/regress"; then
     echo "ok - pg_regress suite passes on installs updated from 0.1"
 else
@@ -148,5 +175,5 @@ fi
 for db in funnel_upgrade funnel_upgrade_bare funnel_fresh; do
     q postgres -c "DROP DATABASE $db"
 done
-echo "1..5"
+echo "1..6"
 exit $failed
