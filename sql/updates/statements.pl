@@ -21,6 +21,7 @@ my $want = $mode eq 'definitions' ? $def : $mode eq 'privileges' ? $priv
 for my $file (@ARGV)
 {
 	open my $fh, '<', $file or die "statements.pl: $file: $!\n";
+	(my $name = $file) =~ s{^.*/(sql/install/)}{$1};
 	my ($stmt, $quote) = (undef, undef);
 	while (my $line = <$fh>)
 	{
@@ -41,7 +42,7 @@ for my $file (@ARGV)
 		if ($stmt =~ $want)
 		{
 			$stmt =~ s/^CREATE (FUNCTION|AGGREGATE|VIEW)/CREATE OR REPLACE $1/;
-			print "-- from $file\n", $stmt, "\n";
+			print "-- from $name\n", $stmt, "\n";
 		}
 		$stmt = undef;
 	}
