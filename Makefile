@@ -59,8 +59,10 @@ OBJS = \
 	src/analysis/pipeline_as_of.o \
 	src/analysis/tracked_sources.o
 
-DATA = $(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql))
-DATA_built = sql/funnel--$(EXTVERSION).sql
+# update scripts: built ones (below) and any kept as written
+UPDATES_built = sql/funnel--0.1--0.2.sql
+DATA = $(filter-out $(UPDATES_built),$(patsubst $(top)%,%,$(wildcard $(top)sql/funnel--*--*.sql)))
+DATA_built = sql/funnel--$(EXTVERSION).sql $(UPDATES_built)
 
 # pg_regress tests: sql/<name>.sql -> expected/<name>.out (listed, never globbed)
 REGRESS = pipeline deal_stage cache track aggregates aggregates_parallel window_funnel search_path journey
@@ -96,6 +98,19 @@ sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 	  printf '%s\n' '\echo Use "CREATE EXTENSION funnel" to load this file. \quit'; \
 	  for f in $(filter %.sql,$^); do echo; cat $$f; done; } > $@
 
+# The update from 0.1 (sql/updates/0.1--0.2.sql says how it is built): the
+# hand-written changes around every function, aggregate and view of the
+# install parts, replaced, then their comments and privileges.
+sql/funnel--0.1--0.2.sql: sql/updates/0.1--0.2.sql sql/updates/0.1--0.2-after.sql sql/updates/statements.pl $(INSTALL_PARTS)
+	{ echo '-- sql/funnel--0.1--0.2.sql: built by make from sql/updates/0.1--0.2*.sql and sql/install/*.sql; edit those'; \
+	  echo; \
+	  echo '-- complain if script is sourced in psql, rather than via ALTER EXTENSION'; \
+	  printf '%s\n' '\echo Use "ALTER EXTENSION funnel UPDATE TO '"'0.2'"'" to load this file. \quit'; \
+	  echo; cat $(top)sql/updates/0.1--0.2.sql; \
+	  echo; perl $(top)sql/updates/statements.pl definitions $(addprefix $(top),$(INSTALL_PARTS)); \
+	  echo; cat $(top)sql/updates/0.1--0.2-after.sql; \
+	  echo; perl $(top)sql/updates/statements.pl privileges $(addprefix $(top),$(INSTALL_PARTS)); } > $@
+
 # ---- project targets -------------------------------------------------------
 # make test   : install Debian packages if missing, build, install, run every
 #               pg_regress, pgTAP and shell test in a throw-away cluster;
@@ -106,8 +121,9 @@ sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control
 #               pipelines, tracked tables and state columns (test/fuzz/);
 #               FUZZ_QUERIES=20000 FUZZ_SEED=1; fails on any backend crash
 # make bench  : benchmarks (not tests), ratios measured side by side
-# make dist   : funnel-<version>.zip for PGXN (version from META.json), a git
-#               archive of tag v<version>, or of HEAD when there is no tag
+# make dist   : funnel-<version>.zip for PGXN (funnel.control's version, as
+#               META.json's), a git archive of tag v<version>, or of HEAD when
+#               there is no tag, with the update scripts built from it
 # make deb    : Debian packages postgresql-NN-funnel (pg_buildext, one per
 #               installed major) in build/deb/, checked by lintian
 # make results: copy results/*.out over expected/ after a reviewed change
@@ -149,8 +165,12 @@ bench: deps
 	$(SUDO) $(MAKE) install
 	bench/run-bench.sh $(PG_MAJOR)
 
-DISTVERSION = $(shell sed -n '0,/^ *"version": *"\([^"]*\)".*/s//\1/p' META.json)
+# the version of the release: funnel.control's (META.json must agree,
+# test/shell/meta_version.sh); its tag is v<version> as v0.1
+DISTVERSION = $(EXTVERSION)
 
+# the archive holds the update scripts built from the same commit, so a PGXN
+# user has them as written files
 dist:
 	@if git rev-parse -q --verify "refs/tags/v$(DISTVERSION)" >/dev/null; then \
 		ref=v$(DISTVERSION); \
@@ -160,7 +180,12 @@ dist:
 		echo "make dist: to release, commit, then: git tag v$(DISTVERSION) && make dist"; \
 	fi; \
 	git diff --quiet HEAD -- || echo "make dist: uncommitted changes are not in the archive"; \
-	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	git archive $$ref | tar -C "$$tmp" -xf - && \
+	$(MAKE) -s -C "$$tmp" PG_CONFIG=$(PG_CONFIG) $(UPDATES_built) && \
+	git archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/sql/ \
+		$(addprefix --add-file="$$tmp"/,$(UPDATES_built)) \
+		--prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(EXTENSION)-$(DISTVERSION).zip $$ref && \
 	echo "make dist: wrote $(EXTENSION)-$(DISTVERSION).zip from $$ref"
 

@@ -67,6 +67,16 @@ bad=$(grep '^not ok ' "$log" | grep -vc '# TODO')
 [ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
 add "$ok" "$bad" "citus"
 
+# the update from 0.1 (test/upgrade/run.sh: installs v0.1 over the shared
+# install, updates, compares, reinstalls this tree): one test per TAP line
+test/upgrade/run.sh >"$log" 2>&1
+status=$?
+cat "$log"
+ok=$(grep -c '^ok ' "$log")
+bad=$(grep -c '^not ok ' "$log")
+[ $status -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+add "$ok" "$bad" "upgrade"
+
 # shell tests: one test per script
 for t in test/shell/*.sh; do
     [ -e "$t" ] || continue

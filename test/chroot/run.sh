@@ -30,6 +30,10 @@ run=$(mktemp -d "$dir/build/run.XXXXXX")
 chmod 755 "$run"
 trap 'rm -rf "$run"' EXIT INT TERM
 tar -C "$top" --exclude-vcs --exclude-vcs-ignores -cf - . | tar -C "$run" -xf -
+# the copy has no .git: the upgrade test builds 0.1 from this archive
+git -C "$top" archive v0.1 >"$run/test/upgrade/v0.1.tar" 2>/dev/null \
+    || git -C "$top" archive c59dc72 >"$run/test/upgrade/v0.1.tar" 2>/dev/null \
+    || rm -f "$run/test/upgrade/v0.1.tar"
 
 # /proc, a minimal /dev and /dev/shm (PostgreSQL's dynamic shared memory)
 unshare --mount --propagation private sh -eu -c '
