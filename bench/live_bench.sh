@@ -108,7 +108,7 @@ ALTER TABLE deals DISABLE TRIGGER USER;
 CREATE TEMP TABLE g AS
 SELECT g, 1 + (g * 7919) % 5 AS k, (g * 7907) % 86400 AS a, (g::bigint * 2654435761) % 864000 AS b,
        timestamptz '2024-01-01 00:00+00' + (g % 366) * interval '1 day' + ((g * 37) % 86400) * interval '1 second' AS t0
-  FROM generate_series(1, $READ_DEALS) g;
+  FROM generate_series(1::bigint, $READ_DEALS) g;
 INSERT INTO deals
 SELECT g, (ARRAY['lead','qualified','proposal','negotiation',
                  CASE WHEN g % 3 = 0 THEN 'won' ELSE 'lost' END]::funnel.deal_stage(b2b)[])[k],
