@@ -77,8 +77,22 @@ DECLARE
     dims_old text := '';
     dims_plain text := '';
     nulls_ins text := '';
+    -- a table of several pipelines: one journey per deal and pipeline it
+    -- visited, keyed by the pipeline too (column pipeline)
+    multi boolean;
+    pl_v text := '';
+    j_sql text;
+    pl_join text := '';
 BEGIN
     SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = live_delta_sql.deals;
+    multi := t.pipelines IS NOT NULL;
+    IF multi THEN
+        pl_v := ', funnel.pipeline_of(h.stage) AS pl';
+        pl_join := ' AND jc.pl = v2.pl';
+        dims_new := ', jc.pl AS pl';
+        dims_old := ', jc.pl';
+        dims_plain := ', pipeline';
+    END IF;
     SELECT * INTO lt FROM funnel.live_table l WHERE l.deals = live_delta_sql.deals;
     SELECT a.atttypid::regtype INTO key_type FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
@@ -127,10 +141,23 @@ BEGIN
         RAISE EXCEPTION 'unknown live delta operation "%"', op USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    IF multi THEN
+        j_sql := format('SELECT v2.deal_id, p.pl,
+           funnel.journey(v2.stage, v2.entered_at, v2.left_at, p.pl) AS new_j,
+           funnel.journey(v2.stage, v2.entered_at, CASE WHEN v2.closed_now THEN NULL ELSE v2.left_at END, p.pl)
+               FILTER (WHERE NOT v2.ins) AS old_j
+      FROM v2 JOIN (SELECT DISTINCT deal_id, pl FROM v2) p ON p.deal_id %s v2.deal_id
+     GROUP BY v2.deal_id, p.pl', eq);
+    ELSE
+        j_sql := 'SELECT v2.deal_id, funnel.journey(v2.stage, v2.entered_at) AS new_j,
+           funnel.journey(v2.stage, v2.entered_at) FILTER (WHERE NOT v2.ins) AS old_j
+      FROM v2 GROUP BY v2.deal_id';
+    END IF;
+
     RETURN format($q$
 WITH c AS (%1$s),
 v AS (
-    SELECT c.deal_id, h.stage, h.entered_at, h.left_at,
+    SELECT c.deal_id, h.stage, h.entered_at, h.left_at%9$s,
            (c.moved AND h.left_at IS NULL) AS ins,
            (c.closing AND h.left_at IS NOT NULL AND h.stage = c.old_stage AND
             h.left_at = CASE WHEN c.in_new
@@ -143,13 +170,9 @@ v2 AS (
     SELECT v.*, (v.cand AND row_number() OVER (PARTITION BY v.deal_id, v.cand ORDER BY v.entered_at DESC) = 1) AS closed_now
       FROM v
 ),
-j AS (
-    SELECT v2.deal_id, funnel.journey(v2.stage, v2.entered_at) AS new_j,
-           funnel.journey(v2.stage, v2.entered_at) FILTER (WHERE NOT v2.ins) AS old_j
-      FROM v2 GROUP BY v2.deal_id
-),
+j AS (%10$s),
 jc AS (
-    SELECT c.*, j.new_j, j.old_j, d.new_day, d.old_day,
+    SELECT c.*%12$s, j.new_j, j.old_j, d.new_day, d.old_day,
            (c.key_changed OR d.new_day IS DISTINCT FROM d.old_day) AS moved_key
       FROM c JOIN j ON j.deal_id %3$s c.deal_id,
            LATERAL (SELECT (funnel.started_at(j.new_j) AT TIME ZONE 'UTC')::date AS new_day,
@@ -165,13 +188,13 @@ items AS (
     UNION ALL
     SELECT jc.new_day%4$s, v2.stage, 1, NULL, NULL,
            ((extract(epoch FROM v2.left_at) - extract(epoch FROM v2.entered_at)) * 1000000)::bigint
-      FROM v2 JOIN jc ON jc.deal_id %3$s v2.deal_id
+      FROM v2 JOIN jc ON jc.deal_id %3$s v2.deal_id%11$s
      WHERE jc.in_new AND v2.left_at IS NOT NULL
        AND (v2.closed_now OR jc.moved_key OR NOT jc.in_old)
     UNION ALL
     SELECT jc.old_day%5$s, v2.stage, -1, NULL, NULL,
            ((extract(epoch FROM v2.left_at) - extract(epoch FROM v2.entered_at)) * 1000000)::bigint
-      FROM v2 JOIN jc ON jc.deal_id %3$s v2.deal_id
+      FROM v2 JOIN jc ON jc.deal_id %3$s v2.deal_id%11$s
      WHERE jc.in_old AND jc.old_j IS NOT NULL AND v2.left_at IS NOT NULL AND NOT v2.closed_now
        AND (jc.moved_key OR NOT jc.in_new)
 )
@@ -184,11 +207,25 @@ SELECT day%8$s, stage,
   FROM items
  GROUP BY day%8$s, stage
 $q$, c_sql, t.history::text, eq, dims_new, dims_old, lt.live::text, dims_plain,
-      (SELECT coalesce(string_agg(format(', d%s', k), ''), '') FROM generate_series(1, n) k));
+      CASE WHEN multi THEN ', pl' ELSE '' END
+      || (SELECT coalesce(string_agg(format(', d%s', k), ''), '') FROM generate_series(1, n) k),
+      pl_v, j_sql, pl_join, CASE WHEN multi THEN ', j.pl' ELSE '' END);
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.live_delta_sql(regclass, text) IS
   'funnel internal: the INSERT of the live delta rows of one statement (INSERT, UPDATE, DELETE: transition tables funnel_live_old/funnel_live_new) or of every deal (REBUILD)';
+
+-- Whether a deals table holds several pipelines: its live summaries are
+-- then kept per pipeline too (column pipeline, filter key "pipeline")
+CREATE FUNCTION funnel_internal.live_multi(deals regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT tt.pipelines IS NOT NULL FROM funnel.tracked_table tt WHERE tt.deals = live_multi.deals), false)
+$$;
+COMMENT ON FUNCTION funnel_internal.live_multi(regclass) IS
+  'funnel internal: whether a tracked deals table holds several pipelines (its live summaries have a pipeline column)';
 
 -- The WHERE clause of a reader: entry days from..to and dimension values
 -- ($1 from, $2 to, $3 the filter, as jsonb: {"owner": "alice"})
@@ -203,6 +240,9 @@ DECLARE
     w text := '($1 IS NULL OR day >= $1) AND ($2 IS NULL OR day <= $2)';
 BEGIN
     SELECT l.dimensions INTO dims FROM funnel.live_table l WHERE l.deals = live_where.deals;
+    IF funnel_internal.live_multi(deals) THEN
+        dims := dims || 'pipeline'::name;
+    END IF;
     IF filter IS NULL THEN
         RETURN w;
     END IF;
@@ -310,6 +350,11 @@ BEGIN
                 USING ERRCODE = 'undefined_column',
                       HINT = 'Name columns of the deals table as dimensions.';
         END IF;
+        IF d = 'pipeline' AND t.pipelines IS NOT NULL THEN
+            RAISE EXCEPTION 'column "pipeline" cannot be a dimension of table %, which holds several pipelines', deals
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Its live summaries are kept per pipeline in a column of that name.';
+        END IF;
         IF d IN (t.stage_column, t.key_column) THEN
             RAISE EXCEPTION 'column "%" cannot be a dimension', d
                 USING ERRCODE = 'invalid_parameter_value',
@@ -325,6 +370,9 @@ BEGIN
         END IF;
         cols := cols || format('%I %s, ', d, att.typ);
     END LOOP;
+    IF t.pipelines IS NOT NULL THEN
+        cols := 'pipeline text, ' || cols;
+    END IF;
     IF amount_column IS NOT NULL THEN
         SELECT a.atttypid::regtype AS typ INTO att FROM pg_attribute a
          WHERE a.attrelid = deals AND a.attname = amount_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -441,6 +489,14 @@ DECLARE
     lt funnel.live_table := funnel_internal.live_of(deals);
     s funnel.funnel_summary;
 BEGIN
+    IF funnel_internal.live_multi(deals) AND (filter IS NULL OR jsonb_typeof(filter) <> 'object'
+                                              OR NOT filter ? 'pipeline') THEN
+        RAISE EXCEPTION 'the live summaries of % hold several pipelines', deals
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A funnel summary counts the stages of one pipeline.',
+                  HINT = format('Name one in the filter, as in {"pipeline": "%s"}.',
+                                (SELECT tt.pipelines[1] FROM funnel.tracked_table tt WHERE tt.deals = live_summary.deals));
+    END IF;
     EXECUTE format('SELECT funnel_internal.live_summary_minus(funnel.funnel(plus), funnel.funnel(minus)) FROM %s WHERE stage IS NULL AND %s',
                    lt.live, funnel_internal.live_where(deals, filter))
        INTO s USING "from", "to", filter;
@@ -533,6 +589,9 @@ BEGIN
     FOREACH d IN ARRAY lt.dimensions LOOP
         dims := dims || format('%I, ', d);
     END LOOP;
+    IF funnel_internal.live_multi(deals) THEN
+        dims := 'pipeline, ' || dims;
+    END IF;
     -- rows appended meanwhile are not in the snapshot and stay; a second
     -- compaction waits for the first and skips the rows it deleted
     EXECUTE format($q$
@@ -590,7 +649,10 @@ BEGIN
     FOREACH d IN ARRAY lt.dimensions LOOP
         dims := dims || format('%I, ', d);
     END LOOP;
-    IF cardinality(lt.dimensions) > 0 THEN
+    IF funnel_internal.live_multi(deals) THEN
+        dims := 'pipeline, ' || dims;
+    END IF;
+    IF dims <> '' THEN
         dimrow := format('ROW(%s)::text', rtrim(dims, ', '));
     END IF;
     -- what a rebuild would write, into a temporary table shaped like the live one
