@@ -283,7 +283,7 @@ ImportRow(ImportState *st, HeapTuple tuple, TupleDesc desc)
 
 			resetStringInfo(&st->last_text);
 			appendStringInfoString(&st->last_text, stage_text);
-			/* the reason is kept with the text: the rows' memory is freed per batch */
+			/* the reason, kept with the text past the rows' memory */
 			MemoryContextReset(st->last_context);
 			old = MemoryContextSwitchTo(st->last_context);
 			st->last_stage = ResolveText(st, stage_text, &st->last_reason);
