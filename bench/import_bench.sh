@@ -12,6 +12,10 @@
 #       row of each deal INSERTed, then one UPDATE ... FROM per step, each
 #       row moved through the tracking trigger
 #
+# (a) is the baseline of issue 21: the same rows, with the same column types
+# (bigint, text, timestamptz), COPYed from a CSV file written from the table
+# the import reads.
+#
 # The log: BENCH_IMPORT_DEALS deals (default 200000) of 5 rows each: lead,
 # qualified, proposal, negotiation, then won or lost, a few hours to days
 # apart.  BENCH_ROUNDS (default 3) rounds of (a) and (b), medians reported;

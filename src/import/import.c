@@ -476,6 +476,9 @@ funnel_import_history(PG_FUNCTION_ARGS)
 		MemoryContext old = MemoryContextSwitchTo(import_context);
 
 		initStringInfo(&st.last_text);
+		st.last_context = AllocSetContextCreate(import_context,
+												"funnel import stage",
+												ALLOCSET_SMALL_SIZES);
 		MemoryContextSwitchTo(old);
 	}
 

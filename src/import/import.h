@@ -84,6 +84,7 @@ typedef struct ImportState
 	bool		last_valid;
 	DealStage	last_stage;
 	const char *last_reason;
+	MemoryContext last_context; /* where last_reason lives */
 
 	/* tracked: each deal's last stage and time, for the deals INSERT */
 	MemoryContext deals_context;

@@ -279,9 +279,15 @@ ImportRow(ImportState *st, HeapTuple tuple, TupleDesc desc)
 	{
 		if (!st->last_valid || strcmp(st->last_text.data, stage_text) != 0)
 		{
+			MemoryContext old;
+
 			resetStringInfo(&st->last_text);
 			appendStringInfoString(&st->last_text, stage_text);
+			/* the reason, kept with the text past the rows' memory */
+			MemoryContextReset(st->last_context);
+			old = MemoryContextSwitchTo(st->last_context);
 			st->last_stage = ResolveText(st, stage_text, &st->last_reason);
+			MemoryContextSwitchTo(old);
 			st->last_valid = true;
 		}
 		s = st->last_stage;

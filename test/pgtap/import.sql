@@ -8,7 +8,7 @@
 --   - NULLs, an empty source, bad input (SQLSTATE and the value named)
 --   - as a NOSUPERUSER table owner; a source the caller cannot read (42501)
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 SET TIME ZONE 'UTC';
@@ -200,6 +200,15 @@ SELECT results_eq($$ SELECT stage, action, detail FROM funnel.import_history('cr
 SELECT is_empty($$ SELECT * FROM funnel.import_history('crm.plain2',
     $q$ SELECT 'a' AS deal_id, 'proposal'::varchar AS stage, now() AS changed_at $q$, pipeline => 'b2b') $$,
     'a varchar stage column is taken as text');
+
+-- the same unknown stage on rows read in several fetches of the source (10000
+-- rows each): each row reported with its reason, kept past a fetch's memory
+SELECT pg_temp.plain_history('crm.plain3', 'int', 'b2b');
+SELECT results_eq($$ SELECT count(*)::int, count(DISTINCT detail)::int, min(detail), max(detail)
+                       FROM funnel.import_history('crm.plain3',
+    $q$ SELECT g AS deal_id, 'nope' AS stage, timestamptz '2024-01-01' AS changed_at FROM generate_series(1, 25000) g $q$) $$,
+    $$ VALUES (25000, 1, '"nope" is no stage of pipeline "b2b"', '"nope" is no stage of pipeline "b2b"') $$,
+    'an unknown stage over several fetches of the source: all 25000 rows reported, each with its reason');
 
 -- an empty source
 CREATE TABLE crm.empty (id int PRIMARY KEY, changed_at timestamptz, stage funnel.deal_stage(b2b) NOT NULL);
