@@ -84,7 +84,7 @@ endif
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel \
 	type/deal_stage type/bare_names pipeline/pipeline citus/citus \
 	track/track track/track_many track/track_migrate track/track_batch \
-	import/import analysis/pipeline_as_of \
+	import/import analysis/pipeline_as_of analysis/check_visits \
 	aggregates/agg_stage aggregates/agg_journey aggregates/agg_summary \
 	aggregates/agg_report aggregates/agg_forecast aggregates/agg_time \
 	aggregates/agg_velocity aggregates/agg_window_funnel \

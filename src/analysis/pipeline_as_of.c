@@ -601,3 +601,112 @@ funnel_pipeline_trend(PG_FUNCTION_ARGS)
 	TrendEmit(&trend, rsinfo);
 	return (Datum) 0;
 }
+
+PG_FUNCTION_INFO_V1(funnel_history_visits);
+
+/*
+ * funnel_internal.history_visits(history regclass, as_of timestamptz,
+ *								  with_closed boolean, deals regclass,
+ *								  amount_column name, deal_column,
+ *								  stage_column, entered_at_column,
+ *								  left_at_column name)
+ *		RETURNS TABLE (deal_id text, stage deal_stage, entered_at timestamptz,
+ *					   left_at timestamptz, amount numeric)
+ *
+ * The visits of any history (a table of funnel's layout by a direct scan,
+ * anything else by a query run as the caller, as pipeline_as_of()), for
+ * funnel.stale_deals() and funnel.check_visits() (issue 21.2, 21.3): with
+ * as_of, only the visits open at as_of and, with with_closed, those closed
+ * by as_of; without it, every row.  With deals, each visit carries its
+ * deal's current amount (the deals table read and checked as by
+ * pipeline_trend()).
+ */
+Datum
+funnel_history_visits(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo;
+	HistoryReader reader;
+	KeyOps		ops;
+	amounts_hash *amounts = NULL;
+	const char *amount_column = NULL;
+	bool		all_rows = PG_ARGISNULL(1);
+	TimestampTz as_of = all_rows ? 0 : PG_GETARG_TIMESTAMPTZ(1);
+	bool		with_closed = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+	FmgrInfo	keyout;
+	Oid			outfunc;
+	bool		isvarlena;
+
+	InitMaterializedSRF(fcinfo, 0);
+	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	if (!PG_ARGISNULL(4))
+	{
+		amount_column = NameStr(*PG_GETARG_NAME(4));
+		if (PG_ARGISNULL(3))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("amount_column \"%s\" given without a deals table", amount_column),
+					 errhint("Amounts are read from the deals table: pass deals too.")));
+	}
+
+	HistoryOpenMapped(&reader, fcinfo, 0, 5);
+	if (!PG_ARGISNULL(3))
+		amounts = LoadAmounts(PG_GETARG_OID(3), amount_column, &reader, &ops);
+	getTypeOutputInfo(reader.key_type, &outfunc, &isvarlena);
+	fmgr_info(outfunc, &keyout);
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "history_visits row",
+								   ALLOCSET_SMALL_SIZES);
+
+	while (TableReaderNext(&reader))
+	{
+		Datum	   *v = reader.values;
+		bool	   *n = reader.isnull;
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		CHECK_FOR_INTERRUPTS();
+		if (!all_rows)
+		{
+			bool		open_then = !n[HIST_ENTERED_AT] &&
+				DatumGetTimestampTz(v[HIST_ENTERED_AT]) <= as_of &&
+				(n[HIST_LEFT_AT] || DatumGetTimestampTz(v[HIST_LEFT_AT]) > as_of);
+			bool		closed_by = with_closed && !n[HIST_LEFT_AT] &&
+				DatumGetTimestampTz(v[HIST_LEFT_AT]) <= as_of;
+
+			if (!open_then && !closed_by)
+				continue;
+		}
+
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		if (n[HIST_DEAL_ID])
+			nulls[0] = true;
+		else
+			values[0] = PointerGetDatum(cstring_to_text(OutputFunctionCall(&keyout,
+																		   v[HIST_DEAL_ID])));
+		values[1] = v[HIST_STAGE];
+		nulls[1] = n[HIST_STAGE];
+		values[2] = v[HIST_ENTERED_AT];
+		nulls[2] = n[HIST_ENTERED_AT];
+		values[3] = v[HIST_LEFT_AT];
+		nulls[3] = n[HIST_LEFT_AT];
+		nulls[4] = true;
+		if (amounts != NULL && !n[HIST_DEAL_ID])
+		{
+			AmountEntry *entry = amounts_lookup(amounts, v[HIST_DEAL_ID]);
+
+			if (entry != NULL && entry->has_amount)
+			{
+				values[4] = DecToNumeric(entry->amount, entry->scale);
+				nulls[4] = false;
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+	}
+	TableReaderClose(&reader);
+	return (Datum) 0;
+}

@@ -108,7 +108,7 @@ SELECT is_empty($$
        -- which parallel workers cannot read, or lock and validate the
        -- tables a query will read (tracked_sources), or open a tracked
        -- table to answer as its triggers (next_stages): PARALLEL RESTRICTED
-       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'tracked_sources', 'next_stages')
+       AND p.proname NOT IN ('pipeline_as_of', 'pipeline_trend', 'history_visits', 'tracked_sources', 'next_stages')
        -- the loop of move_deals(): updates in subtransactions, PARALLEL UNSAFE
        AND p.proname NOT IN ('try_moves')
        -- writes pg_depend (a table's dependencies on its pipelines, for

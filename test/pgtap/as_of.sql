@@ -299,7 +299,7 @@ SELECT throws_ok($$ SELECT pg_temp.as_analyst('SELECT * FROM funnel.stale_deals(
 SELECT is(pg_temp.as_analyst($$ SELECT * FROM funnel.stale_deals('crm.deals', '2024-06-01', 0.9) $$),
           (SELECT count(*) FROM pg_temp.stale_sql('2024-06-01', 0.9)), 'stale_deals as the analyst');
 SELECT ok((SELECT bool_and(NOT p.prosecdef) FROM pg_proc p
-            WHERE p.oid IN ('funnel.stale_deals(regclass, timestamptz, float8, name)'::regprocedure,
+            WHERE p.oid IN ('funnel.stale_deals(regclass, timestamptz, float8, name, regclass, name, name, name, name)'::regprocedure,
                             'funnel.pipeline_as_of(regclass, timestamptz, name, name, name, name)'::regprocedure,
                             'funnel.pipeline_trend(regclass, timestamptz[], regclass, name, name, name, name, name)'::regprocedure)),
           'all three run with the caller''s privileges (SECURITY INVOKER)');

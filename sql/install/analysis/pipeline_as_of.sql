@@ -9,7 +9,8 @@
 -- src/analysis/history_read.c), or, for a view or another layout named by the
 -- *_column arguments, the rows of a query run as the caller
 -- (src/analysis/history_query.c); stale_deals() composes SQL over the history of a
--- tracked table.  All run with the caller's privileges (SECURITY INVOKER).
+-- tracked table, or over the rows funnel_internal.history_visits() reads
+-- from any history as pipeline_as_of() does (issue 21.2).  All run with the caller's privileges (SECURITY INVOKER).
 -- A visit is open at instant t when entered_at <= t < left_at (left_at NULL:
 -- still open).  See doc/metrics.md.
 --------------------------------------------------------------------------
@@ -45,10 +46,30 @@ CREATE FUNCTION funnel_internal.amount_column(deals regclass) RETURNS name
 COMMENT ON FUNCTION funnel_internal.amount_column(regclass) IS
   'funnel internal: the amount column of a deals table (a column named amount of type numeric or a domain over numeric), or NULL';
 
-CREATE FUNCTION funnel.stale_deals(deals regclass,
+CREATE FUNCTION funnel_internal.history_visits(history regclass, as_of timestamptz,
+                                               with_closed boolean, deals regclass,
+                                               amount_column name, deal_column name,
+                                               stage_column name, entered_at_column name,
+                                               left_at_column name)
+    RETURNS TABLE (deal_id text, stage funnel.deal_stage, entered_at timestamptz,
+                   left_at timestamptz, amount numeric)
+    AS 'MODULE_PATHNAME', 'funnel_history_visits'
+    LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1000;
+COMMENT ON FUNCTION funnel_internal.history_visits(regclass, timestamptz, boolean, regclass, name, name, name, name, name) IS
+  'funnel internal: the visits of any history (read as by pipeline_as_of(), columns named by the *_column arguments), with as_of only those open at as_of and, with with_closed, those closed by as_of; deal_id as text; with deals, the deal''s current amount (amount_column, by default amount)';
+
+-- deals may be omitted when history is given (issue 21.2): then the visits
+-- come from history (any table, view or materialized view, its columns
+-- named by the *_column arguments), read by history_visits() as the caller
+CREATE FUNCTION funnel.stale_deals(deals regclass DEFAULT NULL,
                                    as_of timestamptz DEFAULT pg_catalog.now(),
                                    percentile double precision DEFAULT NULL,
-                                   amount_column name DEFAULT NULL)
+                                   amount_column name DEFAULT NULL,
+                                   history regclass DEFAULT NULL,
+                                   deal_column name DEFAULT 'deal_id',
+                                   stage_column name DEFAULT 'stage',
+                                   entered_at_column name DEFAULT 'entered_at',
+                                   left_at_column name DEFAULT 'left_at')
 RETURNS TABLE (deal_id text, stage funnel.deal_stage, entered_at timestamptz,
                days_in_stage numeric, threshold interval, amount numeric)
 LANGUAGE plpgsql STABLE
@@ -63,13 +84,45 @@ DECLARE
     amount_ok boolean;
     eq text;
 BEGIN
-    IF deals IS NULL OR as_of IS NULL THEN
+    IF (deals IS NULL AND history IS NULL) OR as_of IS NULL THEN
         RETURN;
     END IF;
     IF percentile IS NOT NULL AND (percentile = 'NaN'::float8 OR percentile < 0 OR percentile > 1) THEN
         RAISE EXCEPTION 'percentile % is not between 0 and 1', percentile
             USING ERRCODE = 'invalid_parameter_value',
                   HINT = 'Pass a fraction, such as 0.9 for the 90th percentile of the time deals spent in the stage.';
+    END IF;
+    IF history IS NOT NULL THEN
+        -- any history (issue 21.2): read once, as the caller, by C that
+        -- quotes every mapped name; deals (optional) only gives amounts
+        RETURN QUERY
+        WITH h AS MATERIALIZED (
+            SELECT * FROM funnel_internal.history_visits(stale_deals.history, stale_deals.as_of,
+                              stale_deals.percentile IS NOT NULL, stale_deals.deals,
+                              stale_deals.amount_column, stale_deals.deal_column,
+                              stale_deals.stage_column, stale_deals.entered_at_column,
+                              stale_deals.left_at_column)
+        ), open_visits AS (
+            SELECT h.deal_id, h.stage, h.entered_at, h.amount
+              FROM h
+             WHERE h.entered_at <= stale_deals.as_of
+               AND (h.left_at IS NULL OR h.left_at > stale_deals.as_of)
+               AND funnel.kind(h.stage) = 'open'
+        ), learned AS (
+            SELECT h.stage, funnel.time_in_stage_percentile(h.entered_at, h.left_at, stale_deals.percentile) AS p
+              FROM h
+             WHERE stale_deals.percentile IS NOT NULL AND h.left_at <= stale_deals.as_of
+             GROUP BY h.stage
+        )
+        SELECT v.deal_id, v.stage, v.entered_at,
+               round(EXTRACT(epoch FROM stale_deals.as_of - v.entered_at) / 86400, 2),
+               x.threshold, v.amount
+          FROM open_visits v
+          LEFT JOIN learned l ON l.stage OPERATOR(pg_catalog.=) v.stage
+         CROSS JOIN LATERAL (SELECT coalesce(funnel.stale_after(v.stage), l.p) AS threshold) x
+         WHERE stale_deals.as_of - v.entered_at > x.threshold
+         ORDER BY v.stage, v.entered_at, v.deal_id;
+        RETURN;
     END IF;
     SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = stale_deals.deals;
     IF NOT FOUND THEN
@@ -139,5 +192,5 @@ BEGIN
     USING as_of, percentile;
 END
 $$;
-COMMENT ON FUNCTION funnel.stale_deals(regclass, timestamptz, double precision, name) IS
-  'open deals of a tracked table whose visit open at as_of is older than the stage''s stale_after or, when none is set and percentile is given, than that percentile of the stage''s closed visits (left by as_of); with days in stage, the threshold applied and the deal''s current amount (from amount_column, by default the numeric column amount if any) or NULL';
+COMMENT ON FUNCTION funnel.stale_deals(regclass, timestamptz, double precision, name, regclass, name, name, name, name) IS
+  'open deals of a tracked table (or, with history, of any history table, view or materialized view whose columns are named by the *_column arguments, with amounts from the optional deals table) whose visit open at as_of is older than the stage''s stale_after or, when none is set and percentile is given, than that percentile of the stage''s closed visits (left by as_of); with days in stage, the threshold applied and the deal''s current amount (from amount_column, by default the numeric column amount if any) or NULL';
