@@ -74,7 +74,7 @@ endif
 # only what the parts before it create.
 INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel deal_stage \
 	bare_names pipeline citus track track_many track_migrate track_batch import pipeline_as_of agg_stage agg_journey agg_summary \
-	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views live \
+	agg_report agg_forecast agg_time agg_velocity agg_window_funnel funnel_svg bi_views live live_ops \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control

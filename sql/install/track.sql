@@ -454,6 +454,9 @@ BEGIN
         saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
+    -- live summaries are kept from the history: dropped, with a NOTICE
+    -- (sql/install/live_ops.sql)
+    PERFORM funnel_internal.live_untrack(deals);
     FOR t IN SELECT tg.tgname FROM pg_trigger tg
               WHERE tg.tgrelid = deals AND NOT tg.tgisinternal
                 AND tg.tgname IN ('funnel_track_resolve', 'funnel_track_insert', 'funnel_track_update',
@@ -474,7 +477,7 @@ RETURNS void
     AS 'MODULE_PATHNAME', 'funnel_untrack'
     LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION funnel.untrack(regclass) IS
-  'stops tracking a deals table the caller owns: drops funnel''s triggers; the history table is kept';
+  'stops tracking a deals table the caller owns: drops funnel''s triggers and its live summaries (with a NOTICE); the history table is kept';
 
 -- The allow-list and the required fields live in tables of each node, and
 -- the triggers on the shards of a distributed table read those of their
