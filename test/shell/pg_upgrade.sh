@@ -6,7 +6,9 @@
 # (pipeline enum type and pg_enum label).  Upgrades a cluster to a new cluster
 # of the same major version (the same binary-upgrade path a major upgrade
 # takes) and checks that rows, order, indexes and pipeline attributes are
-# unchanged and writable.  Runs its own two clusters (not the test cluster).
+# unchanged and writable, and that live summaries (test/shell/live/) give
+# the scan-based answers and follow writes.  Runs its own two clusters (not
+# the test cluster).
 set -eu
 bindir=$(pg_config --bindir)
 work=$(mktemp -d)
@@ -51,7 +53,16 @@ SELECT g, (ARRAY['lead','qualified','demo','offer','won','lost'])[1 + g % 6],
 FROM generate_series(1, 10000) g;
 CREATE INDEX deals_stage ON crm.deals (stage);
 CREATE INDEX deals_other ON crm.deals (other);
+-- live summaries (issue 23) of a NOSUPERUSER owner's table: test/shell/live/
+SELECT funnel.create_pipeline('sales', ARRAY['lead','qualified','proposal'], ARRAY[0.1, 0.3, 0.6]);
+CREATE ROLE live_up_owner LOGIN NOSUPERUSER;
+GRANT CREATE, USAGE ON SCHEMA crm TO live_up_owner;
+GRANT EXECUTE ON FUNCTION funnel.track(regclass, text, name, name, text),
+    funnel.enable_live(regclass, name[], name) TO live_up_owner;
 SQL
+q -U live_up_owner -f "$(dirname "$0")/live/setup.sql" >/dev/null
+q -f "$(dirname "$0")/live/compare.sql" >/dev/null
+[ "$(q -c 'SELECT crm.live_mismatches()')" = 0 ] || fail "live summaries differ before pg_upgrade"
 checks="
 SELECT md5(string_agg(d::text, ';' ORDER BY id)) FROM crm.deals d;
 SELECT md5(string_agg(id::text, ',' ORDER BY stage, id)) FROM crm.deals;
@@ -59,6 +70,8 @@ SELECT md5(string_agg(id::text, ',' ORDER BY other, id)) FROM crm.deals;
 SELECT md5(string_agg(s::text, ';')) FROM funnel.stages s;
 SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'crm.deals'::regclass AND attname = 'stage';
 SELECT sum(funnel.position(stage)) FROM crm.deals;
+SELECT md5(string_agg(r::text, ';' ORDER BY r::text)) FROM funnel.live_report('crm.live_deals') r;
+SELECT md5(string_agg(l::text, ';' ORDER BY l::text)) FROM crm.live_deals_stage_live l;
 "
 echo "$checks" | q > "$work/before.out"
 as_pg "$bindir/pg_ctl" -D "$work/old" -w stop >/dev/null
@@ -79,4 +92,10 @@ q -c "INSERT INTO crm.deals VALUES (-1, 'demo', 'retail:visit')" \
   -c "INSERT INTO crm.deals VALUES (-2, 'pilot', 'b2b:pilot')" \
   -c "SELECT bt_index_check('crm.deals_stage', true)" >/dev/null \
     || fail "writing after pg_upgrade"
-echo "pg_upgrade: rows, order, typmods, attributes and indexes unchanged"
+# the live summaries: scan-based answers, the triggers there, writes followed
+[ "$(q -c 'SELECT crm.live_mismatches()')" = 0 ] || fail "live summaries differ after pg_upgrade"
+[ "$(q -c "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'crm.live_deals'::regclass AND tgname LIKE 'funnel\_track\_live\_%'")" = 4 ] \
+    || fail "the live triggers are missing after pg_upgrade"
+q -U live_up_owner -c "CALL crm.live_writes()" || fail "writes to crm.live_deals after pg_upgrade"
+[ "$(q -c 'SELECT crm.live_mismatches()')" = 0 ] || fail "live summaries differ after writes after pg_upgrade"
+echo "pg_upgrade: rows, order, typmods, attributes, indexes and live summaries unchanged"

@@ -458,13 +458,15 @@ AS $$
 DECLARE
     lt funnel.live_table := funnel_internal.live_of(deals);
 BEGIN
+    -- first: funnel_live_sql_drop (sql/install/live/live_ops.sql) drops the rest
+    -- of the live summaries of a row still there when one part is dropped
+    DELETE FROM funnel.live_table l WHERE l.deals = disable_live.deals;
     EXECUTE format('DROP TRIGGER IF EXISTS funnel_track_live_insert ON %s', deals);
     EXECUTE format('DROP TRIGGER IF EXISTS funnel_track_live_update ON %s', deals);
     EXECUTE format('DROP TRIGGER IF EXISTS funnel_track_live_delete ON %s', deals);
     EXECUTE format('DROP TRIGGER IF EXISTS funnel_track_live_truncate ON %s', deals);
     EXECUTE format('DROP FUNCTION IF EXISTS %s', lt.delta_function);
     EXECUTE format('DROP TABLE IF EXISTS %s', lt.live);
-    DELETE FROM funnel.live_table l WHERE l.deals = disable_live.deals;
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.disable_live(regclass) IS

@@ -563,6 +563,9 @@ BEGIN
         saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
+    -- live summaries are kept from the history: dropped, with a NOTICE
+    -- (sql/install/live/live_ops.sql)
+    PERFORM funnel_internal.live_untrack(deals);
     PERFORM funnel_internal.track_drop_triggers(deals);
     IF saved_triggers IS NOT NULL THEN
         PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
@@ -578,7 +581,7 @@ RETURNS void
     AS 'MODULE_PATHNAME', 'funnel_untrack'
     LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION funnel.untrack(regclass) IS
-  'stops tracking a deals table the caller owns: drops funnel''s triggers; the history table is kept';
+  'stops tracking a deals table the caller owns: drops funnel''s triggers and its live summaries (with a NOTICE); the history table is kept';
 
 -- The allow-list and the required fields live in tables of each node, and
 -- the triggers on the shards of a distributed table read those of their
