@@ -57,3 +57,6 @@ CREATE EVENT TRIGGER funnel_track_migrate ON ddl_command_end
 CREATE EVENT TRIGGER funnel_track_migrate_start ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION funnel_internal.track_migrate_ddl_start();
+-- (sql/install/live/live_ops.sql)
+CREATE EVENT TRIGGER funnel_live_sql_drop ON sql_drop
+    EXECUTE FUNCTION funnel_internal.live_sql_drop();
