@@ -12,9 +12,11 @@
  * amount nor a dimension changed, reads the deal's visits with one small
  * prepared statement (the history's (deal_id, entered_at) index), builds
  * the journeys after and before the move with funnel.journey()'s own
- * transition function, and inserts the delta rows with a second prepared
- * statement that is the last step of the generated SQL (grouping by key,
- * funnel.funnel(journey, amount), sorted runs of durations) over the
+ * transition function and their summaries with funnel.funnel(journey,
+ * amount)'s step, and writes the rows of the generated SQL's GROUP BY
+ * (key, stage) with heap_insert when the summary table is a plain heap
+ * table (no index, trigger, policy or constraint), else with a second
+ * prepared statement that is the last step of the generated SQL over the
  * items as parameters.  Any other statement (several rows, a table of
  * several pipelines, a case the generated SQL decides by SQL's three-valued
  * logic) goes to the generated function unchanged: both write the same
@@ -54,11 +56,17 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
+#include "access/table.h"
+#include "access/heapam.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class_d.h"
 #include "utils/tuplestore.h"
 
 #include "funnel.h"
 #include "funnel_cache.h"
 #include "journey.h"
+#include "funnel_summary.h"
 
 /* funnel.journey(stage, entered_at)'s transition (agg_journey.c) */
 extern PGDLLEXPORT Datum journey_trans(PG_FUNCTION_ARGS);
@@ -87,6 +95,16 @@ typedef struct LiveWriteEntry
 	int			ndims;
 	AttrNumber *dim_att;
 	FmgrInfo   *dim_out;		/* output functions: text comparison */
+	FmgrInfo   *dim_eq;			/* equality of GROUP BY */
+	Oid		   *dim_coll;
+	Oid			live_relid;		/* the summary table */
+	AttrNumber *live_dim_att;	/* its columns */
+	AttrNumber	live_day_att;
+	AttrNumber	live_stage_att;
+	AttrNumber	live_plus_att;
+	AttrNumber	live_minus_att;
+	AttrNumber	live_plus_runs_att;
+	AttrNumber	live_minus_runs_att;
 } LiveWriteEntry;
 
 static HTAB *live_write_entries = NULL;
@@ -140,15 +158,15 @@ LiveWriteLeave(int nestlevel, Oid save_userid, int save_sec_context)
 }
 
 static AttrNumber
-LiveAttnum(Relation rel, Datum name)
+LiveAttnum(Relation rel, const char *name)
 {
-	AttrNumber	att = get_attnum(RelationGetRelid(rel), NameStr(*DatumGetName(name)));
+	AttrNumber	att = get_attnum(RelationGetRelid(rel), name);
 
 	if (att == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
-						NameStr(*DatumGetName(name)), RelationGetRelationName(rel)),
+						name, RelationGetRelationName(rel)),
 				 errhint("Call funnel.disable_live() and funnel.enable_live() again after renaming a column of its live summaries.")));
 	return att;
 }
@@ -249,12 +267,12 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		char	   *visits_sql;
 		char	   *insert_sql;
 
-		e->key_att = LiveAttnum(rel, SPI_getbinval(tup, desc, SPI_fnumber(desc, "key_column"), &isnull));
-		e->stage_att = LiveAttnum(rel, SPI_getbinval(tup, desc, SPI_fnumber(desc, "stage_column"), &isnull));
+		e->key_att = LiveAttnum(rel, NameStr(*DatumGetName(SPI_getbinval(tup, desc, SPI_fnumber(desc, "key_column"), &isnull))));
+		e->stage_att = LiveAttnum(rel, NameStr(*DatumGetName(SPI_getbinval(tup, desc, SPI_fnumber(desc, "stage_column"), &isnull))));
 		e->key_len = TupleDescAttr(RelationGetDescr(rel), e->key_att - 1)->attlen;
 		e->key_byval = TupleDescAttr(RelationGetDescr(rel), e->key_att - 1)->attbyval;
 		d = SPI_getbinval(tup, desc, SPI_fnumber(desc, "amount_column"), &isnull);
-		e->amount_att = isnull ? 0 : LiveAttnum(rel, d);
+		e->amount_att = isnull ? 0 : LiveAttnum(rel, NameStr(*DatumGetName(d)));
 		e->amount_type = e->amount_att ? TupleDescAttr(RelationGetDescr(rel), e->amount_att - 1)->atttypid : InvalidOid;
 		key_type = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "key_type"), &isnull));
 		stage_array = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "stage_array_type"), &isnull));
@@ -283,16 +301,46 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		e->ndims = n;
 		e->dim_att = palloc0(sizeof(AttrNumber) * Max(n, 1));
 		e->dim_out = palloc0(sizeof(FmgrInfo) * Max(n, 1));
+		e->dim_eq = palloc0(sizeof(FmgrInfo) * Max(n, 1));
+		e->dim_coll = palloc0(sizeof(Oid) * Max(n, 1));
+		e->live_dim_att = palloc0(sizeof(AttrNumber) * Max(n, 1));
 		MemoryContextSwitchTo(old);
+		e->live_relid = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "live"), &isnull));
+		{
+			Relation	live = table_open(e->live_relid, AccessShareLock);
+
+			for (i = 0; i < n; i++)
+				e->live_dim_att[i] = LiveAttnum(live, NameStr(*DatumGetName(dimv[i])));
+			e->live_day_att = LiveAttnum(live, "day");
+			e->live_stage_att = LiveAttnum(live, "stage");
+			e->live_plus_att = LiveAttnum(live, "plus");
+			e->live_minus_att = LiveAttnum(live, "minus");
+			e->live_plus_runs_att = LiveAttnum(live, "plus_runs");
+			e->live_minus_runs_att = LiveAttnum(live, "minus_runs");
+			table_close(live, NoLock);
+		}
 		for (i = 0; i < n; i++)
 		{
 			Oid			outfn;
 			bool		varlena;
 
-			e->dim_att[i] = LiveAttnum(rel, dimv[i]);
+			e->dim_att[i] = LiveAttnum(rel, NameStr(*DatumGetName(dimv[i])));
 			getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), e->dim_att[i] - 1)->atttypid,
 							  &outfn, &varlena);
 			fmgr_info_cxt(outfn, &e->dim_out[i], mcxt);
+			{
+				Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), e->dim_att[i] - 1);
+				TypeCacheEntry *tc = lookup_type_cache(att->atttypid, TYPECACHE_EQ_OPR_FINFO);
+
+				if (!OidIsValid(tc->eq_opr_finfo.fn_oid))
+					ereport(ERROR,
+							(errcode(ERRCODE_UNDEFINED_FUNCTION),
+							 errmsg("column \"%s\" of type %s cannot be a dimension",
+									NameStr(att->attname), format_type_be(att->atttypid)),
+							 errdetail("Its type has no default btree operator class to group by.")));
+				fmgr_info_copy(&e->dim_eq[i], &tc->eq_opr_finfo, mcxt);
+				e->dim_coll[i] = att->attcollation;
+			}
 		}
 
 		plan = SPI_prepare(visits_sql, 1, &key_type);
@@ -416,6 +464,198 @@ LiveDay(const Journey *j)
 	/* (started_at(j) AT TIME ZONE 'UTC')::date */
 	return DatumGetDateADT(DirectFunctionCall1(timestamp_date,
 											   TimestampGetDatum(j->first_at)));
+}
+
+/* Whether rows can go into the summary table with heap_insert (as INSERT would) */
+static bool
+LiveSimpleTable(Relation live)
+{
+	return live->rd_rel->relkind == RELKIND_RELATION &&
+		live->rd_rel->relam == HEAP_TABLE_AM_OID &&
+		!live->rd_rel->relhasindex &&
+		!live->rd_rel->relrowsecurity &&
+		live->trigdesc == NULL &&
+		RelationGetDescr(live)->constr == NULL;
+}
+
+static int
+LiveCompareInt64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * One row of the summary table: at the new or old key, the journey's
+ * summaries (stage 0) or the sorted runs of one stage's durations
+ */
+static void
+LiveInsertRow(LiveWriteEntry *e, Relation live, Datum *values, bool *nulls,
+			  DateADT day, TupleTableSlot *keyslot,
+			  DealStage stage, Datum plus, Datum minus,
+			  int64 *plus_runs, int nplus, int64 *minus_runs, int nminus)
+{
+	int			natts = RelationGetDescr(live)->natts;
+	int			i;
+	HeapTuple	tup;
+
+	for (i = 0; i < natts; i++)
+	{
+		values[i] = (Datum) 0;
+		nulls[i] = true;
+	}
+	values[e->live_day_att - 1] = DateADTGetDatum(day);
+	nulls[e->live_day_att - 1] = false;
+	for (i = 0; i < e->ndims; i++)
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(keyslot, e->dim_att[i], &isnull);
+
+		values[e->live_dim_att[i] - 1] = d;
+		nulls[e->live_dim_att[i] - 1] = isnull;
+	}
+	if (stage != 0)
+	{
+		values[e->live_stage_att - 1] = DealStageGetDatum(stage);
+		nulls[e->live_stage_att - 1] = false;
+	}
+	if (plus != (Datum) 0)
+	{
+		values[e->live_plus_att - 1] = plus;
+		nulls[e->live_plus_att - 1] = false;
+	}
+	if (minus != (Datum) 0)
+	{
+		values[e->live_minus_att - 1] = minus;
+		nulls[e->live_minus_att - 1] = false;
+	}
+	if (nplus > 0)
+	{
+		qsort(plus_runs, nplus, sizeof(int64), LiveCompareInt64);
+		values[e->live_plus_runs_att - 1] =
+			PointerGetDatum(construct_array((Datum *) plus_runs, nplus, INT8OID,
+											sizeof(int64), true, TYPALIGN_DOUBLE));
+		nulls[e->live_plus_runs_att - 1] = false;
+	}
+	if (nminus > 0)
+	{
+		qsort(minus_runs, nminus, sizeof(int64), LiveCompareInt64);
+		values[e->live_minus_runs_att - 1] =
+			PointerGetDatum(construct_array((Datum *) minus_runs, nminus, INT8OID,
+											sizeof(int64), true, TYPALIGN_DOUBLE));
+		nulls[e->live_minus_runs_att - 1] = false;
+	}
+	tup = heap_form_tuple(RelationGetDescr(live), values, nulls);
+	simple_heap_insert(live, tup);
+	heap_freetuple(tup);
+}
+
+/*
+ * The rows of the generated SQL's GROUP BY day, dimensions, stage, written
+ * directly; false (nothing written) when its grouping could merge keys this
+ * does not (a dimension whose text changed but whose value is equal)
+ */
+static bool
+LiveWriteDirect(LiveWriteEntry *e, Relation live, TupleTableSlot *o, TupleTableSlot *n,
+				AggCallCache *cache, LiveVisit *v, int nv, int closed_now,
+				Journey *new_j, Journey *old_j, DateADT new_day, DateADT old_day,
+				bool key_changed, bool moved_key,
+				bool new_amount_null, Datum new_amount,
+				bool old_amount_null, Datum old_amount)
+{
+	int			natts = RelationGetDescr(live)->natts;
+	Datum	   *values = palloc(sizeof(Datum) * natts);
+	bool	   *nulls = palloc(sizeof(bool) * natts);
+	int64	   *plus = palloc(sizeof(int64) * nv);
+	int64	   *minus = palloc(sizeof(int64) * nv);
+	bool	   *done = palloc0(sizeof(bool) * nv);
+	Datum		splus;
+	Datum		sminus = (Datum) 0;
+	int			i;
+	int			k;
+
+	if (moved_key && old_j && key_changed && new_day == old_day)
+	{
+		bool		all_equal = true;
+
+		for (i = 0; i < e->ndims && all_equal; i++)
+		{
+			bool		onull;
+			bool		nnull;
+			Datum		od = slot_getattr(o, e->dim_att[i], &onull);
+			Datum		nd = slot_getattr(n, e->dim_att[i], &nnull);
+
+			if (onull || nnull)
+				all_equal = onull && nnull;
+			else
+				all_equal = DatumGetBool(FunctionCall2Coll(&e->dim_eq[i], e->dim_coll[i], od, nd));
+		}
+		if (all_equal)
+			return false;
+	}
+
+	JourneyCheckKinds(new_j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
+	splus = PointerGetDatum(SummaryAddJourney(cache, NULL, new_j, !new_amount_null, new_amount));
+	if (old_j)
+	{
+		JourneyCheckKinds(old_j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
+		sminus = PointerGetDatum(SummaryAddJourney(cache, NULL, old_j, !old_amount_null, old_amount));
+	}
+
+	if (!moved_key)
+	{
+		/* one key: the summaries, and the duration of the visit closed */
+		LiveInsertRow(e, live, values, nulls, new_day, n, 0, splus, sminus,
+					  NULL, 0, NULL, 0);
+		if (closed_now >= 0)
+		{
+			plus[0] = v[closed_now].left_at - v[closed_now].entered_at;
+			LiveInsertRow(e, live, values, nulls, new_day, n, v[closed_now].stage,
+						  (Datum) 0, (Datum) 0, plus, 1, NULL, 0);
+		}
+		return true;
+	}
+
+	/* the new key: the new journey and every closed visit */
+	LiveInsertRow(e, live, values, nulls, new_day, n, 0, splus, (Datum) 0,
+				  NULL, 0, NULL, 0);
+	for (i = 0; i < nv; i++)
+	{
+		if (v[i].open || done[i])
+			continue;
+		k = 0;
+		for (int m = i; m < nv; m++)
+			if (!v[m].open && !done[m] && v[m].stage == v[i].stage)
+			{
+				plus[k++] = v[m].left_at - v[m].entered_at;
+				done[m] = true;
+			}
+		LiveInsertRow(e, live, values, nulls, new_day, n, v[i].stage,
+					  (Datum) 0, (Datum) 0, plus, k, NULL, 0);
+	}
+	if (!old_j)
+		return true;
+	/* the old key: the old journey and its closed visits but the one closed now */
+	LiveInsertRow(e, live, values, nulls, old_day, o, 0, (Datum) 0, sminus,
+				  NULL, 0, NULL, 0);
+	memset(done, 0, sizeof(bool) * nv);
+	for (i = 0; i < nv; i++)
+	{
+		if (v[i].open || done[i] || i == closed_now)
+			continue;
+		k = 0;
+		for (int m = i; m < nv; m++)
+			if (!v[m].open && !done[m] && m != closed_now && v[m].stage == v[i].stage)
+			{
+				minus[k++] = v[m].left_at - v[m].entered_at;
+				done[m] = true;
+			}
+		LiveInsertRow(e, live, values, nulls, old_day, o, v[i].stage,
+					  (Datum) 0, (Datum) 0, NULL, 0, minus, k);
+	}
+	return true;
 }
 
 /*
@@ -561,6 +801,32 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 			LIVE_ITEM(false, v[i].stage, v[i].left_at - v[i].entered_at, false);
 	}
 #undef LIVE_ITEM
+
+	{
+		Relation	live = table_open(e->live_relid, RowExclusiveLock);
+		bool		written = false;
+
+		if (LiveSimpleTable(live))
+		{
+			FmgrInfo	flinfo;
+			LOCAL_FCINFO(fcinfo, 0);
+
+			memset(&flinfo, 0, sizeof(flinfo));
+			flinfo.fn_addr = journey_trans;
+			flinfo.fn_oid = InvalidOid;
+			flinfo.fn_mcxt = CurrentMemoryContext;
+			InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, NULL, NULL);
+			written = LiveWriteDirect(e, live, o, n, AggGetCallCache(fcinfo), v, nv, closed_now,
+									  new_j, old_j, new_day, old_day, key_changed, moved_key,
+									  new_amount_null, new_amount, old_amount_null, old_amount);
+		}
+		table_close(live, NoLock);
+		if (written)
+		{
+			CommandCounterIncrement();
+			return true;
+		}
+	}
 
 	values = palloc(sizeof(Datum) * (9 + 2 * e->ndims));
 	nulls = palloc(9 + 2 * e->ndims);

@@ -9,11 +9,13 @@
 --     history (live_check) with the values counted by hand below
 --   - the deltas are written as the owner: the mover cannot write the
 --     summary table itself
+--   - a summary table with an index is written through INSERT (its
+--     index stays right)
 --   - a dimension column dropped and added again (a new column number) is
 --     read by its new number: the trigger's cache follows ALTER TABLE
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(14);
+SELECT plan(15);
 
 SET track_functions = 'all';
 CREATE ROLE lw_own NOSUPERUSER;
@@ -86,6 +88,18 @@ SELECT is((SELECT array_agg(deals ORDER BY "position") FROM funnel.live_report('
 SET ROLE lw_mover;
 SELECT throws_ok($$INSERT INTO lw_deals_stage_live (day) VALUES (current_date)$$, '42501', NULL,
                  'the mover cannot write the summaries: the trigger writes them as the owner');
+RESET ROLE;
+
+-- an index on the summary table: rows go through the prepared INSERT
+SET ROLE lw_own;
+CREATE INDEX lw_live_day ON lw_deals_stage_live (day, owner);
+UPDATE lw_deals SET stage = 'lead' WHERE id = 2;
+SET enable_seqscan = off;
+SELECT is((SELECT count(*) FROM lw_deals_stage_live WHERE day IS NOT NULL AND owner = 'a'),
+          (SELECT count(*) FROM lw_deals_stage_live WHERE day::text IS NOT NULL AND owner || '' = 'a'),
+          'with an index on the summary table, the index finds every row');
+RESET enable_seqscan;
+DROP INDEX lw_live_day;
 RESET ROLE;
 
 -- owner dropped and added again: column number 2 is gone
