@@ -120,7 +120,7 @@ LiveWriteInvalidate(Datum arg, Oid relid)
 		return;
 	hash_seq_init(&status, live_write_entries);
 	while ((e = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || e->relid == relid)
+		if (relid == InvalidOid || e->relid == relid || e->live_relid == relid)
 			FunnelCacheInvalidate(&e->state);
 }
 
@@ -307,7 +307,14 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		MemoryContextSwitchTo(old);
 		e->live_relid = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "live"), &isnull));
 		{
-			Relation	live = table_open(e->live_relid, AccessShareLock);
+			Relation	live = try_table_open(e->live_relid, AccessShareLock);
+
+			if (live == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_TABLE),
+						 errmsg("the live summary table of \"%s\" does not exist",
+								RelationGetRelationName(rel)),
+						 errhint("Call funnel.disable_live() and funnel.enable_live() on it again.")));
 
 			for (i = 0; i < n; i++)
 				e->live_dim_att[i] = LiveAttnum(live, NameStr(*DatumGetName(dimv[i])));
@@ -803,9 +810,15 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 #undef LIVE_ITEM
 
 	{
-		Relation	live = table_open(e->live_relid, RowExclusiveLock);
+		Relation	live = try_table_open(e->live_relid, RowExclusiveLock);
 		bool		written = false;
 
+		if (live == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("the live summary table of \"%s\" does not exist",
+							get_rel_name(e->relid)),
+					 errhint("Call funnel.disable_live() and funnel.enable_live() on it again.")));
 		if (LiveSimpleTable(live))
 		{
 			FmgrInfo	flinfo;

@@ -11,11 +11,13 @@
 --     summary table itself
 --   - a summary table with an index is written through INSERT (its
 --     index stays right)
+--   - a dropped summary table: 42P01 naming the deals table, not an
+--     internal error
 --   - a dimension column dropped and added again (a new column number) is
 --     read by its new number: the trigger's cache follows ALTER TABLE
 BEGIN;
 CREATE EXTENSION funnel;
-SELECT plan(15);
+SELECT plan(16);
 
 SET track_functions = 'all';
 CREATE ROLE lw_own NOSUPERUSER;
@@ -115,6 +117,14 @@ SELECT is((SELECT count(*) FROM funnel.live_check('lw_deals')), 0::bigint,
 SELECT is((SELECT array_agg(won ORDER BY "position") FROM funnel.live_report('lw_deals', filter => '{"owner": "z"}')
             WHERE kind = 'open'),
           ARRAY[1, 1, 1]::bigint[], 'owner z: deal 3, won, read from the new column');
+
+-- the summary table dropped behind enable_live()'s back
+SET ROLE lw_own;
+DROP TABLE lw_deals_stage_live;
+SELECT throws_ok($$UPDATE lw_deals SET stage = 'lost' WHERE id = 3$$, '42P01',
+                 'the live summary table of "lw_deals" does not exist',
+                 'a one-row move on a table whose summary table was dropped: 42P01');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
