@@ -39,6 +39,7 @@ OBJS = \
 	src/import/import.o \
 	src/import/import_write.o \
 	src/live/live.o \
+	src/live/live_write.o \
 	src/aggregates/agg_common.o \
 	src/aggregates/agg_forecast.o \
 	src/aggregates/agg_journey.o \
@@ -88,7 +89,7 @@ INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel \
 	aggregates/agg_stage aggregates/agg_journey aggregates/agg_summary \
 	aggregates/agg_report aggregates/agg_forecast aggregates/agg_time \
 	aggregates/agg_velocity aggregates/agg_window_funnel \
-	analysis/funnel_svg analysis/bi_views live/live live/live_read live/live_ops \
+	analysis/funnel_svg analysis/bi_views live/live live/live_read live/live_ops live/live_write \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control

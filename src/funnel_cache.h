@@ -3,10 +3,11 @@
  * funnel_cache.h
  *	  The one idiom every backend-local cache of funnel follows.
  *
- * funnel keeps four caches (README.md, "How the code is organised"):
+ * funnel keeps five caches (README.md, "How the code is organised"):
  * the pipeline cache (pipeline_cache.c), the tracked-table cache
  * (track_cache.c), the aggregates' stage slots (agg_common.c and the
- * fn_extra call caches), and the entered_by user name (track_history.c).
+ * fn_extra call caches), the entered_by user name (track_history.c), and
+ * the live summaries' write statements (live_write.c).
  * Each follows these rules:
  *
  * 1. Validity is a FunnelCacheState.  Invalidation callbacks only ever set

@@ -509,6 +509,29 @@ funnel_summary_current_trans(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Count the deal of journey j, of current stage current (a copy), in s:
+ * its reached stage, outcome and, if lost, the open stage it was lost from
+ */
+static inline FunnelSummary *
+SummaryJourneyOutcome(AggCallCache *cache, FunnelSummary *s, const Journey *j,
+					  const AggStageInfo *current, bool has_amount, Datum amount)
+{
+	AggStageInfo reach;
+	AggStageInfo last_open;
+
+	/* copies: a later lookup may reuse the slot of an earlier one */
+	if (current->kind == STAGE_WON || j->furthest == 0)
+		reach = *current;
+	else
+		reach = *AggLookupStageIn(cache, j->furthest);
+	if (current->kind == STAGE_LOST && j->last_open != 0)
+		last_open = *AggLookupStageIn(cache, j->last_open);
+	return SummaryAddOutcome(s, &reach, current,
+							 current->kind == STAGE_LOST && j->last_open != 0 ? &last_open : NULL,
+							 has_amount, amount);
+}
+
+/*
  * funnel.funnel(journey [, amount]) transition: one row per deal, its
  * journey (funnel.journey() over its visits).  The deal reached its
  * furthest open stage (a won deal: its won stage, which passes every open
@@ -523,8 +546,6 @@ funnel_summary_journey_trans(PG_FUNCTION_ARGS)
 	FunnelSummary *s;
 	const Journey *j;
 	AggStageInfo current;
-	AggStageInfo reach;
-	AggStageInfo last_open;
 
 	if (PG_ARGISNULL(1))
 	{
@@ -550,17 +571,34 @@ funnel_summary_journey_trans(PG_FUNCTION_ARGS)
 	/* copies: a later lookup may reuse the slot of an earlier one */
 	current = *AggLookupStageIn(cache, j->current);
 	s = SummaryState(fcinfo, cache, &current, SUMMARY_OUTCOMES);
-	if (current.kind == STAGE_WON || j->furthest == 0)
-		reach = current;
-	else
-		reach = *AggLookupStageIn(cache, j->furthest);
-	if (current.kind == STAGE_LOST && j->last_open != 0)
-		last_open = *AggLookupStageIn(cache, j->last_open);
-	s = SummaryAddOutcome(s, &reach, &current,
-						  current.kind == STAGE_LOST && j->last_open != 0 ? &last_open : NULL,
-						  PG_NARGS() > 2 && !PG_ARGISNULL(2),
-						  PG_NARGS() > 2 ? PG_GETARG_DATUM(2) : (Datum) 0);
+	s = SummaryJourneyOutcome(cache, s, j, &current,
+							  PG_NARGS() > 2 && !PG_ARGISNULL(2),
+							  PG_NARGS() > 2 ? PG_GETARG_DATUM(2) : (Datum) 0);
 	PG_RETURN_POINTER(s);
+}
+
+/*
+ * Count the deal of a journey that did not move to another pipeline in s,
+ * a summary of its pipeline with outcomes (or a new one, s NULL): the step
+ * of funnel.funnel(journey, amount), also used by the live summaries'
+ * write path (src/live/live_write.c).  Returns s, which may have moved.
+ */
+FunnelSummary *
+SummaryAddJourney(AggCallCache *cache, FunnelSummary *s, const Journey *j,
+				  bool has_amount, Datum amount)
+{
+	AggStageInfo current;
+
+	/* a copy: a later lookup may reuse the slot */
+	current = *AggLookupStageIn(cache, j->current);
+	if (s == NULL)
+	{
+		s = SummaryNew(FunnelLookupPipeline(current.pipeline));
+		s->flags = SUMMARY_OUTCOMES;
+	}
+	else if (unlikely(s->pipeline != current.pipeline))
+		SummaryCheckPipeline(s, current.pipeline);
+	return SummaryJourneyOutcome(cache, s, j, &current, has_amount, amount);
 }
 
 /*

@@ -99,6 +99,12 @@ extern StageReached *SummaryReached(const FunnelPipeline *pipeline,
 extern void SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s,
 								 int sqlstate);
 
+/* agg_summary.c: one journey's deal (the journey's layout: journey.h) */
+struct Journey;
+extern FunnelSummary *SummaryAddJourney(AggCallCache *cache, FunnelSummary *s,
+										const struct Journey *j,
+										bool has_amount, Datum amount);
+
 /*
  * The entry of a stage; "guess" is its likely index.  Returns -1 if the
  * summary has no entry for it (a stage added after the summary was made).

@@ -431,8 +431,10 @@ SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
     -- after funnel's own triggers of the same kind (triggers fire by name)
     EXECUTE format('CREATE TRIGGER funnel_track_live_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s',
                    deals, fn);
-    EXECUTE format('CREATE TRIGGER funnel_track_live_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS funnel_live_old NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s',
-                   deals, fn);
+    -- the common move in C (sql/install/live/live_write.sql), which falls
+    -- back to fn for any other statement
+    EXECUTE format('CREATE TRIGGER funnel_track_live_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS funnel_live_old NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.live_update_trigger()',
+                   deals);
     EXECUTE format('CREATE TRIGGER funnel_track_live_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS funnel_live_old FOR EACH STATEMENT EXECUTE FUNCTION %s',
                    deals, fn);
     EXECUTE format('CREATE TRIGGER funnel_track_live_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s',
