@@ -40,6 +40,7 @@ OBJS = \
 	src/import/import_write.o \
 	src/live/live.o \
 	src/live/live_write.o \
+	src/live/live_write_cache.o \
 	src/aggregates/agg_common.o \
 	src/aggregates/agg_forecast.o \
 	src/aggregates/agg_journey.o \
