@@ -56,6 +56,7 @@ OBJS = \
 	src/aggregates/agg_window_funnel_scan.o \
 	src/aggregates/duration_sample.o \
 	src/aggregates/funnel_summary_io.o \
+	src/analysis/deal_amounts.o \
 	src/analysis/history_query.o \
 	src/analysis/history_read.o \
 	src/analysis/pipeline_as_of.o \
