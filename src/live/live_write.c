@@ -162,16 +162,45 @@ LiveDay(const Journey *j)
 											   TimestampGetDatum(j->first_at)));
 }
 
-/* Whether rows can go into the summary table with heap_insert (as INSERT would) */
+/* Whether column att of the summary table is still of type typid */
 static bool
-LiveSimpleTable(Relation live)
+LiveColumnIs(Relation live, AttrNumber att, Oid typid)
 {
-	return live->rd_rel->relkind == RELKIND_RELATION &&
-		live->rd_rel->relam == HEAP_TABLE_AM_OID &&
-		!live->rd_rel->relhasindex &&
-		!live->rd_rel->relrowsecurity &&
-		live->trigdesc == NULL &&
-		RelationGetDescr(live)->constr == NULL;
+	Form_pg_attribute a = TupleDescAttr(RelationGetDescr(live), att - 1);
+
+	return !a->attisdropped && a->atttypid == typid;
+}
+
+/*
+ * Whether rows can go into the summary table with heap_insert (as INSERT
+ * would): a plain heap table whose columns are still of the types the
+ * datums are.  Its owner may have altered a column's type since
+ * enable_live(); then the prepared INSERT writes, with SQL's coercions (or
+ * its errors), never a datum of another type.
+ */
+static bool
+LiveSimpleTable(LiveWriteEntry *e, Relation live)
+{
+	int			i;
+
+	if (live->rd_rel->relkind != RELKIND_RELATION ||
+		live->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		live->rd_rel->relhasindex ||
+		live->rd_rel->relrowsecurity ||
+		live->trigdesc != NULL ||
+		RelationGetDescr(live)->constr != NULL)
+		return false;
+	if (!LiveColumnIs(live, e->live_day_att, DATEOID) ||
+		!LiveColumnIs(live, e->live_stage_att, e->stage_type) ||
+		!LiveColumnIs(live, e->live_plus_att, e->summary_type) ||
+		!LiveColumnIs(live, e->live_minus_att, e->summary_type) ||
+		!LiveColumnIs(live, e->live_plus_runs_att, INT8ARRAYOID) ||
+		!LiveColumnIs(live, e->live_minus_runs_att, INT8ARRAYOID))
+		return false;
+	for (i = 0; i < e->ndims; i++)
+		if (!LiveColumnIs(live, e->live_dim_att[i], e->dim_type[i]))
+			return false;
+	return true;
 }
 
 static int
@@ -508,7 +537,7 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 					 errmsg("the live summary table of \"%s\" does not exist",
 							get_rel_name(e->relid)),
 					 errhint("Call funnel.disable_live() and funnel.enable_live() on it again.")));
-		if (LiveSimpleTable(live))
+		if (LiveSimpleTable(e, live))
 		{
 			FmgrInfo	flinfo;
 			LOCAL_FCINFO(fcinfo, 0);

@@ -44,6 +44,8 @@ typedef struct LiveWriteEntry
 	FmgrInfo   *dim_eq;			/* equality of GROUP BY */
 	Oid		   *dim_coll;
 	Oid			live_relid;		/* the summary table */
+	Oid			summary_type;	/* funnel.funnel_summary: its plus and minus */
+	Oid		   *dim_type;		/* the dimensions' types in the deals table */
 	AttrNumber *live_dim_att;	/* its columns */
 	AttrNumber	live_day_att;
 	AttrNumber	live_stage_att;

@@ -212,6 +212,7 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		stage_array = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "stage_array_type"), &isnull));
 		journey_type = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "journey_type"), &isnull));
 		e->stage_type = get_element_type(stage_array);
+		e->summary_type = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "summary_type"), &isnull));
 		get_typlenbyvalalign(e->stage_type, &e->stage_len, &e->stage_byval, &e->stage_align);
 		dims = DatumGetArrayTypeP(SPI_getbinval(tup, desc, SPI_fnumber(desc, "dimensions"), &isnull));
 		deconstruct_array(dims, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &dimv, NULL, &n);
@@ -237,6 +238,7 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		e->dim_out = palloc0(sizeof(FmgrInfo) * Max(n, 1));
 		e->dim_eq = palloc0(sizeof(FmgrInfo) * Max(n, 1));
 		e->dim_coll = palloc0(sizeof(Oid) * Max(n, 1));
+		e->dim_type = palloc0(sizeof(Oid) * Max(n, 1));
 		e->live_dim_att = palloc0(sizeof(AttrNumber) * Max(n, 1));
 		MemoryContextSwitchTo(old);
 		e->live_relid = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "live"), &isnull));
@@ -266,8 +268,8 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 			bool		varlena;
 
 			e->dim_att[i] = LiveAttnum(rel, NameStr(*DatumGetName(dimv[i])));
-			getTypeOutputInfo(TupleDescAttr(RelationGetDescr(rel), e->dim_att[i] - 1)->atttypid,
-							  &outfn, &varlena);
+			e->dim_type[i] = TupleDescAttr(RelationGetDescr(rel), e->dim_att[i] - 1)->atttypid;
+			getTypeOutputInfo(e->dim_type[i], &outfn, &varlena);
 			fmgr_info_cxt(outfn, &e->dim_out[i], mcxt);
 			{
 				Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), e->dim_att[i] - 1);

@@ -31,7 +31,8 @@ CREATE FUNCTION funnel_internal.live_update_plan(deals regclass,
     OUT visits_sql text, OUT insert_sql text,
     OUT key_column name, OUT stage_column name, OUT amount_column name,
     OUT dimensions name[], OUT key_type regtype, OUT dimension_types regtype[],
-    OUT stage_array_type regtype, OUT journey_type regtype, OUT live regclass)
+    OUT stage_array_type regtype, OUT journey_type regtype, OUT live regclass,
+    OUT summary_type regtype)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -57,6 +58,7 @@ BEGIN
     dimensions := lt.dimensions;
     stage_array_type := 'funnel.deal_stage[]'::regtype;
     journey_type := 'funnel.journey'::regtype;
+    summary_type := 'funnel.funnel_summary'::regtype;
     live := lt.live;
     SELECT a.atttypid::regtype INTO key_type FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
