@@ -104,6 +104,27 @@ HistoryOpenMapped(HistoryReader *reader, FunctionCallInfo fcinfo, int relarg, in
 		HistoryOpenQuery(reader, relid, columns);
 }
 
+/* A history row's deal id as text (NULL stays NULL) for the readers' rows */
+static void
+DealIdText(FmgrInfo *keyout, Datum *v, bool *n, Datum *value, bool *isnull)
+{
+	*isnull = n[HIST_DEAL_ID];
+	if (!*isnull)
+		*value = PointerGetDatum(cstring_to_text(OutputFunctionCall(keyout,
+																	 v[HIST_DEAL_ID])));
+}
+
+/* The output function of the history's deal id, for DealIdText() */
+static void
+DealIdOutputInit(HistoryReader *reader, FmgrInfo *keyout)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	getTypeOutputInfo(reader->key_type, &outfunc, &isvarlena);
+	fmgr_info(outfunc, keyout);
+}
+
 PG_FUNCTION_INFO_V1(funnel_pipeline_as_of);
 
 /*
@@ -121,8 +142,6 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
 	FmgrInfo	keyout;
-	Oid			outfunc;
-	bool		isvarlena;
 
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -130,8 +149,7 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	as_of = PG_GETARG_TIMESTAMPTZ(1);
 	HistoryOpenMapped(&reader, fcinfo, 0, 2);
-	getTypeOutputInfo(reader.key_type, &outfunc, &isvarlena);
-	fmgr_info(outfunc, &keyout);
+	DealIdOutputInit(&reader, &keyout);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "pipeline_as_of row",
 								   ALLOCSET_SMALL_SIZES);
 
@@ -152,11 +170,7 @@ funnel_pipeline_as_of(PG_FUNCTION_ARGS)
 			continue;
 
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		if (n[HIST_DEAL_ID])
-			nulls[0] = true;
-		else
-			values[0] = PointerGetDatum(cstring_to_text(OutputFunctionCall(&keyout,
-																		   v[HIST_DEAL_ID])));
+		DealIdText(&keyout, v, n, &values[0], &nulls[0]);
 		values[1] = v[HIST_STAGE];
 		values[2] = v[HIST_ENTERED_AT];
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -502,8 +516,6 @@ funnel_history_visits(PG_FUNCTION_ARGS)
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
 	FmgrInfo	keyout;
-	Oid			outfunc;
-	bool		isvarlena;
 
 	InitMaterializedSRF(fcinfo, 0);
 	rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
@@ -522,8 +534,7 @@ funnel_history_visits(PG_FUNCTION_ARGS)
 	HistoryOpenMapped(&reader, fcinfo, 0, 5);
 	if (!PG_ARGISNULL(3))
 		amounts = LoadAmounts(PG_GETARG_OID(3), amount_column, &reader, &ops);
-	getTypeOutputInfo(reader.key_type, &outfunc, &isvarlena);
-	fmgr_info(outfunc, &keyout);
+	DealIdOutputInit(&reader, &keyout);
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "history_visits row",
 								   ALLOCSET_SMALL_SIZES);
 
@@ -548,11 +559,7 @@ funnel_history_visits(PG_FUNCTION_ARGS)
 		}
 
 		oldcxt = MemoryContextSwitchTo(rowcxt);
-		if (n[HIST_DEAL_ID])
-			nulls[0] = true;
-		else
-			values[0] = PointerGetDatum(cstring_to_text(OutputFunctionCall(&keyout,
-																		   v[HIST_DEAL_ID])));
+		DealIdText(&keyout, v, n, &values[0], &nulls[0]);
 		values[1] = v[HIST_STAGE];
 		nulls[1] = n[HIST_STAGE];
 		values[2] = v[HIST_ENTERED_AT];
