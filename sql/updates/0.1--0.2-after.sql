@@ -60,3 +60,6 @@ CREATE EVENT TRIGGER funnel_track_migrate_start ON ddl_command_start
 -- (sql/install/live/live_ops.sql)
 CREATE EVENT TRIGGER funnel_live_sql_drop ON sql_drop
     EXECUTE FUNCTION funnel_internal.live_sql_drop();
+CREATE EVENT TRIGGER funnel_track_migrate_live ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION funnel_internal.live_ddl_end();

@@ -104,10 +104,18 @@ RESET enable_seqscan;
 DROP INDEX lw_live_day;
 RESET ROLE;
 
--- owner dropped and added again: column number 2 is gone
+-- owner dropped and added again: column number 2 is gone (the event
+-- triggers that refuse dropping a dimension, test/pgtap/live_ddl.sql,
+-- disabled by a superuser: the C trigger's cache still follows)
+ALTER EVENT TRIGGER funnel_live_sql_drop DISABLE;
+ALTER EVENT TRIGGER funnel_track_migrate_live DISABLE;
 SET ROLE lw_own;
 ALTER TABLE lw_deals DROP COLUMN owner;
 ALTER TABLE lw_deals ADD COLUMN owner text;
+RESET ROLE;
+ALTER EVENT TRIGGER funnel_live_sql_drop ENABLE;
+ALTER EVENT TRIGGER funnel_track_migrate_live ENABLE;
+SET ROLE lw_own;
 UPDATE lw_deals SET owner = 'c';
 SELECT funnel.live_rebuild('lw_deals') > 0 AS rebuilt \gset
 UPDATE lw_deals SET owner = 'z', stage = 'won' WHERE id = 3;

@@ -295,6 +295,26 @@ $$;
 COMMENT ON FUNCTION funnel_internal.live_of(regclass) IS
   'funnel internal: the funnel.live_table row of a deals table; 55000 if it has no live summaries';
 
+-- The body of the trigger function of a deals table's live summaries, from
+-- its funnel.live_table and funnel.tracked_table rows and the names its
+-- tables and columns have now (funnel_internal.live_ddl_end() writes it
+-- again after a rename)
+CREATE FUNCTION funnel_internal.live_function_body(deals regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format(E'-- written by funnel.enable_live(%s): appends the live summary deltas of a statement\nBEGIN\n'
+                  'IF TG_OP = ''INSERT'' THEN %s;\nELSIF TG_OP = ''UPDATE'' THEN %s;\n'
+                  'ELSIF TG_OP = ''DELETE'' THEN %s;\nELSE TRUNCATE %s;\nEND IF;\nRETURN NULL;\nEND',
+                  deals, funnel_internal.live_delta_sql(deals, 'INSERT'),
+                  funnel_internal.live_delta_sql(deals, 'UPDATE'),
+                  funnel_internal.live_delta_sql(deals, 'DELETE'), l.live)
+      FROM funnel.live_table l WHERE l.deals = live_function_body.deals
+$$;
+COMMENT ON FUNCTION funnel_internal.live_function_body(regclass) IS
+  'funnel internal: the body of the generated trigger function that appends the live summary deltas of each statement on a deals table';
+
 CREATE FUNCTION funnel_internal.enable_live(deals regclass, dimensions name[], amount_column name)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -360,14 +380,16 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'The stage and the key of a deal are not dimensions.';
         END IF;
-        IF NOT EXISTS (SELECT 1 FROM pg_opclass o JOIN pg_am am ON am.oid = o.opcmethod
-                        WHERE am.amname = 'btree' AND o.opcdefault
-                          AND o.opcintype = ANY (ARRAY[att.atttypid,
-                              (SELECT typbasetype FROM pg_type WHERE oid = att.atttypid)])) THEN
+        -- grouped by its default equality (the type cache's: varchar's is
+        -- text's, an enum's anyenum's, a domain's its base type's)
+        BEGIN
+            PERFORM funnel_internal.equality_operator(att.atttypid);
+        EXCEPTION WHEN undefined_function THEN
             RAISE EXCEPTION 'column "%" of type % cannot be a dimension', d, att.typ
                 USING ERRCODE = 'undefined_function',
-                      DETAIL = 'Its type has no default btree operator class to group by.';
-        END IF;
+                      DETAIL = 'Its type has no default equality operator to group by.',
+                      HINT = 'Give the type a default btree or hash operator class, or leave the column out.';
+        END;
         cols := cols || format('%I %s, ', d, att.typ);
     END LOOP;
     IF t.pipelines IS NOT NULL THEN
@@ -411,12 +433,7 @@ BEGIN
     VALUES (deals, live, dimensions, amount_column, format('%I.%I()', rel.nspname, live_name));
     EXECUTE format($f$CREATE FUNCTION %I.%I() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
-        format(E'-- written by funnel.enable_live(%s): appends the live summary deltas of a statement\nBEGIN\n'
-               'IF TG_OP = ''INSERT'' THEN %s;\nELSIF TG_OP = ''UPDATE'' THEN %s;\n'
-               'ELSIF TG_OP = ''DELETE'' THEN %s;\nELSE TRUNCATE %s;\nEND IF;\nRETURN NULL;\nEND',
-               deals, funnel_internal.live_delta_sql(deals, 'INSERT'),
-               funnel_internal.live_delta_sql(deals, 'UPDATE'),
-               funnel_internal.live_delta_sql(deals, 'DELETE'), live));
+        funnel_internal.live_function_body(deals));
     fn := format('%I.%I()', rel.nspname, live_name);
     EXECUTE format('COMMENT ON FUNCTION %s IS %L', fn,
                    format('funnel: appends the live summary deltas of each statement on %s (written by funnel.enable_live())', deals));

@@ -80,9 +80,30 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     l record;
+    col record;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM funnel.live_table) THEN
         RETURN;
+    END IF;
+    -- ALTER TABLE ... DROP of a dimension or the amount column, also when
+    -- the statement adds one of that name again: the summaries are kept per
+    -- values that are gone
+    SELECT lt.deals, o.address_names[3] AS name, o.address_names[3] = lt.amount_column AS is_amount
+      INTO col
+      FROM pg_event_trigger_dropped_objects() o
+      JOIN funnel.live_table lt ON lt.deals::oid = o.objid
+     WHERE o.object_type = 'table column' AND o.objsubid > 0
+       AND (o.address_names[3] = ANY (lt.dimensions) OR o.address_names[3] = lt.amount_column)
+       AND NOT EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() t
+                        WHERE t.object_type = 'table' AND t.objid = lt.deals::oid)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'column "%" of table % is % of its live summaries', col.name, col.deals,
+                        CASE WHEN col.is_amount THEN 'the amount' ELSE 'a dimension' END
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'They are kept per value of the dimensions, with the amounts as they are.',
+                  HINT = format('Call funnel.disable_live(%L) first, and funnel.enable_live() with the columns there are after the change.',
+                                col.deals);
     END IF;
     FOR l IN
         SELECT lt.deals::oid AS deals, lt.deals::oid::text AS deals_oid, lt.live::oid AS live,
@@ -117,7 +138,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.live_sql_drop() IS
-  'funnel internal: when a deals table with live summaries, its summary table, trigger function or one of its live triggers is dropped, drops the rest and the funnel.live_table row, with a NOTICE';
+  'funnel internal: refuses to drop a dimension or the amount column of a deals table with live summaries; when a deals table with live summaries, its summary table, trigger function or one of its live triggers is dropped, drops the rest and the funnel.live_table row, with a NOTICE';
 CREATE EVENT TRIGGER funnel_live_sql_drop ON sql_drop
     EXECUTE FUNCTION funnel_internal.live_sql_drop();
 COMMENT ON EVENT TRIGGER funnel_live_sql_drop IS
@@ -125,3 +146,161 @@ COMMENT ON EVENT TRIGGER funnel_live_sql_drop IS
 
 REVOKE ALL ON FUNCTION funnel_internal.live_teardown(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.live_untrack(regclass) FROM PUBLIC;
+
+-- ALTER TABLE of a deals table with live summaries, of its history or of
+-- its summary table: the generated trigger function names their columns
+-- and the tables themselves, so a rename would make every write of the
+-- deals table fail.  A renamed dimension or amount column is followed (the
+-- summary table's column is renamed with a dimension), a dimension's new
+-- type is given to the summary table's column too, and the trigger
+-- function is written again with the names there are now.  A dropped
+-- dimension or amount column, or an amount column no longer a number, is
+-- refused with the steps that change the dimensions in the HINT, and so is
+-- a summary table left without a column the trigger function writes.  Runs
+-- after funnel_track_migrate (event triggers fire in name order), which
+-- follows the renamed stage, key and effective-time columns first.
+CREATE FUNCTION funnel_internal.live_ddl_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    lt funnel.live_table;
+    t funnel.tracked_table;
+    renamed name;
+    dims name[];
+    amount name;
+    d name;
+    i int;
+    deals_type text;
+    live_type text;
+    recipe text;
+    deals_altered boolean;
+BEGIN
+    FOR lt IN SELECT l.* FROM funnel.live_table l
+               WHERE EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+                              WHERE c.classid = 'pg_catalog.pg_class'::regclass
+                                AND (c.objid IN (l.deals::oid, l.live::oid)
+                                     OR c.objid IN (SELECT tt.history::oid FROM funnel.tracked_table tt
+                                                     WHERE tt.deals = l.deals))) LOOP
+        SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = lt.deals;
+        CONTINUE WHEN NOT FOUND;    -- untrack() is dropping them
+        deals_altered := EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
+                                  WHERE c.classid = 'pg_catalog.pg_class'::regclass AND c.objid = lt.deals::oid);
+        recipe := format('Call funnel.disable_live(%L) first, and funnel.enable_live() with the columns there are after the change.',
+                         lt.deals);
+        -- the new name of a column of the deals table renamed by the command
+        SELECT a.attname INTO renamed
+          FROM pg_event_trigger_ddl_commands() c
+          JOIN pg_attribute a ON a.attrelid = c.objid AND a.attnum = c.objsubid
+         WHERE c.objid = lt.deals::oid AND c.object_type = 'table column' AND c.objsubid > 0
+         LIMIT 1;
+        dims := lt.dimensions;
+        amount := lt.amount_column;
+        FOR i IN 1 .. coalesce(array_length(dims, 1), 0) LOOP
+            CONTINUE WHEN EXISTS (SELECT 1 FROM pg_attribute a
+                                   WHERE a.attrelid = lt.deals AND a.attname = dims[i]
+                                     AND a.attnum > 0 AND NOT a.attisdropped);
+            IF renamed IS NULL OR renamed = ANY (dims) THEN
+                RAISE EXCEPTION 'column "%" of table % is a dimension of its live summaries', dims[i], lt.deals
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('%s is kept per value of that column.', lt.live),
+                          HINT = recipe;
+            END IF;
+            IF renamed IN ('day', 'stage', 'plus', 'minus', 'plus_runs', 'minus_runs')
+               OR (renamed = 'pipeline' AND t.pipelines IS NOT NULL) THEN
+                RAISE EXCEPTION 'dimension "%" cannot be renamed to "%"', dims[i], renamed
+                    USING ERRCODE = 'duplicate_column',
+                          DETAIL = format('"%s" is a column of the live summary table %s.', renamed, lt.live),
+                          HINT = 'Choose another name.';
+            END IF;
+            dims[i] := renamed;
+        END LOOP;
+        IF amount IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                               WHERE a.attrelid = lt.deals AND a.attname = amount
+                                                 AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            IF renamed IS NULL OR renamed = ANY (dims) THEN
+                RAISE EXCEPTION 'column "%" of table % is the amount of its live summaries', amount, lt.deals
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('%s totals it per stage.', lt.live),
+                          HINT = recipe;
+            END IF;
+            amount := renamed;
+        END IF;
+        IF amount IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                               WHERE a.attrelid = lt.deals AND a.attname = amount
+                                                 AND a.atttypid IN ('numeric'::regtype, 'int2'::regtype,
+                                                                    'int4'::regtype, 'int8'::regtype)) THEN
+            RAISE EXCEPTION 'amount column "%" of table % must stay a number', amount, lt.deals
+                USING ERRCODE = 'datatype_mismatch',
+                      DETAIL = 'Its live summaries total it as numeric.',
+                      HINT = 'Use a numeric, smallint, integer or bigint column, or ' || lower(left(recipe, 1)) || substr(recipe, 2);
+        END IF;
+        -- the row first: the ALTERs of the summary table below fire this
+        -- trigger again, which then finds everything in step
+        IF dims IS DISTINCT FROM lt.dimensions OR amount IS DISTINCT FROM lt.amount_column THEN
+            UPDATE funnel.live_table l SET dimensions = dims, amount_column = amount
+             WHERE l.deals = lt.deals;
+        END IF;
+        FOR i IN 1 .. coalesce(array_length(dims, 1), 0) LOOP
+            IF dims[i] IS DISTINCT FROM lt.dimensions[i]
+               AND NOT EXISTS (SELECT 1 FROM pg_attribute a
+                                WHERE a.attrelid = lt.live AND a.attname = dims[i] AND NOT a.attisdropped) THEN
+                EXECUTE format('ALTER TABLE %s RENAME COLUMN %I TO %I', lt.live, lt.dimensions[i], dims[i]);
+            END IF;
+            SELECT format_type(a.atttypid, a.atttypmod) INTO deals_type FROM pg_attribute a
+             WHERE a.attrelid = lt.deals AND a.attname = dims[i] AND NOT a.attisdropped;
+            SELECT format_type(a.atttypid, a.atttypmod) INTO live_type FROM pg_attribute a
+             WHERE a.attrelid = lt.live AND a.attname = dims[i] AND a.attnum > 0 AND NOT a.attisdropped;
+            IF live_type IS NULL THEN
+                RAISE EXCEPTION 'live summary table % has no column "%"', lt.live, dims[i]
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('It is the dimension "%s" of the live summaries of %s.', dims[i], lt.deals),
+                          HINT = format('Leave the columns funnel.enable_live() made, or call funnel.disable_live(%L) first.', lt.deals);
+            END IF;
+            IF deals_altered AND deals_type IS DISTINCT FROM live_type THEN
+                -- the dimension's new type, as enable_live() checks it
+                BEGIN
+                    PERFORM funnel_internal.equality_operator(
+                        (SELECT a.atttypid FROM pg_attribute a
+                          WHERE a.attrelid = lt.deals AND a.attname = dims[i] AND NOT a.attisdropped));
+                EXCEPTION WHEN undefined_function THEN
+                    RAISE EXCEPTION 'column "%" of type % cannot be a dimension', dims[i], deals_type
+                        USING ERRCODE = 'undefined_function',
+                              DETAIL = 'Its type has no default equality operator to group by.',
+                              HINT = recipe;
+                END;
+                EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
+                               lt.live, dims[i], deals_type, dims[i], deals_type);
+            END IF;
+        END LOOP;
+        -- the summary table's own columns, which the trigger function names
+        FOREACH d IN ARRAY ARRAY['day', 'stage', 'plus', 'minus', 'plus_runs', 'minus_runs']::name[]
+                           || CASE WHEN t.pipelines IS NOT NULL THEN ARRAY['pipeline']::name[] END LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_attribute a
+                            WHERE a.attrelid = lt.live AND a.attname = d AND a.attnum > 0 AND NOT a.attisdropped) THEN
+                RAISE EXCEPTION 'live summary table % has no column "%"', lt.live, d
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = format('The triggers of %s write it.', lt.deals),
+                          HINT = format('Leave the columns funnel.enable_live() made, or call funnel.disable_live(%L) first.', lt.deals);
+            END IF;
+        END LOOP;
+        -- the trigger function, with the names there are now
+        IF to_regprocedure(lt.delta_function) IS NOT NULL THEN
+            EXECUTE format($f$CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS %L$f$,
+                           to_regprocedure(lt.delta_function), funnel_internal.live_function_body(lt.deals));
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.live_ddl_end() IS
+  'funnel internal: after ALTER TABLE of a deals table with live summaries, its history or summary table, follows a renamed dimension or amount column and a dimension''s new type into the summary table, writes the trigger function again with the current names, and refuses a dropped dimension or amount column with a HINT';
+-- named to fire after funnel_track_migrate (event triggers fire by name)
+CREATE EVENT TRIGGER funnel_track_migrate_live ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION funnel_internal.live_ddl_end();
+COMMENT ON EVENT TRIGGER funnel_track_migrate_live IS
+  'follows renamed and retyped dimension and amount columns of tables with live summaries into the summary table and its trigger function';
+
+REVOKE ALL ON FUNCTION funnel_internal.live_ddl_end() FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.live_function_body(regclass) FROM PUBLIC;
