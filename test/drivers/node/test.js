@@ -149,6 +149,35 @@ function p(kind, i) { return PARAM[kind].replace('$', '$' + i); }
     await check(`saved query ${num}, untyped parameters: same answer after two more pipelines share its names`,
                 result, async () => after[i][1]);
   }
+  // a dashboard backend reading live summaries with untyped parameters
+  // (table name, days and the JSON filter as strings): the same rows as the
+  // scan-based report over the history
+  await rows("SELECT funnel.enable_live('crm.deals', '{owner}', 'amount')::text");
+  await rows({ text: 'UPDATE crm.deals SET stage = $1 WHERE id = $2', values: ['negotiation', 3] });
+  const scan = await rows({ text: `SELECT ${REPORT_COLUMNS} FROM funnel.report((
+      SELECT funnel.funnel(j.j, d.amount) FROM crm.deals d
+        JOIN (SELECT deal_id, funnel.journey(stage, entered_at) AS j
+                FROM crm.deals_stage_history GROUP BY deal_id) j ON j.deal_id = d.id
+       WHERE d.owner = $1))`, values: ['ann'] });
+  ok(scan.length === 6 && scan[0][1] === '2' && scan[5][1] === '1',
+     'scan-based report of owner ann: 2 deals reached lead (1, 3), 1 lost (5, never open)', JSON.stringify(scan));
+  await check('live_report($1, $2, $3, $4), untyped: the scan-based report of owner ann', scan,
+              () => rows({ text: `SELECT ${REPORT_COLUMNS} FROM funnel.live_report($1, $2, $3, $4)`,
+                           values: ['crm.deals', '2000-01-01', null, '{"owner": "ann"}'] }));
+  await check('live_win_rate($1, filter => $2), untyped: ann won none of 1 closed', '0',
+              async () => String(await one('SELECT funnel.live_win_rate($1, filter => $2)',
+                                           ['crm.deals', '{"owner": "ann"}'])));
+  await check('live_report with a filter key that is not a dimension: 22023 naming it',
+              ['22023', 'column "region" is not a dimension of the live summaries of crm.deals'],
+              async () => {
+                try {
+                  await rows({ text: 'SELECT * FROM funnel.live_report($1, filter => $2)',
+                               values: ['crm.deals', '{"region": "emea"}'] });
+                  return 'no error';
+                } catch (e) {
+                  return [e.code, e.message];
+                }
+              });
   await c.end();
   console.log(`1..${n}`);
   process.exit(failed === 0 ? 0 : 1);
