@@ -10,7 +10,7 @@
 -- (format version 3), version 2 input, bad version 3 input, and the live
 -- summaries of the same table.
 BEGIN;
-SELECT plan(26);
+SELECT plan(28);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -220,6 +220,19 @@ SELECT set_eq($$SELECT p, s::text FROM (SELECT p, funnel.funnel(j, amount) AS s 
 SET LOCAL max_parallel_workers_per_gather = 0;
 SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
                        THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'off', true) IS NOT NULL AS unforced \gset
+
+-- the subtraction of the live readers: the whole minus the moved deals is
+-- the summary of the others, the moved deals alone are a summary (not NULL)
+SELECT set_eq($$SELECT p, funnel_internal.live_summary_minus(s,
+                         (SELECT funnel.funnel(j, amount) FROM j WHERE j.p = x.p AND funnel.outcome(j) = 'moved'))::text
+                  FROM summaries x$$,
+              $$SELECT p, funnel.funnel(j, amount)::text FROM j WHERE funnel.outcome(j) <> 'moved' GROUP BY p$$,
+              'live_summary_minus(): all minus the moved deals = the summary of the others');
+SELECT set_eq($$SELECT p, funnel_internal.live_summary_minus(s,
+                         (SELECT funnel.funnel(j, amount) FROM j WHERE j.p = x.p AND funnel.outcome(j) <> 'moved'))::text
+                  FROM summaries x$$,
+              $$SELECT p, funnel.funnel(j, amount)::text FROM j WHERE funnel.outcome(j) = 'moved' GROUP BY p$$,
+              'live_summary_minus(): all minus the others = the summary of the moved deals, not NULL');
 
 -- the live summaries of the same table: backfilled, then written by moves
 SELECT funnel.enable_live('deals', '{owner}', 'amount') IS NOT NULL AS live \gset
