@@ -23,9 +23,10 @@
  * the deals whose journey ended 'moved' (they left an open stage for
  * another pipeline): per stage the moved deals whose reached stage it is
  * and those whose last open stage it is, so report() shows them and every
- * other count and rate stays that of the deals that did not move.  A summary fed by stages alone
- * (funnel.furthest() output) cannot tell a lost deal from an open one and
- * has no such counters; merging it into an outcome summary drops them.
+ * other count and rate stays that of the deals that did not move.  A
+ * summary fed by stages alone (funnel.furthest() output) cannot tell a lost
+ * deal from an open one and has no such counters; merging it into an
+ * outcome summary drops them.
  *
  * In memory (and on disk) a summary refers to its pipeline and stages by
  * OID; its text and binary forms use the pipeline and stage NAMES, so a
@@ -50,6 +51,8 @@
 
 StaticAssertDecl(sizeof(SummaryEntry) == 104, "summary entries are 104 bytes");
 StaticAssertDecl(sizeof(SummaryEntryV2) == 88, "version 2 summary entries are 88 bytes");
+StaticAssertDecl(offsetof(SummaryEntry, moved) == sizeof(SummaryEntryV2),
+				 "a version 2 entry is the start of a version 3 entry");
 StaticAssertDecl(sizeof(SummaryEntryV1) == 40, "0.1 summary entries are 40 bytes");
 
 /*
@@ -563,8 +566,8 @@ SummaryAddMoved(FunnelSummary *s, const AggStageInfo *reach,
 /*
  * Count the deal of journey j, of current stage current (a copy), in s:
  * its reached stage, outcome and, if lost, the open stage it was lost from;
- * for a journey that moved to another pipeline (current is then the
- * stage of the last open stage here), its moved counters
+ * for a journey that moved to another pipeline (current is then its last
+ * open stage here), its moved counters
  */
 static inline FunnelSummary *
 SummaryJourneyOutcome(AggCallCache *cache, FunnelSummary *s, const Journey *j,
