@@ -10,7 +10,7 @@
 -- (format version 3), version 2 input, bad version 3 input, and the live
 -- summaries of the same table.
 BEGIN;
-SELECT plan(28);
+SELECT plan(32);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -169,6 +169,50 @@ SELECT is((SELECT get_byte(funnel_internal.funnel_summary_send(funnel.funnel(j))
           2, 'a summary without moved deals: binary version 2, as before');
 SELECT is((SELECT funnel.funnel(j)::text FROM j WHERE funnel.outcome(j) <> 'moved' AND p = 'b2b') LIKE '%moved%',
           false, 'and its text form has no moved counters');
+
+-- a version 3 binary form written independently of the C code: one open
+-- deal in lead (amount 5), one that reached qualified and left from there
+CREATE FUNCTION pg_temp.cstr(t text) RETURNS bytea LANGUAGE sql
+    AS $$ SELECT convert_to(t, 'UTF8') || '\x00'::bytea $$;
+CREATE FUNCTION pg_temp.v3entry(stage text, deals bigint, amount bigint, open bigint, current bigint,
+                                moved bigint, moved_here bigint) RETURNS bytea LANGUAGE sql AS $$
+    SELECT pg_temp.cstr(stage) || int8send(deals) || int8send(CASE WHEN amount > 0 THEN 1 ELSE 0 END)
+        || int8send(0) || int8send(amount)                       -- int128 amount, high then low
+        || int8send(open) || int8send(0) || int8send(current)    -- open, lost_here, current
+        || int8send(CASE WHEN amount > 0 AND current > 0 THEN 1 ELSE 0 END)
+        || int8send(0) || int8send(CASE WHEN current > 0 THEN amount ELSE 0 END)
+        || int8send(moved) || int8send(moved_here)
+$$;
+CREATE TEMP TABLE v3 AS
+  SELECT '\x03'::bytea || pg_temp.cstr('partner') || int2send(0::int2) || int4send(4)
+         || pg_temp.v3entry('lead', 1, 5, 1, 1, 0, 0) || pg_temp.v3entry('qualified', 0, 0, 0, 0, 1, 1)
+         || pg_temp.v3entry('won', 0, 0, 0, 0, 0, 0) || pg_temp.v3entry('lost', 0, 0, 0, 0, 0, 0) AS b;
+CREATE TEMP TABLE recv_summary (v funnel.funnel_summary);
+CREATE FUNCTION pg_temp.recv(b bytea) RETURNS funnel.funnel_summary LANGUAGE plpgsql AS $$
+DECLARE
+    path text := current_setting('data_directory') || '/funnel_summary_moved_recv.bin';
+    result funnel.funnel_summary;
+BEGIN
+    EXECUTE format('COPY (SELECT %L::bytea) TO %L (FORMAT binary)', b, path);
+    DELETE FROM pg_temp.recv_summary;
+    EXECUTE format('COPY pg_temp.recv_summary FROM %L (FORMAT binary)', path);
+    SELECT v INTO result FROM pg_temp.recv_summary;
+    RETURN result;
+END
+$$;
+SELECT is((SELECT pg_temp.recv(b)::text FROM v3),
+          '{"pipeline": "partner", "stages": [{"stage": "lead", "deals": 1, "amount_count": 1, "amount": 5, "open": 1, "lost_here": 0, "current": 1, "current_amount_count": 1, "current_amount": 5, "moved": 0, "moved_here": 0}, {"stage": "qualified", "deals": 0, "amount_count": 0, "amount": 0, "open": 0, "lost_here": 0, "current": 0, "current_amount_count": 0, "current_amount": 0, "moved": 1, "moved_here": 1}, {"stage": "won", "deals": 0, "amount_count": 0, "amount": 0, "open": 0, "lost_here": 0, "current": 0, "current_amount_count": 0, "current_amount": 0, "moved": 0, "moved_here": 0}, {"stage": "lost", "deals": 0, "amount_count": 0, "amount": 0, "open": 0, "lost_here": 0, "current": 0, "current_amount_count": 0, "current_amount": 0, "moved": 0, "moved_here": 0}]}',
+          'binary version 3 input reads the moved counters');
+SELECT is((SELECT funnel_internal.funnel_summary_send(pg_temp.recv(b)) = b FROM v3), true,
+          'and sends the same bytes back');
+SELECT results_eq($$SELECT funnel.stage_name(r.stage), r.deals, r.moved, r.moved_here
+                     FROM v3, funnel.report(pg_temp.recv(b)) r$$,
+                  $$VALUES ('lead', 1::bigint, 1::bigint, 0::bigint), ('qualified', 0, 1, 1), ('won', 0, 0, NULL), ('lost', 0, 0, NULL)$$,
+                  'its report: the moved deal reached lead and qualified, left from qualified, in no deals count');
+SELECT throws_ok($$SELECT pg_temp.recv('\x03'::bytea || pg_temp.cstr('partner') || int2send(0::int2) || int4send(1)
+                                       || pg_temp.cstr('lead') || int8send(0) || int8send(0) || int8send(0) || int8send(0)
+                                       || int8send(0) || int8send(0) || int8send(0) || int8send(0) || int8send(0) || int8send(0))$$,
+                 '22P03', NULL, 'a version 3 stage without its moved counters is refused');
 
 -- a version 2 text form (as 0.2 printed it before moved deals were counted)
 SELECT set_eq($$SELECT funnel.stage_name(stage), deals, won, lost, open, moved, moved_here
