@@ -15,7 +15,11 @@
  * text bar for psql.  The columns past it (added at the end, so positional
  * readers keep working) are what a BI tool needs to sort and label rows:
  * the stage's position and kind, the average amount of the row's deals and
- * the amount of the deals open in the stage now.  Rates are rounded to
+ * the amount of the deals open in the stage now; then, with outcomes, the
+ * deals that reached an open stage and moved to another pipeline (moved)
+ * and those that left from this stage (moved_here): counted in no other
+ * column, so conversions, drop-off and win rates are those of the deals
+ * that stayed in the pipeline.  Rates are rounded to
  * REPORT_RATE_SCALE decimals and typed funnel.rate, a domain over
  * numeric(7,6): a domain keeps its type modifier in a function's result,
  * so drivers report precision 7 and scale 6 (a numeric(p,s) result column
@@ -57,6 +61,8 @@ enum
 	COL_KIND,
 	COL_AVERAGE_AMOUNT,
 	COL_OPEN_AMOUNT,
+	COL_MOVED,
+	COL_MOVED_HERE,
 	REPORT_COLUMNS
 };
 
@@ -202,6 +208,7 @@ ReportReached(Report *rep)
 		r->amount_count = ReportCount(r->amount_count);
 		r->open = ReportCount(r->open);
 		r->lost = ReportCount(r->lost);
+		r->moved = ReportCount(r->moved);
 	}
 }
 
@@ -282,6 +289,8 @@ ReportOpenRow(const Report *rep, int i, int prev_open, Datum *values, bool *null
 		SetCount(&values[COL_OPEN], &nulls[COL_OPEN], (int64) r->open);
 		SetCount(&values[COL_LOST_HERE], &nulls[COL_LOST_HERE], e->lost_here);
 		SetCount(&values[COL_OPEN_HERE], &nulls[COL_OPEN_HERE], e->current);
+		SetCount(&values[COL_MOVED], &nulls[COL_MOVED], (int64) r->moved);
+		SetCount(&values[COL_MOVED_HERE], &nulls[COL_MOVED_HERE], e->moved_here);
 		AggCountAdd(&closed, (int64) r->lost);
 		SetRatio(&values[COL_WIN_RATE], &nulls[COL_WIN_RATE], won, closed);
 	}
@@ -307,6 +316,9 @@ ReportClosedRow(const Report *rep, int i, int prev_open, int64 n,
 	SetCount(&values[COL_WON], &nulls[COL_WON], kind == STAGE_WON ? n : 0);
 	SetCount(&values[COL_LOST], &nulls[COL_LOST], kind == STAGE_LOST ? n : 0);
 	SetCount(&values[COL_OPEN], &nulls[COL_OPEN], 0);
+	/* no deal leaves a pipeline from a won or lost stage */
+	if (rep->outcomes)
+		SetCount(&values[COL_MOVED], &nulls[COL_MOVED], 0);
 	SetRatio(&values[COL_WIN_RATE], &nulls[COL_WIN_RATE],
 			 kind == STAGE_WON ? n : 0, n);
 }

@@ -19,9 +19,14 @@
  * argument) also know each deal's outcome and carry, per stage, the deals
  * still open among those that reached it, the lost deals whose last open
  * stage it was, and the deals (and amounts) whose current stage it is; the
- * flag SUMMARY_OUTCOMES says so.  A summary fed by stages alone
- * (funnel.furthest() output) cannot tell a lost deal from an open one and
- * has no such counters; merging it into an outcome summary drops them.
+ * flag SUMMARY_OUTCOMES says so.  They also count, apart from all those,
+ * the deals whose journey ended 'moved' (they left an open stage for
+ * another pipeline): per stage the moved deals whose reached stage it is
+ * and those whose last open stage it is, so report() shows them and every
+ * other count and rate stays that of the deals that did not move.  A
+ * summary fed by stages alone (funnel.furthest() output) cannot tell a lost
+ * deal from an open one and has no such counters; merging it into an
+ * outcome summary drops them.
  *
  * In memory (and on disk) a summary refers to its pipeline and stages by
  * OID; its text and binary forms use the pipeline and stage NAMES, so a
@@ -44,41 +49,71 @@
 #include "funnel_summary.h"
 #include "journey.h"
 
-StaticAssertDecl(sizeof(SummaryEntry) == 88, "summary entries are 88 bytes");
+StaticAssertDecl(sizeof(SummaryEntry) == 104, "summary entries are 104 bytes");
+StaticAssertDecl(sizeof(SummaryEntryV2) == 88, "version 2 summary entries are 88 bytes");
+StaticAssertDecl(offsetof(SummaryEntry, moved) == sizeof(SummaryEntryV2),
+				 "a version 2 entry is the start of a version 3 entry");
 StaticAssertDecl(sizeof(SummaryEntryV1) == 40, "0.1 summary entries are 40 bytes");
 
 /*
  * A summary argument, detoasted; a summary stored by funnel 0.1 (format
- * version 1, entries without outcome counters) is converted to the current
- * layout, without outcomes.
+ * version 1, entries without outcome counters) or by an earlier 0.2 build
+ * (version 2, entries without moved counters) is converted to the current
+ * layout, without outcomes or without moved deals.
  */
 FunnelSummary *
 SummaryFromDatum(Datum d)
 {
 	FunnelSummary *s = (FunnelSummary *) PG_DETOAST_DATUM(d);
 	FunnelSummary *n;
-	const SummaryEntryV1 *old;
+	const char *old;
 	int			i;
 
 	if (likely(VARSIZE(s) < offsetof(FunnelSummary, entries) ||
-			   s->version != FUNNEL_SUMMARY_VERSION_1))
+			   (s->version != FUNNEL_SUMMARY_VERSION_1 &&
+				s->version != FUNNEL_SUMMARY_VERSION_2)))
 		return s;
-	if (s->nentries < 0 || s->flags != 0 ||
-		VARSIZE(s) != SUMMARY_SIZE_V1(s->nentries))
+	if (s->nentries < 0 ||
+		(s->version == FUNNEL_SUMMARY_VERSION_1 ?
+		 (s->flags != 0 || VARSIZE(s) != SUMMARY_SIZE_V1(s->nentries)) :
+		 ((s->flags & ~SUMMARY_OUTCOMES) != 0 ||
+		  VARSIZE(s) != SUMMARY_SIZE_V2(s->nentries))))
 		SummaryCheck(s);		/* reports the corruption */
 	n = palloc0(SUMMARY_SIZE(s->nentries));
 	memcpy(n, s, offsetof(FunnelSummary, entries));
 	SET_VARSIZE(n, SUMMARY_SIZE(s->nentries));
 	n->version = FUNNEL_SUMMARY_VERSION;
-	old = (const SummaryEntryV1 *) ((const char *) s + offsetof(FunnelSummary, entries));
+	old = (const char *) s + offsetof(FunnelSummary, entries);
 	for (i = 0; i < s->nentries; i++)
 	{
-		n->entries[i].label = old[i].label;
-		n->entries[i].deals = old[i].deals;
-		n->entries[i].amount_count = old[i].amount_count;
-		n->entries[i].amount = old[i].amount;
+		if (s->version == FUNNEL_SUMMARY_VERSION_1)
+		{
+			const SummaryEntryV1 *e = &((const SummaryEntryV1 *) old)[i];
+
+			n->entries[i].label = e->label;
+			n->entries[i].deals = e->deals;
+			n->entries[i].amount_count = e->amount_count;
+			n->entries[i].amount = e->amount;
+		}
+		else
+			memcpy(&n->entries[i], &((const SummaryEntryV2 *) old)[i],
+				   sizeof(SummaryEntryV2));
 	}
 	return n;
+}
+
+/* Whether a summary counts a moved deal (its forms are then version 3) */
+bool
+SummaryHasMoved(const FunnelSummary *s)
+{
+	int			i;
+
+	if (!(s->flags & SUMMARY_OUTCOMES))
+		return false;
+	for (i = 0; i < s->nentries; i++)
+		if (s->entries[i].moved != 0 || s->entries[i].moved_here != 0)
+			return true;
+	return false;
 }
 
 /*
@@ -213,6 +248,7 @@ SummaryReached(const FunnelPipeline *pipeline, const SummaryEntry **by_stage,
 			{
 				to->open += e->open;
 				to->lost += e->deals - e->open;
+				to->moved += e->moved;
 			}
 		}
 	}
@@ -309,6 +345,7 @@ SummaryDropOutcomes(FunnelSummary *s)
 
 		e->open = e->lost_here = e->current = e->current_amount_count = 0;
 		e->current_amount = 0;
+		e->moved = e->moved_here = 0;
 	}
 	s->flags &= ~SUMMARY_OUTCOMES;
 }
@@ -509,8 +546,28 @@ funnel_summary_current_trans(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Count a deal whose journey in the summary's pipeline ended 'moved': reach
+ * is its furthest open stage there, last_open the open stage it left the
+ * pipeline from.  It counts in the moved counters only (not in deals nor
+ * amounts: its amount is counted in the pipeline it moved to).
+ */
+static FunnelSummary *
+SummaryAddMoved(FunnelSummary *s, const AggStageInfo *reach,
+				const AggStageInfo *last_open)
+{
+	int			ir = SummaryEntryIndex(&s, reach);
+	int			il = SummaryEntryIndex(&s, last_open);
+
+	AggCountAdd(&s->entries[ir].moved, 1);
+	AggCountAdd(&s->entries[il].moved_here, 1);
+	return s;
+}
+
+/*
  * Count the deal of journey j, of current stage current (a copy), in s:
- * its reached stage, outcome and, if lost, the open stage it was lost from
+ * its reached stage, outcome and, if lost, the open stage it was lost from;
+ * for a journey that moved to another pipeline (current is then its last
+ * open stage here), its moved counters
  */
 static inline FunnelSummary *
 SummaryJourneyOutcome(AggCallCache *cache, FunnelSummary *s, const Journey *j,
@@ -518,6 +575,13 @@ SummaryJourneyOutcome(AggCallCache *cache, FunnelSummary *s, const Journey *j,
 {
 	AggStageInfo reach;
 	AggStageInfo last_open;
+
+	if (JourneyMoved(j))
+	{
+		last_open = *current;
+		reach = j->furthest != 0 ? *AggLookupStageIn(cache, j->furthest) : last_open;
+		return SummaryAddMoved(s, &reach, &last_open);
+	}
 
 	/* copies: a later lookup may reuse the slot of an earlier one */
 	if (current->kind == STAGE_WON || j->furthest == 0)
@@ -536,7 +600,8 @@ SummaryJourneyOutcome(AggCallCache *cache, FunnelSummary *s, const Journey *j,
  * journey (funnel.journey() over its visits).  The deal reached its
  * furthest open stage (a won deal: its won stage, which passes every open
  * stage; a lost deal that never was in an open stage: its lost stage).
- * A journey with outcome 'moved' is skipped.
+ * A journey with outcome 'moved' counts in the moved counters of the
+ * pipeline it left.
  */
 PG_FUNCTION_INFO_V1(funnel_summary_journey_trans);
 Datum
@@ -556,20 +621,12 @@ funnel_summary_journey_trans(PG_FUNCTION_ARGS)
 	j = PG_GETARG_JOURNEY(1);
 	/* a journey read before its pipeline's kinds were (restore) */
 	JourneyCheckKinds(j, NULL, ERRCODE_INVALID_PARAMETER_VALUE);
-	if (JourneyMoved(j))
-	{
-		/*
-		 * A deal that moved to another pipeline is neither open, won nor
-		 * lost here, and a summary splits the deals that reached an open
-		 * stage into open and lost only: it is left out (its journey in
-		 * the pipeline it moved to counts it there).
-		 */
-		if (PG_ARGISNULL(0))
-			PG_RETURN_NULL();
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	}
-	/* copies: a later lookup may reuse the slot of an earlier one */
-	current = *AggLookupStageIn(cache, j->current);
+	/*
+	 * copies: a later lookup may reuse the slot of an earlier one.  A deal
+	 * that moved to another pipeline counts in the pipeline it left, by its
+	 * last open stage there.
+	 */
+	current = *AggLookupStageIn(cache, JourneyMoved(j) ? j->last_open : j->current);
 	s = SummaryState(fcinfo, cache, &current, SUMMARY_OUTCOMES);
 	s = SummaryJourneyOutcome(cache, s, j, &current,
 							  PG_NARGS() > 2 && !PG_ARGISNULL(2),
@@ -578,8 +635,8 @@ funnel_summary_journey_trans(PG_FUNCTION_ARGS)
 }
 
 /*
- * Count the deal of a journey that did not move to another pipeline in s,
- * a summary of its pipeline with outcomes (or a new one, s NULL): the step
+ * Count the deal of a journey in s, a summary of its pipeline with
+ * outcomes (or a new one, s NULL): the step
  * of funnel.funnel(journey, amount), also used by the live summaries'
  * write path (src/live/live_write.c).  Returns s, which may have moved.
  */
@@ -590,7 +647,7 @@ SummaryAddJourney(AggCallCache *cache, FunnelSummary *s, const Journey *j,
 	AggStageInfo current;
 
 	/* a copy: a later lookup may reuse the slot */
-	current = *AggLookupStageIn(cache, j->current);
+	current = *AggLookupStageIn(cache, JourneyMoved(j) ? j->last_open : j->current);
 	if (s == NULL)
 	{
 		s = SummaryNew(FunnelLookupPipeline(current.pipeline));
@@ -661,6 +718,8 @@ funnel_summary_merge(PG_FUNCTION_ARGS)
 			AggCountAdd(&e1->current_amount_count, e2->current_amount_count);
 			e1->current_amount = DecAdd(e1->current_amount,
 										DecRescale(e2->current_amount, s2->scale, s1->scale));
+			AggCountAdd(&e1->moved, e2->moved);
+			AggCountAdd(&e1->moved_here, e2->moved_here);
 		}
 	}
 	if ((s1->flags & SUMMARY_OUTCOMES) && !(s2->flags & SUMMARY_OUTCOMES))

@@ -15,13 +15,18 @@
 #include "agg.h"
 
 /*
- * Format versions.  Version 2 is the in-memory and on-disk layout below;
- * version 1 (funnel 0.1) had entries without the outcome counters and is
- * still read from disk (SummaryFromDatum converts it) and is the text and
- * binary form of a summary without outcomes, byte for byte as 0.1 wrote it.
+ * Format versions.  Version 3 is the in-memory and on-disk layout below.
+ * Version 1 (funnel 0.1) had entries without the outcome counters, version
+ * 2 entries without the moved counters; both are still read from disk
+ * (SummaryFromDatum converts them).  The text and binary forms are those of
+ * the lowest version that holds the summary: version 1 for a summary
+ * without outcomes, byte for byte as 0.1 wrote it, version 2 for one with
+ * outcomes and no moved deal, version 3 only when a moved counter is not
+ * zero.
  */
-#define FUNNEL_SUMMARY_VERSION 2
+#define FUNNEL_SUMMARY_VERSION 3
 #define FUNNEL_SUMMARY_VERSION_1 1
+#define FUNNEL_SUMMARY_VERSION_2 2
 
 /* flags: every deal of the summary came with its outcome (journey input) */
 #define SUMMARY_OUTCOMES	0x01
@@ -39,7 +44,31 @@ typedef struct SummaryEntry
 	int64		current;		/* deals whose current stage is this */
 	int64		current_amount_count;	/* of those, the ones with an amount */
 	int128		current_amount; /* their total, scaled by 10^scale */
+
+	/*
+	 * Deals whose journey here ended 'moved' (they left an open stage for
+	 * another pipeline): counted in neither deals, open, lost nor current,
+	 * so every rate above is that of the deals that stayed.  Zero unless
+	 * flags has SUMMARY_OUTCOMES; only open stages have them.
+	 */
+	int64		moved;			/* moved deals whose reached stage is this */
+	int64		moved_here;		/* moved deals whose last open stage is this */
 } SummaryEntry;
+
+/* An entry of a version 2 summary, as stored on disk */
+typedef struct SummaryEntryV2
+{
+	Oid			label;
+	int32		pad;
+	int64		deals;
+	int64		amount_count;
+	int128		amount;
+	int64		open;
+	int64		lost_here;
+	int64		current;
+	int64		current_amount_count;
+	int128		current_amount;
+} SummaryEntryV2;
 
 /* An entry of a version 1 (funnel 0.1) summary, as stored on disk */
 typedef struct SummaryEntryV1
@@ -77,10 +106,12 @@ typedef struct StageReached
 	int128		amount;			/* ... and their total (when asked for) */
 	int128		open;			/* of those, open now (outcomes) */
 	int128		lost;			/* of those, lost now (outcomes) */
+	int128		moved;			/* moved deals that reached it (outcomes) */
 } StageReached;
 
 #define SUMMARY_SIZE(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntry))
 #define SUMMARY_SIZE_V1(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntryV1))
+#define SUMMARY_SIZE_V2(n) (offsetof(FunnelSummary, entries) + (n) * sizeof(SummaryEntryV2))
 #define PG_GETARG_SUMMARY(n) SummaryFromDatum(PG_GETARG_DATUM(n))
 
 extern FunnelSummary *SummaryFromDatum(Datum d);
@@ -96,6 +127,7 @@ extern const SummaryEntry **SummaryEntriesByStage(const FunnelSummary *s,
 extern StageReached *SummaryReached(const FunnelPipeline *pipeline,
 									const SummaryEntry **by_stage,
 									bool amounts);
+extern bool SummaryHasMoved(const FunnelSummary *s);
 extern void SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s,
 								 int sqlstate);
 

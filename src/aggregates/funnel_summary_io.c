@@ -14,8 +14,11 @@
  *
  * A summary without outcomes (fed by stages) prints and sends exactly as
  * funnel 0.1 did (binary format version 1); a summary with outcomes (fed
- * by journeys) adds five counters per stage (binary format version 2).
- * Both forms are read.
+ * by journeys) adds five counters per stage (binary format version 2); a
+ * summary that counts deals that moved to another pipeline adds two more,
+ * moved and moved_here (binary format version 3), and only then, so every
+ * summary without a moved deal prints and sends as before.  All three
+ * forms are read.
  *
  * src/aggregates/funnel_summary_io.c
  *
@@ -36,6 +39,8 @@
  * with outcomes, each stage also has
  *   "open": 1, "lost_here": 1, "current": 1, "current_amount_count": 1,
  *   "current_amount": 50.00
+ * and, when a deal moved to another pipeline, each stage then also has
+ *   "moved": 1, "moved_here": 0
  */
 #define SUMMARY_HINT "A summary is written as {\"pipeline\": \"b2b\", \"stages\": [{\"stage\": \"lead\", \"deals\": 3, \"amount_count\": 2, \"amount\": 150.00}]}."
 
@@ -53,6 +58,7 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 	FunnelSummary *s = PG_GETARG_SUMMARY(0);
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
 	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
+	bool		moved = SummaryHasMoved(s);
 	StringInfoData buf;
 	int			i;
 
@@ -83,6 +89,10 @@ funnel_summary_out(PG_FUNCTION_ARGS)
 							 e->current_amount_count);
 			DecAppend(&buf, e->current_amount, s->scale);
 		}
+		if (moved)
+			appendStringInfo(&buf, ", \"moved\": " INT64_FORMAT
+							 ", \"moved_here\": " INT64_FORMAT,
+							 e->moved, e->moved_here);
 		appendStringInfoChar(&buf, '}');
 	}
 	appendStringInfoString(&buf, "]}");
@@ -109,7 +119,10 @@ CountText(int128 v)
  * one), the lost deals last open there or later are at most the lost
  * deals that reached it, the open deals now there or later at most the
  * open deals that reached it, with equality over all open stages, and the
- * deals ending in lost stages are the lost deals.
+ * deals ending in lost stages are the lost deals.  Moved deals likewise:
+ * only on open stages, and from the last open stage back the deals that
+ * moved from there or later at most the moved deals that reached it, with
+ * equality over all open stages.
  */
 void
 SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
@@ -118,6 +131,7 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 	int128		open_here = 0;
 	int128		lost_current = 0;
 	int128		lost_deals = 0;
+	int128		moved_here = 0;
 	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	StageReached *reached = SummaryReached(pipeline, by_stage, false);
 	int128		lost_reached = pipeline->nopen > 0 ? reached[0].lost : 0;
@@ -151,6 +165,14 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 					 errmsg("invalid funnel summary: stage \"%s\" has current_amount %s but current_amount_count 0",
 							name, amount.data)));
 		}
+		if (e->moved < 0 || e->moved_here < 0 ||
+			(stage->kind != STAGE_OPEN && (e->moved != 0 || e->moved_here != 0)))
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: %s stage \"%s\" has moved " INT64_FORMAT
+							" and moved_here " INT64_FORMAT,
+							StageKindName(stage->kind), name, e->moved, e->moved_here),
+					 errdetail("Moved counts are non-negative, and only open stages have them: a deal leaves a pipeline for another from an open stage.")));
 		if (stage->kind != STAGE_OPEN && (e->open != 0 || e->lost_here != 0))
 			ereport(ERROR,
 					(errcode(sqlstate),
@@ -190,6 +212,14 @@ SummaryCheckOutcomes(FunnelPipeline *pipeline, FunnelSummary *s, int sqlstate)
 							CountText(lost_here), CountText(r->lost),
 							CountText(open_here), CountText(r->open)),
 					 errdetail("A deal is lost from, or now in, an open stage it reached: over all open stages the counts are equal.")));
+		moved_here += e->moved_here;
+		if (moved_here > r->moved || (i == 0 && moved_here != r->moved))
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("invalid funnel summary: from stage \"%s\" on, %s deals moved out but %s moved deals reached it",
+							NameStr(pipeline->stages[i].name),
+							CountText(moved_here), CountText(r->moved)),
+					 errdetail("A deal moves to another pipeline from an open stage it reached: over all open stages moved_here and moved add up to the same count.")));
 	}
 	if (lost_current != lost_deals + lost_reached)
 		ereport(ERROR,
@@ -205,7 +235,8 @@ SummaryInputIsZero(const SummaryEntry *c)
 {
 	return c->deals == 0 && c->amount_count == 0 && c->amount == 0 &&
 		c->open == 0 && c->lost_here == 0 && c->current == 0 &&
-		c->current_amount_count == 0 && c->current_amount == 0;
+		c->current_amount_count == 0 && c->current_amount == 0 &&
+		c->moved == 0 && c->moved_here == 0;
 }
 
 /*
@@ -309,6 +340,7 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 	int			n = 0;
 	int			scale = 0;
 	bool		outcomes = false;
+	bool		moved = false;
 	SummaryInput *in = palloc0(allocated * sizeof(SummaryInput));
 	int		   *scales = palloc(allocated * 2 * sizeof(int));
 	int			i;
@@ -370,6 +402,19 @@ funnel_summary_in(PG_FUNCTION_ARGS)
 				JsonExpectKey(&r, "current_amount");
 				in[n].c.current_amount = JsonReadDecimal(&r, &scales[2 * n + 1]);
 				scale = Max(scale, scales[2 * n + 1]);
+				/* the moved counters (version 3): on every stage, or on none */
+				if (n == 0)
+					moved = JsonAccept(&r, ',');
+				else if (moved)
+					JsonExpect(&r, ',');
+				if (moved)
+				{
+					JsonExpectKey(&r, "moved");
+					in[n].c.moved = JsonReadCount(&r);
+					JsonExpect(&r, ',');
+					JsonExpectKey(&r, "moved_here");
+					in[n].c.moved_here = JsonReadCount(&r);
+				}
 			}
 			JsonExpect(&r, '}');
 			n++;
@@ -392,7 +437,8 @@ funnel_summary_in(PG_FUNCTION_ARGS)
  * Binary form: version byte, pipeline name, int16 scale, int32 count, then
  * per stage: name, int64 deals, int64 amount_count, int128 amount; with
  * version 2 (outcomes) also int64 open, lost_here, current,
- * current_amount_count and int128 current_amount.
+ * current_amount_count and int128 current_amount; with version 3 (outcomes
+ * and moved deals) then also int64 moved and moved_here.
  */
 PG_FUNCTION_INFO_V1(funnel_summary_send);
 Datum
@@ -402,12 +448,14 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 	FunnelPipeline *pipeline = SummaryPipelineOrError(s);
 	const SummaryEntry **by_stage = SummaryEntriesByStage(s, pipeline);
 	bool		outcomes = (s->flags & SUMMARY_OUTCOMES) != 0;
+	bool		moved = SummaryHasMoved(s);
 	StringInfoData buf;
 	int			i;
 
 	/* every stage, in the current order, as the text form */
 	pq_begintypsend(&buf);
-	pq_sendint8(&buf, outcomes ? FUNNEL_SUMMARY_VERSION : FUNNEL_SUMMARY_VERSION_1);
+	pq_sendint8(&buf, moved ? FUNNEL_SUMMARY_VERSION :
+				outcomes ? FUNNEL_SUMMARY_VERSION_2 : FUNNEL_SUMMARY_VERSION_1);
 	pq_sendstring(&buf, NameStr(pipeline->name));
 	pq_sendint16(&buf, s->scale);
 	pq_sendint32(&buf, pipeline->nstages);
@@ -428,6 +476,11 @@ funnel_summary_send(PG_FUNCTION_ARGS)
 			pq_sendint64(&buf, e->current_amount_count);
 			DecSend(&buf, e->current_amount);
 		}
+		if (moved)
+		{
+			pq_sendint64(&buf, e->moved);
+			pq_sendint64(&buf, e->moved_here);
+		}
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
@@ -438,7 +491,8 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
 	int			version = pq_getmsgint(buf, 1);
-	bool		outcomes = (version == FUNNEL_SUMMARY_VERSION);
+	bool		outcomes = (version >= FUNNEL_SUMMARY_VERSION_2);
+	bool		moved = (version == FUNNEL_SUMMARY_VERSION);
 	const char *pipeline_name;
 	int			scale;
 	int			n;
@@ -446,12 +500,12 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 	SummaryInput *in;
 	int			i;
 
-	if (version != FUNNEL_SUMMARY_VERSION && version != FUNNEL_SUMMARY_VERSION_1)
+	if (version < FUNNEL_SUMMARY_VERSION_1 || version > FUNNEL_SUMMARY_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("unsupported binary format version %d of type funnel_summary",
 						version),
-				 errhint("This server reads versions %d and %d.",
+				 errhint("This server reads versions %d to %d.",
 						 FUNNEL_SUMMARY_VERSION_1, FUNNEL_SUMMARY_VERSION)));
 	pipeline_name = pq_getmsgstring(buf);
 	scale = (int16) pq_getmsgint(buf, 2);
@@ -461,8 +515,8 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 				 errmsg("invalid funnel summary: scale %d", scale),
 				 errdetail("The scale of amounts is between 0 and %d.", DEC_MAX_SCALE)));
-	/* each stage takes at least 33 (81) bytes: refuse a count the data cannot hold */
-	min_size = outcomes ? 81 : 33;
+	/* each stage takes at least 33 (81, 97) bytes: refuse a count the data cannot hold */
+	min_size = moved ? 97 : outcomes ? 81 : 33;
 	if (n < 0 || n > (buf->len - buf->cursor) / min_size)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -482,6 +536,11 @@ funnel_summary_recv(PG_FUNCTION_ARGS)
 			in[i].c.current = pq_getmsgint64(buf);
 			in[i].c.current_amount_count = pq_getmsgint64(buf);
 			in[i].c.current_amount = DecRecv(buf);
+		}
+		if (moved)
+		{
+			in[i].c.moved = pq_getmsgint64(buf);
+			in[i].c.moved_here = pq_getmsgint64(buf);
 		}
 	}
 	PG_RETURN_POINTER(SummaryFromInput(pipeline_name, n, in, outcomes, scale,

@@ -100,7 +100,8 @@ LiveSub(int64 a, int64 b)
 
 /*
  * funnel_internal.live_summary_minus(plus, minus): plus - minus, entry by
- * entry; NULL when no deal is left (as funnel() over no rows).  Errors if
+ * entry (moved deals too); NULL when no deal is left (as funnel() over no
+ * rows).  Errors if
  * a counter would go below zero.
  */
 PG_FUNCTION_INFO_V1(live_summary_minus);
@@ -119,7 +120,7 @@ live_summary_minus(PG_FUNCTION_ARGS)
 			m = PG_GETARG_SUMMARY(1);
 			SummaryCheck(m);
 			for (i = 0; i < m->nentries; i++)
-				if (m->entries[i].deals != 0)
+				if (m->entries[i].deals != 0 || m->entries[i].moved != 0)
 					LiveInconsistent();
 		}
 		PG_RETURN_NULL();
@@ -173,6 +174,8 @@ live_summary_minus(PG_FUNCTION_ARGS)
 			e1->current_amount_count = LiveSub(e1->current_amount_count,
 											   e2->current_amount_count);
 			e1->current_amount -= e2->current_amount;
+			e1->moved = LiveSub(e1->moved, e2->moved);
+			e1->moved_here = LiveSub(e1->moved_here, e2->moved_here);
 		}
 	}
 	for (i = 0; i < p->nentries; i++)
@@ -183,7 +186,7 @@ live_summary_minus(PG_FUNCTION_ARGS)
 		if ((e->amount_count == 0 && e->amount != 0) ||
 			(e->current_amount_count == 0 && e->current_amount != 0))
 			LiveInconsistent();
-		if (e->deals != 0)
+		if (e->deals != 0 || e->moved != 0)
 			any = true;
 	}
 	if (!any)

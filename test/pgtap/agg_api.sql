@@ -129,7 +129,7 @@ SELECT function_returns('funnel', 'win_rate', ARRAY['funnel.deal_stage'], 'numer
 SELECT function_returns('funnel', 'sales_velocity', ARRAY['funnel.deal_stage', 'numeric', 'timestamp with time zone', 'timestamp with time zone'], 'numeric');
 
 SELECT is(pg_get_function_result('funnel.report(funnel.funnel_summary)'::regprocedure),
-    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous funnel.rate, conversion_from_first funnel.rate, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate funnel.rate, bar text, "position" integer, kind text, average_amount numeric, open_amount numeric)',
+    'TABLE(stage funnel.deal_stage, deals bigint, amount numeric, conversion_from_previous funnel.rate, conversion_from_first funnel.rate, drop_off bigint, won bigint, lost bigint, open bigint, lost_here bigint, open_here bigint, win_rate funnel.rate, bar text, "position" integer, kind text, average_amount numeric, open_amount numeric, moved bigint, moved_here bigint)',
     'report() columns are those of the product brief, then those of BI tools (issue 21.4) at the end');
 
 SELECT is(pg_get_function_result('funnel.live_report(regclass,date,date,jsonb)'::regprocedure),

@@ -273,8 +273,8 @@ SELECT throws_ok($$ SELECT pg_temp.recv('funnel_summary', pg_temp.summary_bytes(
     '22P03', 'invalid funnel summary: stage "lead" has deals 1 and amount_count -1', 'binary summary: negative amount_count');
 SELECT throws_ok($$ SELECT pg_temp.recv('funnel_summary', pg_temp.summary_bytes('b2b', 2, ARRAY[pg_temp.entry('lead', 4, 0, 500)])) $$,
     '22P03', 'invalid funnel summary: stage "lead" has amount 5.00 but amount_count 0', 'binary summary: an amount without amounts');
-SELECT throws_ok($$ SELECT pg_temp.recv('funnel_summary', pg_temp.summary_bytes('b2b', 0, ARRAY[pg_temp.entry('lead', 1, 0, 0)], 3)) $$,
-    '22P03', 'unsupported binary format version 3 of type funnel_summary', 'binary summary: unknown version byte');
+SELECT throws_ok($$ SELECT pg_temp.recv('funnel_summary', pg_temp.summary_bytes('b2b', 0, ARRAY[pg_temp.entry('lead', 1, 0, 0)], 4)) $$,
+    '22P03', 'unsupported binary format version 4 of type funnel_summary', 'binary summary: unknown version byte');
 SELECT throws_ok($$ SELECT pg_temp.recv('funnel_summary', pg_temp.summary_bytes('b2b', 0, ARRAY[pg_temp.entry('lead', 1, 0, 0)]) || '\x00'::bytea) $$,
     '22P03', NULL, 'binary summary: trailing garbage');
 SELECT throws_ok($$ SELECT pg_temp.recv('funnel_summary', substring(pg_temp.summary_bytes('b2b', 0, ARRAY[pg_temp.entry('lead', 1, 0, 0)]) from 1 for 20)) $$,

@@ -3,7 +3,7 @@
 -- owner: the four views against plain SQL over the same tables, per group,
 -- their owner, comments and security_invoker, and every refusal.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 CREATE EXTENSION funnel;
 SET search_path = public, funnel;
 
@@ -183,6 +183,13 @@ SELECT results_eq(
        WHERE funnel.pipeline_of((SELECT d.stage FROM mp.deals d WHERE d.id = h.deal_id))::text = x.p
        GROUP BY p ORDER BY 1$$,
     'first stage per pipeline: deals whose journey there is not "moved"');
+-- deal 1 reached demo in mp_a (passing lead) and left from demo for mp_b;
+-- no deal left mp_b (worked out from the moves above)
+SELECT results_eq(
+    $$SELECT stage::text, moved, moved_here FROM mp.deals_conversion WHERE kind = 'open'
+       ORDER BY funnel.pipeline_of(stage)::text, position$$,
+    $$VALUES ('mp_a:lead', 1::bigint, 0::bigint), ('mp_a:demo', 1, 1), ('mp_b:lead', 0, 0), ('mp_b:demo', 0, 0)$$,
+    'moved and moved_here per pipeline: deal 1 reached mp_a''s lead and demo and left from demo');
 
 SELECT * FROM finish();
 ROLLBACK;

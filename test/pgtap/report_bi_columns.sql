@@ -59,7 +59,7 @@ SELECT is((SELECT max(scale(x)) FROM r, LATERAL (VALUES (conversion_from_previou
           6, 'no rate has more than 6 decimals');
 SELECT is(ARRAY(SELECT a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                   FROM pg_attribute a WHERE a.attrelid = 'r'::regclass AND a.attnum > 13 ORDER BY a.attnum),
-          ARRAY['position integer', 'kind text', 'average_amount numeric', 'open_amount numeric'],
+          ARRAY['position integer', 'kind text', 'average_amount numeric', 'open_amount numeric', 'moved bigint', 'moved_here bigint'],
           'the new columns come after bar, so SELECT * and positional readers keep the 13 first');
 SELECT is((SELECT format_type(typbasetype, typtypmod) FROM pg_type WHERE oid = 'funnel.rate'::regtype),
           'numeric(7,6)', 'funnel.rate is numeric(7,6)');

@@ -17,11 +17,11 @@ CREATE FUNCTION funnel.report(summary funnel.funnel_summary)
                    lost_here bigint, open_here bigint, win_rate funnel.rate,
                    bar text,
                    "position" integer, kind text, average_amount numeric,
-                   open_amount numeric)
+                   open_amount numeric, moved bigint, moved_here bigint)
     AS 'MODULE_PATHNAME', 'funnel_report'
     LANGUAGE C STABLE STRICT PARALLEL SAFE ROWS 12;
 COMMENT ON FUNCTION funnel.report(funnel.funnel_summary) IS
-  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage (funnel.rate, 6 decimals), and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there; bar: the deals as a text bar, 30 characters for the largest row; then for BI tools the stage''s position and kind, the average amount of the row''s deals and, for open stages, the amount of the deals in the stage now (doc/metrics.md)';
+  'one row per stage in funnel order: open stages count the deals that reached them (implied passage), with amount, conversion from the previous and the first stage (funnel.rate, 6 decimals), and drop-off; with journeys also won/lost/open among them, lost_here, open_here and win_rate; won and lost rows count the deals that ended there; bar: the deals as a text bar, 30 characters for the largest row; then for BI tools the stage''s position and kind, the average amount of the row''s deals and, for open stages, the amount of the deals in the stage now; with journeys last the deals that reached the stage and moved to another pipeline (moved) and those that left from it (moved_here), counted in no other column (doc/metrics.md)';
 
 -- learned vs configured probabilities (issue 9.3)
 

@@ -100,7 +100,7 @@ CREATE AGGREGATE funnel.funnel(journey funnel.journey) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.funnel(funnel.journey) IS
-  'funnel summary of deals given their journeys (see funnel.journey): knows outcomes, so report() adds won, lost, open, lost_here, open_here and win_rate';
+  'funnel summary of deals given their journeys (see funnel.journey): knows outcomes, so report() adds won, lost, open, lost_here, open_here and win_rate, and counts a journey that moved to another pipeline in moved and moved_here only';
 
 CREATE AGGREGATE funnel.funnel(journey funnel.journey, amount numeric) (
     SFUNC = funnel_internal.funnel_summary_journey_trans,
@@ -109,7 +109,7 @@ CREATE AGGREGATE funnel.funnel(journey funnel.journey, amount numeric) (
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel.funnel(funnel.journey, numeric) IS
-  'funnel summary of deals given their journeys and amounts (NULL amounts count the deal, not the amount); report() adds the outcome columns';
+  'funnel summary of deals given their journeys and amounts (NULL amounts count the deal, not the amount); report() adds the outcome columns; a journey that moved to another pipeline counts in moved and moved_here only';
 
 CREATE AGGREGATE funnel.funnel(stage funnel.deal_stage, amount numeric, lost_at funnel.deal_stage) (
     SFUNC = funnel_internal.funnel_summary_current_trans,

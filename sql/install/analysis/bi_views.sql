@@ -185,7 +185,8 @@ BEGIN
         SELECT %s r.stage, r.position, r.kind, r.deals, r.amount, r.average_amount, r.open_amount,
                r.conversion_from_previous::numeric(7,6) AS conversion_from_previous,
                r.conversion_from_first::numeric(7,6) AS conversion_from_first, r.drop_off,
-               r.won, r.lost, r.open, r.lost_here, r.open_here, r.win_rate::numeric(7,6) AS win_rate
+               r.won, r.lost, r.open, r.lost_here, r.open_here, r.win_rate::numeric(7,6) AS win_rate,
+               r.moved, r.moved_here
           FROM (SELECT %s funnel.funnel(j.journey%s) AS summary
                   FROM %s
                  %s) g
@@ -196,7 +197,7 @@ BEGIN
         CASE WHEN g = '' AND t.pipelines IS NULL THEN ''
              ELSE 'GROUP BY ' || rtrim(dg || CASE WHEN t.pipelines IS NULL THEN '' ELSE 'j.pipeline, ' END, ', ') END);
     EXECUTE format('COMMENT ON VIEW %s IS %L', v,
-        format('funnel: funnel.report() of the journeys in the history of %s%s: one row per stage with position, kind, deals, amounts, conversions and win rate',
+        format('funnel: funnel.report() of the journeys in the history of %s%s: one row per stage with position, kind, deals, amounts, conversions, win rate and the deals moved to another pipeline',
                t.deals, CASE WHEN g = '' AND t.pipelines IS NULL THEN ''
                              ELSE ' per ' || rtrim(g || CASE WHEN t.pipelines IS NULL THEN '' ELSE 'pipeline, ' END, ', ') END));
     RETURN NEXT v::regclass;

@@ -537,7 +537,7 @@ CREATE FUNCTION funnel.live_report(deals regclass, "from" date DEFAULT NULL, "to
                    lost_here bigint, open_here bigint, win_rate funnel.rate,
                    bar text,
                    "position" integer, kind text, average_amount numeric,
-                   open_amount numeric)
+                   open_amount numeric, moved bigint, moved_here bigint)
 LANGUAGE sql STABLE
 AS $$
     SELECT r.* FROM funnel.report(funnel.live_summary(deals, "from", "to", filter)) r

@@ -107,7 +107,7 @@ public class FunnelBiJdbcTest
               () -> meta(c, report, "conversion_from_previous", "conversion_from_first", "win_rate", "amount", "position"));
         check("report(): the BI columns come last",
               "stage deals amount conversion_from_previous conversion_from_first drop_off won lost open lost_here "
-              + "open_here win_rate bar position kind average_amount open_amount",
+              + "open_here win_rate bar position kind average_amount open_amount moved moved_here",
               () -> labels(c, report));
         check("report(): position, kind, average and open amount of the fixture (worked out by hand)",
               "[b2b:lead 1 open 320.15 100.00, b2b:qualified 2 open 375.19 200.50, b2b:proposal 3 open 433.42 900.00, "

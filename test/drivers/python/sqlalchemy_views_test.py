@@ -43,7 +43,7 @@ def numeric(t):
 conv = tap.check("conversion view: owner first, then the report's columns",
                  ["owner", "stage", "position", "kind", "deals", "amount", "average_amount", "open_amount",
                   "conversion_from_previous", "conversion_from_first", "drop_off", "won", "lost", "open",
-                  "lost_here", "open_here", "win_rate"],
+                  "lost_here", "open_here", "win_rate", "moved", "moved_here"],
                  lambda: [c["name"] for c in insp.get_columns("deals_conversion", schema="crm")])
 tap.check("conversion view: rates reflect as NUMERIC(7, 6), position as INTEGER",
           [("NUMERIC", 7, 6), ("NUMERIC", 7, 6), ("NUMERIC", 7, 6), ("INTEGER", None, None)],
