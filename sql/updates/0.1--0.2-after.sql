@@ -69,11 +69,18 @@ CREATE EVENT TRIGGER funnel_live_sql_drop ON sql_drop
 -- every node for itself (Citus runs this update on each node): the
 -- distributed table's triggers, and on a worker its shards' and its copy
 -- of the shell table's, with DDL propagation off.  Without Citus there are
--- none.
+-- none.  The histories of those tables get REPLICA IDENTITY FULL, as 0.2's
+-- track() gives them (Citus's online shard moves replay the UPDATE that
+-- closes a visit): the distributed table and each of its shards this node
+-- holds (Citus's metadata, on every node since Citus 11).
 DO $$
 DECLARE
     t record;
     a text[];
+    histories text[] := '{}';
+    h text;
+    hist regclass;
+    shard regclass;
     rest bytea;
     i integer;
     def text;
@@ -126,6 +133,24 @@ BEGIN
         END IF;
         EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass);
         EXECUTE left(def, length(def) - length(old_call)) || '(' || new_args || ')';
+        IF NOT a[3] = ANY (histories) THEN
+            histories := histories || a[3];
+        END IF;
+    END LOOP;
+    FOREACH h IN ARRAY histories LOOP
+        hist := to_regclass(h);
+        CONTINUE WHEN hist IS NULL;
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', hist);
+        -- shard_name() leaves out schema public, which is not on this path
+        FOR shard IN EXECUTE $q$SELECT to_regclass(CASE WHEN c.relnamespace = 'public'::regnamespace
+                                                        THEN 'public.' ELSE '' END || shard_name($1, s.shardid))
+                                  FROM pg_dist_shard s, pg_class c
+                                 WHERE s.logicalrelid = $1 AND c.oid = $1$q$
+                     USING hist
+        LOOP
+            CONTINUE WHEN shard IS NULL;
+            EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', shard);
+        END LOOP;
     END LOOP;
     PERFORM pg_catalog.set_config('citus.enable_manual_changes_to_shards', saved_manual, true);
     PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_unsafe, true);

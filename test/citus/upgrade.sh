@@ -56,7 +56,7 @@ cleanup() {
     $sudo make -s -C "$top" install PG_CONFIG="$PG_CONFIG" >/dev/null ||
         echo "not ok - citus upgrade: could not reinstall $top"
     $sudo rm -f "$sharedir/funnel--0.1.sql"
-    dropall
+    [ -n "${CU_KEEP:-}" ] || dropall
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -201,6 +201,18 @@ is "0.1: distributed win_rate = 4238 / 6711 from the CSV" "$(sed -n 1p "$work/ag
 # update on the coordinator
 $sudo make -s -C "$top" install PG_CONFIG="$PG_CONFIG" >/dev/null || fail "install this tree" "error" "installed"
 version=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$top/funnel.control")
+# all nodes or none: an update that fails on worker 2 (a schema of the
+# name 0.2 creates is already there) leaves every node at 0.1
+versions() {
+    for port in "$COORD_PORT" "$WORKER1_PORT" "$WORKER2_PORT"; do
+        node "$port" -c "SELECT extversion FROM pg_extension WHERE extname = 'funnel'" 2>&1
+    done | tr '\n' ','
+}
+node "$WORKER2_PORT" -c 'SET citus.enable_ddl_propagation = off' -c 'CREATE SCHEMA funnel_internal' >/dev/null
+out=$(coord "ALTER EXTENSION funnel UPDATE")
+like "the update failing on worker 2 fails on the coordinator" "$out" '*ERROR:*funnel_internal*already exists*'
+is "... and leaves every node at 0.1" "$(versions)" "0.1,0.1,0.1,"
+node "$WORKER2_PORT" -c 'SET citus.enable_ddl_propagation = off' -c 'DROP SCHEMA funnel_internal' >/dev/null
 out=$(coord "ALTER EXTENSION funnel UPDATE")
 is "ALTER EXTENSION funnel UPDATE on the coordinator" "$out" ""
 
@@ -233,6 +245,19 @@ for port in "$COORD_PORT" "$WORKER1_PORT" "$WORKER2_PORT"; do
     is "no trigger left with 0.1's arguments on port $port" \
        "$(node "$port" -c "SELECT count(*) FROM pg_trigger WHERE tgnargs = 8 AND position('\\x3d'::bytea IN tgargs) = 0
                               AND tgfoid::regproc::text LIKE 'funnel_internal.track_%'" 2>&1)" "0"
+done
+
+# the histories 0.1 made: REPLICA IDENTITY FULL as 0.2's track() makes
+# them (Citus's online shard moves replay the UPDATE that closes a visit),
+# the distributed table and every shard of it on every node
+for port in "$COORD_PORT" "$WORKER1_PORT" "$WORKER2_PORT"; do
+    is "replica identity of the histories and their shards on port $port" \
+       "$(node "$port" -c "SET citus.override_table_visibility = off;
+            SELECT string_agg(DISTINCT regexp_replace(relname, '_[0-9]+\$', '_N') || ' ' || relreplident::text, ', ')
+              FROM pg_class WHERE relname ~ '^cu_(deals|fresh)_stage_history' AND relkind = 'r'" 2>&1)" \
+       "$(node "$port" -c "SET citus.override_table_visibility = off;
+            SELECT string_agg(DISTINCT regexp_replace(relname, '_[0-9]+\$', '_N') || ' f', ', ')
+              FROM pg_class WHERE relname ~ '^cu_(deals|fresh)_stage_history' AND relkind = 'r'" 2>&1)"
 done
 
 # moves by the NOSUPERUSER owner: validated and recorded on the workers' shards
@@ -303,4 +328,21 @@ esac
 is "its history row, on the shard" \
    "$(owner_sql "SELECT string_agg(stage::text, ',' ORDER BY entered_at) FROM cu_deals_stage_history WHERE deal_id = 12")" \
    "cu_sales:lead,cu_sales:qualified,cu_sales:demo"
+
+# an online shard move (logical replication: the histories need their
+# replica identity) of the shard holding deal 5 and its history, then a move
+# of deal 5 there: Citus made the new shard's triggers from the updated ones
+from=$(coord "SELECT nodeport FROM pg_dist_shard_placement
+               WHERE shardid = get_shard_id_for_distribution_column('cu_deals', 5)")
+to=$WORKER1_PORT
+[ "$from" = "$WORKER1_PORT" ] && to=$WORKER2_PORT
+out=$(coord "SELECT citus_move_shard_placement(get_shard_id_for_distribution_column('cu_deals', 5),
+                                               '$CITUS_HOST', $from, '$CITUS_HOST', $to)")
+is "an online move of deal 5's shard from port $from to port $to" "$out" ""
+out=$(owner_sql "UPDATE cu_deals SET stage = 'won', changed = '2024-04-01' WHERE id = 5;
+                 SELECT string_agg(stage::text || ':' || entered_at::date || ':' || coalesce(left_at::date::text, ''), ' '
+                                   ORDER BY entered_at)
+                   FROM cu_deals_stage_history WHERE deal_id = 5")
+is "a move on the moved shard, recorded in its history" "$out" \
+   "cu_sales:lead:2024-01-01:2024-01-02 cu_sales:qualified:2024-01-02:2024-01-03 cu_sales:proposal:2024-01-03:2024-04-01 cu_sales:won:2024-04-01:"
 exit 0
