@@ -56,7 +56,7 @@ cleanup() {
     $sudo make -s -C "$top" install PG_CONFIG="$PG_CONFIG" >/dev/null ||
         echo "not ok - citus upgrade: could not reinstall $top"
     $sudo rm -f "$sharedir/funnel--0.1.sql"
-    [ -n "${CU_KEEP:-}" ] || dropall
+    dropall
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -121,6 +121,15 @@ out=$(owner_sql "UPDATE cu_deals SET stage = 'qualified', changed = '2024-01-02'
     SELECT count(*) FROM cu_deals_stage_history")
 # 20 entries, 12 to qualified, 8 to proposal, 3 won, 20 lost then lead again
 is "0.1: moves write the history" "$out" "45"
+# and one without an effective-time column (0.1 gave its triggers '' there)
+out=$(owner_sql "CREATE TABLE cu_plain (id bigint PRIMARY KEY, stage funnel.deal_stage(cu_sales) NOT NULL, amount numeric);
+    SELECT create_distributed_table('cu_plain', 'id', shard_count => 4);
+    INSERT INTO cu_plain SELECT g, 'lead', g FROM generate_series(1, 4) g;
+    SELECT funnel.track('cu_plain', 'cu_sales');
+    UPDATE cu_plain SET stage = 'qualified' WHERE id = 1;
+    SELECT string_agg(deal_id || ':' || stage::text, ' ' ORDER BY deal_id, entered_at) FROM cu_plain_stage_history")
+is "0.1: a table tracked without an effective-time column" "$out" \
+   "$(printf '%s\n%s' cu_plain_stage_history '1:cu_sales:lead 1:cu_sales:qualified 2:cu_sales:lead 3:cu_sales:lead 4:cu_sales:lead')"
 
 # the history the moves above make, computed here: after=1 adds the moves
 # made after the update (deals 9, 10, 11 to proposal on 2024-02-01, 9 won on
@@ -297,6 +306,12 @@ aggregates cu_visits | node "$COORD_PORT" >"$work/aggregates-$version" 2>&1
 is "the distributed aggregates answer as under 0.1" "$(cat "$work/aggregates-$version")" "$(cat "$work/aggregates-0.1")"
 aggregates cu_visits_local | node "$COORD_PORT" >"$work/aggregates-local" 2>&1
 is "the distributed aggregates answer as on a local table" "$(cat "$work/aggregates-$version")" "$(cat "$work/aggregates-local")"
+
+out=$(owner_sql "UPDATE cu_plain SET stage = 'proposal' WHERE id IN (1, 2);
+                 SELECT string_agg(deal_id || ':' || stage::text || ':' || (left_at IS NULL)::text, ' ' ORDER BY deal_id, entered_at)
+                   FROM cu_plain_stage_history WHERE deal_id <= 2")
+is "moves after the update on the table tracked without an effective-time column" "$out" \
+   "1:cu_sales:lead:false 1:cu_sales:qualified:false 1:cu_sales:proposal:true 2:cu_sales:lead:false 2:cu_sales:proposal:true"
 
 # pipeline changes after the update reach every node
 out=$(coord "SET client_min_messages = warning;
