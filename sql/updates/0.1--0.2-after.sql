@@ -112,7 +112,7 @@ BEGIN
         a := '{}';
         rest := t.tgargs;
         WHILE length(rest) > 0 LOOP
-            i := position('\x00'::bytea IN rest);
+            i := position(decode('00', 'hex') IN rest);
             a := a || convert_from(substring(rest FROM 1 FOR i - 1), getdatabaseencoding());
             rest := substring(rest FROM i + 1);
         END LOOP;
@@ -142,9 +142,9 @@ BEGIN
         CONTINUE WHEN hist IS NULL;
         EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', hist);
         -- shard_name() leaves out schema public, which is not on this path
-        FOR shard IN EXECUTE $q$SELECT to_regclass(CASE WHEN c.relnamespace = 'public'::regnamespace
-                                                        THEN 'public.' ELSE '' END || shard_name($1, s.shardid))
-                                  FROM pg_dist_shard s, pg_class c
+        FOR shard IN EXECUTE $q$SELECT to_regclass(CASE WHEN n.nspname = 'public' THEN 'public.' ELSE '' END
+                                                   || shard_name($1, s.shardid))
+                                  FROM pg_dist_shard s, pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                                  WHERE s.logicalrelid = $1 AND c.oid = $1$q$
                      USING hist
         LOOP
