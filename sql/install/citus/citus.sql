@@ -922,7 +922,7 @@ BEGIN
                 WHERE c.classid = 'pg_trigger'::regclass
                   AND p.pronamespace = 'funnel_internal'::regnamespace
                   AND p.proname IN ('track_insert', 'track_update', 'track_delete', 'track_truncate')
-                  AND t.tgnargs > 0 AND substring(t.tgargs FROM 1 FOR 6) = '\x636974757300'::bytea) THEN
+                  AND t.tgnargs > 0 AND substring(t.tgargs FROM 1 FOR 6) = decode('636974757300', 'hex')) THEN
         PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
     END IF;
 END
