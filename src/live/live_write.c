@@ -41,6 +41,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -69,14 +70,23 @@
 /* funnel.journey(stage, entered_at)'s transition (agg_journey.c) */
 extern PGDLLEXPORT Datum journey_trans(PG_FUNCTION_ARGS);
 
-/* One visit of the moved deal */
-typedef struct LiveVisit
+/* The SPI connection and search_path of a call, made when first needed */
+typedef struct LiveSpi
 {
-	DealStage	stage;
-	TimestampTz entered_at;
-	TimestampTz left_at;
-	bool		open;			/* left_at IS NULL */
-} LiveVisit;
+	bool		connected;
+	int			nestlevel;
+} LiveSpi;
+
+static void
+LiveSpiConnect(LiveSpi *spi)
+{
+	if (spi->connected)
+		return;
+	spi->nestlevel = LiveWriteSearchPath();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	spi->connected = true;
+}
 
 /* The amount of a transition row as numeric (NULL: *isnull) */
 static Datum
@@ -173,8 +183,8 @@ LiveColumnIs(Relation live, AttrNumber att, Oid typid)
 
 /*
  * Whether rows can go into the summary table with heap_insert (as INSERT
- * would): a plain heap table whose columns are still of the types the
- * datums are.  Its owner may have altered a column's type since
+ * would): a plain heap table, into which the owner may INSERT, whose
+ * columns are still of the types the datums are.  Its owner may have altered a column's type since
  * enable_live(); then the prepared INSERT writes, with SQL's coercions (or
  * its errors), never a datum of another type.
  */
@@ -189,6 +199,9 @@ LiveSimpleTable(LiveWriteEntry *e, Relation live)
 		live->rd_rel->relrowsecurity ||
 		live->trigdesc != NULL ||
 		RelationGetDescr(live)->constr != NULL)
+		return false;
+	/* INSERT would check the owner's privilege (we run as the owner) */
+	if (pg_class_aclcheck(RelationGetRelid(live), GetUserId(), ACL_INSERT) != ACLCHECK_OK)
 		return false;
 	if (!LiveColumnIs(live, e->live_day_att, DATEOID) ||
 		!LiveColumnIs(live, e->live_stage_att, e->stage_type) ||
@@ -388,7 +401,8 @@ LiveWriteDirect(LiveWriteEntry *e, Relation live, TupleTableSlot *o, TupleTableS
  * (its three-valued logic on a case tracking does not produce).
  */
 static bool
-LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
+LiveWriteOne(LiveWriteEntry *e, Relation rel, LiveSpi *spi,
+			 TupleTableSlot *o, TupleTableSlot *n)
 {
 	bool		onull;
 	bool		nnull;
@@ -450,29 +464,40 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 			return false;
 	}
 
-	/* the deal's visits now, with the rows the tracking trigger wrote */
-	if (SPI_execute_plan(e->visits_plan, &key, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the visits of a deal");
-	nv = (int) SPI_processed;
+	/*
+	 * the deal's visits now, with the rows the tracking trigger wrote: by
+	 * the history's index (live_visits.c), else by the prepared statement
+	 */
+	if (!LiveVisitsRead(e, rel, key, &v, &nv))
+	{
+		LiveSpiConnect(spi);
+		if (SPI_execute_plan(e->visits_plan, &key, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the visits of a deal");
+		nv = (int) SPI_processed;
+		v = palloc(sizeof(LiveVisit) * Max(nv, 1));
+		for (i = 0; i < nv; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		snull;
+			bool		enull;
+			bool		lnull;
+
+			v[i].stage = DatumGetDealStage(SPI_getbinval(tup, desc, 1, &snull));
+			v[i].entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &enull));
+			v[i].left_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &lnull));
+			v[i].open = lnull;
+			v[i].bad = snull || enull;
+		}
+	}
 	if (nv == 0)
 		return true;			/* no journey: the join leaves nothing */
-	v = palloc(sizeof(LiveVisit) * nv);
 	for (i = 0; i < nv; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		snull;
-		bool		enull;
-		bool		lnull;
-
-		v[i].stage = DatumGetDealStage(SPI_getbinval(tup, desc, 1, &snull));
-		v[i].entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &enull));
-		v[i].left_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &lnull));
-		v[i].open = lnull;
-		if (snull || enull || TIMESTAMP_NOT_FINITE(v[i].entered_at) ||
-			(!lnull && TIMESTAMP_NOT_FINITE(v[i].left_at)))
+		if (v[i].bad || TIMESTAMP_NOT_FINITE(v[i].entered_at) ||
+			(!v[i].open && TIMESTAMP_NOT_FINITE(v[i].left_at)))
 			return false;
-		if (lnull && (!have_open || v[i].entered_at > last_open))
+		if (v[i].open && (!have_open || v[i].entered_at > last_open))
 		{
 			last_open = v[i].entered_at;
 			have_open = true;
@@ -588,6 +613,7 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 		values[9 + e->ndims + i] = slot_getattr(o, e->dim_att[i], &isnull);
 		nulls[9 + e->ndims + i] = isnull ? 'n' : ' ';
 	}
+	LiveSpiConnect(spi);
 	if (SPI_execute_plan(e->insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert the live summary deltas");
 	return true;
@@ -606,7 +632,7 @@ funnel_live_update_trigger(PG_FUNCTION_ARGS)
 	LiveWriteEntry *e;
 	Oid			save_userid;
 	int			save_sec_context;
-	int			nestlevel;
+	LiveSpi		spi = {false, 0};
 	bool		done = false;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -624,9 +650,7 @@ funnel_live_update_trigger(PG_FUNCTION_ARGS)
 				 errhint("funnel.enable_live() installs it.")));
 	rel = trigdata->tg_relation;
 
-	nestlevel = LiveWriteEnter(rel, &save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LiveWriteEnter(rel, &save_userid, &save_sec_context);
 	e = LiveWriteLookup(rel, trigdata->tg_trigger);
 	if (e->fast &&
 		tuplestore_tuple_count(trigdata->tg_oldtable) == 1 &&
@@ -639,14 +663,18 @@ funnel_live_update_trigger(PG_FUNCTION_ARGS)
 		tuplestore_rescan(trigdata->tg_newtable);
 		if (tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, o) &&
 			tuplestore_gettupleslot(trigdata->tg_newtable, true, false, n))
-			done = LiveWriteOne(e, o, n);
+			done = LiveWriteOne(e, rel, &spi, o, n);
 		ExecDropSingleTupleTableSlot(o);
 		ExecDropSingleTupleTableSlot(n);
 		tuplestore_rescan(trigdata->tg_oldtable);
 		tuplestore_rescan(trigdata->tg_newtable);
 	}
-	SPI_finish();
-	LiveWriteLeave(nestlevel, save_userid, save_sec_context);
+	if (spi.connected)
+	{
+		SPI_finish();
+		AtEOXact_GUC(true, spi.nestlevel);
+	}
+	LiveWriteLeave(save_userid, save_sec_context);
 
 	if (!done)
 	{
