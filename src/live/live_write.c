@@ -66,6 +66,7 @@
 #include "journey.h"
 #include "funnel_summary.h"
 #include "live_write.h"
+#include "pg_compat.h"
 
 /* funnel.journey(stage, entered_at)'s transition (agg_journey.c) */
 extern PGDLLEXPORT Datum journey_trans(PG_FUNCTION_ARGS);
@@ -226,6 +227,26 @@ LiveCompareInt64(const void *a, const void *b)
 }
 
 /*
+ * A summary as the row stores it: compressed inline when its column's
+ * storage allows compression and that makes it smaller.  A delta's summary
+ * has an entry per stage of the pipeline, mostly zeros: some 550 bytes for
+ * four open stages, which TOAST would leave alone (a row under 2 kB), but
+ * which made a move's deltas write more than twice the WAL and heap of
+ * the move itself.  Readers detoast it (SummaryFromDatum()).
+ */
+static Datum
+LiveCompress(Relation live, AttrNumber att, Datum summary)
+{
+	Form_pg_attribute a = TupleDescAttr(RelationGetDescr(live), att - 1);
+	Datum		c;
+
+	if (a->attstorage != TYPSTORAGE_EXTENDED && a->attstorage != TYPSTORAGE_MAIN)
+		return summary;
+	c = compat_compress_datum(summary, a->attcompression);
+	return c != (Datum) 0 ? c : summary;
+}
+
+/*
  * One row of the summary table: at the new or old key, the journey's
  * summaries (stage 0) or the sorted runs of one stage's durations
  */
@@ -261,12 +282,12 @@ LiveInsertRow(LiveWriteEntry *e, Relation live, Datum *values, bool *nulls,
 	}
 	if (plus != (Datum) 0)
 	{
-		values[e->live_plus_att - 1] = plus;
+		values[e->live_plus_att - 1] = LiveCompress(live, e->live_plus_att, plus);
 		nulls[e->live_plus_att - 1] = false;
 	}
 	if (minus != (Datum) 0)
 	{
-		values[e->live_minus_att - 1] = minus;
+		values[e->live_minus_att - 1] = LiveCompress(live, e->live_minus_att, minus);
 		nulls[e->live_minus_att - 1] = false;
 	}
 	if (nplus > 0)
