@@ -3,7 +3,8 @@
  * live_write.h
  *	  The fast write path of the live summaries: what the UPDATE trigger
  *	  (live_write.c) keeps of a table per trigger (live_write_cache.c), and
- *	  the direct read of a deal's visits (live_visits.c).
+ *	  the direct read of a deal's visits (live_visits.c) and the direct
+ *	  writes into its summary table (live_summary_table.c).
  *
  * src/live/live_write.h
  *
@@ -80,6 +81,10 @@ extern LiveWriteEntry *LiveWriteLookup(Relation rel, Trigger *trigger);
 extern void LiveWriteEnter(Relation rel, Oid *save_userid, int *save_sec_context);
 extern void LiveWriteLeave(Oid save_userid, int save_sec_context);
 extern int	LiveWriteSearchPath(void);
+
+/* live_summary_table.c */
+extern bool LiveSimpleTable(LiveWriteEntry *e, Relation live);
+extern Datum LiveCompress(Relation live, AttrNumber att, Datum summary);
 
 /* live_visits.c */
 extern void LiveVisitsFindIndex(LiveWriteEntry *e, Oid key_type,
