@@ -41,6 +41,8 @@ OBJS = \
 	src/live/live.o \
 	src/live/live_write.o \
 	src/live/live_write_cache.o \
+	src/live/live_visits.o \
+	src/live/live_summary_table.o \
 	src/aggregates/agg_common.o \
 	src/aggregates/agg_forecast.o \
 	src/aggregates/agg_journey.o \

@@ -19,7 +19,8 @@
 #
 # Runs in the cluster given by PG* variables, or in a throw-away cluster
 # (pg_virtualenv) when PGPORT is not set.  Needs the extension installed.
-# BENCH_SECONDS (default 6) per pgbench run, BENCH_ROUNDS (default 5).
+# BENCH_SECONDS (default 6) per pgbench run, BENCH_ROUNDS (default 5);
+# BENCH_LIVE_READS=0 runs part (a) only.
 set -eu
 if [ -z "${PGPORT:-}" ]; then
     exec pg_virtualenv -v "${PG_MAJOR:-15}" -o 'shared_buffers=1GB' -o 'max_wal_size=4GB' sh "$0" "$@"
@@ -93,6 +94,14 @@ echo "live_check after the moves: $problems differences ($live_rows delta rows)"
 [ "$problems" = 0 ] || { echo "FAIL: live summaries differ from the history"; exit 1; }
 $P -c "DROP TABLE deals_plain, deals_plain_stage_history" -c "SELECT funnel.disable_live('deals_live')" \
    -c "DROP TABLE deals_live, deals_live_stage_history" >/dev/null
+if [ "${BENCH_LIVE_READS:-1}" = 0 ]; then
+    # writes only (BENCH_LIVE_READS=0): part (b) skipped
+    awk '{ n++; a[n] = $1; b[n] = $2; r[n] = $2 / $1 }
+    END { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+          printf "  (a) writes: with/without = %.2f (median of %d rounds; target >= 0.85)\n", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2, n }' "$WORK/rounds"
+    [ -n "${BENCH_KEEP:-}" ] || psql -X -q -d postgres -c "DROP DATABASE $DB"
+    exit 0
+fi
 
 # ---- (b) reads ------------------------------------------------------------
 echo "== building $VISITS visits of $READ_DEALS deals"

@@ -26,6 +26,12 @@
  */
 #include "commands/copyfrom_internal.h"
 
+/*
+ * Internal header: toast_compress_datum(value, cmethod), the same in 15 to
+ * 18 (PG 14 added cmethod).
+ */
+#include "access/toast_internals.h"
+
 #include "pg_compat.h"
 
 /* parse_node.c's pcb_error_callback, which is static there */
@@ -155,4 +161,10 @@ compat_VariableParams(ParseState *pstate, Oid ***paramTypes, int **numParams)
 	*paramTypes = state->paramTypes;
 	*numParams = state->numParams;
 	return true;
+}
+
+Datum
+compat_compress_datum(Datum value, char cmethod)
+{
+	return toast_compress_datum(value, cmethod);
 }

@@ -174,4 +174,14 @@ extern void compat_FindVarParamHook(void);
 extern bool compat_VariableParams(struct ParseState *pstate,
 								  Oid ***paramTypes, int **numParams);
 
+/*
+ * Internal: a varlena compressed inline with a column's method (or the
+ * default_toast_compression setting when cmethod is not a valid method),
+ * as TOAST compresses a long value; (Datum) 0 when that does not make it
+ * smaller.  toast_compress_datum() is declared only in the internal header
+ * access/toast_internals.h.  Used by live_write.c for the summaries of a
+ * delta row.
+ */
+extern Datum compat_compress_datum(Datum value, char cmethod);
+
 #endif							/* FUNNEL_PG_COMPAT_H */

@@ -41,6 +41,7 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
@@ -65,18 +66,28 @@
 #include "journey.h"
 #include "funnel_summary.h"
 #include "live_write.h"
+#include "pg_compat.h"
 
 /* funnel.journey(stage, entered_at)'s transition (agg_journey.c) */
 extern PGDLLEXPORT Datum journey_trans(PG_FUNCTION_ARGS);
 
-/* One visit of the moved deal */
-typedef struct LiveVisit
+/* The SPI connection and search_path of a call, made when first needed */
+typedef struct LiveSpi
 {
-	DealStage	stage;
-	TimestampTz entered_at;
-	TimestampTz left_at;
-	bool		open;			/* left_at IS NULL */
-} LiveVisit;
+	bool		connected;
+	int			nestlevel;
+} LiveSpi;
+
+static void
+LiveSpiConnect(LiveSpi *spi)
+{
+	if (spi->connected)
+		return;
+	spi->nestlevel = LiveWriteSearchPath();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	spi->connected = true;
+}
 
 /* The amount of a transition row as numeric (NULL: *isnull) */
 static Datum
@@ -162,47 +173,6 @@ LiveDay(const Journey *j)
 											   TimestampGetDatum(j->first_at)));
 }
 
-/* Whether column att of the summary table is still of type typid */
-static bool
-LiveColumnIs(Relation live, AttrNumber att, Oid typid)
-{
-	Form_pg_attribute a = TupleDescAttr(RelationGetDescr(live), att - 1);
-
-	return !a->attisdropped && a->atttypid == typid;
-}
-
-/*
- * Whether rows can go into the summary table with heap_insert (as INSERT
- * would): a plain heap table whose columns are still of the types the
- * datums are.  Its owner may have altered a column's type since
- * enable_live(); then the prepared INSERT writes, with SQL's coercions (or
- * its errors), never a datum of another type.
- */
-static bool
-LiveSimpleTable(LiveWriteEntry *e, Relation live)
-{
-	int			i;
-
-	if (live->rd_rel->relkind != RELKIND_RELATION ||
-		live->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		live->rd_rel->relhasindex ||
-		live->rd_rel->relrowsecurity ||
-		live->trigdesc != NULL ||
-		RelationGetDescr(live)->constr != NULL)
-		return false;
-	if (!LiveColumnIs(live, e->live_day_att, DATEOID) ||
-		!LiveColumnIs(live, e->live_stage_att, e->stage_type) ||
-		!LiveColumnIs(live, e->live_plus_att, e->summary_type) ||
-		!LiveColumnIs(live, e->live_minus_att, e->summary_type) ||
-		!LiveColumnIs(live, e->live_plus_runs_att, INT8ARRAYOID) ||
-		!LiveColumnIs(live, e->live_minus_runs_att, INT8ARRAYOID))
-		return false;
-	for (i = 0; i < e->ndims; i++)
-		if (!LiveColumnIs(live, e->live_dim_att[i], e->dim_type[i]))
-			return false;
-	return true;
-}
-
 static int
 LiveCompareInt64(const void *a, const void *b)
 {
@@ -248,12 +218,12 @@ LiveInsertRow(LiveWriteEntry *e, Relation live, Datum *values, bool *nulls,
 	}
 	if (plus != (Datum) 0)
 	{
-		values[e->live_plus_att - 1] = plus;
+		values[e->live_plus_att - 1] = LiveCompress(live, e->live_plus_att, plus);
 		nulls[e->live_plus_att - 1] = false;
 	}
 	if (minus != (Datum) 0)
 	{
-		values[e->live_minus_att - 1] = minus;
+		values[e->live_minus_att - 1] = LiveCompress(live, e->live_minus_att, minus);
 		nulls[e->live_minus_att - 1] = false;
 	}
 	if (nplus > 0)
@@ -388,7 +358,8 @@ LiveWriteDirect(LiveWriteEntry *e, Relation live, TupleTableSlot *o, TupleTableS
  * (its three-valued logic on a case tracking does not produce).
  */
 static bool
-LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
+LiveWriteOne(LiveWriteEntry *e, Relation rel, LiveSpi *spi,
+			 TupleTableSlot *o, TupleTableSlot *n)
 {
 	bool		onull;
 	bool		nnull;
@@ -450,29 +421,40 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 			return false;
 	}
 
-	/* the deal's visits now, with the rows the tracking trigger wrote */
-	if (SPI_execute_plan(e->visits_plan, &key, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the visits of a deal");
-	nv = (int) SPI_processed;
+	/*
+	 * the deal's visits now, with the rows the tracking trigger wrote: by
+	 * the history's index (live_visits.c), else by the prepared statement
+	 */
+	if (!LiveVisitsRead(e, rel, key, &v, &nv))
+	{
+		LiveSpiConnect(spi);
+		if (SPI_execute_plan(e->visits_plan, &key, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the visits of a deal");
+		nv = (int) SPI_processed;
+		v = palloc(sizeof(LiveVisit) * Max(nv, 1));
+		for (i = 0; i < nv; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		snull;
+			bool		enull;
+			bool		lnull;
+
+			v[i].stage = DatumGetDealStage(SPI_getbinval(tup, desc, 1, &snull));
+			v[i].entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &enull));
+			v[i].left_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &lnull));
+			v[i].open = lnull;
+			v[i].bad = snull || enull;
+		}
+	}
 	if (nv == 0)
 		return true;			/* no journey: the join leaves nothing */
-	v = palloc(sizeof(LiveVisit) * nv);
 	for (i = 0; i < nv; i++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		snull;
-		bool		enull;
-		bool		lnull;
-
-		v[i].stage = DatumGetDealStage(SPI_getbinval(tup, desc, 1, &snull));
-		v[i].entered_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &enull));
-		v[i].left_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &lnull));
-		v[i].open = lnull;
-		if (snull || enull || TIMESTAMP_NOT_FINITE(v[i].entered_at) ||
-			(!lnull && TIMESTAMP_NOT_FINITE(v[i].left_at)))
+		if (v[i].bad || TIMESTAMP_NOT_FINITE(v[i].entered_at) ||
+			(!v[i].open && TIMESTAMP_NOT_FINITE(v[i].left_at)))
 			return false;
-		if (lnull && (!have_open || v[i].entered_at > last_open))
+		if (v[i].open && (!have_open || v[i].entered_at > last_open))
 		{
 			last_open = v[i].entered_at;
 			have_open = true;
@@ -588,6 +570,7 @@ LiveWriteOne(LiveWriteEntry *e, TupleTableSlot *o, TupleTableSlot *n)
 		values[9 + e->ndims + i] = slot_getattr(o, e->dim_att[i], &isnull);
 		nulls[9 + e->ndims + i] = isnull ? 'n' : ' ';
 	}
+	LiveSpiConnect(spi);
 	if (SPI_execute_plan(e->insert_plan, values, nulls, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not insert the live summary deltas");
 	return true;
@@ -606,7 +589,7 @@ funnel_live_update_trigger(PG_FUNCTION_ARGS)
 	LiveWriteEntry *e;
 	Oid			save_userid;
 	int			save_sec_context;
-	int			nestlevel;
+	LiveSpi		spi = {false, 0};
 	bool		done = false;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -624,9 +607,7 @@ funnel_live_update_trigger(PG_FUNCTION_ARGS)
 				 errhint("funnel.enable_live() installs it.")));
 	rel = trigdata->tg_relation;
 
-	nestlevel = LiveWriteEnter(rel, &save_userid, &save_sec_context);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	LiveWriteEnter(rel, &save_userid, &save_sec_context);
 	e = LiveWriteLookup(rel, trigdata->tg_trigger);
 	if (e->fast &&
 		tuplestore_tuple_count(trigdata->tg_oldtable) == 1 &&
@@ -639,14 +620,18 @@ funnel_live_update_trigger(PG_FUNCTION_ARGS)
 		tuplestore_rescan(trigdata->tg_newtable);
 		if (tuplestore_gettupleslot(trigdata->tg_oldtable, true, false, o) &&
 			tuplestore_gettupleslot(trigdata->tg_newtable, true, false, n))
-			done = LiveWriteOne(e, o, n);
+			done = LiveWriteOne(e, rel, &spi, o, n);
 		ExecDropSingleTupleTableSlot(o);
 		ExecDropSingleTupleTableSlot(n);
 		tuplestore_rescan(trigdata->tg_oldtable);
 		tuplestore_rescan(trigdata->tg_newtable);
 	}
-	SPI_finish();
-	LiveWriteLeave(nestlevel, save_userid, save_sec_context);
+	if (spi.connected)
+	{
+		SPI_finish();
+		AtEOXact_GUC(true, spi.nestlevel);
+	}
+	LiveWriteLeave(save_userid, save_sec_context);
 
 	if (!done)
 	{

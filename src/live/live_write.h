@@ -2,7 +2,9 @@
  *
  * live_write.h
  *	  The fast write path of the live summaries: what the UPDATE trigger
- *	  (live_write.c) keeps of a table per trigger (live_write_cache.c).
+ *	  (live_write.c) keeps of a table per trigger (live_write_cache.c), and
+ *	  the direct read of a deal's visits (live_visits.c) and the direct
+ *	  writes into its summary table (live_summary_table.c).
  *
  * src/live/live_write.h
  *
@@ -14,6 +16,9 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "funnel.h"
 
 #include "funnel_cache.h"
 
@@ -53,10 +58,38 @@ typedef struct LiveWriteEntry
 	AttrNumber	live_minus_att;
 	AttrNumber	live_plus_runs_att;
 	AttrNumber	live_minus_runs_att;
+	Oid			history_relid;	/* the history table */
+	Oid			history_index;	/* its (deal_id, entered_at) btree, or
+								 * InvalidOid: the prepared statement reads */
+	FmgrInfo	history_eq;		/* = of the index's first column */
+	Oid			history_key_type;
+	Oid			history_key_coll;
 } LiveWriteEntry;
 
+/* One visit of the moved deal */
+typedef struct LiveVisit
+{
+	DealStage	stage;
+	TimestampTz entered_at;
+	TimestampTz left_at;
+	bool		open;			/* left_at IS NULL */
+	bool		bad;			/* stage or entered_at NULL */
+} LiveVisit;
+
+/* live_write_cache.c */
 extern LiveWriteEntry *LiveWriteLookup(Relation rel, Trigger *trigger);
-extern int	LiveWriteEnter(Relation rel, Oid *save_userid, int *save_sec_context);
-extern void LiveWriteLeave(int nestlevel, Oid save_userid, int save_sec_context);
+extern void LiveWriteEnter(Relation rel, Oid *save_userid, int *save_sec_context);
+extern void LiveWriteLeave(Oid save_userid, int save_sec_context);
+extern int	LiveWriteSearchPath(void);
+
+/* live_summary_table.c */
+extern bool LiveSimpleTable(LiveWriteEntry *e, Relation live);
+extern Datum LiveCompress(Relation live, AttrNumber att, Datum summary);
+
+/* live_visits.c */
+extern void LiveVisitsFindIndex(LiveWriteEntry *e, Oid key_type,
+								MemoryContext mcxt);
+extern bool LiveVisitsRead(LiveWriteEntry *e, Relation deals, Datum key,
+						   LiveVisit **visits, int *nvisits);
 
 #endif							/* LIVE_WRITE_H */

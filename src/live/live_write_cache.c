@@ -8,8 +8,9 @@
  *
  * A trigger is created anew by every funnel.enable_live(), so its OID names
  * one configuration.  Entries follow src/funnel_cache.h's idiom and are
- * made stale by a relcache invalidation of the deals table or of its
- * summary table, which any ALTER TABLE sends (column numbers are cached).
+ * made stale by a relcache invalidation of the deals table, of its
+ * summary table or of its history, which any ALTER TABLE, CREATE or DROP
+ * INDEX sends (column numbers and the index are cached).
  *
  * src/live/live_write_cache.c
  *
@@ -63,32 +64,40 @@ LiveWriteInvalidate(Datum arg, Oid relid)
 		return;
 	hash_seq_init(&status, live_write_entries);
 	while ((e = hash_seq_search(&status)) != NULL)
-		if (relid == InvalidOid || e->relid == relid || e->live_relid == relid)
+		if (relid == InvalidOid || e->relid == relid || e->live_relid == relid ||
+			e->history_relid == relid)
 			FunnelCacheInvalidate(&e->state);
 }
 
-/* Run as the table's owner with a safe search_path; returns the GUC level */
-int
+/* Run as the table's owner (search_path: LiveWriteSearchPath) */
+void
 LiveWriteEnter(Relation rel, Oid *save_userid, int *save_sec_context)
 {
-	int			nestlevel;
-
 	GetUserIdAndSecContext(save_userid, save_sec_context);
 	SetUserIdAndSecContext(rel->rd_rel->relowner,
 						   *save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
-	nestlevel = NewGUCNestLevel();
+}
+
+void
+LiveWriteLeave(Oid save_userid, int save_sec_context)
+{
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * A safe search_path for SQL run as the owner (the generated SECURITY
+ * DEFINER function's); returns the GUC level to end with AtEOXact_GUC
+ */
+int
+LiveWriteSearchPath(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
-}
-
-void
-LiveWriteLeave(int nestlevel, Oid save_userid, int save_sec_context)
-{
-	AtEOXact_GUC(true, nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
 static AttrNumber
@@ -106,8 +115,9 @@ LiveAttnum(Relation rel, const char *name)
 }
 
 /*
- * The entry of a trigger, built on its first use in the backend.  Called
- * inside the SPI connection, as the table's owner.
+ * The entry of a trigger, built on its first use in the backend (in an SPI
+ * connection of its own, with LiveWriteSearchPath()).  Called as the
+ * table's owner.
  */
 LiveWriteEntry *
 LiveWriteLookup(Relation rel, Trigger *trigger)
@@ -124,6 +134,7 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 	FmgrInfo	fallback;
 	SPIPlanPtr	visits_plan = NULL;
 	SPIPlanPtr	insert_plan = NULL;
+	int			nestlevel;
 
 	if (live_write_entries == NULL)
 	{
@@ -142,9 +153,13 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		e->state = FUNNEL_CACHE_STALE;
 		e->mcxt = NULL;
 		e->visits_plan = e->insert_plan = NULL;
+		e->history_relid = InvalidOid;
 	}
 	if (FunnelCacheIsValid(e->state))
 		return e;
+	nestlevel = LiveWriteSearchPath();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 
 	/*
 	 * A build: the previous one's plans and memory go first (an error in
@@ -153,6 +168,8 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 	 */
 	FunnelCacheBuildStarted(&e->state);
 	e->relid = RelationGetRelid(rel);
+	e->history_relid = InvalidOid;
+	e->history_index = InvalidOid;
 	if (e->visits_plan)
 		SPI_freeplan(e->visits_plan);
 	if (e->insert_plan)
@@ -242,6 +259,9 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 		e->live_dim_att = palloc0(sizeof(AttrNumber) * Max(n, 1));
 		MemoryContextSwitchTo(old);
 		e->live_relid = DatumGetObjectId(SPI_getbinval(tup, desc, SPI_fnumber(desc, "live"), &isnull));
+		d = SPI_getbinval(tup, desc, SPI_fnumber(desc, "history"), &isnull);
+		e->history_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+		LiveVisitsFindIndex(e, key_type, mcxt);
 		{
 			Relation	live = try_table_open(e->live_relid, AccessShareLock);
 
@@ -322,5 +342,7 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 	MemoryContextSetParent(mcxt, CacheMemoryContext);
 	e->mcxt = mcxt;
 	FunnelCacheBuilt(&e->state);
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 	return e;
 }

@@ -18,7 +18,8 @@ COMMENT ON FUNCTION funnel_internal.live_update_trigger() IS
 -- type funnel.deal_stage), the generated trigger function it falls back
 -- to, and the two statements of the fast path.  The visits statement
 -- reads one deal's visits ($1 its key) by the history's (deal_id,
--- entered_at) index.  The insert statement is the last step of the
+-- entered_at) index; the trigger scans that index itself when it can
+-- (src/live/live_visits.c), so it also needs the history table.  The insert statement is the last step of the
 -- generated UPDATE SQL (funnel_internal.live_delta_sql) over items given
 -- as parameters: $1 boolean[] (true: added at the new key, false:
 -- removed at the old key), $2 funnel.deal_stage[] (NULL: the deal's
@@ -32,7 +33,7 @@ CREATE FUNCTION funnel_internal.live_update_plan(deals regclass,
     OUT key_column name, OUT stage_column name, OUT amount_column name,
     OUT dimensions name[], OUT key_type regtype, OUT dimension_types regtype[],
     OUT stage_array_type regtype, OUT journey_type regtype, OUT live regclass,
-    OUT summary_type regtype)
+    OUT summary_type regtype, OUT history regclass)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -60,6 +61,7 @@ BEGIN
     journey_type := 'funnel.journey'::regtype;
     summary_type := 'funnel.funnel_summary'::regtype;
     live := lt.live;
+    history := t.history;
     SELECT a.atttypid::regtype INTO key_type FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
     SELECT array_agg(a.atttypid::regtype ORDER BY k.i) INTO dimension_types
@@ -97,4 +99,4 @@ SELECT day, %3$sstage,
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.live_update_plan(regclass) IS
-  'funnel internal: what funnel_internal.live_update_trigger() needs of a deals table with live summaries: whether its fast path applies, the trigger function it falls back to, the statements that read a deal''s visits and insert the deltas, the key, stage, amount and dimension columns and the types of the parameters';
+  'funnel internal: what funnel_internal.live_update_trigger() needs of a deals table with live summaries: whether its fast path applies, the trigger function it falls back to, the statements that read a deal''s visits and insert the deltas, the key, stage, amount and dimension columns, the types of the parameters and the history table';
