@@ -24,10 +24,31 @@ RETURNS interval
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel_internal.live_runs_final(internal) IS
   'funnel internal: final of live_percentile: percentile_cont over the net durations by binary searches per run';
+CREATE FUNCTION funnel_internal.live_runs_combine(internal, internal)
+RETURNS internal
+    AS 'MODULE_PATHNAME', 'live_runs_combine'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.live_runs_combine(internal, internal) IS
+  'funnel internal: combine function of live_percentile: the runs of both states (parallel plans; Citus merges the workers'' runs on the coordinator)';
+CREATE FUNCTION funnel_internal.live_runs_serialize(internal)
+RETURNS bytea
+    AS 'MODULE_PATHNAME', 'live_runs_serialize'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.live_runs_serialize(internal) IS
+  'funnel internal: serial function of live_percentile: the fraction and the runs';
+CREATE FUNCTION funnel_internal.live_runs_deserialize(bytea, internal)
+RETURNS internal
+    AS 'MODULE_PATHNAME', 'live_runs_deserialize'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.live_runs_deserialize(bytea, internal) IS
+  'funnel internal: deserial function of live_percentile; 22P03 for a malformed state';
 CREATE AGGREGATE funnel_internal.live_percentile(added bigint[], removed bigint[], fraction float8) (
     SFUNC = funnel_internal.live_runs_trans,
     STYPE = internal,
     FINALFUNC = funnel_internal.live_runs_final,
+    COMBINEFUNC = funnel_internal.live_runs_combine,
+    SERIALFUNC = funnel_internal.live_runs_serialize,
+    DESERIALFUNC = funnel_internal.live_runs_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel_internal.live_percentile(bigint[], bigint[], float8) IS
