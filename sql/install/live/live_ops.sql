@@ -19,6 +19,7 @@ DECLARE
     lt record;
     t name;
     rel text;
+    saved text[];
 BEGIN
     DELETE FROM funnel.live_table l WHERE l.deals::oid = live_teardown.deals
     RETURNING l.live::oid AS live, l.delta_function INTO lt;
@@ -28,6 +29,8 @@ BEGIN
     -- the row is gone first: the drops below fire funnel_live_sql_drop again
     SELECT format('%I.%I', n.nspname, c.relname) INTO rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = live_teardown.deals;
+    -- Citus: the settings of DDL on distributed tables (sql/install/live/live_citus.sql)
+    saved := funnel_internal.live_citus_ddl_begin();
     IF rel IS NOT NULL THEN
         FOR t IN SELECT tg.tgname FROM pg_trigger tg
                   WHERE tg.tgrelid = live_teardown.deals AND NOT tg.tgisinternal
@@ -43,6 +46,7 @@ BEGIN
     IF rel IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s', rel);
     END IF;
+    PERFORM funnel_internal.live_citus_ddl_end(saved);
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.live_teardown(oid) IS
