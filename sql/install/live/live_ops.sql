@@ -105,6 +105,18 @@ BEGIN
           LEFT JOIN pg_namespace ln ON ln.oid = c.relnamespace
     LOOP
         CONTINUE WHEN NOT (l.deals_gone OR l.live_gone OR l.function_gone OR l.trigger_gone IS NOT NULL);
+        IF (NOT l.live_gone AND funnel_internal.live_distributed(l.live::regclass))
+           OR (NOT l.deals_gone AND funnel_internal.live_distributed(l.deals::regclass)) THEN
+            -- Citus: the rest lives on shards the dropping role changed in
+            -- this transaction, which this function (as the extension
+            -- owner) may not change after it (Citus refuses, or waits for
+            -- a distributed deadlock); refused as a whole
+            RAISE EXCEPTION 'cannot drop a part of the live summaries of distributed table %',
+                            coalesce(l.deals_name, l.deals_oid)
+                USING ERRCODE = 'object_in_use',
+                      DETAIL = 'Citus refuses to drop the rest of them in the same transaction as another role.',
+                      HINT = format('Call funnel.disable_live(%L) first.', coalesce(l.deals_name, l.deals_oid));
+        END IF;
         PERFORM funnel_internal.live_teardown(l.deals);
         IF l.deals_gone THEN
             RAISE NOTICE 'live summaries of dropped table % dropped', l.deals_oid
