@@ -93,7 +93,7 @@ INSTALL_PARTS = $(addprefix sql/install/,$(addsuffix .sql,funnel \
 	aggregates/agg_stage aggregates/agg_journey aggregates/agg_summary \
 	aggregates/agg_report aggregates/agg_forecast aggregates/agg_time \
 	aggregates/agg_velocity aggregates/agg_window_funnel \
-	analysis/funnel_svg analysis/bi_views live/live live/live_read live/live_ops live/live_write \
+	analysis/funnel_svg analysis/bi_views live/live live/live_read live/live_ops live/live_write live/live_citus \
 	grants))
 
 sql/funnel--$(EXTVERSION).sql: $(INSTALL_PARTS) funnel.control

@@ -19,6 +19,10 @@
  * about 64 x runs x log(run length) comparisons and never reads every
  * value.
  *
+ * The runs state has a combine function and a serial form (the runs
+ * concatenated), so the percentile aggregates in parallel plans and, on
+ * Citus, on the workers, the binary searches staying in the final step.
+ *
  * src/live/live.c
  *
  *-------------------------------------------------------------------------
@@ -29,6 +33,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "storage/lockdefs.h"
 #include "utils/array.h"
@@ -393,4 +398,180 @@ live_runs_final(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DurationPercentileInterval(s->fraction, n, first_row,
 											   second_row, first_value,
 											   second_value));
+}
+
+/* ---- parallel and distributed aggregation of the runs ------------------ */
+
+/* A new empty state in the aggregate's context */
+static LiveRunsState *
+LiveRunsNew(MemoryContext aggcxt, int capacity)
+{
+	LiveRunsState *state = MemoryContextAllocZero(aggcxt, sizeof(LiveRunsState));
+
+	state->cxt = aggcxt;
+	state->capacity = Max(capacity, 16);
+	state->runs = MemoryContextAlloc(aggcxt, state->capacity * sizeof(LiveRun));
+	return state;
+}
+
+/* The fraction of another state, which must be the same if both have one */
+static void
+LiveRunsMergeFraction(LiveRunsState *into, const LiveRunsState *from)
+{
+	if (!from->has_fraction)
+		return;
+	if (into->has_fraction && into->fraction != from->fraction)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("percentile fraction must be the same for every row"),
+				 errdetail("Got %g after %g.", from->fraction, into->fraction)));
+	into->has_fraction = true;
+	into->fraction = from->fraction;
+}
+
+/*
+ * funnel_internal.live_runs_combine(state, state): the runs of both, the
+ * second's values copied into the aggregate's context
+ */
+PG_FUNCTION_INFO_V1(live_runs_combine);
+Datum
+live_runs_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	LiveRunsState *state;
+	LiveRunsState *other;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "live_runs_combine called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0));
+	}
+	other = (LiveRunsState *) PG_GETARG_POINTER(1);
+	if (PG_ARGISNULL(0))
+		state = LiveRunsNew(aggcxt, other->nruns);
+	else
+		state = (LiveRunsState *) PG_GETARG_POINTER(0);
+
+	LiveRunsMergeFraction(state, other);
+	for (i = 0; i < other->nruns; i++)
+	{
+		const LiveRun *r = &other->runs[i];
+		int64	   *values;
+
+		if (state->nruns == state->capacity)
+		{
+			state->capacity *= 2;
+			state->runs = repalloc(state->runs, state->capacity * sizeof(LiveRun));
+		}
+		values = MemoryContextAlloc(aggcxt, r->n * sizeof(int64));
+		memcpy(values, r->values, r->n * sizeof(int64));
+		state->runs[state->nruns].values = values;
+		state->runs[state->nruns].n = r->n;
+		state->runs[state->nruns].removed = r->removed;
+		state->nruns++;
+	}
+	PG_RETURN_POINTER(state);
+}
+
+/*
+ * funnel_internal.live_runs_serialize(state) bytea: the fraction (a flag
+ * and a float8), the number of runs, then each run: removed flag, length,
+ * values (network byte order)
+ */
+PG_FUNCTION_INFO_V1(live_runs_serialize);
+Datum
+live_runs_serialize(PG_FUNCTION_ARGS)
+{
+	LiveRunsState *state;
+	StringInfoData buf;
+	int			i;
+	int			j;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "live_runs_serialize called in non-aggregate context");
+	state = (LiveRunsState *) PG_GETARG_POINTER(0);
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, state->has_fraction ? 1 : 0);
+	pq_sendfloat8(&buf, state->fraction);
+	pq_sendint32(&buf, state->nruns);
+	for (i = 0; i < state->nruns; i++)
+	{
+		pq_sendbyte(&buf, state->runs[i].removed ? 1 : 0);
+		pq_sendint32(&buf, state->runs[i].n);
+		for (j = 0; j < state->runs[i].n; j++)
+			pq_sendint64(&buf, state->runs[i].values[j]);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/*
+ * funnel_internal.live_runs_deserialize(bytea, internal): the state of
+ * live_runs_serialize(); each run checked sorted as when first read
+ */
+PG_FUNCTION_INFO_V1(live_runs_deserialize);
+Datum
+live_runs_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	bytea	   *b = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	LiveRunsState *state;
+	int			nruns;
+	int			i;
+	int			j;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "live_runs_deserialize called in non-aggregate context");
+	/* read in place (initReadOnlyStringInfo() of PostgreSQL 17) */
+	buf.data = VARDATA_ANY(b);
+	buf.len = VARSIZE_ANY_EXHDR(b);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	state = LiveRunsNew(aggcxt, 16);
+	state->has_fraction = pq_getmsgbyte(&buf) != 0;
+	state->fraction = pq_getmsgfloat8(&buf);
+	if (state->has_fraction)
+		DurationCheckFraction(state->fraction);
+	nruns = pq_getmsgint(&buf, 4);
+	if (nruns < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid number of runs %d in a live percentile state", nruns)));
+	for (i = 0; i < nruns; i++)
+	{
+		bool		removed = pq_getmsgbyte(&buf) != 0;
+		int			n = pq_getmsgint(&buf, 4);
+		int64	   *values;
+
+		if (n <= 0 || n > (buf.len - buf.cursor) / (int) sizeof(int64))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+					 errmsg("invalid run length %d in a live percentile state", n)));
+		values = MemoryContextAlloc(aggcxt, n * sizeof(int64));
+		for (j = 0; j < n; j++)
+		{
+			values[j] = pq_getmsgint64(&buf);
+			if (j > 0 && values[j - 1] > values[j])
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+						 errmsg("a run of durations must be sorted"),
+						 errdetail("%lld comes before %lld.",
+								   (long long) values[j - 1], (long long) values[j])));
+		}
+		if (state->nruns == state->capacity)
+		{
+			state->capacity *= 2;
+			state->runs = repalloc(state->runs, state->capacity * sizeof(LiveRun));
+		}
+		state->runs[state->nruns].values = values;
+		state->runs[state->nruns].n = n;
+		state->runs[state->nruns].removed = removed;
+		state->nruns++;
+	}
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(state);
 }

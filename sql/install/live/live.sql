@@ -24,10 +24,31 @@ RETURNS interval
     LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION funnel_internal.live_runs_final(internal) IS
   'funnel internal: final of live_percentile: percentile_cont over the net durations by binary searches per run';
+CREATE FUNCTION funnel_internal.live_runs_combine(internal, internal)
+RETURNS internal
+    AS 'MODULE_PATHNAME', 'live_runs_combine'
+    LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.live_runs_combine(internal, internal) IS
+  'funnel internal: combine function of live_percentile: the runs of both states (parallel plans; Citus merges the workers'' runs on the coordinator)';
+CREATE FUNCTION funnel_internal.live_runs_serialize(internal)
+RETURNS bytea
+    AS 'MODULE_PATHNAME', 'live_runs_serialize'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.live_runs_serialize(internal) IS
+  'funnel internal: serial function of live_percentile: the fraction and the runs';
+CREATE FUNCTION funnel_internal.live_runs_deserialize(bytea, internal)
+RETURNS internal
+    AS 'MODULE_PATHNAME', 'live_runs_deserialize'
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION funnel_internal.live_runs_deserialize(bytea, internal) IS
+  'funnel internal: deserial function of live_percentile; 22P03 for a malformed state';
 CREATE AGGREGATE funnel_internal.live_percentile(added bigint[], removed bigint[], fraction float8) (
     SFUNC = funnel_internal.live_runs_trans,
     STYPE = internal,
     FINALFUNC = funnel_internal.live_runs_final,
+    COMBINEFUNC = funnel_internal.live_runs_combine,
+    SERIALFUNC = funnel_internal.live_runs_serialize,
+    DESERIALFUNC = funnel_internal.live_runs_deserialize,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE funnel_internal.live_percentile(bigint[], bigint[], float8) IS
@@ -55,7 +76,14 @@ GRANT SELECT ON funnel.live_table TO PUBLIC;
 -- before the statement (j), and per key the summary added and removed and
 -- the sorted runs of durations added and removed.  op is INSERT, UPDATE,
 -- DELETE (transition tables funnel_live_old/new) or REBUILD (every deal).
-CREATE FUNCTION funnel_internal.live_delta_sql(deals regclass, op text)
+-- history, source and target name other relations than the history, the
+-- deals table (REBUILD) and the summary table (sql/install/live/live_citus.sql:
+-- a shard's, or copies).  On a distributed table every row gets a shard_key,
+-- a key of its deals, so it is stored with them; REBUILD groups by their
+-- shard too.
+CREATE FUNCTION funnel_internal.live_delta_sql(deals regclass, op text,
+                                               history text DEFAULT NULL, source text DEFAULT NULL,
+                                               target text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -80,6 +108,10 @@ DECLARE
     -- a table of several pipelines: one journey per deal and pipeline it
     -- visited, keyed by the pipeline too (column pipeline)
     multi boolean;
+    citus boolean;
+    shard_col text := '';
+    shard_val text := '';
+    shard_grp text := '';
     pl_v text := '';
     j_sql text;
     pl_join text := '';
@@ -94,6 +126,17 @@ BEGIN
         dims_plain := ', pipeline';
     END IF;
     SELECT * INTO lt FROM funnel.live_table l WHERE l.deals = live_delta_sql.deals;
+    history := coalesce(history, t.history::text);
+    source := coalesce(source, 'ONLY ' || deals::text);
+    target := coalesce(target, lt.live::text);
+    citus := funnel_internal.live_distributed(deals);
+    IF citus THEN
+        shard_col := ', shard_key';
+        shard_val := ', (array_agg(k))[1]';
+        IF op = 'REBUILD' THEN
+            shard_grp := format(', pg_catalog.get_shard_id_for_distribution_column(%L::regclass, k)', deals);
+        END IF;
+    END IF;
     SELECT a.atttypid::regtype INTO key_type FROM pg_attribute a
      WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped;
     eq := funnel_internal.equality_operator(key_type);
@@ -136,7 +179,7 @@ BEGIN
                FROM %6$s n',
                  t.key_column, t.stage_column, amount_n,
                  replace(n_cols, ' AS n', ' AS o'), n_cols,
-                 CASE WHEN op = 'INSERT' THEN 'funnel_live_new' ELSE 'ONLY ' || deals::text END);
+                 CASE WHEN op = 'INSERT' THEN 'funnel_live_new' ELSE source END);
     ELSE
         RAISE EXCEPTION 'unknown live delta operation "%"', op USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -180,40 +223,43 @@ jc AS (
 ),
 items AS (
     SELECT jc.new_day AS day%4$s, NULL::funnel.deal_stage AS stage, 1 AS sign,
-           jc.new_j AS jr, jc.new_amount AS amount, NULL::bigint AS dur
+           jc.new_j AS jr, jc.new_amount AS amount, NULL::bigint AS dur, jc.deal_id AS k
       FROM jc WHERE jc.in_new
     UNION ALL
-    SELECT jc.old_day%5$s, NULL, -1, jc.old_j, jc.old_amount, NULL
+    SELECT jc.old_day%5$s, NULL, -1, jc.old_j, jc.old_amount, NULL, jc.deal_id
       FROM jc WHERE jc.in_old AND jc.old_j IS NOT NULL
     UNION ALL
     SELECT jc.new_day%4$s, v2.stage, 1, NULL, NULL,
-           ((extract(epoch FROM v2.left_at) - extract(epoch FROM v2.entered_at)) * 1000000)::bigint
+           ((extract(epoch FROM v2.left_at) - extract(epoch FROM v2.entered_at)) * 1000000)::bigint,
+           jc.deal_id
       FROM v2 JOIN jc ON jc.deal_id %3$s v2.deal_id%11$s
      WHERE jc.in_new AND v2.left_at IS NOT NULL
        AND (v2.closed_now OR jc.moved_key OR NOT jc.in_old)
     UNION ALL
     SELECT jc.old_day%5$s, v2.stage, -1, NULL, NULL,
-           ((extract(epoch FROM v2.left_at) - extract(epoch FROM v2.entered_at)) * 1000000)::bigint
+           ((extract(epoch FROM v2.left_at) - extract(epoch FROM v2.entered_at)) * 1000000)::bigint,
+           jc.deal_id
       FROM v2 JOIN jc ON jc.deal_id %3$s v2.deal_id%11$s
      WHERE jc.in_old AND jc.old_j IS NOT NULL AND v2.left_at IS NOT NULL AND NOT v2.closed_now
        AND (jc.moved_key OR NOT jc.in_new)
 )
-INSERT INTO %6$s (day%7$s, stage, plus, minus, plus_runs, minus_runs)
+INSERT INTO %6$s (day%7$s, stage, plus, minus, plus_runs, minus_runs%13$s)
 SELECT day%8$s, stage,
        funnel.funnel(jr, amount) FILTER (WHERE sign > 0 AND jr IS NOT NULL),
        funnel.funnel(jr, amount) FILTER (WHERE sign < 0 AND jr IS NOT NULL),
        array_agg(dur ORDER BY dur) FILTER (WHERE sign > 0 AND dur IS NOT NULL),
-       array_agg(dur ORDER BY dur) FILTER (WHERE sign < 0 AND dur IS NOT NULL)
+       array_agg(dur ORDER BY dur) FILTER (WHERE sign < 0 AND dur IS NOT NULL)%14$s
   FROM items
- GROUP BY day%8$s, stage
-$q$, c_sql, t.history::text, eq, dims_new, dims_old, lt.live::text, dims_plain,
+ GROUP BY day%8$s, stage%15$s
+$q$, c_sql, history, eq, dims_new, dims_old, target, dims_plain,
       CASE WHEN multi THEN ', pl' ELSE '' END
       || (SELECT coalesce(string_agg(format(', d%s', k), ''), '') FROM generate_series(1, n) k),
-      pl_v, j_sql, pl_join, CASE WHEN multi THEN ', j.pl' ELSE '' END);
+      pl_v, j_sql, pl_join, CASE WHEN multi THEN ', j.pl' ELSE '' END,
+      shard_col, shard_val, shard_grp);
 END
 $$;
-COMMENT ON FUNCTION funnel_internal.live_delta_sql(regclass, text) IS
-  'funnel internal: the INSERT of the live delta rows of one statement (INSERT, UPDATE, DELETE: transition tables funnel_live_old/funnel_live_new) or of every deal (REBUILD)';
+COMMENT ON FUNCTION funnel_internal.live_delta_sql(regclass, text, text, text, text) IS
+  'funnel internal: the INSERT of the live delta rows of one statement (INSERT, UPDATE, DELETE: transition tables funnel_live_old/funnel_live_new) or of every deal (REBUILD), from and into the given relations (default: the history, the deals table, the summary table)';
 
 -- Whether a deals table holds several pipelines: its live summaries are
 -- then kept per pipeline too (column pipeline, filter key "pipeline")
@@ -301,16 +347,25 @@ COMMENT ON FUNCTION funnel_internal.live_of(regclass) IS
 -- again after a rename)
 CREATE FUNCTION funnel_internal.live_function_body(deals regclass)
 RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format(E'-- written by funnel.enable_live(%s): appends the live summary deltas of a statement\nBEGIN\n'
+DECLARE
+    live regclass;
+BEGIN
+    SELECT l.live INTO live FROM funnel.live_table l WHERE l.deals = live_function_body.deals;
+    -- a distributed table's shards fill in their own shards' names
+    -- (sql/install/live/live_citus.sql)
+    IF funnel_internal.live_distributed(deals) THEN
+        RETURN funnel_internal.live_citus_trigger_body(deals, live);
+    END IF;
+    RETURN format(E'-- written by funnel.enable_live(%s): appends the live summary deltas of a statement\nBEGIN\n'
                   'IF TG_OP = ''INSERT'' THEN %s;\nELSIF TG_OP = ''UPDATE'' THEN %s;\n'
                   'ELSIF TG_OP = ''DELETE'' THEN %s;\nELSE TRUNCATE %s;\nEND IF;\nRETURN NULL;\nEND',
                   deals, funnel_internal.live_delta_sql(deals, 'INSERT'),
                   funnel_internal.live_delta_sql(deals, 'UPDATE'),
-                  funnel_internal.live_delta_sql(deals, 'DELETE'), l.live)
-      FROM funnel.live_table l WHERE l.deals = live_function_body.deals
+                  funnel_internal.live_delta_sql(deals, 'DELETE'), live);
+END
 $$;
 COMMENT ON FUNCTION funnel_internal.live_function_body(regclass) IS
   'funnel internal: the body of the generated trigger function that appends the live summary deltas of each statement on a deals table';
@@ -329,17 +384,16 @@ DECLARE
     live_name text;
     live regclass;
     fn text;
+    -- a table distributed by Citus: its summaries are distributed with it
+    -- (sql/install/live/live_citus.sql)
+    citus boolean := funnel_internal.live_distributed(deals);
+    saved text[];
 BEGIN
     SELECT * INTO t FROM funnel.tracked_table tt WHERE tt.deals = enable_live.deals;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not tracked', deals
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Call funnel.track() first: live summaries are kept from its history.';
-    END IF;
-    IF funnel_internal.track_citus_method(deals) IS NOT NULL THEN
-        RAISE EXCEPTION 'live summaries of the distributed table % are not supported yet', deals
-            USING ERRCODE = 'feature_not_supported',
-                  HINT = 'Read it with funnel.report() over its history: the aggregates run on the workers.';
     END IF;
     IF EXISTS (SELECT 1 FROM funnel.live_table l WHERE l.deals = enable_live.deals) THEN
         RAISE EXCEPTION 'table % already has live summaries', deals
@@ -354,7 +408,7 @@ BEGIN
         RAISE EXCEPTION 'dimension names must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     FOREACH d IN ARRAY dimensions LOOP
-        IF d IN ('day', 'stage', 'plus', 'minus', 'plus_runs', 'minus_runs') THEN
+        IF d IN ('day', 'stage', 'plus', 'minus', 'plus_runs', 'minus_runs') OR (citus AND d = 'shard_key') THEN
             RAISE EXCEPTION 'dimension "%" has the name of a column of the live summary table', d
                 USING ERRCODE = 'duplicate_column',
                       HINT = 'Rename the column of the deals table, or leave it out.';
@@ -395,6 +449,12 @@ BEGIN
     IF t.pipelines IS NOT NULL THEN
         cols := 'pipeline text, ' || cols;
     END IF;
+    IF citus THEN
+        -- a key of the deals of each row: the row lives on their shard
+        cols := cols || (SELECT format('shard_key %s, ', format_type(a.atttypid, a.atttypmod))
+                           FROM pg_attribute a
+                          WHERE a.attrelid = deals AND a.attname = t.key_column AND NOT a.attisdropped);
+    END IF;
     IF amount_column IS NOT NULL THEN
         SELECT a.atttypid::regtype AS typ INTO att FROM pg_attribute a
          WHERE a.attrelid = deals AND a.attname = amount_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -421,6 +481,13 @@ BEGIN
     EXECUTE format('CREATE TABLE %I.%I (day date, %sstage funnel.deal_stage, plus funnel.funnel_summary, minus funnel.funnel_summary, plus_runs bigint[], minus_runs bigint[])',
                    rel.nspname, live_name, cols);
     live := format('%I.%I', rel.nspname, live_name)::regclass;
+    IF citus THEN
+        -- one connection per node: Citus propagates the trigger function,
+        -- which it refuses after a parallel operation; unsafe triggers on
+        -- for the live triggers (sql/install/live/live_citus.sql)
+        saved := funnel_internal.live_citus_ddl_begin();
+        PERFORM funnel_internal.live_citus_distribute(deals, live);
+    END IF;
     EXECUTE format('COMMENT ON TABLE %s IS %L', live,
                    format('funnel: live summaries of %s: append-only delta rows per entry day (UTC) and dimension values, written by its triggers; read with funnel.live_report()', deals));
 
@@ -440,7 +507,11 @@ SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
 
     -- the summary of the deals there are now
-    EXECUTE funnel_internal.live_delta_sql(deals, 'REBUILD');
+    IF citus THEN
+        PERFORM funnel_internal.live_citus_fill(deals);
+    ELSE
+        EXECUTE funnel_internal.live_delta_sql(deals, 'REBUILD');
+    END IF;
 
     EXECUTE format('ALTER TABLE %s OWNER TO %I', live, rel.owner);
     EXECUTE format('ALTER FUNCTION %s OWNER TO %I', fn, rel.owner);
@@ -449,13 +520,15 @@ SET search_path = pg_catalog, pg_temp AS %L$f$, rel.nspname, live_name,
     EXECUTE format('CREATE TRIGGER funnel_track_live_insert AFTER INSERT ON %s REFERENCING NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s',
                    deals, fn);
     -- the common move in C (sql/install/live/live_write.sql), which falls
-    -- back to fn for any other statement
-    EXECUTE format('CREATE TRIGGER funnel_track_live_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS funnel_live_old NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION funnel_internal.live_update_trigger()',
-                   deals);
+    -- back to fn for any other statement; on the shards of a distributed
+    -- table, fn (the C trigger knows no shard)
+    EXECUTE format('CREATE TRIGGER funnel_track_live_update AFTER UPDATE ON %s REFERENCING OLD TABLE AS funnel_live_old NEW TABLE AS funnel_live_new FOR EACH STATEMENT EXECUTE FUNCTION %s',
+                   deals, CASE WHEN citus THEN fn ELSE 'funnel_internal.live_update_trigger()' END);
     EXECUTE format('CREATE TRIGGER funnel_track_live_delete AFTER DELETE ON %s REFERENCING OLD TABLE AS funnel_live_old FOR EACH STATEMENT EXECUTE FUNCTION %s',
                    deals, fn);
     EXECUTE format('CREATE TRIGGER funnel_track_live_truncate AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION %s',
                    deals, fn);
+    PERFORM funnel_internal.live_citus_ddl_end(saved);
     RETURN live;
 END
 $$;
@@ -476,6 +549,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     lt funnel.live_table := funnel_internal.live_of(deals);
+    saved text[] := funnel_internal.live_citus_ddl_begin();
 BEGIN
     -- first: funnel_live_sql_drop (sql/install/live/live_ops.sql) drops the rest
     -- of the live summaries of a row still there when one part is dropped
@@ -486,6 +560,7 @@ BEGIN
     EXECUTE format('DROP TRIGGER IF EXISTS funnel_track_live_truncate ON %s', deals);
     EXECUTE format('DROP FUNCTION IF EXISTS %s', lt.delta_function);
     EXECUTE format('DROP TABLE IF EXISTS %s', lt.live);
+    PERFORM funnel_internal.live_citus_ddl_end(saved);
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.disable_live(regclass) IS
@@ -517,6 +592,20 @@ BEGIN
                   DETAIL = 'A funnel summary counts the stages of one pipeline.',
                   HINT = format('Name one in the filter, as in {"pipeline": "%s"}.',
                                 (SELECT tt.pipelines[1] FROM funnel.tracked_table tt WHERE tt.deals = live_summary.deals));
+    END IF;
+    IF funnel_internal.live_distributed(deals) THEN
+        -- Citus (sql/install/live/live_citus.sql): each shard merges its
+        -- rows per shard_key as the caller, the coordinator merges those
+        -- (funnel.funnel(funnel_summary): funnel_summary_merge) and
+        -- subtracts once; MATERIALIZED: a subplan of its own, else Citus
+        -- would split the outer aggregate with its worker_partial_agg(),
+        -- which calls the support functions PUBLIC may not execute
+        EXECUTE format('WITH w AS MATERIALIZED (SELECT shard_key, funnel.funnel(plus) AS plus, funnel.funnel(minus) AS minus
+                                                   FROM %s WHERE stage IS NULL AND %s GROUP BY shard_key)
+                        SELECT funnel_internal.live_summary_minus(funnel.funnel(plus), funnel.funnel(minus)) FROM w',
+                       lt.live, funnel_internal.live_where(deals, filter))
+           INTO s USING "from", "to", filter;
+        RETURN s;
     END IF;
     EXECUTE format('SELECT funnel_internal.live_summary_minus(funnel.funnel(plus), funnel.funnel(minus)) FROM %s WHERE stage IS NULL AND %s',
                    lt.live, funnel_internal.live_where(deals, filter))
@@ -571,13 +660,20 @@ BEGIN
     IF fraction IS NULL THEN
         RAISE EXCEPTION 'percentile fraction must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- Citus: the shards filter, the coordinator searches the runs (a
+    -- MATERIALIZED subplan, as in funnel.live_summary())
     RETURN QUERY EXECUTE format(
-        'SELECT stage, sum(coalesce(cardinality(plus_runs), 0) - coalesce(cardinality(minus_runs), 0))::bigint,
+        '%sSELECT stage, sum(coalesce(cardinality(plus_runs), 0) - coalesce(cardinality(minus_runs), 0))::bigint,
                 funnel_internal.live_percentile(plus_runs, minus_runs, $4)
-           FROM %s WHERE stage IS NOT NULL AND %s
+           FROM %s
           GROUP BY stage
          HAVING sum(coalesce(cardinality(plus_runs), 0) - coalesce(cardinality(minus_runs), 0)) > 0
-          ORDER BY stage', lt.live, funnel_internal.live_where(deals, filter))
+          ORDER BY stage',
+        CASE WHEN funnel_internal.live_distributed(deals)
+             THEN format('WITH w AS MATERIALIZED (SELECT stage, plus_runs, minus_runs FROM %s WHERE stage IS NOT NULL AND %s) ',
+                         lt.live, funnel_internal.live_where(deals, filter)) ELSE '' END,
+        CASE WHEN funnel_internal.live_distributed(deals) THEN 'w'
+             ELSE format('%s WHERE stage IS NOT NULL AND %s', lt.live, funnel_internal.live_where(deals, filter)) END)
         USING "from", "to", filter, fraction;
 END
 $$;
@@ -606,6 +702,8 @@ DECLARE
     dims text := '';
     d name;
     n bigint;
+    citus boolean := funnel_internal.live_distributed(deals);
+    stmt text;
 BEGIN
     FOREACH d IN ARRAY lt.dimensions LOOP
         dims := dims || format('%I, ', d);
@@ -614,8 +712,10 @@ BEGIN
         dims := 'pipeline, ' || dims;
     END IF;
     -- rows appended meanwhile are not in the snapshot and stay; a second
-    -- compaction waits for the first and skips the rows it deleted
-    EXECUTE format($q$
+    -- compaction waits for the first and skips the rows it deleted; a
+    -- distributed table is compacted shard by shard (each row keeps a key
+    -- of the shard's deals, sql/install/live/live_citus.sql)
+    stmt := format($q$
 WITH d AS (DELETE FROM %1$s RETURNING *),
 s AS (SELECT day, %2$s NULL::funnel.deal_stage AS stage,
              funnel_internal.live_summary_minus(funnel.funnel(plus), funnel.funnel(minus)) AS plus,
@@ -626,9 +726,15 @@ m AS (SELECT day, %2$s stage, unnest(minus_runs) AS v FROM d WHERE stage IS NOT 
 r AS (SELECT day, %2$s stage, NULL::funnel.funnel_summary AS plus, array_agg(v ORDER BY v) AS plus_runs
         FROM (SELECT * FROM p EXCEPT ALL SELECT * FROM m) net
        GROUP BY day, %2$s stage),
-ins AS (INSERT INTO %1$s (day, %2$s stage, plus, plus_runs)
-        SELECT * FROM s WHERE plus IS NOT NULL UNION ALL SELECT * FROM r RETURNING 1)
-SELECT count(*) FROM ins$q$, lt.live, dims) INTO n;
+ins AS (INSERT INTO %1$s (day, %2$s stage, plus, plus_runs%3$s)
+        SELECT *%4$s FROM (SELECT * FROM s WHERE plus IS NOT NULL UNION ALL SELECT * FROM r) net RETURNING 1)
+SELECT count(*) FROM ins$q$, CASE WHEN citus THEN '%1$s' ELSE lt.live::text END, dims,
+                  CASE WHEN citus THEN ', shard_key' ELSE '' END,
+                  CASE WHEN citus THEN ', (SELECT d.shard_key FROM d LIMIT 1)' ELSE '' END);
+    IF citus THEN
+        RETURN funnel_internal.live_citus_compact(lt.live, stmt);
+    END IF;
+    EXECUTE stmt INTO n;
     RETURN n;
 END
 $$;
@@ -647,6 +753,9 @@ BEGIN
     -- no move while the summary is rebuilt from the history
     EXECUTE format('LOCK TABLE %s IN SHARE MODE', deals);
     EXECUTE format('DELETE FROM %s', lt.live);
+    IF funnel_internal.live_distributed(deals) THEN
+        RETURN funnel_internal.live_citus_fill(deals);
+    END IF;
     EXECUTE funnel_internal.live_delta_sql(deals, 'REBUILD');
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -665,7 +774,7 @@ DECLARE
     dims text := '';
     dimrow text := 'NULL::text';
     d name;
-    truth text;
+    live text := lt.live::text;
 BEGIN
     FOREACH d IN ARRAY lt.dimensions LOOP
         dims := dims || format('%I, ', d);
@@ -677,10 +786,16 @@ BEGIN
         dimrow := format('ROW(%s)::text', rtrim(dims, ', '));
     END IF;
     -- what a rebuild would write, into a temporary table shaped like the live one
-    EXECUTE format('CREATE TEMPORARY TABLE funnel_live_check_truth ON COMMIT DROP AS TABLE %s WITH NO DATA', lt.live);
-    truth := replace(funnel_internal.live_delta_sql(deals, 'REBUILD'),
-                     'INSERT INTO ' || lt.live::text || ' (', 'INSERT INTO pg_temp.funnel_live_check_truth (');
-    EXECUTE truth;
+    EXECUTE format('CREATE TEMPORARY TABLE funnel_live_check_truth (LIKE %s) ON COMMIT DROP', lt.live);
+    IF funnel_internal.live_distributed(deals) THEN
+        -- computed on the coordinator (sql/install/live/live_citus.sql),
+        -- compared with a copy of the distributed summary rows
+        PERFORM funnel_internal.live_citus_fill(deals, 'pg_temp.funnel_live_check_truth');
+        EXECUTE format('CREATE TEMPORARY TABLE funnel_live_check_live ON COMMIT DROP AS SELECT * FROM %s', lt.live);
+        live := 'pg_temp.funnel_live_check_live';
+    ELSE
+        EXECUTE funnel_internal.live_delta_sql(deals, 'REBUILD', target => 'pg_temp.funnel_live_check_truth');
+    END IF;
     RETURN QUERY EXECUTE format($q$
 WITH ls AS (SELECT day, %1$s %3$s AS dv,
                    funnel_internal.live_summary_minus(funnel.funnel(plus), funnel.funnel(minus)) AS s
@@ -702,8 +817,9 @@ hd AS (SELECT day, %3$s AS dv, stage, unnest(plus_runs)::text AS value FROM pg_t
  SELECT 'summary only', * FROM (SELECT * FROM ld EXCEPT ALL SELECT * FROM hd) c
  UNION ALL
  SELECT 'history only', * FROM (SELECT * FROM hd EXCEPT ALL SELECT * FROM ld) e)
-ORDER BY 2, 3, 4, 1, 5$q$, dims, lt.live, dimrow);
+ORDER BY 2, 3, 4, 1, 5$q$, dims, live, dimrow);
     DROP TABLE pg_temp.funnel_live_check_truth;
+    DROP TABLE IF EXISTS pg_temp.funnel_live_check_live;
 END
 $$;
 COMMENT ON FUNCTION funnel.live_check(regclass) IS

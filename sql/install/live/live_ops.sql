@@ -19,6 +19,7 @@ DECLARE
     lt record;
     t name;
     rel text;
+    saved text[];
 BEGIN
     DELETE FROM funnel.live_table l WHERE l.deals::oid = live_teardown.deals
     RETURNING l.live::oid AS live, l.delta_function INTO lt;
@@ -28,6 +29,8 @@ BEGIN
     -- the row is gone first: the drops below fire funnel_live_sql_drop again
     SELECT format('%I.%I', n.nspname, c.relname) INTO rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = live_teardown.deals;
+    -- Citus: the settings of DDL on distributed tables (sql/install/live/live_citus.sql)
+    saved := funnel_internal.live_citus_ddl_begin();
     IF rel IS NOT NULL THEN
         FOR t IN SELECT tg.tgname FROM pg_trigger tg
                   WHERE tg.tgrelid = live_teardown.deals AND NOT tg.tgisinternal
@@ -43,6 +46,7 @@ BEGIN
     IF rel IS NOT NULL THEN
         EXECUTE format('DROP TABLE %s', rel);
     END IF;
+    PERFORM funnel_internal.live_citus_ddl_end(saved);
 END
 $$;
 COMMENT ON FUNCTION funnel_internal.live_teardown(oid) IS
@@ -122,6 +126,18 @@ BEGIN
           LEFT JOIN pg_namespace ln ON ln.oid = c.relnamespace
     LOOP
         CONTINUE WHEN NOT (l.deals_gone OR l.live_gone OR l.function_gone OR l.trigger_gone IS NOT NULL);
+        IF (NOT l.live_gone AND funnel_internal.live_distributed(l.live::regclass))
+           OR (NOT l.deals_gone AND funnel_internal.live_distributed(l.deals::regclass)) THEN
+            -- Citus: the rest lives on shards the dropping role changed in
+            -- this transaction, which this function (as the extension
+            -- owner) may not change after it (Citus refuses, or waits for
+            -- a distributed deadlock); refused as a whole
+            RAISE EXCEPTION 'cannot drop a part of the live summaries of distributed table %',
+                            coalesce(l.deals_name, l.deals_oid)
+                USING ERRCODE = 'object_in_use',
+                      DETAIL = 'Citus refuses to drop the rest of them in the same transaction as another role.',
+                      HINT = format('Call funnel.disable_live(%L) first.', coalesce(l.deals_name, l.deals_oid));
+        END IF;
         PERFORM funnel_internal.live_teardown(l.deals);
         IF l.deals_gone THEN
             RAISE NOTICE 'live summaries of dropped table % dropped', l.deals_oid
@@ -175,6 +191,7 @@ DECLARE
     live_type text;
     recipe text;
     deals_altered boolean;
+    distributed boolean;
 BEGIN
     FOR lt IN SELECT l.* FROM funnel.live_table l
                WHERE EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
@@ -235,6 +252,17 @@ BEGIN
                       DETAIL = 'Its live summaries total it as numeric.',
                       HINT = 'Use a numeric, smallint, integer or bigint column, or ' || lower(left(recipe, 1)) || substr(recipe, 2);
         END IF;
+        -- a distributed table (sql/install/live/live_citus.sql): its
+        -- shards' trigger function is not written again here, so nothing it
+        -- names may change
+        distributed := funnel_internal.live_distributed(lt.deals);
+        IF distributed AND (dims IS DISTINCT FROM lt.dimensions OR amount IS DISTINCT FROM lt.amount_column) THEN
+            RAISE EXCEPTION 'cannot rename column "%" of distributed table %, which has live summaries',
+                            renamed, lt.deals
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'Its live summaries name the column in the trigger function of every shard.',
+                      HINT = recipe;
+        END IF;
         -- the row first: the ALTERs of the summary table below fire this
         -- trigger again, which then finds everything in step
         IF dims IS DISTINCT FROM lt.dimensions OR amount IS DISTINCT FROM lt.amount_column THEN
@@ -256,6 +284,11 @@ BEGIN
                     USING ERRCODE = 'dependent_objects_still_exist',
                           DETAIL = format('It is the dimension "%s" of the live summaries of %s.', dims[i], lt.deals),
                           HINT = format('Leave the columns funnel.enable_live() made, or call funnel.disable_live(%L) first.', lt.deals);
+            END IF;
+            IF distributed AND deals_altered AND deals_type IS DISTINCT FROM live_type THEN
+                RAISE EXCEPTION 'cannot change the type of dimension "%" of distributed table %, which has live summaries',
+                                dims[i], lt.deals
+                    USING ERRCODE = 'feature_not_supported', HINT = recipe;
             END IF;
             IF deals_altered AND deals_type IS DISTINCT FROM live_type THEN
                 -- the dimension's new type, as enable_live() checks it
@@ -285,7 +318,15 @@ BEGIN
             END IF;
         END LOOP;
         -- the trigger function, with the names there are now
-        IF to_regprocedure(lt.delta_function) IS NOT NULL THEN
+        IF distributed THEN
+            IF (SELECT p.prosrc FROM pg_proc p WHERE p.oid = to_regprocedure(lt.delta_function))
+               IS DISTINCT FROM funnel_internal.live_function_body(lt.deals) THEN
+                RAISE EXCEPTION 'cannot rename a table of the live summaries of distributed table %', lt.deals
+                    USING ERRCODE = 'feature_not_supported',
+                          DETAIL = 'The trigger function of every shard names the deals, history and summary tables.',
+                          HINT = recipe;
+            END IF;
+        ELSIF to_regprocedure(lt.delta_function) IS NOT NULL THEN
             EXECUTE format($f$CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS %L$f$,
                            to_regprocedure(lt.delta_function), funnel_internal.live_function_body(lt.deals));
