@@ -110,7 +110,7 @@ LiveAttnum(Relation rel, const char *name)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						name, RelationGetRelationName(rel)),
-				 errhint("Call funnel.disable_live() and funnel.enable_live() again after renaming a column of its live summaries.")));
+				 errhint("Call funnel.disable_live() and funnel.enable_live() again with the columns there are now.")));
 	return att;
 }
 
@@ -245,7 +245,14 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 			i = 0;
 		}
 		if (i != n)
-			elog(ERROR, "could not find the dimension columns of \"%s\"", RelationGetRelationName(rel));
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("a dimension column of the live summaries of \"%s\" does not exist",
+							RelationGetRelationName(rel)),
+					 errdetail("funnel.live_table names the dimensions %s.",
+							   DatumGetCString(DirectFunctionCall1(array_out,
+																   PointerGetDatum(dims)))),
+					 errhint("Call funnel.disable_live() and funnel.enable_live() again with the columns there are now.")));
 		visits_sql = TextDatumGetCString(SPI_getbinval(tup, desc, SPI_fnumber(desc, "visits_sql"), &isnull));
 		insert_sql = TextDatumGetCString(SPI_getbinval(tup, desc, SPI_fnumber(desc, "insert_sql"), &isnull));
 

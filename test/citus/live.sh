@@ -91,14 +91,16 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n bigint := 0;
     m bigint;
+    diff text;
 BEGIN
     WITH ref AS (SELECT r.* FROM funnel.report((SELECT funnel.funnel(j, amount) FROM ref_deals
                    WHERE (f IS NULL OR day >= f) AND (t IS NULL OR day <= t)
                      AND (filter IS NULL OR owner IS NOT DISTINCT FROM own))) r),
          live AS (SELECT * FROM funnel.live_report('lcl_deals', f, t, filter))
-    SELECT count(*) INTO m FROM ((SELECT * FROM ref EXCEPT ALL SELECT * FROM live)
-                                 UNION ALL (SELECT * FROM live EXCEPT ALL SELECT * FROM ref)) x;
-    IF m > 0 THEN RAISE WARNING 'report differs (% rows) for % % %', m, f, t, filter; END IF;
+    SELECT count(*), string_agg(x::text, E'\n') INTO m, diff
+      FROM ((SELECT 'history' AS side, * FROM (SELECT * FROM ref EXCEPT ALL SELECT * FROM live) a)
+            UNION ALL (SELECT 'live', * FROM (SELECT * FROM live EXCEPT ALL SELECT * FROM ref) b)) x;
+    IF m > 0 THEN RAISE WARNING 'report differs (% rows) for % % %: %', m, f, t, filter, diff; END IF;
     n := n + m;
     FOR fr IN 1 .. 3 LOOP
         WITH ref AS (SELECT h.stage, count(*) AS c,

@@ -802,9 +802,11 @@ WITH ls AS (SELECT day, %1$s %3$s AS dv,
               FROM %2$s WHERE stage IS NULL GROUP BY day, %1$s dv),
 hs AS (SELECT day, %1$s %3$s AS dv, funnel.funnel(plus) AS s
          FROM pg_temp.funnel_live_check_truth WHERE stage IS NULL GROUP BY day, %1$s dv),
-lr AS (SELECT ls.day, ls.dv, r.stage, ROW(r.deals, trim_scale(r.amount), r.won, r.lost, r.open, r.lost_here, r.open_here)::text AS value
+lr AS (SELECT ls.day, ls.dv, r.stage, ROW(r.deals, trim_scale(r.amount), r.won, r.lost, r.open, r.lost_here, r.open_here,
+                                                 trim_scale(r.average_amount), trim_scale(r.open_amount), r.moved, r.moved_here)::text AS value
          FROM ls, funnel.report(ls.s) r),
-hr AS (SELECT hs.day, hs.dv, r.stage, ROW(r.deals, trim_scale(r.amount), r.won, r.lost, r.open, r.lost_here, r.open_here)::text AS value
+hr AS (SELECT hs.day, hs.dv, r.stage, ROW(r.deals, trim_scale(r.amount), r.won, r.lost, r.open, r.lost_here, r.open_here,
+                                                 trim_scale(r.average_amount), trim_scale(r.open_amount), r.moved, r.moved_here)::text AS value
          FROM hs, funnel.report(hs.s) r),
 ld AS (SELECT day, %3$s AS dv, stage, unnest(plus_runs)::text AS value FROM %2$s WHERE stage IS NOT NULL
        EXCEPT ALL
