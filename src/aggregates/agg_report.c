@@ -69,7 +69,7 @@ enum
 /* decimals of every rate: the scale of the funnel.rate domain */
 #define REPORT_RATE_SCALE	6
 
-/* decimals of an average amount at least (more when the amounts have more) */
+/* decimals of an average amount at least (more when its total has more) */
 #define REPORT_AVERAGE_SCALE	2
 
 /*
@@ -91,16 +91,29 @@ SetRatio(Datum *value, bool *isnull, int64 num, int64 den)
 	}
 }
 
-/* total / n (n > 0) as numeric, rounded to max(scale, REPORT_AVERAGE_SCALE) */
+/*
+ * total / n (n > 0) as numeric, rounded to the decimals of the total
+ * without its trailing zeros, at least REPORT_AVERAGE_SCALE.  Not to the
+ * summary's scale: that is the largest scale of every amount added, and a
+ * live summary (src/live/live.c) keeps the scale of amounts since removed,
+ * so the same deals would round differently there and in a scan.
+ */
 static Datum
 ReportAverage(int128 total, int scale, int64 n)
 {
 	Datum		avg;
+	int128		t = total;
+	int			decimals = scale;
 
+	while (decimals > 0 && t % 10 == 0)
+	{
+		t /= 10;
+		decimals--;
+	}
 	avg = DirectFunctionCall2(numeric_div, DecToNumeric(total, scale),
 							  DirectFunctionCall1(int8_numeric, Int64GetDatum(n)));
 	return DirectFunctionCall2(numeric_round, avg,
-							   Int32GetDatum(Max(scale, REPORT_AVERAGE_SCALE)));
+							   Int32GetDatum(Max(decimals, REPORT_AVERAGE_SCALE)));
 }
 
 /* A count column */
