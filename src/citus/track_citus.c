@@ -15,6 +15,9 @@
  *	  deals=, history=, pipeline=, stage_column=, rule=, key_column=,
  *	  and changed_at_column= when the table has an effective-time column
  *
+ * (a table of several pipelines has pipelines={b2b,retail} instead of
+ * pipeline=, the text form of a text[] array).
+ *
  * A shard is named <table>_<shardid> (Citus's shard_name()).  From the
  * shard id, pg_dist_shard gives the shard of the history table covering the
  * same hash range (co-located shards are placed on the same node), and

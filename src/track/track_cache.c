@@ -31,6 +31,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "lib/stringinfo.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -58,11 +59,12 @@ enum
 	TT_RULE,
 	TT_HISTORY,
 	TT_KEY_COLUMN,
+	TT_PIPELINES,
 	TT_NCOLUMNS
 };
 static const char *const tracked_table_columns[TT_NCOLUMNS] = {
 	"deals", "pipeline", "stage_column", "changed_at_column", "rule",
-	"history", "key_column"
+	"history", "key_column", "pipelines"
 };
 
 /* Column numbers as indexes into heap_deform_tuple's arrays */
@@ -150,17 +152,90 @@ ReportTriggerArgs(Relation deals, Trigger *trigger, const char *detail,
 }
 
 /*
+ * The pipelines of a pipelines= trigger argument: the text form of a text[]
+ * array, as array_out() writes it ('{b2b,"re,tail"}'): an element is bare,
+ * or double-quoted with a backslash before each '"' and '\\' it holds, so
+ * any pipeline name survives (names have no control characters and no ':',
+ * but may hold commas, quotes, braces and spaces).  Nothing else is
+ * accepted: no NULL element, no empty array, no name twice.
+ */
+static List *
+ParsePipelines(Relation deals, Trigger *trigger, const char *value)
+{
+	const char *p = value;
+	List	   *names = NIL;
+	StringInfoData name;
+
+	if (*p++ != '{' || *p == '}')
+		ReportTriggerArgs(deals, trigger,
+						  "Setting \"pipelines\" is \"%s\", not a non-empty array of pipeline names such as {b2b,retail}.",
+						  value);
+	initStringInfo(&name);
+	for (;;)
+	{
+		ListCell   *lc;
+
+		resetStringInfo(&name);
+		if (*p == '"')
+		{
+			for (p++; *p != '"'; p++)
+			{
+				if (*p == '\\')
+					p++;
+				if (*p == '\0')
+					ReportTriggerArgs(deals, trigger,
+									  "Setting \"pipelines\" is \"%s\": a quoted name is not closed.",
+									  value);
+				appendStringInfoChar(&name, *p);
+			}
+			p++;
+		}
+		else
+		{
+			for (; *p != ',' && *p != '}' && *p != '\0'; p++)
+			{
+				if (*p == '"' || *p == '\\' || *p == '{' || isspace((unsigned char) *p))
+					ReportTriggerArgs(deals, trigger,
+									  "Setting \"pipelines\" is \"%s\": a name holding quotes, backslashes, braces or spaces must be double-quoted.",
+									  value);
+				appendStringInfoChar(&name, *p);
+			}
+			if (name.len == 0 || pg_strcasecmp(name.data, "NULL") == 0)
+				ReportTriggerArgs(deals, trigger,
+								  "Setting \"pipelines\" is \"%s\": an element is empty or NULL.",
+								  value);
+		}
+		foreach(lc, names)
+			if (strcmp((char *) lfirst(lc), name.data) == 0)
+				ReportTriggerArgs(deals, trigger,
+								  "Setting \"pipelines\" names pipeline \"%s\" twice.",
+								  name.data);
+		names = lappend(names, pstrdup(name.data));
+		if (*p == '}' && p[1] == '\0')
+			break;
+		if (*p != ',')
+			ReportTriggerArgs(deals, trigger,
+							  "Setting \"pipelines\" is \"%s\", not a non-empty array of pipeline names such as {b2b,retail}.",
+							  value);
+		p++;
+	}
+	pfree(name.data);
+	return names;
+}
+
+/*
  * Read the tracking of a Citus shard (or of the distributed table itself)
  * from its trigger's arguments (see track_citus.c), and find the history
  * relation to write.  The arguments are 'citus' followed by name=value
  * pairs named like the columns of funnel.tracked_table (deals, history,
  * pipeline, stage_column, rule, key_column, and changed_at_column when
  * there is one), in any order: a release that adds a setting adds a pair,
- * and the triggers of older releases stay readable.
+ * and the triggers of older releases stay readable.  A table of several
+ * pipelines has a pipelines= pair instead of pipeline= (ParsePipelines).
  */
 static void
 LoadTrackedArgs(TrackedTable *t, Relation deals, Trigger *trigger,
-				char **pipeline_name, char **key_column)
+				char **pipeline_name, List **pipeline_names, char **key_column)
 {
 	char	  **args = trigger->tgargs;
 	const char *value[TT_NCOLUMNS] = {0};
@@ -188,15 +263,26 @@ LoadTrackedArgs(TrackedTable *t, Relation deals, Trigger *trigger,
 		value[k] = eq + 1;
 	}
 	for (k = 0; k < TT_NCOLUMNS; k++)
-		if (value[k] == NULL && k != TT_CHANGED_AT_COLUMN)
+		if (value[k] == NULL && k != TT_CHANGED_AT_COLUMN &&
+			k != TT_PIPELINE && k != TT_PIPELINES)
 			ReportTriggerArgs(deals, trigger, "Setting \"%s\" is missing.",
 							  tracked_table_columns[k]);
+	if ((value[TT_PIPELINE] == NULL) == (value[TT_PIPELINES] == NULL))
+		ReportTriggerArgs(deals, trigger,
+						  "Settings \"pipeline\" and \"pipelines\" are both %s; exactly one is needed.",
+						  value[TT_PIPELINE] == NULL ? "missing" : "given");
 	if (TrackRuleByName(value[TT_RULE]) < 0)
 		ReportTriggerArgs(deals, trigger, "Rule \"%s\" is none of forward, sequential, any.",
 						  value[TT_RULE]);
 	t->rule = TrackRuleByName(value[TT_RULE]);
 
-	*pipeline_name = pstrdup(value[TT_PIPELINE]);
+	if (value[TT_PIPELINES] != NULL)
+	{
+		*pipeline_name = NULL;
+		*pipeline_names = ParsePipelines(deals, trigger, value[TT_PIPELINES]);
+	}
+	else
+		*pipeline_name = pstrdup(value[TT_PIPELINE]);
 	*key_column = pstrdup(value[TT_KEY_COLUMN]);
 	t->stage_attnum = TrackDealsColumn(deals, value[TT_STAGE_COLUMN], "stage column", true);
 	t->changed_at_attnum = value[TT_CHANGED_AT_COLUMN] == NULL ? InvalidAttrNumber :
@@ -413,7 +499,8 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 	config_relids[2] = ConfigRelid("required_field");
 
 	if (trigger != NULL && trigger->tgnargs > 0)
-		LoadTrackedArgs(&nt, deals, trigger, &pipeline_name, &key_column);
+		LoadTrackedArgs(&nt, deals, trigger, &pipeline_name, &pipeline_names,
+						&key_column);
 	else if (!LoadTrackedRow(&nt, deals, &pipeline_name, &pipeline_names,
 							 &key_column))
 		ereport(ERROR,
@@ -438,7 +525,9 @@ TrackBuild(TrackedTable *t, Relation deals, Trigger *trigger)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("pipeline \"%s\" of tracked table \"%s\" does not exist",
-							(char *) lfirst(lc), RelationGetRelationName(deals))));
+							(char *) lfirst(lc), RelationGetRelationName(deals)),
+					 nt.nargs > 0 ?
+					 errhint("Create it on the coordinator (funnel.sync_pipeline_nodes() gives a worker the pipelines it lacks), or drop the funnel_track_* triggers and call funnel.track() again.") : 0));
 		if (nt.npipelines > 0)
 			nt.pipelines[foreach_current_index(lc)] = pipeline->typoid;
 		else

@@ -9,7 +9,10 @@
 -- deals, the table's rule to the moves inside each pipeline, and a move to
 -- another pipeline only where an allow-list entry names the target
 -- qualified (funnel.allow_transition('b2b', 'proposal', 'retail:lead')).
--- One history, its stage column unbound.  See doc/tracking.md.
+-- One history, its stage column unbound.  On Citus, a table hash-distributed
+-- by its key gets a co-located distributed history, and its shards'
+-- triggers carry the pipelines in a pipelines= argument
+-- (src/citus/track_citus.c).  See doc/tracking.md.
 --------------------------------------------------------------------------
 
 CREATE FUNCTION funnel_internal.track_many(
@@ -31,6 +34,9 @@ DECLARE
     hist regclass;
     p text;
     stray record;
+    dist_method text;
+    trigger_args text := '';
+    saved_triggers text;
 BEGIN
     SELECT * INTO rel FROM funnel_internal.track_table(deals);
     IF pipelines IS NULL OR cardinality(pipelines) = 0 OR array_position(pipelines, NULL) IS NOT NULL THEN
@@ -59,12 +65,8 @@ BEGIN
                                     WHERE a.attrelid = deals AND a.attname = stage_column)),
                   HINT = format('ALTER TABLE %s ALTER COLUMN %I TYPE funnel.deal_stage', deals, stage_column);
     END IF;
-    IF funnel_internal.track_citus_method(deals) IS NOT NULL THEN
-        RAISE EXCEPTION 'distributed table % cannot hold several tracked pipelines', deals
-            USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'On Citus, a distributed table is tracked in one pipeline.',
-                  HINT = 'Track one pipeline per distributed table, or keep the table local.';
-    END IF;
+    -- on Citus: hash-distributed by the deal key, or a plain local table
+    dist_method := funnel_internal.track_citus_method(deals);
 
     -- the checks of the deals table the triggers make later (the stage
     -- column unbound: no pipeline type)
@@ -76,8 +78,9 @@ BEGIN
 
     -- every existing deal in one of the pipelines (read as the table's
     -- owner would: ONLY the table, no code of the owner runs)
-    EXECUTE format('SELECT %I AS key, %I::text AS stage FROM ONLY %s WHERE NOT (funnel.pipeline_of(%I) = ANY ($1)) LIMIT 1',
-                   pk.attname, stage_column, deals, stage_column)
+    EXECUTE format('SELECT %I AS key, %I::text AS stage FROM %s%s WHERE NOT (funnel.pipeline_of(%I) = ANY ($1)) LIMIT 1',
+                   pk.attname, stage_column, CASE WHEN dist_method IS NULL THEN 'ONLY ' ELSE '' END,
+                   deals, stage_column)
        INTO stray USING pipelines;
     IF stray.key IS NOT NULL THEN
         RAISE EXCEPTION 'deal % of table % is in stage %, of none of the pipelines %', stray.key, deals, stray.stage, pipelines
@@ -91,17 +94,41 @@ BEGIN
             USING ERRCODE = 'duplicate_table',
                   HINT = 'Drop or rename it (a history table is kept by funnel.untrack()).';
     END IF;
+    IF dist_method = 'h' THEN
+        -- Citus: as funnel_internal.track() (sql/install/track/track.sql)
+        saved_triggers := pg_catalog.current_setting('citus.enable_unsafe_triggers');
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    END IF;
     hist := funnel_internal.track_create_history(rel.nspname, hist_name,
                 funnel_internal.history_columns(pk.typ || pk.coll),
                 format('funnel: stage history of %s, pipelines %s (one row per visit; left_at NULL while the deal is there); written by funnel''s triggers',
                        deals, array_to_string(pipelines, ', ')));
+    IF dist_method = 'h' THEN
+        EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', hist);
+        EXECUTE 'SELECT pg_catalog.create_distributed_table($1, ''deal_id'', colocate_with => $2)'
+            USING hist, deals::text;
+        -- the shards' triggers carry their tracking (src/citus/track_citus.c):
+        -- the pipelines as one pair, the text form of a one-dimensional
+        -- text[] (array_out() quotes a name holding a comma, a quote, a
+        -- brace or a space; read by ParsePipelines(), src/track/track_cache.c)
+        trigger_args := format('%L, %L, %L, %L, %L, %L, %L', 'citus',
+                               'deals=' || deals::text, 'history=' || hist::text,
+                               'pipelines=' || ARRAY(SELECT unnest(pipelines))::text,
+                               'stage_column=' || stage_column,
+                               'rule=' || rule, 'key_column=' || pk.attname)
+                        || CASE WHEN changed_at_column IS NULL THEN ''
+                                ELSE format(', %L', 'changed_at_column=' || changed_at_column) END;
+    END IF;
     PERFORM funnel_internal.track_backfill(hist, deals, pk.attname, stage_column, NULL,
-                                           changed_at_column, false, rel.owner);
+                                           changed_at_column, dist_method IS NOT NULL, rel.owner);
 
     INSERT INTO funnel.tracked_table (deals, pipeline, pipelines, stage_column, changed_at_column, rule, history, key_column)
     VALUES (deals, NULL, pipelines, stage_column, changed_at_column, rule, hist, pk.attname);
     -- an unbound column: the BEFORE trigger resolves bare names
-    PERFORM funnel_internal.track_create_triggers(deals, stage_column, pk.attname, false, '');
+    PERFORM funnel_internal.track_create_triggers(deals, stage_column, pk.attname, false, trigger_args);
+    IF dist_method = 'h' THEN
+        PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', saved_triggers, true);
+    END IF;
     RETURN hist;
 END
 $$;
