@@ -27,6 +27,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/date.h"
@@ -245,14 +246,21 @@ LiveWriteLookup(Relation rel, Trigger *trigger)
 			i = 0;
 		}
 		if (i != n)
+		{
+			StringInfoData names;
+			int			k;
+
+			initStringInfo(&names);
+			for (k = 0; k < n; k++)
+				appendStringInfo(&names, "%s\"%s\"", k > 0 ? ", " : "",
+								 NameStr(*DatumGetName(dimv[k])));
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_COLUMN),
 					 errmsg("a dimension column of the live summaries of \"%s\" does not exist",
 							RelationGetRelationName(rel)),
-					 errdetail("funnel.live_table names the dimensions %s.",
-							   DatumGetCString(DirectFunctionCall1(array_out,
-																   PointerGetDatum(dims)))),
+					 errdetail("funnel.live_table names the dimensions %s.", names.data),
 					 errhint("Call funnel.disable_live() and funnel.enable_live() again with the columns there are now.")));
+		}
 		visits_sql = TextDatumGetCString(SPI_getbinval(tup, desc, SPI_fnumber(desc, "visits_sql"), &isnull));
 		insert_sql = TextDatumGetCString(SPI_getbinval(tup, desc, SPI_fnumber(desc, "insert_sql"), &isnull));
 
