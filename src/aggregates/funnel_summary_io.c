@@ -18,7 +18,8 @@
  * summary that counts deals that moved to another pipeline adds two more,
  * moved and moved_here (binary format version 3), and only then, so every
  * summary without a moved deal prints and sends as before.  All three
- * forms are read.
+ * forms are read.  A value stored on disk in version 1 or 2 is converted
+ * to the in-memory layout (version 3) when read (SummaryFromDatum()).
  *
  * src/aggregates/funnel_summary_io.c
  *
@@ -31,6 +32,76 @@
 #include "utils/json.h"
 
 #include "funnel_summary.h"
+
+/* ---- stored versions --------------------------------------------------- */
+
+StaticAssertDecl(sizeof(SummaryEntry) == 104, "summary entries are 104 bytes");
+StaticAssertDecl(sizeof(SummaryEntryV2) == 88, "version 2 summary entries are 88 bytes");
+StaticAssertDecl(offsetof(SummaryEntry, moved) == sizeof(SummaryEntryV2),
+				 "a version 2 entry is the start of a version 3 entry");
+StaticAssertDecl(sizeof(SummaryEntryV1) == 40, "0.1 summary entries are 40 bytes");
+
+/*
+ * A summary argument, detoasted; a summary stored by funnel 0.1 (format
+ * version 1, entries without outcome counters) or by an earlier 0.2 build
+ * (version 2, entries without moved counters) is converted to the current
+ * layout, without outcomes or without moved deals.
+ */
+FunnelSummary *
+SummaryFromDatum(Datum d)
+{
+	FunnelSummary *s = (FunnelSummary *) PG_DETOAST_DATUM(d);
+	FunnelSummary *n;
+	const char *old;
+	int			i;
+
+	if (likely(VARSIZE(s) < offsetof(FunnelSummary, entries) ||
+			   (s->version != FUNNEL_SUMMARY_VERSION_1 &&
+				s->version != FUNNEL_SUMMARY_VERSION_2)))
+		return s;
+	if (s->nentries < 0 ||
+		(s->version == FUNNEL_SUMMARY_VERSION_1 ?
+		 (s->flags != 0 || VARSIZE(s) != SUMMARY_SIZE_V1(s->nentries)) :
+		 ((s->flags & ~SUMMARY_OUTCOMES) != 0 ||
+		  VARSIZE(s) != SUMMARY_SIZE_V2(s->nentries))))
+		SummaryCheck(s);		/* reports the corruption */
+	n = palloc0(SUMMARY_SIZE(s->nentries));
+	memcpy(n, s, offsetof(FunnelSummary, entries));
+	SET_VARSIZE(n, SUMMARY_SIZE(s->nentries));
+	n->version = FUNNEL_SUMMARY_VERSION;
+	old = (const char *) s + offsetof(FunnelSummary, entries);
+	for (i = 0; i < s->nentries; i++)
+	{
+		if (s->version == FUNNEL_SUMMARY_VERSION_1)
+		{
+			const SummaryEntryV1 *e = &((const SummaryEntryV1 *) old)[i];
+
+			n->entries[i].label = e->label;
+			n->entries[i].deals = e->deals;
+			n->entries[i].amount_count = e->amount_count;
+			n->entries[i].amount = e->amount;
+		}
+		else
+			memcpy(&n->entries[i], &((const SummaryEntryV2 *) old)[i],
+				   sizeof(SummaryEntryV2));
+	}
+	return n;
+}
+
+/* Whether a summary counts a moved deal (its forms are then version 3) */
+bool
+SummaryHasMoved(const FunnelSummary *s)
+{
+	int			i;
+
+	if (!(s->flags & SUMMARY_OUTCOMES))
+		return false;
+	for (i = 0; i < s->nentries; i++)
+		if (s->entries[i].moved != 0 || s->entries[i].moved_here != 0)
+			return true;
+	return false;
+}
+
 
 /*
  * Text form (JSON):
