@@ -370,6 +370,27 @@ $$;
 COMMENT ON FUNCTION funnel_internal.live_function_body(regclass) IS
   'funnel internal: the body of the generated trigger function that appends the live summary deltas of each statement on a deals table';
 
+-- A dimension is grouped by its type's default equality (the type cache's:
+-- varchar's is text's, an enum's anyenum's, a domain's its base type's);
+-- 42883 naming the column and type when there is none (enable_live() and
+-- the ALTER TABLE event trigger, sql/install/live/live_ops.sql)
+CREATE FUNCTION funnel_internal.live_check_dimension_type(d name, typ oid, type_name text, hint text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM funnel_internal.equality_operator(typ);
+EXCEPTION WHEN undefined_function THEN
+    RAISE EXCEPTION 'column "%" of type % cannot be a dimension', d, type_name
+        USING ERRCODE = 'undefined_function',
+              DETAIL = 'Its type has no default equality operator to group by.',
+              HINT = hint;
+END
+$$;
+COMMENT ON FUNCTION funnel_internal.live_check_dimension_type(name, oid, text, text) IS
+  'funnel internal: refuses (42883) a dimension column whose type has no default equality operator';
+
 CREATE FUNCTION funnel_internal.enable_live(deals regclass, dimensions name[], amount_column name)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -434,16 +455,8 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = 'The stage and the key of a deal are not dimensions.';
         END IF;
-        -- grouped by its default equality (the type cache's: varchar's is
-        -- text's, an enum's anyenum's, a domain's its base type's)
-        BEGIN
-            PERFORM funnel_internal.equality_operator(att.atttypid);
-        EXCEPTION WHEN undefined_function THEN
-            RAISE EXCEPTION 'column "%" of type % cannot be a dimension', d, att.typ
-                USING ERRCODE = 'undefined_function',
-                      DETAIL = 'Its type has no default equality operator to group by.',
-                      HINT = 'Give the type a default btree or hash operator class, or leave the column out.';
-        END;
+        PERFORM funnel_internal.live_check_dimension_type(
+            d, att.atttypid, att.typ, 'Give the type a default btree or hash operator class, or leave the column out.');
         cols := cols || format('%I %s, ', d, att.typ);
     END LOOP;
     IF t.pipelines IS NOT NULL THEN
@@ -831,4 +844,5 @@ COMMENT ON FUNCTION funnel.live_check(regclass) IS
 REVOKE ALL ON FUNCTION funnel.enable_live(regclass, name[], name) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel.disable_live(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.enable_live(regclass, name[], name) FROM PUBLIC;
+REVOKE ALL ON FUNCTION funnel_internal.live_check_dimension_type(name, oid, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION funnel_internal.disable_live(regclass) FROM PUBLIC;

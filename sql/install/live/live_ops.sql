@@ -192,6 +192,8 @@ DECLARE
     recipe text;
     deals_altered boolean;
     distributed boolean;
+    fn regprocedure;
+    body text;
 BEGIN
     FOR lt IN SELECT l.* FROM funnel.live_table l
                WHERE EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c
@@ -285,23 +287,17 @@ BEGIN
                           DETAIL = format('It is the dimension "%s" of the live summaries of %s.', dims[i], lt.deals),
                           HINT = format('Leave the columns funnel.enable_live() made, or call funnel.disable_live(%L) first.', lt.deals);
             END IF;
-            IF distributed AND deals_altered AND deals_type IS DISTINCT FROM live_type THEN
-                RAISE EXCEPTION 'cannot change the type of dimension "%" of distributed table %, which has live summaries',
-                                dims[i], lt.deals
-                    USING ERRCODE = 'feature_not_supported', HINT = recipe;
-            END IF;
             IF deals_altered AND deals_type IS DISTINCT FROM live_type THEN
+                IF distributed THEN
+                    RAISE EXCEPTION 'cannot change the type of dimension "%" of distributed table %, which has live summaries',
+                                    dims[i], lt.deals
+                        USING ERRCODE = 'feature_not_supported', HINT = recipe;
+                END IF;
                 -- the dimension's new type, as enable_live() checks it
-                BEGIN
-                    PERFORM funnel_internal.equality_operator(
-                        (SELECT a.atttypid FROM pg_attribute a
-                          WHERE a.attrelid = lt.deals AND a.attname = dims[i] AND NOT a.attisdropped));
-                EXCEPTION WHEN undefined_function THEN
-                    RAISE EXCEPTION 'column "%" of type % cannot be a dimension', dims[i], deals_type
-                        USING ERRCODE = 'undefined_function',
-                              DETAIL = 'Its type has no default equality operator to group by.',
-                              HINT = recipe;
-                END;
+                PERFORM funnel_internal.live_check_dimension_type(
+                    dims[i], (SELECT a.atttypid FROM pg_attribute a
+                               WHERE a.attrelid = lt.deals AND a.attname = dims[i] AND NOT a.attisdropped),
+                    deals_type, recipe);
                 EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s USING %I::%s',
                                lt.live, dims[i], deals_type, dims[i], deals_type);
             END IF;
@@ -317,20 +313,21 @@ BEGIN
                           HINT = format('Leave the columns funnel.enable_live() made, or call funnel.disable_live(%L) first.', lt.deals);
             END IF;
         END LOOP;
-        -- the trigger function, with the names there are now
+        -- the trigger function, with the names there are now; written only
+        -- when they changed (an unrelated ALTER TABLE leaves every backend's
+        -- compiled copy alone)
+        fn := to_regprocedure(lt.delta_function);
+        body := funnel_internal.live_function_body(lt.deals);
+        CONTINUE WHEN fn IS NULL
+                   OR (SELECT p.prosrc FROM pg_proc p WHERE p.oid = fn) IS NOT DISTINCT FROM body;
         IF distributed THEN
-            IF (SELECT p.prosrc FROM pg_proc p WHERE p.oid = to_regprocedure(lt.delta_function))
-               IS DISTINCT FROM funnel_internal.live_function_body(lt.deals) THEN
-                RAISE EXCEPTION 'cannot rename a table of the live summaries of distributed table %', lt.deals
-                    USING ERRCODE = 'feature_not_supported',
-                          DETAIL = 'The trigger function of every shard names the deals, history and summary tables.',
-                          HINT = recipe;
-            END IF;
-        ELSIF to_regprocedure(lt.delta_function) IS NOT NULL THEN
-            EXECUTE format($f$CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp AS %L$f$,
-                           to_regprocedure(lt.delta_function), funnel_internal.live_function_body(lt.deals));
+            RAISE EXCEPTION 'cannot rename a table of the live summaries of distributed table %', lt.deals
+                USING ERRCODE = 'feature_not_supported',
+                      DETAIL = 'The trigger function of every shard names the deals, history and summary tables.',
+                      HINT = recipe;
         END IF;
+        EXECUTE format($f$CREATE OR REPLACE FUNCTION %s RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS %L$f$, fn, body);
     END LOOP;
 END
 $$;
